@@ -1,0 +1,178 @@
+package resilience
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+)
+
+// Class is what a call's outcome means to a policy.
+type Class uint8
+
+const (
+	// ClassSuccess: the call worked (its error is nil).
+	ClassSuccess Class = iota
+	// ClassTransient: the call failed in a way that may pass if tried again
+	// (a dropped connection, a timeout, an overloaded server). Retries retry
+	// it; breakers count it as a failure.
+	ClassTransient
+	// ClassPermanent: the call failed in a way that trying again cannot fix
+	// (a rejected request, a bad certificate, an unknown host). Retries
+	// return it at once; breakers count it as a failure.
+	ClassPermanent
+	// ClassIgnored: the outcome says nothing about the service, such as the
+	// caller's own cancellation. It is never retried and never counted for or
+	// against the service.
+	ClassIgnored
+)
+
+// String returns "success", "transient", "permanent" or "ignored".
+func (c Class) String() string {
+	switch c {
+	case ClassSuccess:
+		return "success"
+	case ClassTransient:
+		return "transient"
+	case ClassPermanent:
+		return "permanent"
+	case ClassIgnored:
+		return "ignored"
+	}
+	return "Class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Classifier sorts a call's error into a [Class]. It must treat a nil error as
+// [ClassSuccess], must be safe for concurrent use, and should be fast: it runs
+// after every failed call. A Classifier that needs the default for the errors
+// it does not know about calls [Classify]:
+//
+//	func(err error) resilience.Class {
+//		if errors.Is(err, ErrQuotaExceeded) {
+//			return resilience.ClassPermanent
+//		}
+//		return resilience.Classify(err)
+//	}
+type Classifier func(error) Class
+
+// Classify is the default [Classifier]. It decides, in this order:
+//
+//  1. nil is [ClassSuccess]. A mark made with [Transient] or [Permanent]
+//     anywhere in the chain decides: the first one found, in the order of
+//     [errors.Is], wins.
+//  2. The caller's own cancellation, [context.Canceled], is [ClassIgnored].
+//  3. Go's network errors, found anywhere in the chain:
+//     certificate and TLS handshake failures, a DNS "no such host", are
+//     [ClassPermanent]; a refused, reset or aborted connection, a broken pipe,
+//     an unreachable host or network, ETIMEDOUT, any error whose
+//     Timeout() method reports true (every [net.Error] timeout, and
+//     [context.DeadlineExceeded]), [io.ErrUnexpectedEOF], and a DNS error that
+//     is temporary or timed out are [ClassTransient].
+//  4. Anything else is [ClassPermanent]: an error nobody said is transient is
+//     not retried.
+//
+// A deadline that ends an attempt is transient, so a retry policy may try
+// again; the retry executor itself stops when the caller's own context is
+// done, whatever the class.
+func Classify(err error) Class {
+	if err == nil {
+		return ClassSuccess
+	}
+	if c, ok := marked(err); ok {
+		return c
+	}
+	if errors.Is(err, context.Canceled) {
+		return ClassIgnored
+	}
+	if permanentNetwork(err) {
+		return ClassPermanent
+	}
+	if transientNetwork(err) {
+		return ClassTransient
+	}
+	return ClassPermanent
+}
+
+// marked reports the class of the first NetworkError or ProtocolError in err's
+// chain.
+func marked(err error) (c Class, ok bool) {
+	walk(err, func(e error) bool {
+		switch e.(type) {
+		case *NetworkError:
+			c, ok = ClassTransient, true
+			return true
+		case *ProtocolError:
+			c, ok = ClassPermanent, true
+			return true
+		}
+		return false
+	})
+	return c, ok
+}
+
+// walk calls visit for err and every error in its chain, depth first in the
+// order errors.Is uses, until visit returns true. It reports whether it did.
+func walk(err error, visit func(error) bool) bool {
+	for err != nil {
+		if visit(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if walk(e, visit) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// permanentNetwork reports failures that trying again will not fix: the peer's
+// certificate is not trusted or does not match, the TLS handshake was refused,
+// or the host name does not exist.
+func permanentNetwork(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verification     *tls.CertificateVerificationError
+		recordHeader     tls.RecordHeaderError
+		alert            tls.AlertError
+		dns              *net.DNSError
+	)
+	switch {
+	case errors.As(err, &unknownAuthority), errors.As(err, &hostname),
+		errors.As(err, &invalid), errors.As(err, &verification),
+		errors.As(err, &recordHeader), errors.As(err, &alert):
+		return true
+	case errors.As(err, &dns):
+		return dns.IsNotFound
+	}
+	return false
+}
+
+// transientNetwork reports failures of the path to a service that may pass
+// on another try.
+func transientNetwork(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || transientErrno(err) {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && (dns.IsTimeout || dns.IsTemporary) {
+		return true
+	}
+	return walk(err, func(e error) bool {
+		t, ok := e.(interface{ Timeout() bool })
+		return ok && t.Timeout()
+	})
+}

@@ -1,0 +1,24 @@
+// Package resilience keeps calls to unreliable things — HTTP APIs such as LLM
+// providers, message brokers, databases, gRPC services — working through
+// transient failures without amplifying an outage.
+//
+// This package holds what every policy shares:
+//
+//   - the two error marks of the original design, [NetworkError] (transient,
+//     worth retrying) and [ProtocolError] (permanent, never retried), made with
+//     [Transient] and [Permanent];
+//   - the [Classifier] that sorts any error into a [Class], and the default,
+//     [Classify], which knows Go's network errors;
+//   - server hints: any error with a RetryAfter() time.Duration method carries
+//     one, [WithRetryAfter] attaches one and [RetryAfter] finds it;
+//   - the [Policy] interface, [Compose] to stack policies, and the executors
+//     [Do] and [Run] that run a function through a policy.
+//
+// The policies themselves live in their own packages: retry (with backoff
+// strategies from package backoff) and, as they arrive, breaker and the rest.
+//
+// Every policy is split into a decision, a small state machine that never
+// blocks or sleeps and takes the current time as an argument, and an executor
+// that sleeps, honours the context and runs the caller's function. [Do] is the
+// general executor; it runs the policies of this module without allocating.
+package resilience

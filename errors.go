@@ -1,0 +1,134 @@
+package resilience
+
+import (
+	"errors"
+	"time"
+)
+
+// NetworkError marks an error as transient: a failure of the path to a
+// service (a dropped connection, a timeout, an overloaded upstream) that may
+// well succeed if tried again. [Classify] reports any error whose chain holds
+// a *NetworkError as [ClassTransient], whatever else the chain holds.
+//
+// Make one with [Transient]. The zero value wraps no error and reads
+// "network error".
+type NetworkError struct {
+	Err error
+}
+
+// Error returns "network error: " followed by the wrapped error's text.
+func (e *NetworkError) Error() string {
+	if e.Err == nil {
+		return "network error"
+	}
+	return "network error: " + e.Err.Error()
+}
+
+// Unwrap returns the wrapped error.
+func (e *NetworkError) Unwrap() error { return e.Err }
+
+// ProtocolError marks an error as permanent: the service understood the
+// request and refused it, or the request itself is wrong, so trying again
+// would fail the same way. [Classify] reports any error whose chain holds a
+// *ProtocolError as [ClassPermanent].
+//
+// Make one with [Permanent]. The zero value wraps no error and reads
+// "protocol error".
+type ProtocolError struct {
+	Err error
+}
+
+// Error returns "protocol error: " followed by the wrapped error's text.
+func (e *ProtocolError) Error() string {
+	if e.Err == nil {
+		return "protocol error"
+	}
+	return "protocol error: " + e.Err.Error()
+}
+
+// Unwrap returns the wrapped error.
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// Transient marks err as transient by wrapping it in a *[NetworkError].
+// A nil err stays nil, so Transient can wrap a call's result directly:
+//
+//	return resilience.Transient(conn.Close())
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &NetworkError{Err: err}
+}
+
+// Permanent marks err as permanent by wrapping it in a *[ProtocolError].
+// A nil err stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ProtocolError{Err: err}
+}
+
+// RetryAfterError attaches a server's hint — "do not try again for this
+// long" — to an error. Policies find hints through the RetryAfter method, not
+// through this type, so any error type can carry one without importing this
+// package.
+//
+// Make one with [WithRetryAfter].
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+// Error returns the wrapped error's text followed by the hint.
+func (e *RetryAfterError) Error() string {
+	hint := "retry after " + e.After.String()
+	if e.Err == nil {
+		return hint
+	}
+	return e.Err.Error() + " (" + hint + ")"
+}
+
+// Unwrap returns the wrapped error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns the hint.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+// WithRetryAfter attaches the hint d to err: a retry policy that retries err
+// waits at least d first. A nil err stays nil, and a negative d is taken as
+// zero. The hint does not change how err is classified: mark it with
+// [Transient] as well if the call should be retried.
+func WithRetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	if d < 0 {
+		d = 0
+	}
+	return &RetryAfterError{Err: err, After: d}
+}
+
+// hinter is the behaviour that carries a server hint.
+type hinter interface {
+	RetryAfter() time.Duration
+}
+
+// RetryAfter returns the first server hint found in err's chain (see
+// [errors.As]): the value of the first error that has a method
+// RetryAfter() time.Duration. ok is false when there is none. A negative hint
+// is reported as zero.
+func RetryAfter(err error) (d time.Duration, ok bool) {
+	if err == nil {
+		return 0, false
+	}
+	var h hinter
+	if !errors.As(err, &h) {
+		return 0, false
+	}
+	d = h.RetryAfter()
+	if d < 0 {
+		d = 0
+	}
+	return d, true
+}

@@ -1,0 +1,3 @@
+module github.com/netresilience/resilience
+
+go 1.25

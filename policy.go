@@ -1,0 +1,227 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// Policy is one resilience mechanism — a retry policy, a circuit breaker, a
+// bulkhead — applied around a call. Every policy in this module is a Policy,
+// and so may be any user type: Execute runs op under the policy and returns
+// what the policy makes of the outcome.
+//
+// An Execute method must:
+//   - call op only while Execute runs, from any number of goroutines, and
+//     pass op a context derived from ctx (or ctx itself);
+//   - return promptly once ctx is done, with an error that wraps
+//     [context.Cause] of ctx;
+//   - let a panic in op propagate (after releasing what it holds).
+//
+// [Do] and [Run] are the usual way to run a function through a Policy; they
+// run the policies of this module without allocating. A Policy of another
+// package works through Execute alone, at the cost of one allocation per call.
+type Policy interface {
+	Execute(ctx context.Context, op Operation) error
+}
+
+// Operation is the work a [Policy] protects: one attempt of the caller's call.
+// Call may be called more than once, and concurrently; each call is one
+// attempt.
+type Operation interface {
+	Call(ctx context.Context) error
+}
+
+// OperationFunc adapts a function to [Operation].
+type OperationFunc func(ctx context.Context) error
+
+// Call returns f(ctx).
+func (f OperationFunc) Call(ctx context.Context) error { return f(ctx) }
+
+// Errors for calls that cannot run. They are returned, never panicked.
+var (
+	// ErrNilFunc is returned by executors given a nil function.
+	ErrNilFunc = errors.New("resilience: nil function")
+	// ErrNilPolicy is returned by executors given a nil Policy.
+	ErrNilPolicy = errors.New("resilience: nil Policy")
+	// ErrNilContext is returned by executors given a nil context.Context.
+	ErrNilContext = errors.New("resilience: nil Context")
+)
+
+// Compose stacks policies into one: the first is the outermost, so
+//
+//	resilience.Compose(retryPolicy, breaker)
+//
+// retries calls that each pass through the breaker, and every retry is counted
+// by it. Composed policies nest the same way in any order; a composition
+// inside another is flattened. Compose with no policies runs calls as they
+// are. If any policy is nil, every call through the result fails with an
+// error that names its position.
+func Compose(policies ...Policy) Policy {
+	if len(policies) == 1 && policies[0] != nil {
+		return policies[0]
+	}
+	c := &chain{}
+	for i, p := range policies {
+		switch p := p.(type) {
+		case nil:
+			c.err = errors.New("resilience: Compose: policy " + strconv.Itoa(i) + " is nil")
+			return c
+		case *chain:
+			if p.err != nil {
+				return p
+			}
+			c.policies = append(c.policies, p.policies...)
+		default:
+			c.policies = append(c.policies, p)
+		}
+	}
+	return c
+}
+
+// chain is the Policy that Compose returns.
+type chain struct {
+	policies []Policy
+	err      error
+}
+
+// Execute runs op through the composed policies.
+func (c *chain) Execute(ctx context.Context, op Operation) error {
+	if op == nil {
+		return ErrNilFunc
+	}
+	_, err := start(ctx, c, operationAttempt{op})
+	return err
+}
+
+// Do runs fn through the policy p and returns the value and error of the call
+// as p leaves them: after retries, the value of the first attempt that
+// succeeded, or else the value of the last attempt that ran, with the error
+// that p returned. fn receives a context derived from ctx for each attempt.
+//
+// A panic in fn is not recovered by Do; the policies release what they hold
+// and the panic goes on up the stack. A nil ctx, p or fn is reported as an
+// error ([ErrNilContext], [ErrNilPolicy], [ErrNilFunc]), not a panic.
+//
+// A call that p admits and that succeeds at once allocates nothing when p is
+// one of this module's policies, or a [Compose] of them.
+func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
+	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
+		return retryLoop[T](ctx, r, nil, valueAttempt[T](fn)) // the common case, one call shorter
+	}
+	if fn == nil {
+		var zero T
+		return zero, ErrNilFunc
+	}
+	return start(ctx, p, valueAttempt[T](fn))
+}
+
+// Run is [Do] for a function that returns only an error.
+func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
+	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
+		_, err := retryLoop[struct{}](ctx, r, nil, errorAttempt(fn))
+		return err
+	}
+	if fn == nil {
+		return ErrNilFunc
+	}
+	_, err := start(ctx, p, errorAttempt(fn))
+	return err
+}
+
+// attempt is what executors run once per attempt. It is a type parameter of
+// the executors, not an interface value, so that the caller's function needs
+// no wrapping closure and no allocation.
+type attempt[T any] interface {
+	run(ctx context.Context) (T, error)
+}
+
+// valueAttempt is the function given to Do.
+type valueAttempt[T any] func(context.Context) (T, error)
+
+func (f valueAttempt[T]) run(ctx context.Context) (T, error) { return f(ctx) }
+
+// errorAttempt is the function given to Run.
+type errorAttempt func(context.Context) error
+
+func (f errorAttempt) run(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) }
+
+// operationAttempt is an Operation handed to a composition's Execute.
+type operationAttempt struct{ op Operation }
+
+func (o operationAttempt) run(ctx context.Context) (struct{}, error) {
+	return struct{}{}, o.op.Call(ctx)
+}
+
+// start checks the arguments and runs a through p.
+func start[T any, A attempt[T]](ctx context.Context, p Policy, a A) (T, error) {
+	var zero T
+	if ctx == nil {
+		return zero, ErrNilContext
+	}
+	if c, ok := p.(*chain); ok {
+		if c.err != nil {
+			return zero, c.err
+		}
+		return runChain[T](ctx, c.policies, a)
+	}
+	if p == nil {
+		return zero, ErrNilPolicy
+	}
+	return runPolicy[T](ctx, p, nil, a)
+}
+
+// runChain runs a through the policies, the first outermost.
+func runChain[T any, A attempt[T]](ctx context.Context, policies []Policy, a A) (T, error) {
+	if len(policies) == 0 {
+		return a.run(ctx)
+	}
+	return runPolicy[T](ctx, policies[0], policies[1:], a)
+}
+
+// runPolicy runs a through p and then the policies inside it. Policies whose
+// decisions the executor knows how to drive run here without allocating;
+// any other Policy gets an Operation for the rest of the chain.
+func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Policy, a A) (T, error) {
+	if r, ok := p.(Retrier); ok {
+		return retryLoop[T](ctx, r, inner, a)
+	}
+	op := &operation[T, A]{inner: inner, a: a}
+	err := p.Execute(ctx, op)
+	return op.result(), err
+}
+
+// operation is the Operation that a Policy's Execute receives from Do: one
+// attempt through the policies inside it. Attempts may run concurrently (a
+// hedging policy) or outlive Execute (a policy that stops waiting for a call
+// that ignores its context); the value kept is that of the first success, or
+// else of the last attempt to finish, and nothing is kept once Do returns.
+type operation[T any, A attempt[T]] struct {
+	inner []Policy
+	a     A
+
+	mu        sync.Mutex
+	value     T
+	succeeded bool
+	done      bool
+}
+
+// Call runs one attempt.
+func (o *operation[T, A]) Call(ctx context.Context) error {
+	v, err := runChain[T](ctx, o.inner, o.a)
+	o.mu.Lock()
+	if !o.done && !o.succeeded {
+		o.value, o.succeeded = v, err == nil
+	}
+	o.mu.Unlock()
+	return err
+}
+
+// result returns the kept value and stops keeping any other.
+func (o *operation[T, A]) result() T {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.done = true
+	return o.value
+}

@@ -1,0 +1,126 @@
+package resilience
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Retrier is a [Policy] that decides, after each failed attempt, whether to
+// try again and after how long — without sleeping. The executors ([Do], [Run],
+// and the retry package's Do and Run) drive a Retrier's decisions themselves:
+// they run the attempts, read the clock, draw the jitter, wait, and watch the
+// context. Package retry's *Policy is the Retrier most callers want;
+// implement one to bring another retry decision to every executor without
+// allocation.
+type Retrier interface {
+	Policy
+
+	// BeginRetries is called once before the first attempt of a call. It
+	// returns an error if the policy cannot run (so that no attempt is made),
+	// and whether NextRetry reads RetryState.Start: executors read the clock
+	// before the first attempt only when it does.
+	BeginRetries() (timed bool, err error)
+
+	// NextRetry is called after each failed attempt. It returns how long to
+	// wait before the next attempt, or a non-nil error to end the call with.
+	// When s.Cause is set the caller's context has ended and NextRetry must
+	// return an error; if it returns nil, the executor returns s.Cause.
+	NextRetry(s RetryState) (time.Duration, error)
+}
+
+// RetryState is what a [Retrier] knows about a call when it decides. The
+// executor fills it in; a simulator may fill it in with virtual time.
+type RetryState struct {
+	// Attempts is how many attempts have run, the one that just failed
+	// included: 1 after the first failure.
+	Attempts int
+	// Err is the error of the last attempt.
+	Err error
+	// Start is when the first attempt began. It is zero unless BeginRetries
+	// asked for it.
+	Start time.Time
+	// Now is the time of the decision.
+	Now time.Time
+	// Deadline is the caller's deadline, zero if it has none.
+	Deadline time.Time
+	// LastDelay is the wait before the last attempt: zero after the first.
+	LastDelay time.Duration
+	// Jitter is a random number drawn uniformly from [0, 1) for this
+	// decision.
+	Jitter float64
+	// Cause is set when the caller's context ended, during the last attempt
+	// or the wait after it: it is context.Cause of that context.
+	Cause error
+}
+
+// retryLoop is the retry executor: it runs a through the inner policies
+// until it succeeds or r says stop, waiting as r decides.
+func retryLoop[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Policy, a A) (T, error) {
+	timed, err := r.BeginRetries()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
+	v, err := runChain[T](ctx, inner, a)
+	if err == nil {
+		return v, nil
+	}
+	return retryFailed[T](ctx, r, inner, a, start, v, err)
+}
+
+// retryFailed goes on from a first attempt that failed with err. It is apart
+// from retryLoop to keep the successful path short.
+func retryFailed[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Policy, a A, start time.Time, v T, err error) (T, error) {
+	s := RetryState{Start: start}
+	for {
+		s.Attempts++
+		s.Err = err
+		s.Now = time.Now()
+		s.Deadline, _ = ctx.Deadline()
+		s.Jitter = rand.Float64()
+		if ctx.Err() != nil {
+			s.Cause = context.Cause(ctx)
+		}
+		delay, stop := r.NextRetry(s)
+		if stop == nil && s.Cause == nil {
+			if s.Cause = wait(ctx, delay); s.Cause != nil {
+				s.Now = time.Now()
+				delay, stop = r.NextRetry(s)
+			}
+		}
+		if stop == nil && s.Cause != nil {
+			stop = s.Cause
+		}
+		if stop != nil {
+			return v, stop
+		}
+		s.LastDelay = delay
+		if v, err = runChain[T](ctx, inner, a); err == nil {
+			return v, nil
+		}
+	}
+}
+
+// wait sleeps for d, or until ctx is done, and then returns context.Cause of
+// ctx.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,0 +1,160 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/netresilience/resilience"
+)
+
+// Reason is why a retry policy stops, or [Retrying] if it does not.
+type Reason uint8
+
+const (
+	// Retrying: not a stop; the call is tried again after the decision's
+	// delay.
+	Retrying Reason = iota
+	// Exhausted: the attempt that failed was the last of MaxAttempts.
+	Exhausted
+	// TimeLimit: the next attempt would start after MaxElapsed.
+	TimeLimit
+	// Deadline: the next attempt would start after the caller's deadline,
+	// or the deadline has passed.
+	Deadline
+	// NotRetryable: the error is not transient.
+	NotRetryable
+	// HintTooLong: the server asked for a wait longer than MaxRetryAfter.
+	HintTooLong
+	// Cancelled: the caller cancelled the call.
+	Cancelled
+)
+
+// String returns a short description, such as "attempts exhausted".
+func (r Reason) String() string {
+	switch r {
+	case Retrying:
+		return "retrying"
+	case Exhausted:
+		return "attempts exhausted"
+	case TimeLimit:
+		return "time limit reached"
+	case Deadline:
+		return "deadline too near"
+	case NotRetryable:
+		return "not retryable"
+	case HintTooLong:
+		return "server hint too long"
+	case Cancelled:
+		return "cancelled"
+	}
+	return "Reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Decision is a retry policy's answer after a failed attempt.
+type Decision struct {
+	// Reason is Retrying to try again after Delay, or why to stop.
+	Reason Reason
+	// Delay is the wait before the next attempt: the backoff, raised to the
+	// server's hint if that is longer. Zero when stopping.
+	Delay time.Duration
+	// Class is the failed attempt's class, from the policy's classifier.
+	Class resilience.Class
+	// Hint is the server's hint found in the error, zero if none.
+	Hint time.Duration
+}
+
+// Decide answers, after attempt s.Attempts failed with s.Err: wait how long,
+// or stop and why. It reads the clock only through s.Now, s.Start and
+// s.Deadline, draws jitter only from s.Jitter, never blocks, and has no side
+// effects, so it gives the same answer for the same state — on real time in
+// [Do], or on virtual time in a simulator. It checks, in order:
+//
+//  1. the caller's context ended (s.Cause): Cancelled, or Deadline if the
+//     cause is context.DeadlineExceeded;
+//  2. the error is not transient: NotRetryable;
+//  3. MaxAttempts reached: Exhausted;
+//  4. a server hint above MaxRetryAfter: HintTooLong;
+//  5. the delay, the backoff raised to any hint, would end after MaxElapsed
+//     since s.Start: TimeLimit;
+//  6. the delay would end at or after s.Deadline: Deadline;
+//
+// and otherwise retries after that delay.
+func (p *Policy) Decide(s resilience.RetryState) Decision {
+	d := Decision{Class: p.classify(s.Err)}
+	hint, hasHint := resilience.RetryAfter(s.Err)
+	d.Hint = hint
+	switch {
+	case s.Cause != nil:
+		d.Reason = Cancelled
+		if errors.Is(s.Cause, context.DeadlineExceeded) {
+			d.Reason = Deadline
+		}
+		return d
+	case d.Class != resilience.ClassTransient:
+		d.Reason = NotRetryable
+		return d
+	case s.Attempts >= p.maxAttempts:
+		d.Reason = Exhausted
+		return d
+	case hasHint && hint > p.maxRetryAfter:
+		d.Reason = HintTooLong
+		return d
+	}
+	delay := p.backoff.Delay(s.Attempts, s.LastDelay, s.Jitter)
+	if delay < 0 {
+		delay = 0
+	}
+	if hasHint && hint > delay {
+		delay = hint
+	}
+	next := s.Now.Add(delay)
+	switch {
+	case p.maxElapsed > 0 && next.Sub(s.Start) > p.maxElapsed:
+		d.Reason = TimeLimit
+	case !s.Deadline.IsZero() && !next.Before(s.Deadline):
+		d.Reason = Deadline
+	default:
+		d.Delay = delay
+	}
+	return d
+}
+
+// Error is returned when a retry policy gives up on a call it retried, or
+// could have retried: it says why, how many attempts ran, and unwraps to the
+// last attempt's error — and to the context's cause, when the caller's
+// context ended — so errors.Is and errors.As see through it, and a server
+// hint in the last error is still found by resilience.RetryAfter.
+type Error struct {
+	Reason   Reason
+	Attempts int
+	Err      error // the last attempt's error
+	Cause    error // context.Cause of the caller's context, if it ended
+}
+
+// Error returns a message such as
+// "retry: gave up after 3 attempts (attempts exhausted): connection refused".
+func (e *Error) Error() string {
+	s := "retry: gave up after " + strconv.Itoa(e.Attempts) + " attempt"
+	if e.Attempts != 1 {
+		s += "s"
+	}
+	s += " (" + e.Reason.String()
+	if e.Cause != nil && !errors.Is(e.Err, e.Cause) {
+		s += ": " + e.Cause.Error()
+	}
+	s += ")"
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the last attempt's error and the context's cause, if any.
+func (e *Error) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
