@@ -1,0 +1,245 @@
+// Command resilience shows the library at work.
+//
+// With no arguments it runs the demo: it starts a flaky HTTP server on a
+// loopback port, calls it through a retry policy in a few built-in
+// situations — 503s that pass, a connection reset, a 429 with Retry-After, a
+// 404, a service that stays down — and prints what happened on every attempt.
+//
+// Usage:
+//
+//	go run ./cmd/resilience [demo]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/retry"
+)
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: resilience [demo]\n\n"+
+			"demo (the default): retry calls against a flaky local HTTP server and print every attempt\n")
+	}
+	flag.Parse()
+	switch cmd := flag.Arg(0); cmd {
+	case "", "demo":
+		if err := demo(os.Stdout, defaultSettings); err != nil {
+			fmt.Fprintln(os.Stderr, "resilience:", err)
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "resilience: unknown command %q\n", cmd)
+		flag.Usage()
+		os.Exit(2)
+	}
+}
+
+// A case is one situation the demo server plays out on its own path.
+type demoCase struct {
+	path, story string
+	// answer writes the response to request number n (1-based) on this path,
+	// or returns false to reset the connection instead.
+	answer func(w http.ResponseWriter, n int) bool
+}
+
+// settings are the demo's waits: the real ones, or none in tests.
+type settings struct {
+	backoff    backoff.Exponential
+	retryAfter int // seconds, in the 429 answer
+}
+
+var defaultSettings = settings{
+	backoff:    backoff.Exponential{Base: 50 * time.Millisecond, Multiplier: 2, Max: time.Second},
+	retryAfter: 1,
+}
+
+// cases returns the situations the server plays.
+func cases(set settings) []demoCase {
+	return []demoCase{
+		{"/flaky", "fails twice with 503, then answers", func(w http.ResponseWriter, n int) bool {
+			if n <= 2 {
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+				return true
+			}
+			io.WriteString(w, "hello")
+			return true
+		}},
+		{"/reset", "resets the connection once, then answers", func(w http.ResponseWriter, n int) bool {
+			if n == 1 {
+				return false
+			}
+			io.WriteString(w, "hello again")
+			return true
+		}},
+		{"/ratelimited", "answers 429 with Retry-After: " + strconv.Itoa(set.retryAfter) + ", then answers", func(w http.ResponseWriter, n int) bool {
+			if n == 1 {
+				w.Header().Set("Retry-After", strconv.Itoa(set.retryAfter))
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+				return true
+			}
+			io.WriteString(w, "worth the wait")
+			return true
+		}},
+		{"/missing", "answers 404: a permanent error, never retried", func(w http.ResponseWriter, n int) bool {
+			http.NotFound(w, nil)
+			return true
+		}},
+		{"/down", "stays down with 503", func(w http.ResponseWriter, n int) bool {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return true
+		}},
+	}
+}
+
+// flakyServer plays the cases, counting requests per path.
+type flakyServer struct {
+	cases []demoCase
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (s *flakyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.count[r.URL.Path]++
+	n := s.count[r.URL.Path]
+	s.mu.Unlock()
+	for _, c := range s.cases {
+		if c.path != r.URL.Path {
+			continue
+		}
+		if !c.answer(w, n) {
+			resetConnection(w)
+		}
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// resetConnection closes the request's connection with a TCP reset.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot reset", http.StatusInternalServerError)
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	conn.Close()
+}
+
+func demo(out io.Writer, set settings) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cases := cases(set)
+	srv := &http.Server{Handler: &flakyServer{cases: cases, count: map[string]int{}}, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	// A new connection per request, so that the reset reaches the caller
+	// instead of being retried inside net/http on another pooled connection.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	strategy := set.backoff
+	fmt.Fprintf(out, "resilience demo: calls to a flaky HTTP server on %s\n", ln.Addr())
+	fmt.Fprintf(out, "policy: 4 attempts, backoff from %v doubling to %v with full jitter, Retry-After honoured up to 5s\n",
+		strategy.Base, strategy.Max)
+
+	for _, c := range cases {
+		fmt.Fprintf(out, "\nGET %s — %s\n", c.path, c.story)
+		p, err := retry.New(retry.Config{
+			MaxAttempts:   4,
+			Backoff:       strategy,
+			MaxRetryAfter: 5 * time.Second,
+			OnRetry: func(e retry.Event) {
+				fmt.Fprintf(out, "    retrying in %v\n", e.Delay.Round(time.Millisecond))
+			},
+		})
+		if err != nil {
+			return err
+		}
+		attempt := 0
+		start := time.Now()
+		body, err := retry.Do(context.Background(), p, func(ctx context.Context) (string, error) {
+			attempt++
+			body, err := get(ctx, client, base+c.path)
+			if err != nil {
+				fmt.Fprintf(out, "  attempt %d: %v (%v)\n", attempt, err, resilience.Classify(err))
+			} else {
+				fmt.Fprintf(out, "  attempt %d: 200 OK %q\n", attempt, body)
+			}
+			return body, err
+		})
+		took := time.Since(start).Round(10 * time.Millisecond)
+		if err != nil {
+			fmt.Fprintf(out, "  result: failed after %d attempt(s) in %v: %v\n", attempt, took, err)
+		} else {
+			fmt.Fprintf(out, "  result: %q after %d attempt(s) in %v\n", body, attempt, took)
+		}
+	}
+	return nil
+}
+
+// statusError is an HTTP answer other than 200.
+type statusError struct {
+	status string
+}
+
+func (e *statusError) Error() string { return e.status }
+
+// get fetches url and classifies the outcome: transport errors are left to
+// the default classifier, 429 and 5xx answers are transient (with the
+// server's Retry-After in seconds as a hint), other answers permanent.
+func get(ctx context.Context, client *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", shorten(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode == http.StatusOK {
+		return string(body), nil
+	}
+	err = &statusError{resp.Status}
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return "", resilience.Permanent(err)
+	}
+	err = resilience.Transient(err)
+	if secs, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); perr == nil && secs >= 0 {
+		err = resilience.WithRetryAfter(err, time.Duration(secs)*time.Second)
+	}
+	return "", err
+}
+
+// shorten drops the method and URL that *url.Error puts in front of a
+// transport error, keeping the chain.
+func shorten(err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr
+	}
+	return err
+}
