@@ -99,33 +99,75 @@ func Classify(err error) Class {
 // marked reports the class of the first NetworkError or ProtocolError in err's
 // chain.
 func marked(err error) (c Class, ok bool) {
-	walk(err, func(e error) bool {
-		switch e.(type) {
+	for err != nil {
+		switch e := err.(type) {
 		case *NetworkError:
-			c, ok = ClassTransient, true
-			return true
+			return ClassTransient, true
 		case *ProtocolError:
-			c, ok = ClassPermanent, true
-			return true
+			return ClassPermanent, true
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if c, ok := marked(err); ok {
+					return c, true
+				}
+			}
+			return 0, false
+		default:
+			return 0, false
 		}
-		return false
-	})
-	return c, ok
+	}
+	return 0, false
 }
 
-// walk calls visit for err and every error in its chain, depth first in the
-// order errors.Is uses, until visit returns true. It reports whether it did.
-func walk(err error, visit func(error) bool) bool {
+// find returns the first error in err's chain, in the order errors.As
+// searches it, that is an E: a concrete error type or an interface. Unlike
+// errors.As it does not consult As methods; in return it needs no reflection
+// and allocates nothing, which matters on a retry loop's path.
+func find[E any](err error) (E, bool) {
 	for err != nil {
-		if visit(err) {
+		if e, ok := err.(E); ok {
+			return e, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if e, ok := find[E](err); ok {
+					return e, true
+				}
+			}
+			err = nil
+		default:
+			err = nil
+		}
+	}
+	var zero E
+	return zero, false
+}
+
+// has reports whether err's chain holds an E.
+func has[E any](err error) bool {
+	_, ok := find[E](err)
+	return ok
+}
+
+// timedOut reports whether any error in err's chain has a Timeout method
+// that reports true. (A wrapper whose own Timeout reports false does not hide
+// a timeout beneath it.)
+func timedOut(err error) bool {
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
 			return true
 		}
 		switch u := err.(type) {
 		case interface{ Unwrap() error }:
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if walk(e, visit) {
+			for _, err := range u.Unwrap() {
+				if timedOut(err) {
 					return true
 				}
 			}
@@ -141,24 +183,13 @@ func walk(err error, visit func(error) bool) bool {
 // certificate is not trusted or does not match, the TLS handshake was refused,
 // or the host name does not exist.
 func permanentNetwork(err error) bool {
-	var (
-		unknownAuthority x509.UnknownAuthorityError
-		hostname         x509.HostnameError
-		invalid          x509.CertificateInvalidError
-		verification     *tls.CertificateVerificationError
-		recordHeader     tls.RecordHeaderError
-		alert            tls.AlertError
-		dns              *net.DNSError
-	)
-	switch {
-	case errors.As(err, &unknownAuthority), errors.As(err, &hostname),
-		errors.As(err, &invalid), errors.As(err, &verification),
-		errors.As(err, &recordHeader), errors.As(err, &alert):
+	if has[x509.UnknownAuthorityError](err) || has[x509.HostnameError](err) ||
+		has[x509.CertificateInvalidError](err) || has[*tls.CertificateVerificationError](err) ||
+		has[tls.RecordHeaderError](err) || has[tls.AlertError](err) {
 		return true
-	case errors.As(err, &dns):
-		return dns.IsNotFound
 	}
-	return false
+	dns, ok := find[*net.DNSError](err)
+	return ok && dns.IsNotFound
 }
 
 // transientNetwork reports failures of the path to a service that may pass
@@ -167,12 +198,8 @@ func transientNetwork(err error) bool {
 	if errors.Is(err, io.ErrUnexpectedEOF) || transientErrno(err) {
 		return true
 	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) && (dns.IsTimeout || dns.IsTemporary) {
+	if dns, ok := find[*net.DNSError](err); ok && (dns.IsTimeout || dns.IsTemporary) {
 		return true
 	}
-	return walk(err, func(e error) bool {
-		t, ok := e.(interface{ Timeout() bool })
-		return ok && t.Timeout()
-	})
+	return timedOut(err)
 }

@@ -3,14 +3,13 @@
 package resilience
 
 import (
-	"errors"
 	"syscall"
 )
 
 // transientErrno reports whether err's chain holds one of transientErrnos.
 func transientErrno(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
+	errno, ok := find[syscall.Errno](err)
+	if !ok {
 		return false
 	}
 	for _, e := range transientErrnos {

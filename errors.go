@@ -1,9 +1,6 @@
 package resilience
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // NetworkError marks an error as transient: a failure of the path to a
 // service (a dropped connection, a timeout, an overloaded upstream) that may
@@ -114,21 +111,14 @@ type hinter interface {
 	RetryAfter() time.Duration
 }
 
-// RetryAfter returns the first server hint found in err's chain (see
-// [errors.As]): the value of the first error that has a method
+// RetryAfter returns the first server hint found in err's chain: the value
+// of the first error, in the order [errors.As] searches, that has a method
 // RetryAfter() time.Duration. ok is false when there is none. A negative hint
 // is reported as zero.
 func RetryAfter(err error) (d time.Duration, ok bool) {
-	if err == nil {
+	h, ok := find[hinter](err)
+	if !ok {
 		return 0, false
 	}
-	var h hinter
-	if !errors.As(err, &h) {
-		return 0, false
-	}
-	d = h.RetryAfter()
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return max(h.RetryAfter(), 0), true
 }

@@ -108,7 +108,7 @@ func (c *chain) Execute(ctx context.Context, op Operation) error {
 // one of this module's policies, or a [Compose] of them.
 func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
 	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
-		return retryLoop[T](ctx, r, nil, valueAttempt[T](fn)) // the common case, one call shorter
+		return retryLoop(ctx, r, fn) // the common case, one call shorter
 	}
 	if fn == nil {
 		var zero T
@@ -120,7 +120,7 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
-		_, err := retryLoop[struct{}](ctx, r, nil, errorAttempt(fn))
+		_, err := retryLoop(ctx, r, errorAttempt(fn).run)
 		return err
 	}
 	if fn == nil {
@@ -185,7 +185,9 @@ func runChain[T any, A attempt[T]](ctx context.Context, policies []Policy, a A) 
 // any other Policy gets an Operation for the rest of the chain.
 func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Policy, a A) (T, error) {
 	if r, ok := p.(Retrier); ok {
-		return retryLoop[T](ctx, r, inner, a)
+		return retryLoop(ctx, r, func(ctx context.Context) (T, error) {
+			return runChain[T](ctx, inner, a)
+		})
 	}
 	op := &operation[T, A]{inner: inner, a: a}
 	err := p.Execute(ctx, op)

@@ -54,9 +54,30 @@ type RetryState struct {
 	Cause error
 }
 
-// retryLoop is the retry executor: it runs a through the inner policies
-// until it succeeds or r says stop, waiting as r decides.
-func retryLoop[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Policy, a A) (T, error) {
+// Retry runs fn under the retry decision r alone: it calls fn, and after
+// each failure asks r whether and when to call it again, waiting in between
+// and watching ctx as [Do] does. It is the executor behind the retry
+// package's Do; use [Do] to run a call through any [Policy].
+//
+// Unlike [Do], which must be ready to hand fn to any Policy, Retry never
+// stores fn, so a closure passed to it stays on the caller's stack: a call
+// that succeeds at once allocates nothing even when fn captures variables.
+func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, error)) (T, error) {
+	var zero T
+	switch {
+	case ctx == nil:
+		return zero, ErrNilContext
+	case r == nil:
+		return zero, ErrNilPolicy
+	case fn == nil:
+		return zero, ErrNilFunc
+	}
+	return retryLoop(ctx, r, fn)
+}
+
+// retryLoop is the retry executor: it runs attempt until it succeeds or r
+// says stop, waiting as r decides. It must not let attempt escape.
+func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
 	timed, err := r.BeginRetries()
 	if err != nil {
 		var zero T
@@ -66,16 +87,16 @@ func retryLoop[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Poli
 	if timed {
 		start = time.Now()
 	}
-	v, err := runChain[T](ctx, inner, a)
+	v, err := attempt(ctx)
 	if err == nil {
 		return v, nil
 	}
-	return retryFailed[T](ctx, r, inner, a, start, v, err)
+	return retryFailed(ctx, r, attempt, start, v, err)
 }
 
 // retryFailed goes on from a first attempt that failed with err. It is apart
 // from retryLoop to keep the successful path short.
-func retryFailed[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Policy, a A, start time.Time, v T, err error) (T, error) {
+func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
 	s := RetryState{Start: start}
 	for {
 		s.Attempts++
@@ -100,7 +121,7 @@ func retryFailed[T any, A attempt[T]](ctx context.Context, r Retrier, inner []Po
 			return v, stop
 		}
 		s.LastDelay = delay
-		if v, err = runChain[T](ctx, inner, a); err == nil {
+		if v, err = attempt(ctx); err == nil {
 			return v, nil
 		}
 	}

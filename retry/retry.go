@@ -131,14 +131,21 @@ func MustNew(cfg Config) *Policy {
 // propagates unchanged. A successful first attempt costs a few nanoseconds
 // and allocates nothing.
 //
-// Do is resilience.Do with p as the only policy.
+// Do never stores fn, so a closure passed to it stays on the caller's stack.
+// It runs the same executor as resilience.Do with p as the only policy.
 func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
-	return resilience.Do(ctx, p, fn)
+	return resilience.Retry(ctx, p, fn)
 }
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	return resilience.Run(ctx, p, fn)
+	if fn == nil {
+		return resilience.ErrNilFunc
+	}
+	_, err := resilience.Retry(ctx, p, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	})
+	return err
 }
 
 // Execute runs op through p, as [Run] does; it makes p a resilience.Policy.
