@@ -80,14 +80,14 @@ const (
 //	d = min(Max, Base·Multiplier^(n−1))
 //
 // and Jitter spreads it as its mode says. A zero field takes its default
-// (Base 100ms, Multiplier 2, Max 10s, FullJitter), so Exponential{} is a
-// sound strategy. [Exponential.Validate] reports nonsense (negative
+// (Base 100ms, or Max if that is less; Multiplier 2; Max 10s; FullJitter),
+// so Exponential{} is a sound strategy. [Exponential.Validate] reports nonsense (negative
 // durations, a multiplier below 1, a base above the cap); retry.New calls it.
 //
 // Delay computes in floating point and caps before converting back, so no
 // attempt number, however large, overflows or gives a negative delay.
 type Exponential struct {
-	Base       time.Duration // first delay; default 100ms
+	Base       time.Duration // first delay; default 100ms, or Max if less
 	Multiplier float64       // growth per failure, at least 1; default 2
 	Max        time.Duration // cap on every delay; default 10s
 	Jitter     Jitter        // default FullJitter
@@ -112,14 +112,15 @@ func (e Exponential) Validate() error {
 	return nil
 }
 
-// values returns Base and Max with their defaults.
+// values returns Base and Max with their defaults. The default Base is
+// lowered to Max when Max is set below it.
 func (e Exponential) values() (base, max time.Duration) {
 	base, max = e.Base, e.Max
-	if base == 0 {
-		base = DefaultBase
-	}
 	if max == 0 {
 		max = DefaultMax
+	}
+	if base == 0 {
+		base = min(DefaultBase, max)
 	}
 	return base, max
 }
@@ -159,6 +160,9 @@ func (e Exponential) raw(n int, base, max time.Duration) time.Duration {
 	}
 	if !(m >= 1) || math.IsInf(m, 0) {
 		m = 1
+	}
+	if base == 0 {
+		return 0 // and not 0·Inf, a NaN, once the power overflows
 	}
 	return clamp(float64(base)*math.Pow(m, float64(n-1)), max)
 }
