@@ -65,8 +65,9 @@ type Classifier func(error) Class
 //     [errors.Is], wins.
 //  2. The caller's own cancellation, [context.Canceled], is [ClassIgnored].
 //  3. Go's network errors, found anywhere in the chain:
-//     certificate and TLS handshake failures, a DNS "no such host", are
-//     [ClassPermanent]; a refused, reset or aborted connection, a broken pipe,
+//     certificate failures, TLS alerts and handshake failures, a DNS "no such
+//     host", are [ClassPermanent] (and win over a transient error in the same
+//     chain); a refused, reset or aborted connection, a broken pipe,
 //     an unreachable host or network, ETIMEDOUT, any error whose
 //     Timeout() method reports true (every [net.Error] timeout, and
 //     [context.DeadlineExceeded]), [io.ErrUnexpectedEOF], and a DNS error that
@@ -75,8 +76,15 @@ type Classifier func(error) Class
 //     not retried.
 //
 // A deadline that ends an attempt is transient, so a retry policy may try
-// again; the retry executor itself stops when the caller's own context is
-// done, whatever the class.
+// again; the executors themselves stop when the caller's own context is done,
+// whatever the class. They must: a context cancelled with a cause
+// ([context.WithCancelCause]) makes net/http and others return the cause,
+// which Classify cannot tell from any other error, so only the executor,
+// which holds the context, knows the caller gave up.
+//
+// A bare [io.EOF] is permanent here: it is as often a normal end of input as a
+// dropped connection. Adapters that know better, such as an HTTP transport
+// whose connection closed before any response, classify it themselves.
 func Classify(err error) Class {
 	if err == nil {
 		return ClassSuccess
@@ -187,6 +195,9 @@ func permanentNetwork(err error) bool {
 		has[x509.CertificateInvalidError](err) || has[*tls.CertificateVerificationError](err) ||
 		has[tls.RecordHeaderError](err) || has[tls.AlertError](err) {
 		return true
+	}
+	if op, ok := find[*net.OpError](err); ok && (op.Op == "remote error" || op.Op == "local error") {
+		return true // a TLS alert, sent by the peer or by this side
 	}
 	dns, ok := find[*net.DNSError](err)
 	return ok && dns.IsNotFound

@@ -21,5 +21,7 @@ var transientErrnos = [...]syscall.Errno{
 	syscall.EPIPE,
 	syscall.EHOSTUNREACH,
 	syscall.ENETUNREACH,
+	syscall.ENETDOWN,
+	syscall.ENETRESET,
 	syscall.ETIMEDOUT,
 }
