@@ -105,7 +105,10 @@ func (c *chain) Execute(ctx context.Context, op Operation) error {
 // error ([ErrNilContext], [ErrNilPolicy], [ErrNilFunc]), not a panic.
 //
 // A call that p admits and that succeeds at once allocates nothing when p is
-// one of this module's policies, or a [Compose] of them.
+// one of this module's policies, or a [Compose] of them — nothing but fn
+// itself: because Do may hand fn to any Policy, a closure that captures
+// variables escapes to the heap. [Retry] and the retry package's Do and Run
+// never hand fn on, so with them even such a closure costs nothing.
 func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
 	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
 		return retryLoop(ctx, r, fn) // the common case, one call shorter

@@ -112,6 +112,7 @@ type flakyServer struct {
 	count map[string]int
 }
 
+// ServeHTTP answers as the request's case says.
 func (s *flakyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.count[r.URL.Path]++
@@ -201,6 +202,7 @@ type statusError struct {
 	status string
 }
 
+// Error returns the status line, such as "503 Service Unavailable".
 func (e *statusError) Error() string { return e.status }
 
 // get fetches url and classifies the outcome: transport errors are left to
