@@ -319,20 +319,27 @@ func TestClassifyRealHTTPClientTimeout(t *testing.T) {
 	wantClass(t, err, resilience.ClassTransient)
 }
 
+// mustFailRequest sends a GET with ctx and returns its error, failing the
+// test if there is none.
+func mustFailRequest(t *testing.T, ctx context.Context, url string) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := newHTTPClient(t, netBound).Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET %s: got %s, want an error", url, resp.Status)
+	}
+	return err
+}
+
 func TestClassifyRealHTTPContextDeadline(t *testing.T) {
 	ts, _ := silentHTTPServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	resp, err := newHTTPClient(t, netBound).Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("GET past its context's deadline: got %s, want an error", resp.Status)
-	}
+	err := mustFailRequest(t, ctx, ts.URL)
 	t.Logf("observed %T: %v%s", err, err, errChain(err))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("GET past its context's deadline: got %v, want context.DeadlineExceeded%s", err, errChain(err))
@@ -352,16 +359,7 @@ func TestClassifyRealHTTPContextCanceled(t *testing.T) {
 		}
 		cancel()
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	resp, err := newHTTPClient(t, netBound).Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("GET cancelled by its caller: got %s, want an error", resp.Status)
-	}
+	err := mustFailRequest(t, ctx, ts.URL)
 	// Observed: *url.Error `Get "http://127.0.0.1:N": context canceled`.
 	t.Logf("observed %T: %v%s", err, err, errChain(err))
 	if !errors.Is(err, context.Canceled) {
