@@ -110,8 +110,13 @@ func (c *chain) Execute(ctx context.Context, op Operation) error {
 // variables escapes to the heap. [Retry] and the retry package's Do and Run
 // never hand fn on, so with them even such a closure costs nothing.
 func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
-	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
-		return retryLoop(ctx, r, fn) // the common case, one call shorter
+	if ctx != nil && fn != nil { // the common cases, one call shorter
+		switch p := p.(type) {
+		case Retrier:
+			return retryLoop(ctx, p, fn)
+		case Guard:
+			return Guarded(ctx, p, fn)
+		}
 	}
 	if fn == nil {
 		var zero T
@@ -122,9 +127,15 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
-	if r, ok := p.(Retrier); ok && ctx != nil && fn != nil {
-		_, err := retryLoop(ctx, r, errorAttempt(fn).run)
-		return err
+	if ctx != nil && fn != nil { // the common cases, one call shorter
+		switch p := p.(type) {
+		case Retrier:
+			_, err := retryLoop(ctx, p, errorAttempt(fn).run)
+			return err
+		case Guard:
+			_, err := Guarded(ctx, p, errorAttempt(fn).run)
+			return err
+		}
 	}
 	if fn == nil {
 		return ErrNilFunc
@@ -187,8 +198,13 @@ func runChain[T any, A attempt[T]](ctx context.Context, policies []Policy, a A) 
 // decisions the executor knows how to drive run here without allocating;
 // any other Policy gets an Operation for the rest of the chain.
 func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Policy, a A) (T, error) {
-	if r, ok := p.(Retrier); ok {
-		return retryLoop(ctx, r, func(ctx context.Context) (T, error) {
+	switch p := p.(type) {
+	case Retrier:
+		return retryLoop(ctx, p, func(ctx context.Context) (T, error) {
+			return runChain[T](ctx, inner, a)
+		})
+	case Guard:
+		return Guarded(ctx, p, func(ctx context.Context) (T, error) {
 			return runChain[T](ctx, inner, a)
 		})
 	}

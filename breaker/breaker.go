@@ -1,0 +1,711 @@
+package breaker
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/backoff"
+)
+
+// State is a breaker's state.
+type State uint8
+
+const (
+	// Closed: calls go through; failures are counted.
+	Closed State = iota
+	// Open: calls are rejected at once, until the recovery timeout passes.
+	Open
+	// HalfOpen: a few probe calls go through to test the service; the rest
+	// are rejected.
+	HalfOpen
+)
+
+// String returns "closed", "open" or "half-open".
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	case HalfOpen:
+		return "half-open"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// StateChange describes a change of state, for [Config].OnStateChange.
+type StateChange struct {
+	Name       string
+	From, To   State
+	At         time.Time // when the change happened, on the breaker's clock
+	Generation uint64    // the new state's generation; it grows by one per change
+}
+
+// The breaker's state word packs the generation, the state and the count of
+// consecutive failures, so that the closed state's successes are decided and
+// recorded with one atomic load, and at most one compare-and-swap.
+const (
+	countBits = 24
+	stateBits = 2
+	genShift  = countBits + stateBits
+	countMask = 1<<countBits - 1
+)
+
+func pack(gen uint64, s State, count uint64) uint64 {
+	return gen<<genShift | uint64(s)<<countBits | count
+}
+func genOf(w uint64) uint64        { return w >> genShift }
+func stateOf(w uint64) State       { return State(w >> countBits & (1<<stateBits - 1)) }
+func countOf(w uint64) uint64      { return w & countMask }
+func withCount(w, n uint64) uint64 { return w&^countMask | n }
+
+// noSlot marks a ticket of the closed state, which holds no probe slot.
+const noSlot = -1
+
+// forever is the open deadline of a breaker forced open.
+const forever = math.MaxInt64
+
+// Breaker is a circuit breaker. Make one with [New]; the zero Breaker is not
+// valid, and a nil *Breaker returns an error from every call. A Breaker is
+// safe for concurrent use; share one per guarded service. It is a
+// resilience.Policy and a resilience.Guard; [Do] and [Run] are what most
+// callers want, and [Breaker.Allow] is the two-step alternative.
+type Breaker struct {
+	// Set by New, then read-only.
+	name         string
+	threshold    uint64
+	recovery     int64 // nanoseconds
+	maxRecovery  int64
+	probeTimeout int64
+	probes       int
+	slowCall     int64
+	failureRate  float64
+	slowRate     float64
+	minCalls     uint64
+	classify     resilience.Classifier
+	onChange     func(StateChange)
+	base         time.Time // the origin of the breaker's clock
+	windowed     bool      // a window is kept
+	timed        bool      // calls are timed (slow-call detection)
+	lockFree     bool      // closed-state successes need no lock: !windowed && !timed
+
+	word     atomic.Uint64             // generation | state | consecutive failures
+	until    atomic.Int64              // while open: when it turns half-open
+	openErr  atomic.Pointer[OpenError] // returned by rejections while open
+	fullErr  *OpenError                // returned by half-open rejections
+	rejected atomic.Uint64
+	opened   atomic.Uint64
+
+	mu          sync.Mutex // guards what follows, and every change of state
+	win         *window
+	rng         *rand.Rand
+	failedTries int // failed probes in a row, for growing open times
+	slots       []probeSlot
+	successes   int   // half-open successes in this generation
+	since       int64 // when the current state began
+	forced      bool  // forced open
+	events      []StateChange
+	dispatching bool
+}
+
+// probeSlot is one half-open probe in flight.
+type probeSlot struct {
+	busy     bool
+	admitted int64
+}
+
+// New returns a Breaker configured by cfg, or an error if a field makes no
+// sense: negative counts or durations, rates outside (0, 1], a rate without
+// a window.
+func New(cfg Config) (*Breaker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Breaker{
+		name:         cfg.Name,
+		threshold:    uint64(orDefault(cfg.FailureThreshold, DefaultFailureThreshold)),
+		recovery:     int64(orDefault(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
+		maxRecovery:  int64(cfg.MaxRecoveryTimeout),
+		probeTimeout: int64(orDefault(cfg.ProbeTimeout, DefaultProbeTimeout)),
+		probes:       orDefault(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
+		slowCall:     int64(cfg.SlowCall),
+		failureRate:  cfg.FailureRate,
+		slowRate:     cfg.SlowCallRate,
+		classify:     cfg.Classifier,
+		onChange:     cfg.OnStateChange,
+		base:         time.Now(),
+	}
+	if b.classify == nil {
+		b.classify = resilience.Classify
+	}
+	if cfg.Window > 0 {
+		b.windowed = true
+		b.win = newWindow(cfg.Window)
+		b.minCalls = uint64(orDefault(cfg.MinCalls, DefaultMinCalls))
+	}
+	b.timed = b.slowCall > 0
+	b.lockFree = !b.windowed && !b.timed
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	b.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b.slots = make([]probeSlot, b.probes)
+	b.fullErr = &OpenError{Name: b.name, State: HalfOpen}
+	return b, nil
+}
+
+// MustNew is [New] for configurations known to be valid; it panics on an
+// invalid one.
+func MustNew(cfg Config) *Breaker {
+	b, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// orDefault returns v, or def if v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// nanos returns the breaker's clock: time since New, on the monotonic clock.
+func (b *Breaker) nanos() int64 { return int64(time.Since(b.base)) }
+
+// fromTime converts a time to the breaker's clock, and toTime back.
+func (b *Breaker) fromTime(t time.Time) int64 { return int64(t.Sub(b.base)) }
+func (b *Breaker) toTime(n int64) time.Time   { return b.base.Add(time.Duration(n)) }
+
+// Permit is the breaker's permission for one call, from [Breaker.Allow]. Report
+// the call's outcome with [Permit.Done] exactly once. The zero Permit reports
+// nothing.
+type Permit struct {
+	b *Breaker
+	t resilience.Ticket
+}
+
+// Allow asks permission for one call now. If the breaker admits it, report
+// the call's outcome on the returned Permit; if not, the error matches
+// [ErrOpen] and carries how long until a probe is allowed.
+func (b *Breaker) Allow() (Permit, error) {
+	if b == nil {
+		return Permit{}, errNilBreaker
+	}
+	t, err := b.enter(b.nanos)
+	if err != nil {
+		return Permit{}, err
+	}
+	return Permit{b, t}, nil
+}
+
+// AllowAt is [Breaker.Allow] at the time now, for virtual time.
+func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
+	if b == nil {
+		return Permit{}, errNilBreaker
+	}
+	n := b.fromTime(now)
+	t, err := b.enter(func() int64 { return n })
+	if err != nil {
+		return Permit{}, err
+	}
+	return Permit{b, t}, nil
+}
+
+// Done reports the outcome of the permitted call: err is what the call
+// returned, classified by the breaker's classifier. Report
+// context.Canceled (or an error wrapping it) when the caller gave up, so that
+// it counts as neither success nor failure.
+func (p Permit) Done(err error) {
+	if p.b == nil {
+		return
+	}
+	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), p.b.nanos)
+}
+
+// DoneAt is [Permit.Done] at the time now, for virtual time.
+func (p Permit) DoneAt(now time.Time, err error) {
+	if p.b == nil {
+		return
+	}
+	n := p.b.fromTime(now)
+	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), func() int64 { return n })
+}
+
+// Enter implements resilience.Guard; most callers use [Do] or
+// [Breaker.Allow] instead. The breaker never waits, so ctx is not used.
+func (b *Breaker) Enter(ctx context.Context) (resilience.Ticket, error) {
+	if b == nil {
+		return resilience.Ticket{}, errNilBreaker
+	}
+	if !b.timed {
+		if w := b.word.Load(); stateOf(w) == Closed {
+			return resilience.Ticket{ID: genOf(w), Index: noSlot}, nil
+		}
+	}
+	return b.enter(b.nanos)
+}
+
+// Exit implements resilience.Guard.
+func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
+	if b == nil {
+		return
+	}
+	if o.Err == nil && !o.Panicked && t.Index == noSlot && b.lockFree {
+		b.closedSuccess(t.ID)
+		return
+	}
+	b.exit(t, b.classOf(o), b.nanos)
+}
+
+// Execute runs op through the breaker, as [Run] does; it makes the breaker a
+// resilience.Policy.
+func (b *Breaker) Execute(ctx context.Context, op resilience.Operation) error {
+	if op == nil {
+		return resilience.ErrNilFunc
+	}
+	return resilience.Run(ctx, b, op.Call)
+}
+
+// Do runs fn if the breaker admits the call, and reports its outcome: the
+// error fn returns, classified; a panic, as a failure (the panic then goes
+// on); a failure after the caller's own context was cancelled, as nothing.
+// If the breaker rejects the call, fn does not run and the error matches
+// [ErrOpen]. Do never stores fn, so a closure passed to it stays on the
+// caller's stack, and an admitted successful call allocates nothing.
+func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
+	return resilience.Guarded(ctx, b, fn)
+}
+
+// Run is [Do] for a function that returns only an error.
+func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error {
+	if fn == nil {
+		return resilience.ErrNilFunc
+	}
+	_, err := resilience.Guarded(ctx, b, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	})
+	return err
+}
+
+// classOf turns an outcome into a class.
+func (b *Breaker) classOf(o resilience.Outcome) resilience.Class {
+	switch {
+	case o.Panicked:
+		return resilience.ClassPermanent
+	case o.Canceled:
+		return resilience.ClassIgnored
+	case o.Err == nil:
+		return resilience.ClassSuccess
+	}
+	return b.classify(o.Err)
+}
+
+// closedSuccess records a success of the closed state without a lock: it
+// clears the consecutive-failure count of generation gen, if there is one.
+func (b *Breaker) closedSuccess(gen uint64) {
+	for {
+		w := b.word.Load()
+		if genOf(w) != gen || countOf(w) == 0 {
+			return
+		}
+		if b.word.CompareAndSwap(w, withCount(w, 0)) {
+			return
+		}
+	}
+}
+
+// enter decides whether to admit a call at the time clock returns.
+func (b *Breaker) enter(clock func() int64) (resilience.Ticket, error) {
+	w := b.word.Load()
+	switch stateOf(w) {
+	case Closed:
+		t := resilience.Ticket{ID: genOf(w), Index: noSlot}
+		if b.timed {
+			t.Time = clock()
+		}
+		return t, nil
+	}
+	now := clock()
+	if stateOf(w) == Open && now < b.until.Load() {
+		b.rejected.Add(1)
+		return resilience.Ticket{}, b.openErr.Load()
+	}
+	b.mu.Lock()
+	t, err := b.admitLocked(now)
+	b.mu.Unlock()
+	b.dispatch()
+	return t, err
+}
+
+// admitLocked decides under the lock, for the open and half-open states.
+func (b *Breaker) admitLocked(now int64) (resilience.Ticket, error) {
+	b.refreshLocked(now)
+	w := b.word.Load()
+	switch stateOf(w) {
+	case Closed:
+		t := resilience.Ticket{ID: genOf(w), Index: noSlot}
+		if b.timed {
+			t.Time = now
+		}
+		return t, nil
+	case Open:
+		b.rejected.Add(1)
+		return resilience.Ticket{}, b.openErr.Load()
+	}
+	for i := range b.slots {
+		if s := &b.slots[i]; !s.busy {
+			s.busy, s.admitted = true, now
+			return resilience.Ticket{ID: genOf(w), Time: now, Index: i}, nil
+		}
+	}
+	b.rejected.Add(1)
+	return resilience.Ticket{}, b.fullErr
+}
+
+// refreshLocked makes the changes that time alone brings: open turns
+// half-open after the recovery timeout, and a half-open probe that has not
+// reported within the probe timeout fails.
+func (b *Breaker) refreshLocked(now int64) {
+	w := b.word.Load()
+	switch stateOf(w) {
+	case Open:
+		if !b.forced && now >= b.until.Load() {
+			b.setLocked(HalfOpen, b.until.Load())
+		}
+		fallthrough
+	case HalfOpen:
+		if stateOf(b.word.Load()) != HalfOpen {
+			return
+		}
+		for i := range b.slots {
+			if s := &b.slots[i]; s.busy && now-s.admitted >= b.probeTimeout {
+				b.failedTries++
+				b.setLocked(Open, s.admitted+b.probeTimeout)
+				b.refreshLocked(now) // the new open time may have passed too
+				return
+			}
+		}
+	}
+}
+
+// exit records the outcome of an admitted call.
+func (b *Breaker) exit(t resilience.Ticket, c resilience.Class, clock func() int64) {
+	if t.Index == noSlot && c == resilience.ClassSuccess && b.lockFree {
+		b.closedSuccess(t.ID)
+		return
+	}
+	if c == resilience.ClassIgnored && t.Index == noSlot {
+		return // counts as nothing, and holds no slot
+	}
+	now := clock()
+	b.mu.Lock()
+	b.exitLocked(t, c, now)
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64) {
+	w := b.word.Load()
+	if genOf(w) != t.ID {
+		return // admitted before a change of state: it cannot move the new one
+	}
+	failed := c == resilience.ClassTransient || c == resilience.ClassPermanent
+	slow := b.timed && now-t.Time > b.slowCall
+	switch stateOf(w) {
+	case Closed:
+		if t.Index != noSlot {
+			return
+		}
+		trip := false
+		if failed {
+			n := b.addFailure(w)
+			trip = n >= b.threshold
+		} else if c == resilience.ClassSuccess {
+			b.closedSuccess(t.ID)
+		}
+		if b.windowed && c != resilience.ClassIgnored {
+			b.win.record(now, failed, slow)
+			trip = trip || b.rateTripped(now, failed, slow)
+		}
+		if trip {
+			b.failedTries = 0
+			b.setLocked(Open, now)
+		}
+	case HalfOpen:
+		if t.Index < 0 || t.Index >= len(b.slots) {
+			return
+		}
+		s := &b.slots[t.Index]
+		if !s.busy || s.admitted != t.Time {
+			return // reported twice, or already given up on
+		}
+		s.busy = false
+		switch {
+		case failed:
+			b.failedTries++
+			b.setLocked(Open, now)
+		case c == resilience.ClassSuccess:
+			if b.successes++; b.successes >= b.probes {
+				b.setLocked(Closed, now)
+			}
+		}
+	}
+}
+
+// addFailure counts one more failure in a row in the state word w (whose
+// generation the caller has checked) and returns the new count.
+func (b *Breaker) addFailure(w uint64) uint64 {
+	for {
+		n := min(countOf(w)+1, countMask)
+		if b.word.CompareAndSwap(w, withCount(w, n)) {
+			return n
+		}
+		w = b.word.Load() // a success cleared the count meanwhile
+		if stateOf(w) != Closed {
+			return 0
+		}
+	}
+}
+
+// rateTripped reports whether the window's rates open the breaker, checked
+// when an outcome that can raise them arrives.
+func (b *Breaker) rateTripped(now int64, failed, slow bool) bool {
+	if !failed && !slow {
+		return false
+	}
+	calls, failures, slows := b.win.totals(now)
+	if calls < b.minCalls || calls == 0 {
+		return false
+	}
+	return (b.failureRate > 0 && float64(failures) >= b.failureRate*float64(calls)) ||
+		(b.slowRate > 0 && float64(slows) >= b.slowRate*float64(calls))
+}
+
+// setLocked changes the state at time now: the one place where state
+// changes. It starts a new generation, so results of calls admitted before
+// cannot move the new state.
+func (b *Breaker) setLocked(to State, now int64) {
+	old := b.word.Load()
+	gen := genOf(old) + 1
+	b.since = now
+	b.successes = 0
+	clear(b.slots)
+	switch to {
+	case Open:
+		until := int64(forever)
+		var untilTime time.Time
+		if !b.forced {
+			until = saturatingAdd(now, b.openFor())
+			untilTime = b.toTime(until)
+		}
+		b.until.Store(until)
+		b.openErr.Store(&OpenError{Name: b.name, State: Open, Until: untilTime})
+		b.opened.Add(1)
+	case Closed:
+		b.failedTries = 0
+		if b.win != nil {
+			b.win.reset()
+		}
+	}
+	b.word.Store(pack(gen, to, 0))
+	if b.onChange != nil {
+		b.events = append(b.events, StateChange{Name: b.name, From: stateOf(old), To: to, At: b.toTime(now), Generation: gen})
+	}
+}
+
+// openFor returns how long to stay open: RecoveryTimeout, or after failed
+// probes in a row, twice as long per failure with equal jitter, capped at
+// MaxRecoveryTimeout and never below RecoveryTimeout.
+func (b *Breaker) openFor() int64 {
+	if b.failedTries == 0 || b.maxRecovery <= b.recovery {
+		return b.recovery
+	}
+	e := backoff.Exponential{
+		Base:       time.Duration(b.recovery),
+		Multiplier: 2,
+		Max:        time.Duration(b.maxRecovery),
+		Jitter:     backoff.EqualJitter,
+	}
+	return max(int64(e.Delay(b.failedTries+1, 0, b.rng.Float64())), b.recovery)
+}
+
+func saturatingAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// dispatch calls the state-change hook for the queued changes, in order,
+// outside the lock. While one goroutine dispatches, others only queue: the
+// dispatching one delivers their changes too, so order holds and a hook
+// that changes the state does not deadlock.
+func (b *Breaker) dispatch() {
+	if b.onChange == nil {
+		return
+	}
+	b.mu.Lock()
+	if b.dispatching || len(b.events) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	b.dispatching = true
+	defer func() {
+		b.dispatching = false
+		b.mu.Unlock()
+	}()
+	for len(b.events) > 0 {
+		ev := b.events[0]
+		b.events = b.events[1:]
+		b.mu.Unlock()
+		b.callHook(ev)
+		b.mu.Lock()
+	}
+}
+
+// callHook calls the hook; if it panics, the lock is taken back before the
+// panic goes on, so that dispatch's deferred unlock stays balanced.
+func (b *Breaker) callHook(ev StateChange) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.mu.Lock()
+			panic(r)
+		}
+	}()
+	b.onChange(ev)
+}
+
+// State returns the breaker's state now. An open breaker whose recovery
+// timeout has passed reports half-open, whether or not a call came since.
+func (b *Breaker) State() State {
+	if b == nil {
+		return Closed
+	}
+	return b.StateAt(time.Now())
+}
+
+// StateAt is [Breaker.State] at the time now, for virtual time.
+func (b *Breaker) StateAt(now time.Time) State {
+	if b == nil {
+		return Closed
+	}
+	w := b.word.Load()
+	n := b.fromTime(now)
+	switch stateOf(w) {
+	case Closed:
+		return Closed
+	case Open:
+		if n < b.until.Load() {
+			return Open
+		}
+	}
+	b.mu.Lock()
+	b.refreshLocked(n)
+	s := stateOf(b.word.Load())
+	b.mu.Unlock()
+	b.dispatch()
+	return s
+}
+
+// ForceOpen opens the breaker and keeps it open, rejecting every call, until
+// [Breaker.Reset]. Use it to take a service out of rotation by hand.
+func (b *Breaker) ForceOpen() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.forced = true
+	b.setLocked(Open, b.nanos())
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+// Reset closes the breaker and clears its counts, as if it had just been
+// made; it also ends [Breaker.ForceOpen].
+func (b *Breaker) Reset() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.forced = false
+	b.setLocked(Closed, b.nanos())
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+// Snapshot is a breaker's state and counts at one moment, for metrics.
+type Snapshot struct {
+	Name                string
+	State               State
+	Generation          uint64    // grows by one with every change of state
+	Since               time.Time // when the current state began
+	OpenUntil           time.Time // while open: when a probe will be allowed; zero if forced open
+	Forced              bool      // opened by ForceOpen
+	ConsecutiveFailures int       // in the closed state
+	ProbesInFlight      int       // in the half-open state
+
+	// Calls, Failures and SlowCalls count the sliding window (zero without
+	// one).
+	Calls, Failures, SlowCalls int
+
+	Opened   uint64 // times the breaker has opened since New
+	Rejected uint64 // calls it has rejected since New
+}
+
+// Snapshot returns the breaker's state and counts now.
+func (b *Breaker) Snapshot() Snapshot {
+	if b == nil {
+		return Snapshot{}
+	}
+	return b.SnapshotAt(time.Now())
+}
+
+// SnapshotAt is [Breaker.Snapshot] at the time now, for virtual time.
+func (b *Breaker) SnapshotAt(now time.Time) Snapshot {
+	if b == nil {
+		return Snapshot{}
+	}
+	n := b.fromTime(now)
+	b.mu.Lock()
+	b.refreshLocked(n)
+	w := b.word.Load()
+	s := Snapshot{
+		Name:                b.name,
+		State:               stateOf(w),
+		Generation:          genOf(w),
+		Since:               b.toTime(b.since),
+		Forced:              b.forced,
+		ConsecutiveFailures: int(countOf(w)),
+		Opened:              b.opened.Load(),
+		Rejected:            b.rejected.Load(),
+	}
+	if s.State == Open && !b.forced {
+		s.OpenUntil = b.toTime(b.until.Load())
+	}
+	for _, p := range b.slots {
+		if p.busy {
+			s.ProbesInFlight++
+		}
+	}
+	if b.win != nil {
+		c, f, sl := b.win.totals(n)
+		s.Calls, s.Failures, s.SlowCalls = int(c), int(f), int(sl)
+	}
+	b.mu.Unlock()
+	b.dispatch()
+	return s
+}

@@ -1,0 +1,158 @@
+package breaker
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/netresilience/resilience"
+)
+
+// Defaults of [Config]'s zero fields.
+const (
+	DefaultFailureThreshold = 5
+	DefaultRecoveryTimeout  = 30 * time.Second
+	DefaultHalfOpenProbes   = 1
+	DefaultProbeTimeout     = time.Minute
+	DefaultMinCalls         = 10
+)
+
+// maxCount is the largest FailureThreshold: the consecutive-failure count
+// shares a word with the state and the generation.
+const maxCount = 1<<countBits - 1
+
+// maxProbes bounds HalfOpenProbes.
+const maxProbes = 1 << 16
+
+// Config configures a [Breaker]. Each zero field means its documented
+// default, so Config{} is the original design's breaker: it opens after 5
+// failures in a row, probes with one call after 30s, and closes when the
+// probe succeeds.
+type Config struct {
+	// Name names the breaker in its errors, hooks and snapshots.
+	Name string
+
+	// FailureThreshold is how many failures in a row open the breaker (the
+	// original design's failure_threshold). Default 5. Successes reset the
+	// count; ignored outcomes leave it alone.
+	FailureThreshold int
+
+	// RecoveryTimeout is how long the breaker stays open before it admits a
+	// probe (the original design's recovery_timeout). Default 30s.
+	RecoveryTimeout time.Duration
+
+	// MaxRecoveryTimeout, if set, lets the open time grow: after each failed
+	// probe in a row it doubles, with jitter, up to this cap (delays spread
+	// over [d/2, d), never below RecoveryTimeout). Default: no growth.
+	MaxRecoveryTimeout time.Duration
+
+	// HalfOpenProbes is how many calls the half-open breaker admits at once;
+	// it closes when that many have succeeded. Default 1.
+	HalfOpenProbes int
+
+	// ProbeTimeout is how long a half-open probe may go without reporting
+	// before it is counted as failed, so that a permit that is never
+	// returned cannot hold the breaker half-open. Default 1 minute.
+	ProbeTimeout time.Duration
+
+	// Window, FailureRate, SlowCall, SlowCallRate and MinCalls add
+	// conditions on a sliding time window of length Window: the breaker
+	// also opens when, with at least MinCalls calls in the window (default
+	// 10), failures make up FailureRate or more of them, or calls that took
+	// longer than SlowCall make up SlowCallRate or more. Rates are in
+	// (0, 1]; zero turns a condition off. A rate needs a Window.
+	//
+	// The window keeps at most 600 buckets, each at least 100ms wide (10
+	// buckets for windows under a second), so its memory does not grow with
+	// the call rate and each call costs O(1).
+	Window       time.Duration
+	FailureRate  float64
+	SlowCall     time.Duration
+	SlowCallRate float64
+	MinCalls     int
+
+	// Classifier decides what counts: transient and permanent failures count
+	// as failures, ignored outcomes count as neither. Default
+	// resilience.Classify. The caller's own cancellation is always ignored,
+	// and a panic is always a failure.
+	Classifier resilience.Classifier
+
+	// OnStateChange, if set, is called after every change of state, in the
+	// order the changes happened, outside the breaker's lock: it may call
+	// any method of the breaker. It runs on the goroutine that made the
+	// change or on one that made a later change, and should not block.
+	OnStateChange func(StateChange)
+
+	// Seed seeds the jitter of growing open times; zero picks a random
+	// seed. Set it for reproducible simulations.
+	Seed uint64
+}
+
+// validate reports the first nonsense in c.
+func (c *Config) validate() error {
+	neg := func(name string, d time.Duration) error {
+		return errors.New("breaker: " + name + " is negative: " + d.String())
+	}
+	count := func(name string, n int) error {
+		return errors.New("breaker: " + name + " is negative: " + strconv.Itoa(n))
+	}
+	rate := func(name string, r float64) error {
+		if r < 0 || r > 1 || math.IsNaN(r) {
+			return errors.New("breaker: " + name + " must be in (0, 1], or 0 for off; not " + strconv.FormatFloat(r, 'g', -1, 64))
+		}
+		return nil
+	}
+	switch {
+	case c.FailureThreshold < 0:
+		return count("FailureThreshold", c.FailureThreshold)
+	case c.FailureThreshold > maxCount:
+		return errors.New("breaker: FailureThreshold is above " + strconv.Itoa(maxCount))
+	case c.HalfOpenProbes < 0:
+		return count("HalfOpenProbes", c.HalfOpenProbes)
+	case c.HalfOpenProbes > maxProbes:
+		return errors.New("breaker: HalfOpenProbes is above " + strconv.Itoa(maxProbes))
+	case c.MinCalls < 0:
+		return count("MinCalls", c.MinCalls)
+	case c.RecoveryTimeout < 0:
+		return neg("RecoveryTimeout", c.RecoveryTimeout)
+	case c.MaxRecoveryTimeout < 0:
+		return neg("MaxRecoveryTimeout", c.MaxRecoveryTimeout)
+	case c.ProbeTimeout < 0:
+		return neg("ProbeTimeout", c.ProbeTimeout)
+	case c.Window < 0:
+		return neg("Window", c.Window)
+	case c.SlowCall < 0:
+		return neg("SlowCall", c.SlowCall)
+	}
+	if err := rate("FailureRate", c.FailureRate); err != nil {
+		return err
+	}
+	if err := rate("SlowCallRate", c.SlowCallRate); err != nil {
+		return err
+	}
+	rates := c.FailureRate > 0 || c.SlowCallRate > 0
+	switch {
+	case rates && c.Window == 0:
+		return errors.New("breaker: FailureRate and SlowCallRate need a Window")
+	case c.Window > 0 && !rates:
+		return errors.New("breaker: Window is set but neither FailureRate nor SlowCallRate is")
+	case c.SlowCallRate > 0 && c.SlowCall == 0:
+		return errors.New("breaker: SlowCallRate needs SlowCall, the duration above which a call is slow")
+	case c.SlowCall > 0 && c.SlowCallRate == 0:
+		return errors.New("breaker: SlowCall is set but SlowCallRate is not")
+	case c.MinCalls > 0 && !rates:
+		return errors.New("breaker: MinCalls is set but neither FailureRate nor SlowCallRate is")
+	}
+	if c.MaxRecoveryTimeout != 0 {
+		recovery := c.RecoveryTimeout
+		if recovery == 0 {
+			recovery = DefaultRecoveryTimeout
+		}
+		if c.MaxRecoveryTimeout < recovery {
+			return errors.New("breaker: MaxRecoveryTimeout " + c.MaxRecoveryTimeout.String() +
+				" is below RecoveryTimeout " + recovery.String())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+// Package breaker is a circuit breaker: it stops calling a service that keeps
+// failing, so that callers fail fast instead of waiting on it, and the
+// service gets room to recover — the circuit breaker of the original design,
+// with its failure_threshold, recovery_timeout and single half-open probe.
+//
+// A [Breaker] is closed while calls succeed. It opens after FailureThreshold
+// failures in a row (and, when configured, when the failure rate or the rate
+// of slow calls over a sliding window passes a limit). While open it rejects
+// every call at once with an error matching [ErrOpen] that carries how long
+// until a probe is allowed. After RecoveryTimeout it is half-open: it admits
+// HalfOpenProbes calls at once and rejects the rest; if they all succeed it
+// closes, if one fails it opens again, for longer each time when
+// MaxRecoveryTimeout allows.
+//
+// Most callers make one Breaker per service with [New] and run calls through
+// it with [Do] or [Run], or compose it with a retry policy through
+// resilience.Compose — retry outside, breaker inside, so every attempt is
+// counted. Callers that cannot wrap a function, such as a broker connection
+// whose failure shows later, use the two-step API: [Breaker.Allow] for a
+// [Permit], and [Permit.Done] with the outcome.
+//
+// The breaker never gets stuck: it turns half-open by the clock, not by a
+// timer or a goroutine, so [Breaker.State] reports half-open once the
+// recovery timeout has passed even if no call came; a probe that never
+// reports back is counted as failed after ProbeTimeout; results of calls
+// admitted before a state change cannot move the new state; and state-change
+// hooks run outside the breaker's lock, in order, so a hook may call back
+// into the breaker.
+//
+// Every decision has a form that takes the time as an argument
+// ([Breaker.AllowAt], [Permit.DoneAt], [Breaker.StateAt]) so that tests and
+// simulators can drive a breaker on virtual time.
+package breaker

@@ -1,0 +1,57 @@
+package breaker
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// ErrOpen matches every rejection by a breaker, through errors.Is:
+//
+//	if errors.Is(err, breaker.ErrOpen) { ... }
+//
+// The rejection itself is an *[OpenError], which says more.
+var ErrOpen = errors.New("breaker: open")
+
+var errNilBreaker = errors.New("breaker: nil *Breaker")
+
+// OpenError is a breaker's rejection of a call: the breaker is open, or
+// half-open with every probe slot taken. It matches [ErrOpen], and its
+// RetryAfter method gives the time until a probe is allowed — the hint a
+// server can pass on as a Retry-After header. A retry policy does not retry
+// it by default: the default classifier calls it permanent, since a breaker
+// exists to fail fast.
+//
+// Rejections allocate nothing: a breaker hands out one OpenError per
+// opening, so callers must not modify it.
+type OpenError struct {
+	Name  string // the breaker's name
+	State State  // Open, or HalfOpen when every probe slot is taken
+	// Until is when the open breaker will allow a probe, on the breaker's
+	// clock; zero when half-open or forced open.
+	Until time.Time
+}
+
+// Error returns a message such as `breaker "llm-api" is open`.
+func (e *OpenError) Error() string {
+	s := "breaker"
+	if e.Name != "" {
+		s += " " + strconv.Quote(e.Name)
+	}
+	if e.State == HalfOpen {
+		return s + " is half-open and its probes are taken"
+	}
+	return s + " is open"
+}
+
+// Is reports whether target is [ErrOpen].
+func (e *OpenError) Is(target error) bool { return target == ErrOpen }
+
+// RetryAfter returns the time from now until Until, or zero if that has
+// passed or is unknown.
+func (e *OpenError) RetryAfter() time.Duration {
+	if e.Until.IsZero() {
+		return 0
+	}
+	return max(time.Until(e.Until), 0)
+}

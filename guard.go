@@ -1,0 +1,73 @@
+package resilience
+
+import "context"
+
+// Guard is a [Policy] that admits each pass through it and is then told how
+// the pass ended: a circuit breaker, a bulkhead, a rate limiter. The
+// executors ([Do], [Run], [Guarded], and the Do functions of the policy
+// packages) drive a Guard's two decisions themselves — Enter before the
+// pass, Exit after it, also when the pass panics — so a Guard inside a
+// [Compose] costs no allocation. Package breaker's *Breaker is a Guard.
+type Guard interface {
+	Policy
+
+	// Enter admits one pass, or rejects it with an error. A guard that
+	// waits for room (a bulkhead's queue, a rate limiter) waits at most
+	// until ctx is done. The Ticket is handed back to Exit unchanged.
+	Enter(ctx context.Context) (Ticket, error)
+
+	// Exit reports how an admitted pass ended. It is called exactly once
+	// for every Ticket that Enter issued, and must not block.
+	Exit(t Ticket, o Outcome)
+}
+
+// Ticket is a guard's record of one admitted pass: what it needs to know
+// when the pass ends. Its fields mean what the guard that issued it says;
+// executors only hand it back.
+type Ticket struct {
+	ID    uint64 // e.g. a generation number
+	Time  int64  // e.g. when the pass began, in the guard's own clock
+	Index int    // e.g. a slot number
+}
+
+// Outcome is how a pass ended, as an executor reports it to [Guard.Exit].
+type Outcome struct {
+	// Err is the error the pass returned, nil for success.
+	Err error
+	// Panicked is true when the pass panicked (or called runtime.Goexit);
+	// Err is then nil. Guards count it as a failure.
+	Panicked bool
+	// Canceled is true when the caller's own context was cancelled by the
+	// time the pass failed: the failure is the caller's doing, whatever Err
+	// says, and guards count it as neither success nor failure.
+	Canceled bool
+}
+
+// Guarded runs fn once through the guard g alone: Enter, then fn, then Exit
+// with the outcome — also when fn panics, after which the panic goes on. It
+// is the executor behind the breaker package's Do; use [Do] to run a call
+// through any [Policy]. Like [Retry], Guarded never stores fn, so a closure passed
+// to it stays on the caller's stack.
+func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, error)) (v T, err error) {
+	switch {
+	case ctx == nil:
+		return v, ErrNilContext
+	case g == nil:
+		return v, ErrNilPolicy
+	case fn == nil:
+		return v, ErrNilFunc
+	}
+	t, err := g.Enter(ctx)
+	if err != nil {
+		return v, err
+	}
+	// Exit runs deferred, so that a panic in fn is reported too; until fn
+	// returns, the outcome says it panicked.
+	o := Outcome{Panicked: true}
+	defer exit(g, &t, &o)
+	v, err = fn(ctx)
+	o = Outcome{Err: err, Canceled: err != nil && ctx.Err() == context.Canceled}
+	return v, err
+}
+
+func exit(g Guard, t *Ticket, o *Outcome) { g.Exit(*t, *o) }
