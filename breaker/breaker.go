@@ -100,6 +100,8 @@ type Breaker struct {
 	openErr  atomic.Pointer[OpenError] // returned by rejections while open
 	fullErr  *OpenError                // returned by half-open rejections
 	rejected atomic.Uint64
+	samples  atomic.Uint32 // successes counted by sampledNanos
+	lastNow  atomic.Int64  // its last reading of the clock
 	opened   atomic.Uint64
 
 	mu          sync.Mutex // guards what follows, and every change of state
@@ -186,6 +188,24 @@ func (b *Breaker) Name() string { return b.name }
 // nanos returns the breaker's clock: time since New, on the monotonic clock.
 func (b *Breaker) nanos() int64 { return int64(time.Since(b.base)) }
 
+// sampleEvery is how often sampledNanos reads the clock.
+const sampleEvery = 8
+
+// sampledNanos is the breaker's clock for the successes that a windowed
+// closed breaker counts: it reads the clock on every eighth call and returns
+// the last reading in between, since reading the clock can cost more than
+// all the rest of a call. Between readings, successes count in the bucket of
+// the last reading, which after a quiet spell may be one that has already
+// left the window: at most sampleEvery-1 successes go uncounted then.
+func (b *Breaker) sampledNanos() int64 {
+	if b.samples.Add(1)%sampleEvery != 1 {
+		return b.lastNow.Load()
+	}
+	n := b.nanos()
+	b.lastNow.Store(n)
+	return n
+}
+
 // fromTime converts a time to the breaker's clock, and toTime back.
 func (b *Breaker) fromTime(t time.Time) int64 { return int64(t.Sub(b.base)) }
 func (b *Breaker) toTime(n int64) time.Time   { return b.base.Add(time.Duration(n)) }
@@ -264,9 +284,15 @@ func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
 	if b == nil {
 		return
 	}
-	if o.Err == nil && !o.Panicked && t.Index == noSlot && b.lockFree {
-		b.closedSuccess(t.ID)
-		return
+	if o.Err == nil && !o.Panicked && t.Index == noSlot {
+		if b.lockFree {
+			b.closedSuccess(t.ID)
+			return
+		}
+		if !b.timed {
+			b.exit(t, resilience.ClassSuccess, b.sampledNanos)
+			return
+		}
 	}
 	b.exit(t, b.classOf(o), b.nanos)
 }

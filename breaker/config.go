@@ -65,7 +65,12 @@ type Config struct {
 	//
 	// The window keeps at most 600 buckets, each at least 100ms wide (10
 	// buckets for windows under a second), so its memory does not grow with
-	// the call rate and each call costs O(1).
+	// the call rate and each call costs O(1). Do and Run read the clock for
+	// every failure but only for every eighth success, reusing the last
+	// reading in between (on some machines a clock read costs more than the
+	// rest of the call): after a quiet spell up to seven successes may count
+	// in a bucket that has already left the window. The forms that take the
+	// time, AllowAt and DoneAt, are exact.
 	Window       time.Duration
 	FailureRate  float64
 	SlowCall     time.Duration
