@@ -150,7 +150,7 @@ func TestHalfOpenAdmitsExactlyTheProbes(t *testing.T) {
 		}
 		p1.Done(nil)
 		wantState(t, b, breaker.HalfOpen) // one of two
-		p2.Done(context.Canceled)          // ignored: frees its slot
+		p2.Done(context.Canceled)         // ignored: frees its slot
 		wantState(t, b, breaker.HalfOpen)
 		p3, err := b.Allow()
 		if err != nil {
