@@ -110,6 +110,7 @@ type Breaker struct {
 	failedTries int // failed probes in a row, for growing open times
 	slots       []probeSlot
 	successes   int   // half-open successes in this generation
+	probeSeq    int   // probes admitted since New
 	since       int64 // when the current state began
 	forced      bool  // forced open
 	events      []StateChange
@@ -120,7 +121,15 @@ type Breaker struct {
 type probeSlot struct {
 	busy     bool
 	admitted int64
+	seq      int // which probe: tickets carry it, so a report cannot be taken for a later probe's
 }
+
+// A probe's ticket Index holds its slot in the low bits and its sequence
+// number above them.
+const slotBits = 16
+
+func probeIndex(slot, seq int) int { return seq<<slotBits | slot }
+func slotOf(index int) int         { return index & (1<<slotBits - 1) }
 
 // New returns a Breaker configured by cfg, or an error if a field makes no
 // sense: negative counts or durations, rates outside (0, 1], a rate without
@@ -394,8 +403,9 @@ func (b *Breaker) admitLocked(now int64) (resilience.Ticket, error) {
 	}
 	for i := range b.slots {
 		if s := &b.slots[i]; !s.busy {
-			s.busy, s.admitted = true, now
-			return resilience.Ticket{ID: genOf(w), Time: now, Index: i}, nil
+			b.probeSeq++
+			s.busy, s.admitted, s.seq = true, now, b.probeSeq
+			return resilience.Ticket{ID: genOf(w), Time: now, Index: probeIndex(i, s.seq)}, nil
 		}
 	}
 	b.rejected.Add(1)
@@ -472,11 +482,11 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 			b.setLocked(Open, now)
 		}
 	case HalfOpen:
-		if t.Index < 0 || t.Index >= len(b.slots) {
+		if t.Index < 0 || slotOf(t.Index) >= len(b.slots) {
 			return
 		}
-		s := &b.slots[t.Index]
-		if !s.busy || s.admitted != t.Time {
+		s := &b.slots[slotOf(t.Index)]
+		if !s.busy || probeIndex(slotOf(t.Index), s.seq) != t.Index {
 			return // reported twice, or already given up on
 		}
 		s.busy = false
@@ -601,6 +611,7 @@ func (b *Breaker) dispatch() {
 		b.callHook(ev)
 		b.mu.Lock()
 	}
+	b.events = b.events[:0:0]
 }
 
 // callHook calls the hook; if it panics, the lock is taken back before the

@@ -589,3 +589,25 @@ func mustNewOnce(t *testing.T, key string, cfg breaker.Config) *breaker.Breaker 
 	once[key] = b
 	return b
 }
+
+func TestLateReportIsNotTakenForALaterProbe(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := mustNew(t, breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Second})
+	p, _ := b.AllowAt(t0)
+	p.DoneAt(t0, errDown)
+	t1 := t0.Add(time.Second)
+	first, _ := b.AllowAt(t1)
+	first.DoneAt(t1, context.Canceled) // ignored: the slot is free again
+	second, err := b.AllowAt(t1)       // same slot, same time
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.DoneAt(t1, nil) // a late second report of the first probe
+	if s := b.StateAt(t1); s != breaker.HalfOpen {
+		t.Fatalf("state %v: the first probe's late report was taken for the second's", s)
+	}
+	second.DoneAt(t1, nil)
+	if s := b.StateAt(t1); s != breaker.Closed {
+		t.Fatalf("state %v after the second probe succeeded, want closed", s)
+	}
+}

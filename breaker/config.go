@@ -23,7 +23,7 @@ const (
 const maxCount = 1<<countBits - 1
 
 // maxProbes bounds HalfOpenProbes.
-const maxProbes = 1 << 16
+const maxProbes = 1<<slotBits - 1
 
 // Config configures a [Breaker]. Each zero field means its documented
 // default, so Config{} is the original design's breaker: it opens after 5
