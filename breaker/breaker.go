@@ -672,14 +672,25 @@ func (b *Breaker) ForceOpen() {
 }
 
 // Reset closes the breaker and clears its counts, as if it had just been
-// made; it also ends [Breaker.ForceOpen].
+// made; it also ends [Breaker.ForceOpen]. Resetting a closed breaker clears
+// its counts without a change of state.
 func (b *Breaker) Reset() {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
 	b.forced = false
-	b.setLocked(Closed, b.nanos())
+	if w := b.word.Load(); stateOf(w) == Closed {
+		// Already closed: clear the counts, but there is no change of state
+		// to report.
+		b.word.Store(pack(genOf(w), Closed, 0))
+		b.failedTries = 0
+		if b.win != nil {
+			b.win.reset()
+		}
+	} else {
+		b.setLocked(Closed, b.nanos())
+	}
 	b.mu.Unlock()
 	b.dispatch()
 }

@@ -611,3 +611,17 @@ func TestLateReportIsNotTakenForALaterProbe(t *testing.T) {
 		t.Fatalf("state %v after the second probe succeeded, want closed", s)
 	}
 }
+
+func TestResetOfAClosedBreakerClearsCountsWithoutAnEvent(t *testing.T) {
+	var events []breaker.StateChange
+	b := mustNew(t, breaker.Config{FailureThreshold: 3, OnStateChange: func(c breaker.StateChange) { events = append(events, c) }})
+	call(b, errDown)
+	call(b, errDown)
+	b.Reset()
+	if s := b.Snapshot(); s.State != breaker.Closed || s.ConsecutiveFailures != 0 || s.Generation != 0 || len(events) != 0 {
+		t.Fatalf("after Reset of a closed breaker: %+v, events %v; want closed, count 0, generation 0, no event", s, events)
+	}
+	call(b, errDown)
+	call(b, errDown)
+	wantState(t, b, breaker.Closed) // 2 since the reset: below the threshold
+}
