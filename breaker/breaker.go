@@ -427,13 +427,17 @@ func (b *Breaker) refreshLocked(now int64) {
 		if stateOf(b.word.Load()) != HalfOpen {
 			return
 		}
-		for i := range b.slots {
-			if s := &b.slots[i]; s.busy && now-s.admitted >= b.probeTimeout {
-				b.failedTries++
-				b.setLocked(Open, s.admitted+b.probeTimeout)
-				b.refreshLocked(now) // the new open time may have passed too
-				return
+		// The probe admitted first is the first to run out of time.
+		oldest, found := int64(0), false
+		for _, s := range b.slots {
+			if s.busy && (!found || s.admitted < oldest) {
+				oldest, found = s.admitted, true
 			}
+		}
+		if found && now-oldest >= b.probeTimeout {
+			b.failedTries++
+			b.setLocked(Open, oldest+b.probeTimeout)
+			b.refreshLocked(now) // the new open time may have passed too
 		}
 	}
 }
@@ -673,7 +677,8 @@ func (b *Breaker) ForceOpen() {
 
 // Reset closes the breaker and clears its counts, as if it had just been
 // made; it also ends [Breaker.ForceOpen]. Resetting a closed breaker clears
-// its counts without a change of state.
+// its counts without a change of state, so calls admitted before it still
+// report into it.
 func (b *Breaker) Reset() {
 	if b == nil {
 		return
