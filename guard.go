@@ -66,7 +66,11 @@ func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, e
 	o := Outcome{Panicked: true}
 	defer exit(g, &t, &o)
 	v, err = fn(ctx)
-	o = Outcome{Err: err, Canceled: err != nil && ctx.Err() == context.Canceled}
+	if err == nil {
+		o.Panicked = false
+	} else {
+		o = Outcome{Err: err, Canceled: ctx.Err() == context.Canceled}
+	}
 	return v, err
 }
 

@@ -293,7 +293,7 @@ func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
 	if b == nil {
 		return
 	}
-	if o.Err == nil && !o.Panicked && t.Index == noSlot {
+	if t.Index == noSlot && o.Err == nil && !o.Panicked {
 		if b.lockFree {
 			b.closedSuccess(t.ID)
 			return
