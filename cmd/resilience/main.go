@@ -3,7 +3,9 @@
 // With no arguments it runs the demo: it starts a flaky HTTP server on a
 // loopback port, calls it through a retry policy in a few built-in
 // situations — 503s that pass, a connection reset, a 429 with Retry-After, a
-// 404, a service that stays down — and prints what happened on every attempt.
+// 404, a service that stays down — and prints what happened on every attempt;
+// then it calls the service that stays down through a circuit breaker, which
+// opens and fails the later calls fast.
 //
 // Usage:
 //
@@ -26,6 +28,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -194,6 +197,36 @@ func demo(out io.Writer, set settings) error {
 			fmt.Fprintf(out, "  result: %q after %d attempt(s) in %v\n", body, attempt, took)
 		}
 	}
+	return breakerDemo(out, client, base+"/down")
+}
+
+// breakerDemo calls a service that stays down through a circuit breaker,
+// without retries: after three failures in a row the breaker opens and the
+// calls after that fail fast, without reaching the server.
+func breakerDemo(out io.Writer, client *http.Client, url string) error {
+	b, err := breaker.New(breaker.Config{
+		Name:             "down-service",
+		FailureThreshold: 3,
+		RecoveryTimeout:  30 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nGET /down through a circuit breaker — opens after 3 failures in a row, probes again after 30s\n")
+	reached := 0
+	for call := 1; call <= 5; call++ {
+		_, err := breaker.Do(context.Background(), b, func(ctx context.Context) (string, error) {
+			reached++
+			return get(ctx, client, url)
+		})
+		var open *breaker.OpenError
+		if errors.As(err, &open) {
+			fmt.Fprintf(out, "  call %d: rejected at once, %v; probe allowed in %v\n", call, err, open.RetryAfter().Round(time.Second))
+		} else {
+			fmt.Fprintf(out, "  call %d: %v; breaker %v\n", call, err, b.State())
+		}
+	}
+	fmt.Fprintf(out, "  result: %d of 5 calls reached the server\n", reached)
 	return nil
 }
 

@@ -29,6 +29,10 @@ func TestDemo(t *testing.T) {
 		"attempt 1: protocol error: 404 Not Found (permanent)\n  result: failed after 1 attempt(s)",
 		"result: failed after 4 attempt(s)",
 		"retry: gave up after 4 attempts (attempts exhausted): network error: 503 Service Unavailable",
+		"call 2: network error: 503 Service Unavailable; breaker closed\n",
+		"call 3: network error: 503 Service Unavailable; breaker open\n",
+		`call 4: rejected at once, breaker "down-service" is open; probe allowed in 30s`,
+		"result: 3 of 5 calls reached the server",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q; output:\n%s", want, text)
