@@ -49,13 +49,8 @@ type Outcome struct {
 // through any [Policy]. Like [Retry], Guarded never stores fn, so a closure passed
 // to it stays on the caller's stack.
 func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, error)) (v T, err error) {
-	switch {
-	case ctx == nil:
-		return v, ErrNilContext
-	case g == nil:
-		return v, ErrNilPolicy
-	case fn == nil:
-		return v, ErrNilFunc
+	if err := badArgs(ctx, g == nil, fn == nil); err != nil {
+		return v, err
 	}
 	t, err := g.Enter(ctx)
 	if err != nil {

@@ -144,6 +144,31 @@ func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	return err
 }
 
+// badArgs returns the error for a missing context, policy or function.
+func badArgs(ctx context.Context, noPolicy, noFunc bool) error {
+	switch {
+	case ctx == nil:
+		return ErrNilContext
+	case noPolicy:
+		return ErrNilPolicy
+	case noFunc:
+		return ErrNilFunc
+	}
+	return nil
+}
+
+// NoValue adapts a function that returns only an error to the shape that
+// [Do], [Retry] and [Guarded] take, as the policy packages' Run functions
+// do. A nil fn stays nil, so the executors report it. The adapter stays on
+// the caller's stack when the executor does not store it, as Retry and
+// Guarded do not.
+func NoValue(fn func(context.Context) error) func(context.Context) (struct{}, error) {
+	if fn == nil {
+		return nil
+	}
+	return func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
+}
+
 // attempt is what executors run once per attempt. It is a type parameter of
 // the executors, not an interface value, so that the caller's function needs
 // no wrapping closure and no allocation.

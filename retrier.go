@@ -63,14 +63,9 @@ type RetryState struct {
 // stores fn, so a closure passed to it stays on the caller's stack: a call
 // that succeeds at once allocates nothing even when fn captures variables.
 func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, error)) (T, error) {
-	var zero T
-	switch {
-	case ctx == nil:
-		return zero, ErrNilContext
-	case r == nil:
-		return zero, ErrNilPolicy
-	case fn == nil:
-		return zero, ErrNilFunc
+	if err := badArgs(ctx, r == nil, fn == nil); err != nil {
+		var zero T
+		return zero, err
 	}
 	return retryLoop(ctx, r, fn)
 }

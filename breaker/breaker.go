@@ -327,12 +327,7 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error {
-	if fn == nil {
-		return resilience.ErrNilFunc
-	}
-	_, err := resilience.Guarded(ctx, b, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, fn(ctx)
-	})
+	_, err := resilience.Guarded(ctx, b, resilience.NoValue(fn))
 	return err
 }
 

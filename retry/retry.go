@@ -139,12 +139,7 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	if fn == nil {
-		return resilience.ErrNilFunc
-	}
-	_, err := resilience.Retry(ctx, p, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, fn(ctx)
-	})
+	_, err := resilience.Retry(ctx, p, resilience.NoValue(fn))
 	return err
 }
 
