@@ -11,6 +11,8 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/window"
 )
 
 // State is a breaker's state.
@@ -90,22 +92,20 @@ type Breaker struct {
 	minCalls     uint64
 	classify     resilience.Classifier
 	onChange     func(StateChange)
-	base         time.Time // the origin of the breaker's clock
-	windowed     bool      // a window is kept
-	timed        bool      // calls are timed (slow-call detection)
-	lockFree     bool      // closed-state successes need no lock: !windowed && !timed
+	clock        *clock.Clock
+	windowed     bool // a window is kept
+	timed        bool // calls are timed (slow-call detection)
+	lockFree     bool // closed-state successes need no lock: !windowed && !timed
 
 	word     atomic.Uint64             // generation | state | consecutive failures
 	until    atomic.Int64              // while open: when it turns half-open
 	openErr  atomic.Pointer[OpenError] // returned by rejections while open
 	fullErr  *OpenError                // returned by half-open rejections
 	rejected atomic.Uint64
-	samples  atomic.Uint32 // successes counted by sampledNanos
-	lastNow  atomic.Int64  // its last reading of the clock
 	opened   atomic.Uint64
 
 	mu          sync.Mutex // guards what follows, and every change of state
-	win         *window
+	win         *window.Window
 	rng         *rand.Rand
 	failedTries int // failed probes in a row, for growing open times
 	slots       []probeSlot
@@ -150,14 +150,14 @@ func New(cfg Config) (*Breaker, error) {
 		slowRate:     cfg.SlowCallRate,
 		classify:     cfg.Classifier,
 		onChange:     cfg.OnStateChange,
-		base:         time.Now(),
+		clock:        clock.New(),
 	}
 	if b.classify == nil {
 		b.classify = resilience.Classify
 	}
 	if cfg.Window > 0 {
 		b.windowed = true
-		b.win = newWindow(cfg.Window)
+		b.win = window.New(cfg.Window)
 		b.minCalls = uint64(orDefault(cfg.MinCalls, DefaultMinCalls))
 	}
 	b.timed = b.slowCall > 0
@@ -194,30 +194,11 @@ func orDefault[T comparable](v, def T) T {
 // Name returns the breaker's name.
 func (b *Breaker) Name() string { return b.name }
 
-// nanos returns the breaker's clock: time since New, on the monotonic clock.
-func (b *Breaker) nanos() int64 { return int64(time.Since(b.base)) }
-
-// sampleEvery is how often sampledNanos reads the clock.
-const sampleEvery = 8
-
-// sampledNanos is the breaker's clock for the successes that a windowed
-// closed breaker counts: it reads the clock on every eighth call and returns
-// the last reading in between, since reading the clock can cost more than
-// all the rest of a call. Between readings, successes count in the bucket of
-// the last reading, which after a quiet spell may be one that has already
-// left the window: at most sampleEvery-1 successes go uncounted then.
-func (b *Breaker) sampledNanos() int64 {
-	if b.samples.Add(1)%sampleEvery != 1 {
-		return b.lastNow.Load()
-	}
-	n := b.nanos()
-	b.lastNow.Store(n)
-	return n
-}
-
-// fromTime converts a time to the breaker's clock, and toTime back.
-func (b *Breaker) fromTime(t time.Time) int64 { return int64(t.Sub(b.base)) }
-func (b *Breaker) toTime(n int64) time.Time   { return b.base.Add(time.Duration(n)) }
+// nanos and sampled read the breaker's clock; fromTime and toTime convert.
+func (b *Breaker) nanos() int64               { return b.clock.Now() }
+func (b *Breaker) sampled() int64             { return b.clock.Sampled() }
+func (b *Breaker) fromTime(t time.Time) int64 { return b.clock.From(t) }
+func (b *Breaker) toTime(n int64) time.Time   { return b.clock.Time(n) }
 
 // Permit is the breaker's permission for one call, from [Breaker.Allow]. Report
 // the call's outcome with [Permit.Done] exactly once. The zero Permit reports
@@ -299,7 +280,7 @@ func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
 			return
 		}
 		if !b.timed {
-			b.exit(t, resilience.ClassSuccess, b.sampledNanos)
+			b.exit(t, resilience.ClassSuccess, b.sampled)
 			return
 		}
 	}
@@ -473,7 +454,7 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 			b.closedSuccess(t.ID)
 		}
 		if b.windowed && c != resilience.ClassIgnored {
-			b.win.record(now, failed, slow)
+			b.win.Add(now, window.Counts{1, count(failed), count(slow)})
 			trip = trip || b.rateTripped(now, failed, slow)
 		}
 		if trip {
@@ -522,7 +503,8 @@ func (b *Breaker) rateTripped(now int64, failed, slow bool) bool {
 	if !failed && !slow {
 		return false
 	}
-	calls, failures, slows := b.win.totals(now)
+	tot := b.win.Totals(now)
+	calls, failures, slows := tot[0], tot[1], tot[2]
 	if calls < b.minCalls || calls == 0 {
 		return false
 	}
@@ -553,7 +535,7 @@ func (b *Breaker) setLocked(to State, now int64) {
 	case Closed:
 		b.failedTries = 0
 		if b.win != nil {
-			b.win.reset()
+			b.win.Reset()
 		}
 	}
 	b.word.Store(pack(gen, to, 0))
@@ -576,6 +558,14 @@ func (b *Breaker) openFor() int64 {
 		Jitter:     backoff.EqualJitter,
 	}
 	return max(int64(e.Delay(b.failedTries+1, 0, b.rng.Float64())), b.recovery)
+}
+
+// count is 1 for true.
+func count(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func saturatingAdd(a, b int64) int64 {
@@ -686,7 +676,7 @@ func (b *Breaker) Reset() {
 		b.word.Store(pack(genOf(w), Closed, 0))
 		b.failedTries = 0
 		if b.win != nil {
-			b.win.reset()
+			b.win.Reset()
 		}
 	} else {
 		b.setLocked(Closed, b.nanos())
@@ -750,8 +740,8 @@ func (b *Breaker) SnapshotAt(now time.Time) Snapshot {
 		}
 	}
 	if b.win != nil {
-		c, f, sl := b.win.totals(n)
-		s.Calls, s.Failures, s.SlowCalls = int(c), int(f), int(sl)
+		tot := b.win.Totals(n)
+		s.Calls, s.Failures, s.SlowCalls = int(tot[0]), int(tot[1]), int(tot[2])
 	}
 	b.mu.Unlock()
 	b.dispatch()
