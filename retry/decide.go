@@ -29,6 +29,8 @@ const (
 	HintTooLong
 	// Cancelled: the caller cancelled the call.
 	Cancelled
+	// BudgetExhausted: the retry budget refused the retry.
+	BudgetExhausted
 )
 
 // String returns a short description, such as "attempts exhausted".
@@ -48,6 +50,8 @@ func (r Reason) String() string {
 		return "server hint too long"
 	case Cancelled:
 		return "cancelled"
+	case BudgetExhausted:
+		return "retry budget exhausted"
 	}
 	return "Reason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -80,7 +84,10 @@ type Decision struct {
 //     since s.Start: TimeLimit;
 //  6. the delay would end at or after s.Deadline: Deadline;
 //
-// and otherwise retries after that delay.
+// and otherwise retries after that delay. Decide does not consult the retry
+// budget, which a decision cannot do without spending it: the executor
+// (through [Policy.NextRetry]) or a simulator asks the budget after Decide
+// says retry.
 func (p *Policy) Decide(s resilience.RetryState) Decision {
 	d := Decision{Class: p.classify(s.Err)}
 	hint, hasHint := resilience.RetryAfter(s.Err)
@@ -130,7 +137,10 @@ type Error struct {
 	Reason   Reason
 	Attempts int
 	Err      error // the last attempt's error
-	Cause    error // context.Cause of the caller's context, if it ended
+	// Cause is what stopped the policy besides the last error:
+	// context.Cause of the caller's context if it ended, or
+	// budget.ErrExhausted.
+	Cause error
 }
 
 // Error returns a message such as
@@ -141,7 +151,7 @@ func (e *Error) Error() string {
 		s += "s"
 	}
 	s += " (" + e.Reason.String()
-	if e.Cause != nil && !errors.Is(e.Err, e.Cause) {
+	if e.Cause != nil && e.Reason != BudgetExhausted && !errors.Is(e.Err, e.Cause) {
 		s += ": " + e.Cause.Error()
 	}
 	s += ")"

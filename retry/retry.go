@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/budget"
 )
 
 // Defaults of [Config]'s zero fields.
@@ -43,6 +44,12 @@ type Config struct {
 	// resilience.ClassTransient. Default resilience.Classify.
 	Classifier resilience.Classifier
 
+	// Budget, if set, limits retries to a share of recent calls: every call
+	// deposits into it, every retry withdraws from it, and when it is spent
+	// the policy stops with an error matching budget.ErrExhausted. Share one
+	// budget between the policies that call one service. Default: none.
+	Budget *budget.Budget
+
 	// OnRetry, if set, is called after each failed attempt that will be
 	// retried, before the wait, on the goroutine of the call. It must not
 	// block for long.
@@ -67,6 +74,7 @@ type Policy struct {
 	maxElapsed    time.Duration
 	maxRetryAfter time.Duration
 	classify      resilience.Classifier
+	budget        *budget.Budget
 	onRetry       func(Event)
 }
 
@@ -80,6 +88,7 @@ func New(cfg Config) (*Policy, error) {
 		maxElapsed:    cfg.MaxElapsed,
 		maxRetryAfter: cfg.MaxRetryAfter,
 		classify:      cfg.Classifier,
+		budget:        cfg.Budget,
 		onRetry:       cfg.OnRetry,
 	}
 	switch {
@@ -153,22 +162,30 @@ func (p *Policy) Execute(ctx context.Context, op resilience.Operation) error {
 
 var errNilPolicy = errors.New("retry: nil *Policy")
 
-// BeginRetries implements resilience.Retrier.
+// BeginRetries implements resilience.Retrier: it counts the call in the
+// budget, if there is one.
 func (p *Policy) BeginRetries() (timed bool, err error) {
 	if p == nil {
 		return false, errNilPolicy
+	}
+	if p.budget != nil {
+		p.budget.Deposit()
 	}
 	return p.maxElapsed > 0, nil
 }
 
 // NextRetry implements resilience.Retrier: it returns the delay that
-// [Policy.Decide] chooses, after calling the OnRetry hook, or the error the
-// call ends with when the decision is to stop.
+// [Policy.Decide] chooses — if the budget, when there is one, lets the retry
+// go — after calling the OnRetry hook, or the error the call ends with when
+// the decision is to stop.
 func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	if p == nil {
 		return 0, errNilPolicy
 	}
 	d := p.Decide(s)
+	if d.Reason == Retrying && p.budget != nil && !p.budget.WithdrawAt(s.Now) {
+		return 0, &Error{Reason: BudgetExhausted, Attempts: s.Attempts, Err: s.Err, Cause: budget.ErrExhausted}
+	}
 	if d.Reason == Retrying {
 		if p.onRetry != nil {
 			p.onRetry(Event{Attempt: s.Attempts, Err: s.Err, Delay: d.Delay})

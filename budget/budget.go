@@ -1,0 +1,211 @@
+package budget
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/window"
+)
+
+// Defaults of [Config]'s zero fields.
+const (
+	DefaultRatio        = 0.1
+	DefaultMinPerSecond = 10.0
+	DefaultWindow       = 10 * time.Second
+)
+
+// ErrExhausted matches the error of a retry policy that stopped because its
+// budget was spent:
+//
+//	if errors.Is(err, budget.ErrExhausted) { ... }
+var ErrExhausted = errors.New("budget: retry budget exhausted")
+
+// Config configures a [Budget]. Each zero field means its documented
+// default, so Config{} lets retries spend 10% of the calls of the last 10s,
+// or 10 retries a second, whichever allows more.
+type Config struct {
+	// Name names the budget in snapshots.
+	Name string
+	// Ratio is the share of recent calls that retries may add, in (0, 1].
+	// Default 0.1.
+	Ratio float64
+	// MinPerSecond is the floor: retries a second that are allowed however
+	// little traffic there is. Default 10; set it tiny (such as 1e-9) to have
+	// no floor.
+	MinPerSecond float64
+	// Window is how long a call or a retry counts. Default 10s.
+	Window time.Duration
+}
+
+// Budget is a retry budget. Make one with [New]; share it between the
+// policies that call one service. It is safe for concurrent use. The zero
+// Budget is not valid; a nil *Budget allows every retry and counts nothing.
+type Budget struct {
+	name      string
+	ratio     float64
+	floor     float64 // retries allowed per window by MinPerSecond
+	clock     *clock.Clock
+	pending   atomic.Uint64 // deposits not yet in the window
+	exhausted atomic.Uint64 // withdrawals refused since New
+
+	mu  sync.Mutex
+	win *window.Window // Counts[0]: deposits, Counts[1]: withdrawals
+}
+
+// flushEvery is how many deposits wait in the atomic counter before one of
+// them takes the lock and moves them into the window.
+const flushEvery = 8
+
+// New returns a Budget configured by cfg, or an error if a field makes no
+// sense.
+func New(cfg Config) (*Budget, error) {
+	switch {
+	case math.IsNaN(cfg.Ratio) || cfg.Ratio < 0 || cfg.Ratio > 1:
+		return nil, errors.New("budget: Ratio must be in (0, 1], or 0 for the default; not " + strconv.FormatFloat(cfg.Ratio, 'g', -1, 64))
+	case math.IsNaN(cfg.MinPerSecond) || math.IsInf(cfg.MinPerSecond, 0) || cfg.MinPerSecond < 0:
+		return nil, errors.New("budget: MinPerSecond must be a finite number of at least 0; not " + strconv.FormatFloat(cfg.MinPerSecond, 'g', -1, 64))
+	case cfg.Window < 0:
+		return nil, errors.New("budget: Window is negative: " + cfg.Window.String())
+	}
+	ratio, perSecond, length := cfg.Ratio, cfg.MinPerSecond, cfg.Window
+	if ratio == 0 {
+		ratio = DefaultRatio
+	}
+	if perSecond == 0 {
+		perSecond = DefaultMinPerSecond
+	}
+	if length == 0 {
+		length = DefaultWindow
+	}
+	return &Budget{
+		name:  cfg.Name,
+		ratio: ratio,
+		floor: perSecond * length.Seconds(),
+		clock: clock.New(),
+		win:   window.New(length),
+	}, nil
+}
+
+// MustNew is [New] for configurations known to be valid; it panics on an
+// invalid one.
+func MustNew(cfg Config) *Budget {
+	b, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Deposit counts one call (a first attempt) now.
+func (b *Budget) Deposit() {
+	if b == nil {
+		return
+	}
+	if b.pending.Add(1)%flushEvery != 0 {
+		return
+	}
+	b.mu.Lock()
+	b.flushLocked(b.clock.Now())
+	b.mu.Unlock()
+}
+
+// DepositAt counts one call at the time now, for virtual time.
+func (b *Budget) DepositAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	n := b.clock.From(now)
+	b.mu.Lock()
+	b.flushLocked(n)
+	b.win.Add(n, window.Counts{1, 0, 0})
+	b.mu.Unlock()
+}
+
+// Withdraw asks to spend one retry now, and spends it if the budget allows.
+func (b *Budget) Withdraw() bool {
+	if b == nil {
+		return true
+	}
+	return b.withdraw(b.clock.Now())
+}
+
+// WithdrawAt is [Budget.Withdraw] at the time now, for virtual time.
+func (b *Budget) WithdrawAt(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	return b.withdraw(b.clock.From(now))
+}
+
+func (b *Budget) withdraw(now int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked(now)
+	if b.balanceLocked(now) < 1 {
+		b.exhausted.Add(1)
+		return false
+	}
+	b.win.Add(now, window.Counts{0, 1, 0})
+	return true
+}
+
+// flushLocked moves the pending deposits into the window at now.
+func (b *Budget) flushLocked(now int64) {
+	if n := b.pending.Swap(0); n > 0 {
+		b.win.Add(now, window.Counts{n, 0, 0})
+	}
+}
+
+// balanceLocked is how many retries the window still allows.
+func (b *Budget) balanceLocked(now int64) float64 {
+	t := b.win.Totals(now)
+	return max(b.ratio*float64(t[0]), b.floor) - float64(t[1])
+}
+
+// Snapshot is a budget's counts at one moment, for metrics.
+type Snapshot struct {
+	Name      string
+	Calls     int     // deposits in the window
+	Retries   int     // withdrawals in the window
+	Balance   float64 // retries the window still allows; below 1, none
+	Exhausted uint64  // retries refused since New
+	Ratio     float64
+	Floor     float64 // retries per window allowed whatever the traffic
+}
+
+// Snapshot returns the budget's counts now.
+func (b *Budget) Snapshot() Snapshot {
+	if b == nil {
+		return Snapshot{}
+	}
+	return b.snapshot(b.clock.Now())
+}
+
+// SnapshotAt is [Budget.Snapshot] at the time now, for virtual time.
+func (b *Budget) SnapshotAt(now time.Time) Snapshot {
+	if b == nil {
+		return Snapshot{}
+	}
+	return b.snapshot(b.clock.From(now))
+}
+
+func (b *Budget) snapshot(now int64) Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked(now)
+	t := b.win.Totals(now)
+	return Snapshot{
+		Name:      b.name,
+		Calls:     int(t[0]),
+		Retries:   int(t[1]),
+		Balance:   b.balanceLocked(now),
+		Exhausted: b.exhausted.Load(),
+		Ratio:     b.ratio,
+		Floor:     b.floor,
+	}
+}

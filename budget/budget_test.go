@@ -1,0 +1,212 @@
+package budget_test
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/netresilience/resilience/budget"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// noFloor is a MinPerSecond so small that the floor allows no retry.
+const noFloor = 1e-9
+
+func TestRatioOfRecentCalls(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: noFloor, Window: 10 * time.Second})
+	for i := range 100 {
+		b.DepositAt(at(time.Duration(i) * time.Millisecond))
+	}
+	for i := range 10 {
+		if !b.WithdrawAt(at(time.Second)) {
+			t.Fatalf("retry %d refused; 100 calls allow 10", i+1)
+		}
+	}
+	if b.WithdrawAt(at(time.Second)) {
+		t.Fatal("an 11th retry was allowed after 100 calls at 10%")
+	}
+	// Another 10 calls allow one more.
+	for range 10 {
+		b.DepositAt(at(2 * time.Second))
+	}
+	if !b.WithdrawAt(at(2 * time.Second)) {
+		t.Fatal("110 calls allow 11 retries")
+	}
+	s := b.SnapshotAt(at(2 * time.Second))
+	if s.Calls != 110 || s.Retries != 11 || s.Exhausted != 1 || math.Abs(s.Balance) > 1e-9 {
+		t.Fatalf("snapshot %+v; want 110 calls, 11 retries, 1 refused, balance 0", s)
+	}
+}
+
+func TestCallsAndRetriesLeaveTheWindow(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.5, MinPerSecond: noFloor, Window: 10 * time.Second})
+	for range 10 {
+		b.DepositAt(at(0))
+	}
+	for range 5 {
+		b.WithdrawAt(at(0))
+	}
+	if b.WithdrawAt(at(9 * time.Second)) {
+		t.Fatal("a sixth retry within the window of 10 calls at 50%")
+	}
+	// At 10s the old calls and retries have left: nothing to spend, but
+	// nothing spent either.
+	if s := b.SnapshotAt(at(10 * time.Second)); s.Calls != 0 || s.Retries != 0 {
+		t.Fatalf("snapshot at 10s %+v; want an empty window", s)
+	}
+	if b.WithdrawAt(at(10 * time.Second)) {
+		t.Fatal("a retry with no calls in the window and no floor")
+	}
+	b.DepositAt(at(11 * time.Second))
+	b.DepositAt(at(11 * time.Second))
+	if !b.WithdrawAt(at(11 * time.Second)) {
+		t.Fatal("two fresh calls at 50% allow a retry")
+	}
+}
+
+func TestFloorLetsLowTrafficRetry(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: 0.5, Window: 10 * time.Second}) // 5 a window
+	b.DepositAt(at(0))
+	for i := range 5 {
+		if !b.WithdrawAt(at(time.Second)) {
+			t.Fatalf("retry %d refused; the floor allows 5 a window", i+1)
+		}
+	}
+	if b.WithdrawAt(at(time.Second)) {
+		t.Fatal("a sixth retry beyond the floor")
+	}
+	// The floor is a minimum, not added to the ratio: 100 calls allow 10,
+	// not 15.
+	b2 := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: 0.5, Window: 10 * time.Second})
+	for range 100 {
+		b2.DepositAt(at(0))
+	}
+	n := 0
+	for b2.WithdrawAt(at(0)) {
+		n++
+	}
+	if n != 10 {
+		t.Fatalf("%d retries after 100 calls with a floor of 5; want max(10, 5) = 10", n)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	b := budget.MustNew(budget.Config{Name: "api"})
+	s := b.SnapshotAt(at(0))
+	if s.Name != "api" || s.Ratio != 0.1 || s.Floor != 100 || s.Balance != 100 {
+		t.Fatalf("defaults %+v; want ratio 0.1 and a floor of 10/s over 10s = 100", s)
+	}
+}
+
+func TestDepositsOnTheRealClockAreAllCounted(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 1, MinPerSecond: noFloor, Window: time.Hour})
+	for range 13 { // not a multiple of the flush interval
+		b.Deposit()
+	}
+	if s := b.Snapshot(); s.Calls != 13 {
+		t.Fatalf("Calls = %d after 13 deposits, want 13", s.Calls)
+	}
+	n := 0
+	for b.Withdraw() {
+		n++
+	}
+	if n != 13 {
+		t.Fatalf("%d retries at ratio 1 after 13 calls, want 13", n)
+	}
+}
+
+func TestConcurrentWithdrawalsNeverOverspend(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: noFloor, Window: time.Hour})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				b.Deposit()
+			}
+		}()
+	}
+	wg.Wait()
+	var granted atomic.Int64
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if b.Withdraw() {
+					granted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if granted.Load() != 1000 {
+		t.Fatalf("%d retries granted after 10000 calls at 10%%, want exactly 1000", granted.Load())
+	}
+	if s := b.Snapshot(); s.Exhausted != 4000 {
+		t.Fatalf("Exhausted = %d, want 4000", s.Exhausted)
+	}
+}
+
+func TestNilBudgetAllowsEverything(t *testing.T) {
+	var b *budget.Budget
+	b.Deposit()
+	b.DepositAt(t0)
+	if !b.Withdraw() || !b.WithdrawAt(t0) {
+		t.Fatal("a nil budget refused a retry")
+	}
+	if s := b.Snapshot(); s != (budget.Snapshot{}) {
+		t.Fatalf("nil snapshot %+v", s)
+	}
+}
+
+func TestNewRejectsNonsense(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  budget.Config
+		want string
+	}{
+		{budget.Config{Ratio: 1.5}, "Ratio must be in (0, 1]"},
+		{budget.Config{Ratio: -0.1}, "Ratio must be in (0, 1]"},
+		{budget.Config{Ratio: math.NaN()}, "Ratio must be in (0, 1]"},
+		{budget.Config{MinPerSecond: -1}, "MinPerSecond must be"},
+		{budget.Config{MinPerSecond: math.Inf(1)}, "MinPerSecond must be"},
+		{budget.Config{Window: -time.Second}, "Window is negative"},
+	} {
+		b, err := budget.New(tc.cfg)
+		if err == nil || b != nil || !strings.HasPrefix(err.Error(), "budget: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, %v; want an error containing %q", tc.cfg, b, err, tc.want)
+		}
+	}
+}
+
+func TestDepositAllocatesNothing(t *testing.T) {
+	b := budget.MustNew(budget.Config{})
+	if n := testing.AllocsPerRun(1000, func() { b.Deposit(); b.Withdraw() }); n != 0 {
+		t.Fatalf("%v allocations per deposit and withdrawal, want 0", n)
+	}
+}
+
+func BenchmarkDeposit(b *testing.B) {
+	bu := budget.MustNew(budget.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		bu.Deposit()
+	}
+}
+
+func BenchmarkDepositParallel(b *testing.B) {
+	bu := budget.MustNew(budget.Config{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			bu.Deposit()
+		}
+	})
+}

@@ -1,0 +1,26 @@
+// Package budget is a retry budget: it lets retries spend at most a share of
+// recent traffic, so that when a service fails, the clients that call it do
+// not multiply its load. With three attempts at each of three layers, a
+// failing backend sees 27 times its load; with a budget of 10% at each layer,
+// it sees at most 1.1 times per layer.
+//
+// A [Budget] counts, over a sliding window (default 10s), the calls that
+// deposit into it and the retries that withdraw from it. A retry may go when
+// the retries in the window stay within Ratio (default 10%) of the calls, or
+// within a floor of MinPerSecond (default 10) retries a second over the
+// window, whichever allows more — so that a client with little traffic can
+// still retry. This is the model of Finagle's retry budgets, with the floor
+// taken as a minimum rather than added to the ratio, so that under heavy
+// traffic the share is exact.
+//
+// A Budget is shared: give the same one to every retry policy (and, later,
+// hedging policy) that calls one service, through retry.Config.Budget. The
+// retry policy deposits once per call and withdraws once per retry, and stops
+// with an error matching [ErrExhausted] when the budget says no. A budget is
+// not a resilience.Policy of its own: it has no call to guard.
+//
+// Deposits are cheap: a call adds to an atomic counter, and only every eighth
+// one takes the lock and reads the clock. Withdrawals, made only after a
+// failure, are exact. The forms that take the time, [Budget.DepositAt] and
+// [Budget.WithdrawAt], are exact and serve simulations on virtual time.
+package budget
