@@ -12,10 +12,15 @@
 //   - server hints: any error with a RetryAfter() time.Duration method carries
 //     one, [WithRetryAfter] attaches one and [RetryAfter] finds it;
 //   - the [Policy] interface, [Compose] to stack policies, and the executors
-//     [Do] and [Run] that run a function through a policy.
+//     [Do] and [Run] that run a function through a policy;
+//   - the two extension points through which executors drive a policy's
+//     decisions themselves, without allocating: [Retrier] (decide after each
+//     failure whether and when to try again; run by [Retry]) and [Guard]
+//     (admit a pass, then hear how it ended; run by [Guarded]).
 //
-// The policies themselves live in their own packages: retry (with backoff
-// strategies from package backoff) and, as they arrive, breaker and the rest.
+// The policies themselves live in their own packages: retry (with delay
+// strategies from package backoff and retry budgets from package budget),
+// breaker, and the load-safety policies.
 //
 // Every policy is split into a decision, a small state machine that never
 // blocks or sleeps and takes the current time as an argument, and an executor
