@@ -1,0 +1,35 @@
+// Package bulkhead limits how many calls run at once through one path, so
+// that a slow or stuck dependency can hold at most a bounded share of a
+// program's goroutines, connections and memory, and the rest of the program
+// keeps working — the watertight compartments of a ship's hull.
+//
+// A [Bulkhead] has MaxConcurrent slots. A call takes a slot when it starts
+// and gives it back when it ends, however it ends: success, failure or
+// panic. When every slot is taken, a call is rejected at once with an error
+// matching [ErrFull] — or, if MaxWait is set, it waits up to MaxWait for a
+// slot in a queue of at most MaxQueue callers, served first come, first
+// served, so that a steady stream of new callers cannot starve one that is
+// already waiting. A wait that ends because the caller's context is done is
+// the caller's doing, not a rejection: its error wraps context.Cause of the
+// context and does not match ErrFull.
+//
+// Most callers make one Bulkhead per protected dependency with [New] and run
+// calls through it with [Do] or [Run], or compose it with other policies
+// through resilience.Compose. Put a bulkhead inside a retry policy
+// (resilience.Compose(retryPolicy, bulkhead)) so that a call holds no slot
+// while it waits between attempts. Callers that cannot wrap a function, such
+// as a handler that hands work to another goroutine, use the two-step API:
+// [Bulkhead.Acquire] or [Bulkhead.TryAcquire] for a [Permit], and
+// [Permit.Release] when done.
+//
+// A Bulkhead is safe for concurrent use. Admitting a call while a slot is
+// free, and releasing one while nobody waits, take no lock: a
+// compare-and-swap each, and an atomic count of the admission. An admitted
+// call and a rejection allocate nothing; only a wait does. Observer hooks ([Config].OnAdmit, [Config].OnReject) run
+// outside the bulkhead's lock and may call any of its methods.
+//
+// A bulkhead decides by counting, never by the clock: [Bulkhead.TryAcquire]
+// answers at once and reads no time, so a simulator can drive it on virtual
+// time without goroutines. Only a wait reads the clock, through a timer, and
+// so runs on the virtual time of testing/synctest too.
+package bulkhead
