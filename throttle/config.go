@@ -1,0 +1,130 @@
+package throttle
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/netresilience/resilience"
+)
+
+// Defaults of [Config]'s zero fields.
+const (
+	// DefaultK is the SRE book's multiplier: the client keeps sending until
+	// the backend receives about twice what it accepts.
+	DefaultK = 2
+	// DefaultWindow is the SRE book's history of two minutes.
+	DefaultWindow = 2 * time.Minute
+	// DefaultMinRequests is how many requests the window must hold before
+	// the throttle rejects anything.
+	DefaultMinRequests = 10
+)
+
+// MaxWindow is the longest Window: a throttle that remembers a day cannot
+// react to an overload in time, and longer windows would overflow the
+// arithmetic on times.
+const MaxWindow = 24 * time.Hour
+
+// Config configures a [Throttle]. Each zero field means its documented
+// default, so Config{} is the SRE book's throttle: K = 2 over a sliding
+// window of two minutes, with no rejection until the window holds 10
+// requests. New copies what it needs; changing a Config afterwards changes
+// nothing.
+type Config struct {
+	// Name names the throttle in its errors, hooks and snapshots.
+	Name string
+
+	// K is the multiplier of the formula
+	//
+	//	p = max(0, (requests − K·accepts) / (requests + 1))
+	//
+	// the client sends until the backend receives about K times what it
+	// accepts, and rejects the rest locally. Lower is more aggressive: K = 1
+	// rejects as soon as any request in the window failed; larger K lets
+	// more doomed requests through but reacts later. Default 2. K must be
+	// at least 1: below it, a healthy backend that accepts everything would
+	// be throttled.
+	K float64
+
+	// Window is how long requests and accepts are remembered. Default 2m,
+	// at most [MaxWindow]. The longer it is, the steadier the probability,
+	// and the longer the throttle takes to forget an overload once the
+	// backend has recovered.
+	//
+	// The window keeps at most 600 buckets, each at least 100ms wide (10
+	// buckets for windows under a second), so its memory does not grow with
+	// the call rate. Do and Run read the clock for every failure and for
+	// every decision that may reject, but only for every eighth success,
+	// reusing the last reading in between (on some machines a clock read
+	// costs more than the rest of the call). So after a quiet spell up to
+	// seven successes may be counted in a bucket that has already left the
+	// window, and up to seven calls may be admitted at once, on the last
+	// reading, though old accepts leaving the window have since raised the
+	// probability from 0. No call is rejected on an old reading. The forms
+	// that take the time, AllowAt and DoneAt, are exact.
+	Window time.Duration
+
+	// MinRequests is how many requests the window must hold before the
+	// throttle rejects any: below it the probability is 0. Default 10; 1
+	// gives the book's formula alone, which rejects half the calls after a
+	// single failure. Local rejections count as requests, so once the
+	// throttle rejects, its own rejections keep it above the minimum.
+	MinRequests int
+
+	// MaxRejectProbability, if set, caps the rejection probability, in
+	// (0, 1]. Default: no cap but the formula's own, which stays below 1 —
+	// when the backend accepts nothing, the client still sends about one
+	// request per Window, enough to notice its recovery. A cap such as 0.9
+	// notices a recovery sooner at the price of sending a tenth of the
+	// demand to a backend that is down.
+	MaxRejectProbability float64
+
+	// Classifier decides what the backend accepted: successes and what it
+	// calls permanent failures are accepts (the backend processed the
+	// request; a 400 says nothing of overload), transient failures are not
+	// (the backend could not take the request), and ignored outcomes count
+	// as nothing, neither request nor accept. Default resilience.Classify.
+	// The caller's own cancellation is always ignored, and a panic is always
+	// a request that was not accepted.
+	Classifier resilience.Classifier
+
+	// OnReject, if set, is called after every local rejection, outside the
+	// throttle's lock, on the goroutine of the rejected call: it may call
+	// any method of the throttle, and should not block.
+	OnReject func(Rejection)
+
+	// Seed, if not zero, seeds the random numbers that Do, Run, Allow and
+	// Enter draw to decide, so that a simulation that makes the same calls in
+	// the same order gets the same rejections. Zero draws from
+	// math/rand/v2's generator. AllowAt takes its random number as an
+	// argument and draws none.
+	Seed uint64
+}
+
+// Rejection describes a local rejection, for [Config].OnReject. It is a
+// plain value, handed to the hook by copy.
+type Rejection struct {
+	Name        string
+	Probability float64   // the rejection probability the call was refused at, exact
+	At          time.Time // when, on the throttle's clock
+}
+
+// validate reports the first nonsense in c.
+func (c *Config) validate() error {
+	switch {
+	case c.K != 0 && !(c.K >= 1) || math.IsInf(c.K, 1):
+		return errors.New("throttle: K must be at least 1 and finite, or 0 for the default 2; not " + formatFloat(c.K))
+	case c.Window < 0:
+		return errors.New("throttle: Window is negative: " + c.Window.String())
+	case c.Window > MaxWindow:
+		return errors.New("throttle: Window " + c.Window.String() + " is above " + MaxWindow.String())
+	case c.MinRequests < 0:
+		return errors.New("throttle: MinRequests is negative: " + strconv.Itoa(c.MinRequests))
+	case c.MaxRejectProbability < 0 || c.MaxRejectProbability > 1 || math.IsNaN(c.MaxRejectProbability):
+		return errors.New("throttle: MaxRejectProbability must be in (0, 1], or 0 for no cap; not " + formatFloat(c.MaxRejectProbability))
+	}
+	return nil
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

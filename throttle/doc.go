@@ -1,0 +1,47 @@
+// Package throttle is adaptive client-side throttling, as Google's SRE book
+// describes it in "Handling Overload": a client that sees its backend reject
+// much of what it sends starts rejecting requests itself, before they leave,
+// so that an overloaded backend spends nothing on requests it would refuse
+// anyway.
+//
+// A [Throttle] remembers, over a sliding window (two minutes by default),
+// how many requests the client attempted and how many the backend accepted,
+// and rejects each new request locally with probability
+//
+//	p = max(0, (requests − K·accepts) / (requests + 1))
+//
+// With the default K = 2 the client keeps sending until the backend
+// receives about twice what it accepts; whatever more the callers ask for is
+// rejected at once with an error matching [ErrThrottled]. Local rejections
+// count as requests too: that is what makes the client back off further the
+// longer the backend refuses. While the backend accepts everything, p is 0.
+//
+// What counts as accepted comes from the classifier (resilience.Classify by
+// default): a success, and a permanent failure — the backend processed the
+// request; a 400 says nothing of overload — are accepts; a transient failure
+// (the backend could not take it, or the connection failed) and a panic are
+// requests that were not accepted; an ignored outcome, such as the caller's
+// own cancellation, counts as nothing at all, neither request nor accept.
+// An admitted request is counted when it ends, so a request whose outcome is
+// ignored leaves no trace, and a local rejection when it is made.
+//
+// Most callers make one Throttle per backend with [New] and run calls
+// through it with [Do] or [Run], or compose it with other policies through
+// resilience.Compose. Put it innermost, next to the call: everything inside
+// it counts as the backend's answer, so a circuit breaker's rejection inside
+// a throttle would count as an accept (a permanent failure). Callers that
+// cannot wrap a function use the two-step API: [Throttle.Allow] for a
+// [Permit], and [Permit.Done] with the outcome.
+//
+// Decisions never block. Every decision has a form that takes the time as
+// an argument ([Throttle.AllowAt], [Permit.DoneAt], [Throttle.ProbabilityAt],
+// [Throttle.SnapshotAt]) so that tests and simulators drive a throttle on
+// virtual time; AllowAt also takes the uniform random number it decides on,
+// so its decisions are reproducible. The executors draw that number from
+// math/rand/v2, or from a generator seeded by Config.Seed for reproducible
+// simulations.
+//
+// A Throttle is safe for concurrent use. The OnReject hook runs outside its
+// lock, so it may call back into the throttle. An admitted call that
+// succeeds, and a rejection, allocate nothing.
+package throttle
