@@ -25,8 +25,9 @@ const (
 	// return it at once; breakers count it as a failure.
 	ClassPermanent
 	// ClassIgnored: the outcome says nothing about the service, such as the
-	// caller's own cancellation. It is never retried and never counted for or
-	// against the service.
+	// caller's own cancellation, or a refusal by a policy of this process (an
+	// open breaker, a full bulkhead) before the call reached the service. It
+	// is never retried and never counted for or against the service.
 	ClassIgnored
 )
 
@@ -63,7 +64,11 @@ type Classifier func(error) Class
 //  1. nil is [ClassSuccess]. A mark made with [Transient] or [Permanent]
 //     anywhere in the chain decides: the first one found, in the order of
 //     [errors.Is], wins.
-//  2. The caller's own cancellation, [context.Canceled], is [ClassIgnored].
+//  2. The caller's own cancellation, [context.Canceled], is [ClassIgnored];
+//     so is a local rejection: an error with a method LocalRejection() bool
+//     that reports true, which the rejections of this module's policies
+//     (breaker, bulkhead, throttle, rate limiter) have. A policy outside
+//     another then neither retries nor counts the inner one's refusals.
 //  3. Go's network errors, found anywhere in the chain:
 //     certificate failures, TLS alerts and handshake failures, a DNS "no such
 //     host", are [ClassPermanent] (and win over a transient error in the same
@@ -92,7 +97,7 @@ func Classify(err error) Class {
 	if c, ok := marked(err); ok {
 		return c
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || localRejection(err) {
 		return ClassIgnored
 	}
 	if permanentNetwork(err) {
@@ -160,6 +165,13 @@ func find[E any](err error) (E, bool) {
 func has[E any](err error) bool {
 	_, ok := find[E](err)
 	return ok
+}
+
+// localRejection reports whether err's chain holds a refusal by a policy of
+// this process.
+func localRejection(err error) bool {
+	r, ok := find[interface{ LocalRejection() bool }](err)
+	return ok && r.LocalRejection()
 }
 
 // timedOut reports whether any error in err's chain has a Timeout method

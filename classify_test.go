@@ -699,3 +699,16 @@ func TestClassString(t *testing.T) {
 		}
 	}
 }
+
+type localRefusal struct{ local bool }
+
+func (e localRefusal) Error() string        { return "refused here" }
+func (e localRefusal) LocalRejection() bool { return e.local }
+
+func TestLocalRejectionIsIgnored(t *testing.T) {
+	wantClass(t, localRefusal{true}, resilience.ClassIgnored)
+	wantClass(t, fmt.Errorf("call: %w", localRefusal{true}), resilience.ClassIgnored)
+	wantClass(t, localRefusal{false}, resilience.ClassPermanent)
+	// An explicit mark still wins.
+	wantClass(t, resilience.Transient(localRefusal{true}), resilience.ClassTransient)
+}

@@ -625,3 +625,21 @@ func TestResetOfAClosedBreakerClearsCountsWithoutAnEvent(t *testing.T) {
 	call(b, errDown)
 	wantState(t, b, breaker.Closed) // 2 since the reset: below the threshold
 }
+
+func TestRejectionsOfPoliciesInsideDoNotCount(t *testing.T) {
+	b := mustNew(t, breaker.Config{FailureThreshold: 1})
+	inner := breaker.MustNew(breaker.Config{Name: "inner"})
+	inner.ForceOpen()
+	p := resilience.Compose(b, inner)
+	for range 3 {
+		err := resilience.Run(context.Background(), p, func(context.Context) error { return nil })
+		if !errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("Run = %v, want the inner breaker's rejection", err)
+		}
+	}
+	// The inner breaker's refusals said nothing about the service.
+	wantState(t, b, breaker.Closed)
+	if s := b.Snapshot(); s.ConsecutiveFailures != 0 {
+		t.Fatalf("the outer breaker counted %d failures from the inner one's rejections", s.ConsecutiveFailures)
+	}
+}

@@ -19,7 +19,8 @@ var errNilBreaker = errors.New("breaker: nil *Breaker")
 // half-open with every probe slot taken. It matches [ErrOpen], and its
 // RetryAfter method gives the time until a probe is allowed — the hint a
 // server can pass on as a Retry-After header. A retry policy does not retry
-// it by default: the default classifier calls it permanent, since a breaker
+// it by default: it is a local rejection, which the default classifier calls
+// ignored (neither retried nor counted by another policy), since a breaker
 // exists to fail fast.
 //
 // Rejections allocate nothing: a breaker hands out one OpenError per
@@ -43,6 +44,11 @@ func (e *OpenError) Error() string {
 	}
 	return s + " is open"
 }
+
+// LocalRejection reports true: the call was refused here, before it reached
+// the service, so resilience.Classify calls it ignored — a retry policy does
+// not retry it, and a policy outside this one does not count it.
+func (e *OpenError) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrOpen].
 func (e *OpenError) Is(target error) bool { return target == ErrOpen }

@@ -109,8 +109,8 @@ func TestDefaults(t *testing.T) {
 	if _, ok := resilience.RetryAfter(err); ok {
 		t.Fatal("a rejection carries a retry hint; a bulkhead cannot know one")
 	}
-	if c := resilience.Classify(err); c != resilience.ClassPermanent {
-		t.Fatalf("Classify(rejection) = %v, want permanent: a retry policy must not retry it by default", c)
+	if c := resilience.Classify(err); c != resilience.ClassIgnored {
+		t.Fatalf("Classify(rejection) = %v, want ignored: a local rejection is neither retried nor counted", c)
 	}
 
 	ps[0].Release()

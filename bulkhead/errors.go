@@ -54,9 +54,9 @@ func (r Reason) String() string {
 // FullError has no RetryAfter method: a bulkhead cannot know when a slot
 // will come free, and resilience.RetryAfter would take any such method for
 // a server's hint. A retry policy does not retry a rejection by default —
-// the default classifier calls it permanent — since a bulkhead exists to
-// shed load, not to defer it; a caller that wants to wait for a slot sets
-// MaxWait instead.
+// the default classifier calls it ignored, a local rejection — since a
+// bulkhead exists to shed load, not to defer it; a caller that wants to wait
+// for a slot sets MaxWait instead.
 type FullError struct {
 	Name          string        // the bulkhead's name
 	Reason        Reason        // why the call was rejected
@@ -99,6 +99,11 @@ func calls(n int) string {
 	}
 	return strconv.Itoa(n) + " calls"
 }
+
+// LocalRejection reports true: the call was refused here, before it reached
+// the service, so resilience.Classify calls it ignored — a retry policy does
+// not retry it, and a policy outside this one does not count it.
+func (e *FullError) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrFull].
 func (e *FullError) Is(target error) bool { return target == ErrFull }

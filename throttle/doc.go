@@ -27,9 +27,10 @@
 //
 // Most callers make one Throttle per backend with [New] and run calls
 // through it with [Do] or [Run], or compose it with other policies through
-// resilience.Compose. Put it innermost, next to the call: everything inside
-// it counts as the backend's answer, so a circuit breaker's rejection inside
-// a throttle would count as an accept (a permanent failure). Callers that
+// resilience.Compose. Put it close to the call: everything inside it counts
+// as the backend's answer — except the rejections of this module's other
+// policies, which the default classifier calls ignored, so that a circuit
+// breaker's rejection inside a throttle counts as nothing. Callers that
 // cannot wrap a function use the two-step API: [Throttle.Allow] for a
 // [Permit], and [Permit.Done] with the outcome.
 //

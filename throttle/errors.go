@@ -19,7 +19,8 @@ var errNilThrottle = errors.New("throttle: nil *Throttle")
 // ThrottledError is a throttle's local rejection of a call: the backend has
 // lately accepted too few of the client's requests, and this one lost the
 // draw. It matches [ErrThrottled]. A retry policy does not retry it by
-// default — the default classifier calls it permanent — since retrying
+// default — the default classifier calls it ignored, a local rejection —
+// since retrying
 // what the throttle sheds would bring the load straight back.
 //
 // It has no RetryAfter method: no time is known at which the throttle will
@@ -49,6 +50,11 @@ func (e *ThrottledError) Error() string {
 	}
 	return s + " rejected the call locally (rejection probability " + strconv.FormatFloat(e.Probability, 'f', 2, 64) + ")"
 }
+
+// LocalRejection reports true: the call was refused here, before it reached
+// the service, so resilience.Classify calls it ignored — a retry policy does
+// not retry it, and a policy outside this one does not count it.
+func (e *ThrottledError) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrThrottled].
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }

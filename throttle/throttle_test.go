@@ -424,8 +424,8 @@ func TestRejectionError(t *testing.T) {
 			if _, ok := resilience.RetryAfter(err); ok {
 				t.Fatal("a rejection carries a retry hint; none is known")
 			}
-			if c := resilience.Classify(err); c != resilience.ClassPermanent {
-				t.Fatalf("Classify(rejection) = %v, want permanent: retrying what the throttle sheds brings the load back", c)
+			if c := resilience.Classify(err); c != resilience.ClassIgnored {
+				t.Fatalf("Classify(rejection) = %v, want ignored: retrying what the throttle sheds brings the load back, and no policy should count it", c)
 			}
 		})
 	}

@@ -1,0 +1,572 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/internal/clock"
+)
+
+// maxTime bounds the times the limiter computes with: readings of its clock
+// and times given to the At methods are clamped to ±maxTime (about 73
+// years) of the limiter's creation.
+const maxTime = 2 * maxSpan
+
+// full is the bucket's state before any call: full since long before any
+// time the limiter can be asked about.
+var full = span{ns: -2 * maxTime}
+
+// keptCosts is how many costs other than one a limiter keeps rejection
+// errors for, per Reason.
+const keptCosts = 32
+
+// Limiter is a token bucket: it holds up to Burst tokens, gains Limit tokens
+// per Per, continuously, and lets a call go when the bucket holds the call's
+// tokens, which the call then spends. Make one with [New]; the zero Limiter
+// is not valid, and a nil *Limiter returns an error from every call. A
+// Limiter is safe for concurrent use; share one per quota.
+//
+// It is a resilience.Policy and a resilience.Guard. [Do] and [Run] are what
+// most callers want; [Limiter.Wait] waits for tokens without running a
+// function, and [Limiter.Allow] and [Limiter.Reserve] are the decisions
+// beneath, which never block.
+type Limiter struct {
+	// Set by New, then read-only.
+	name      string
+	num, den  uint64 // a token refills in num/den nanoseconds (a reduced Per/Limit)
+	burst     int
+	tau       span  // the time to refill a full bucket: burst·num/den
+	costOne   span  // the time to refill one token
+	maxWait   int64 // nanoseconds, at most maxSpan
+	onWait    func(Waiting)
+	onReject  func(Rejection)
+	clock     *clock.Clock
+	limitedBy [numReasons]LimitedError // the rejections of calls of cost one
+
+	mu sync.Mutex // guards what follows
+	// tat is when the bucket will be full again if no call comes: the
+	// "theoretical arrival time" of the generic cell rate algorithm. The
+	// bucket holds (tau - (tat - now))/costOne tokens, Burst if tat has
+	// passed, and a call of cost c may go at tat + c - tau.
+	tat  span
+	kept *[numReasons][keptCosts]*LimitedError // rejections of other costs, made as needed
+
+	// For refunds (see refund): lastAt is the latest time at which an
+	// admitted call goes; refunds counts the partial refunds; dirtyUntil is
+	// lastAt as it was at the latest of them: until then, calls may go out
+	// of the order in which they were admitted.
+	lastAt     int64
+	refunds    uint64
+	dirtyUntil int64
+}
+
+// New returns a Limiter configured by cfg, or an error if a field makes no
+// sense: a Limit that is not positive, negative durations or counts, a
+// bucket that would take more than 36 years to refill, or OnWait without
+// MaxWait.
+func New(cfg Config) (*Limiter, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	num, den := ratio(cfg.Limit, orDefault(cfg.Per, DefaultPer))
+	l := &Limiter{
+		name:       cfg.Name,
+		num:        num,
+		den:        den,
+		burst:      orDefault(cfg.Burst, cfg.Limit),
+		maxWait:    min(int64(cfg.MaxWait), maxSpan),
+		onWait:     cfg.OnWait,
+		onReject:   cfg.OnReject,
+		clock:      clock.New(),
+		tat:        full,
+		lastAt:     -maxTime,
+		dirtyUntil: -maxTime,
+	}
+	l.tau, _ = mulDiv(uint64(l.burst), num, den) // validate checked it
+	l.costOne, _ = mulDiv(1, num, den)
+	for r := range l.limitedBy {
+		l.limitedBy[r] = l.newLimited(Reason(r), 1)
+	}
+	return l, nil
+}
+
+// MustNew is [New] for configurations known to be valid; it panics on an
+// invalid one.
+func MustNew(cfg Config) *Limiter {
+	l, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Name returns the limiter's name.
+func (l *Limiter) Name() string {
+	if l == nil {
+		return ""
+	}
+	return l.name
+}
+
+// Burst returns how many tokens the bucket holds when full: the largest
+// cost a call may have.
+func (l *Limiter) Burst() int {
+	if l == nil {
+		return 0
+	}
+	return l.burst
+}
+
+// nanos reads the limiter's clock; fromTime converts a time to it.
+func (l *Limiter) nanos() int64               { return clamp(l.clock.Now()) }
+func (l *Limiter) fromTime(t time.Time) int64 { return clamp(l.clock.From(t)) }
+
+func clamp(n int64) int64 { return min(max(n, -maxTime), maxTime) }
+
+// cost returns the time that n tokens take to refill, for 0 < n ≤ burst.
+func (l *Limiter) cost(n int) span {
+	switch {
+	case n == 1:
+		return l.costOne
+	case l.den == 1: // a whole number of nanoseconds per token
+		return span{ns: int64(n) * l.costOne.ns} // at most tau: no overflow
+	}
+	s, _ := mulDiv(uint64(n), l.num, l.den) // at most tau
+	return s
+}
+
+// validCost reports whether a call of n tokens could ever go.
+func (l *Limiter) validCost(n int) bool { return n >= 0 && n <= l.burst }
+
+// decideLocked is the token bucket's one decision: for a call that costs
+// cost and comes at now, it returns the first whole nanosecond, not before
+// now, at which it may go, and the state of the bucket once the call has
+// spent its tokens then. The caller commits the state if the call is to go.
+func (l *Limiter) decideLocked(now int64, cost span) (next span, at int64) {
+	// The bucket holds the tokens at tat + cost - tau.
+	at = max(l.tat.add(cost, l.den).sub(l.tau, l.den).ceil(), now)
+	// The call spends them when it goes. A bucket that was full before
+	// then (tat < at) gained nothing once full: count from when it goes.
+	start := l.tat
+	if start.less(span{ns: at}) {
+		start = span{ns: at}
+	}
+	return start.add(cost, l.den), at
+}
+
+// commitLocked admits a call that goes at at, leaving the bucket at next.
+func (l *Limiter) commitLocked(next span, at int64) {
+	l.tat = next
+	l.lastAt = max(l.lastAt, at)
+}
+
+// reserveLocked admits a call of n tokens that goes at at, leaving the
+// bucket at next, and returns its reservation.
+func (l *Limiter) reserveLocked(n int, next span, at int64) Reservation {
+	r := Reservation{l: l, cost: n, at: at, before: l.tat, after: next, refunds: l.refunds, inOrder: at >= l.dirtyUntil}
+	l.commitLocked(next, at)
+	return r
+}
+
+// Allow reports whether a call of n tokens may go now, and if so spends
+// them. It never waits. A cost above Burst, or negative, is never allowed; a
+// cost of zero always is.
+func (l *Limiter) Allow(n int) bool {
+	if l == nil {
+		return false
+	}
+	return l.allow(l.nanos(), n)
+}
+
+// AllowAt is [Limiter.Allow] at the time now, for virtual time.
+func (l *Limiter) AllowAt(now time.Time, n int) bool {
+	if l == nil {
+		return false
+	}
+	return l.allow(l.fromTime(now), n)
+}
+
+func (l *Limiter) allow(now int64, n int) bool {
+	if n == 0 || !l.validCost(n) {
+		return n == 0
+	}
+	cost := l.cost(n)
+	l.mu.Lock()
+	next, at := l.decideLocked(now, cost)
+	ok := at <= now
+	if ok {
+		l.commitLocked(next, at)
+	}
+	l.mu.Unlock()
+	return ok
+}
+
+// Reservation is a call's claim on tokens that come later, from
+// [Limiter.Reserve]: the tokens are spent, and the call may go at
+// [Reservation.Time]. A caller that will not go after all gives them back
+// with [Reservation.Cancel]. The zero Reservation is not OK and cancels
+// nothing. Its methods may be called from any goroutine; copies of a
+// Reservation are the same reservation, so cancel it once.
+type Reservation struct {
+	l             *Limiter
+	cost          int
+	at            int64  // when the call may go, on the limiter's clock
+	before, after span   // the bucket before and after the reservation
+	refunds       uint64 // the limiter's partial refunds before it
+	inOrder       bool   // no call admitted before it goes after it
+}
+
+// Reserve reserves n tokens and says when the call that spends them may go;
+// the caller waits until then, or cancels. Unlike [Limiter.Wait] it does not
+// wait, and it reserves however long the wait (MaxWait is for the limiter's
+// own waits): check [Reservation.Delay] and cancel a wait that is too long.
+// A cost above Burst, or negative, is never reserved: the Reservation is
+// not OK.
+func (l *Limiter) Reserve(n int) Reservation {
+	if l == nil {
+		return Reservation{}
+	}
+	return l.reserve(l.nanos(), n)
+}
+
+// ReserveAt is [Limiter.Reserve] at the time now, for virtual time.
+func (l *Limiter) ReserveAt(now time.Time, n int) Reservation {
+	if l == nil {
+		return Reservation{}
+	}
+	return l.reserve(l.fromTime(now), n)
+}
+
+func (l *Limiter) reserve(now int64, n int) Reservation {
+	if n == 0 || !l.validCost(n) {
+		if n == 0 {
+			return Reservation{l: l, at: now}
+		}
+		return Reservation{}
+	}
+	cost := l.cost(n)
+	l.mu.Lock()
+	next, at := l.decideLocked(now, cost)
+	if at-now > maxSpan {
+		l.mu.Unlock()
+		return Reservation{} // not within 36 years
+	}
+	r := l.reserveLocked(n, next, at)
+	l.mu.Unlock()
+	return r
+}
+
+// OK reports whether the limiter reserved the tokens: false for a cost it
+// can never serve, or for tokens more than 36 years away.
+func (r Reservation) OK() bool { return r.l != nil }
+
+// Time returns when the call may go: when its tokens are in the bucket.
+func (r Reservation) Time() time.Time {
+	if r.l == nil {
+		return time.Time{}
+	}
+	return r.l.clock.Time(r.at)
+}
+
+// Delay returns how long from now until the call may go; zero if it may go
+// now, or if r is not OK.
+func (r Reservation) Delay() time.Duration {
+	if r.l == nil {
+		return 0
+	}
+	return time.Duration(max(r.at-r.l.nanos(), 0))
+}
+
+// DelayFrom is [Reservation.Delay] from the time now, for virtual time.
+func (r Reservation) DelayFrom(now time.Time) time.Duration {
+	if r.l == nil {
+		return 0
+	}
+	return time.Duration(max(r.at-r.l.fromTime(now), 0))
+}
+
+// Cancel gives the reserved tokens back, for a call that will not go, as far
+// as is safe for the calls reserved since, which keep their times. If none
+// was, the bucket is as if the reservation had never been made, and the next
+// caller is not held up by it. If some were, only the tokens that they were
+// not made to wait for come back: what the reservation cost beyond what they
+// cost, less a nanosecond's worth — none, when they cost as much. A
+// reservation made before tokens came back that way gets none back. Once
+// the call's time has come, the tokens count as spent and Cancel does
+// nothing. Cancel a reservation once: a copy is the same reservation.
+func (r Reservation) Cancel() {
+	if r.l == nil {
+		return
+	}
+	r.l.refund(r.l.nanos(), r)
+}
+
+// CancelAt is [Reservation.Cancel] at the time now, for virtual time.
+func (r Reservation) CancelAt(now time.Time) {
+	if r.l == nil {
+		return
+	}
+	r.l.refund(r.l.fromTime(now), r)
+}
+
+// refund gives back r's tokens at now, as far as it is safe to.
+//
+// If no call was admitted since r (the bucket is where r left it), r is
+// undone exactly. Otherwise the calls admitted since went into the queue
+// behind r, and keep their times. The bucket moves back by what r cost less
+// d, how far it has moved since r, less a nanosecond: d is at least what the
+// calls admitted since cost, so every one of them still finds in the bucket
+// the tokens it was made to wait for (the nanosecond covers their going at
+// whole nanoseconds). New calls may then go before calls already waiting,
+// out of the order of admission; the reasoning above needs that order, so
+// after such a partial refund only reservations that go after every call
+// admitted so far, and that no later partial refund precedes, may be given
+// back in part. Others are given back only if nothing was admitted since
+// them.
+func (l *Limiter) refund(now int64, r Reservation) {
+	if r.cost == 0 || now > r.at {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.refunds != l.refunds {
+		return // a partial refund since: r's place in the queue is not known
+	}
+	d := l.tat.sub(r.after, l.den)
+	switch {
+	case d == (span{}):
+		l.tat = r.before // nothing since: undo it exactly
+	case d.ns < 0 || !r.inOrder:
+		// Given back already; or calls admitted before r may go after it.
+	default:
+		back := l.cost(r.cost).sub(d, l.den).sub(span{ns: 1}, l.den)
+		if back.ns >= 0 && back != (span{}) {
+			l.tat = l.tat.sub(back, l.den)
+			l.refunds++
+			l.dirtyUntil = l.lastAt
+		}
+	}
+}
+
+// Wait waits until the bucket holds n tokens, spends them and returns nil:
+// at once if they are there. If they would come later than MaxWait, or no
+// earlier than ctx's deadline, it returns at once a rejection matching
+// [ErrLimited], without spending them. If ctx is done before they come, it
+// gives them back (see [Reservation.Cancel]) and returns an error wrapping
+// context.Cause(ctx). A cost above Burst, or negative, fails at once with an
+// error matching [ErrBadCost]; a cost of zero goes at once.
+func (l *Limiter) Wait(ctx context.Context, n int) error {
+	if l == nil {
+		return errNilLimiter
+	}
+	if ctx == nil {
+		return resilience.ErrNilContext
+	}
+	return l.wait(ctx, n)
+}
+
+// Enter implements resilience.Guard: it is [Limiter.Wait] for the cost that
+// ctx carries ([WithCost]), one token by default. Most callers use [Do] or
+// [Run] instead.
+func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
+	if l == nil {
+		return resilience.Ticket{}, errNilLimiter
+	}
+	if ctx == nil {
+		return resilience.Ticket{}, resilience.ErrNilContext
+	}
+	return resilience.Ticket{}, l.wait(ctx, costOf(ctx))
+}
+
+// Exit implements resilience.Guard. It does nothing: a call's tokens are
+// spent when it goes, however it ends.
+func (l *Limiter) Exit(resilience.Ticket, resilience.Outcome) {}
+
+// Execute runs op through the limiter, as [Run] does; it makes the limiter a
+// resilience.Policy.
+func (l *Limiter) Execute(ctx context.Context, op resilience.Operation) error {
+	if op == nil {
+		return resilience.ErrNilFunc
+	}
+	return resilience.Run(ctx, l, op.Call)
+}
+
+// Do runs fn once the limiter lets the call go, waiting for its tokens as
+// [Limiter.Wait] does; the call costs what its context carries
+// ([WithCost]), one token by default. If the limiter rejects the call, fn
+// does not run and the error matches [ErrLimited]. Do never stores fn, so a
+// closure passed to it stays on the caller's stack, and a call that goes at
+// once allocates nothing.
+func Do[T any](ctx context.Context, l *Limiter, fn func(context.Context) (T, error)) (T, error) {
+	return resilience.Guarded(ctx, l, fn)
+}
+
+// Run is [Do] for a function that returns only an error.
+func Run(ctx context.Context, l *Limiter, fn func(context.Context) error) error {
+	_, err := resilience.Guarded(ctx, l, resilience.NoValue(fn))
+	return err
+}
+
+// wait is Wait for a valid limiter and context.
+func (l *Limiter) wait(ctx context.Context, n int) error {
+	if n == 0 || !l.validCost(n) {
+		if n == 0 {
+			return nil
+		}
+		return &costError{l.name, n, l.burst}
+	}
+	if ctx.Err() != nil {
+		return l.abandoned(ctx)
+	}
+	cost := l.cost(n)
+	now := l.nanos()
+	l.mu.Lock()
+	next, at := l.decideLocked(now, cost)
+	if at <= now {
+		l.commitLocked(next, at)
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	switch {
+	case l.maxWait == 0:
+		return l.reject(NoWait, n, at-now)
+	case at-now > l.maxWait:
+		return l.reject(WaitTooLong, n, at-now)
+	}
+	return l.waitLong(ctx, n, cost, now)
+}
+
+// waitLong is wait for a call that may have to wait: it reads ctx's deadline
+// outside the lock, then decides again, since the bucket may have changed.
+func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) error {
+	dl, hasDeadline := ctx.Deadline()
+	deadline := l.fromTime(dl)
+	l.mu.Lock()
+	next, at := l.decideLocked(now, cost)
+	wait := at - now
+	switch {
+	case wait == 0:
+		l.commitLocked(next, at)
+		l.mu.Unlock()
+		return nil
+	case wait > l.maxWait:
+		l.mu.Unlock()
+		return l.reject(WaitTooLong, n, wait)
+	case hasDeadline && at >= deadline:
+		l.mu.Unlock()
+		return l.reject(PastDeadline, n, wait)
+	}
+	r := l.reserveLocked(n, next, at)
+	l.mu.Unlock()
+
+	if l.onWait != nil {
+		l.notifyWait(r, Waiting{Name: l.name, Cost: n, Wait: time.Duration(wait)})
+	}
+	t := time.NewTimer(time.Duration(at - l.nanos()))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		l.refund(l.nanos(), r)
+		return l.abandoned(ctx)
+	}
+}
+
+// notifyWait calls the OnWait hook; if it panics, the call's tokens are
+// given back before the panic goes on.
+func (l *Limiter) notifyWait(r Reservation, w Waiting) {
+	returned := false
+	defer func() {
+		if !returned {
+			l.refund(l.nanos(), r)
+		}
+	}()
+	l.onWait(w)
+	returned = true
+}
+
+// reject returns the rejection of a call of n tokens whose tokens would
+// come after wait, and tells the OnReject hook.
+func (l *Limiter) reject(r Reason, n int, wait int64) error {
+	err := l.limited(r, n)
+	if l.onReject != nil {
+		l.onReject(Rejection{Name: l.name, Reason: r, Cost: n, RetryAfter: time.Duration(wait)})
+	}
+	return err
+}
+
+// limited returns the limiter's LimitedError for reason r and cost n: for
+// cost one, the one made by New; for another, the one kept in the slot for
+// n if it is n's, or else a new one, which takes the slot.
+func (l *Limiter) limited(r Reason, n int) *LimitedError {
+	if n == 1 {
+		return &l.limitedBy[r]
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kept == nil {
+		l.kept = new([numReasons][keptCosts]*LimitedError)
+	}
+	slot := &l.kept[r][n%keptCosts]
+	if e := *slot; e != nil && e.Cost == n {
+		return e
+	}
+	e := l.newLimited(r, n)
+	*slot = &e
+	return &e
+}
+
+func (l *Limiter) newLimited(r Reason, n int) LimitedError {
+	return LimitedError{Name: l.name, Reason: r, Cost: n, MaxWait: time.Duration(l.maxWait), l: l}
+}
+
+// abandoned returns the error for a wait that ctx ended.
+func (l *Limiter) abandoned(ctx context.Context) error {
+	return &abandonedError{name: l.name, cause: context.Cause(ctx)}
+}
+
+// delay returns how long from now until the bucket would hold n tokens.
+func (l *Limiter) delay(now int64, n int) time.Duration {
+	if n <= 0 || !l.validCost(n) {
+		return 0
+	}
+	cost := l.cost(n)
+	l.mu.Lock()
+	_, at := l.decideLocked(now, cost)
+	l.mu.Unlock()
+	return time.Duration(at - now)
+}
+
+// Tokens returns how many tokens the bucket holds now. It is negative while
+// reserved calls wait for tokens to come.
+func (l *Limiter) Tokens() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.tokens(l.nanos())
+}
+
+// TokensAt is [Limiter.Tokens] at the time now, for virtual time.
+func (l *Limiter) TokensAt(now time.Time) float64 {
+	if l == nil {
+		return 0
+	}
+	return l.tokens(l.fromTime(now))
+}
+
+func (l *Limiter) tokens(now int64) float64 {
+	l.mu.Lock()
+	tat := l.tat
+	l.mu.Unlock()
+	if tat.less(span{ns: now}) {
+		return float64(l.burst)
+	}
+	// tau - (tat - now) nanoseconds of refill, at den/num tokens per
+	// nanosecond.
+	left := l.tau.sub(tat.sub(span{ns: now}, l.den), l.den)
+	return left.float(l.den) * float64(l.den) / float64(l.num)
+}

@@ -1,0 +1,846 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/ratelimit"
+	"github.com/netresilience/resilience/retry"
+)
+
+// nilCtx is a missing context, passed on purpose.
+var nilCtx context.Context
+
+// t0 is the start of the virtual time of the step tables.
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func mustNew(t *testing.T, cfg ratelimit.Config) *ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	return l
+}
+
+// step is one decision on virtual time: at t0+at, a call of cost tokens is
+// allowed or not, after which the bucket holds tokens.
+type step struct {
+	at      time.Duration
+	cost    int
+	allowed bool
+	tokens  float64
+}
+
+func runSteps(t *testing.T, l *ratelimit.Limiter, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		now := t0.Add(s.at)
+		if got := l.AllowAt(now, s.cost); got != s.allowed {
+			t.Fatalf("step %d: AllowAt(t0+%v, %d) = %v, want %v", i, s.at, s.cost, got, s.allowed)
+		}
+		if got := l.TokensAt(now); math.Abs(got-s.tokens) > 1e-9 {
+			t.Fatalf("step %d: TokensAt(t0+%v) = %v after it, want %v", i, s.at, got, s.tokens)
+		}
+	}
+}
+
+func TestBurstThenSteadyRate(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Limit: 10, Burst: 5})
+	runSteps(t, l, []step{
+		{0, 1, true, 4},
+		{0, 1, true, 3},
+		{0, 1, true, 2},
+		{0, 1, true, 1},
+		{0, 1, true, 0},
+		{0, 1, false, 0},
+		{50 * time.Millisecond, 1, false, 0.5},
+		{100*time.Millisecond - 1, 1, false, 1 - 1e-8},
+		{100 * time.Millisecond, 1, true, 0},
+		{100 * time.Millisecond, 1, false, 0},
+	})
+	// Then one every 100ms, exactly, for a thousand seconds.
+	for k := 2; k <= 10000; k++ {
+		due := t0.Add(time.Duration(k) * 100 * time.Millisecond)
+		if l.AllowAt(due.Add(-time.Nanosecond), 1) {
+			t.Fatalf("token %d came 1ns before %v", k, due.Sub(t0))
+		}
+		if !l.AllowAt(due, 1) {
+			t.Fatalf("token %d did not come at %v", k, due.Sub(t0))
+		}
+		if l.AllowAt(due, 1) {
+			t.Fatalf("two tokens at %v", due.Sub(t0))
+		}
+	}
+	// After a quiet spell the bucket holds Burst, not more.
+	later := t0.Add(time.Hour)
+	if got := l.TokensAt(later); got != 5 {
+		t.Fatalf("after an hour: %v tokens, want the burst, 5", got)
+	}
+	if !l.AllowAt(later, 5) || l.AllowAt(later, 1) {
+		t.Fatal("after an hour: want exactly 5 tokens to go at once")
+	}
+}
+
+func TestTokensInFractions(t *testing.T) {
+	// 3 tokens every 7s: a token takes 2⅓s.
+	l := mustNew(t, ratelimit.Config{Limit: 3, Per: 7 * time.Second})
+	runSteps(t, l, []step{
+		{0, 3, true, 0},
+		{time.Second, 0, true, 3.0 / 7},
+		{3500 * time.Millisecond, 1, true, 0.5},
+		{7 * time.Second, 0, true, 2},
+		{7*time.Second + 7*time.Second/3, 4, false, 3}, // full, and no more
+	})
+}
+
+func TestExactRateWithoutDrift(t *testing.T) {
+	// A token takes 1s/3 = 333333333⅓ns: a limiter that rounded it would
+	// drift by a nanosecond every three tokens. (The bucket holds two, so
+	// that a call that comes at the whole nanosecond after its token does
+	// not find the bucket full and lose the fraction between.)
+	l := mustNew(t, ratelimit.Config{Limit: 3, Burst: 2})
+	if !l.AllowAt(t0, 2) {
+		t.Fatal("the first tokens did not go")
+	}
+	for k := int64(1); k <= 300_000; k++ { // 100,000 seconds
+		due := t0.Add(time.Duration((k*1e9 + 2) / 3)) // ceil(k·1e9/3)
+		if l.AllowAt(due.Add(-time.Nanosecond), 1) {
+			t.Fatalf("token %d came before %v", k, due.Sub(t0))
+		}
+		if !l.AllowAt(due, 1) {
+			t.Fatalf("token %d did not come at %v", k, due.Sub(t0))
+		}
+	}
+}
+
+func TestWeightedCosts(t *testing.T) {
+	// 100 tokens a second: one every 10ms.
+	l := mustNew(t, ratelimit.Config{Limit: 100})
+	runSteps(t, l, []step{
+		{0, 60, true, 40},
+		{0, 50, false, 40}, // a rejected call spends nothing
+		{0, 40, true, 0},
+		{0, 1, false, 0},
+		{10*time.Millisecond - 1, 1, false, 1 - 1e-7},
+		{10 * time.Millisecond, 1, true, 0},
+		{10 * time.Millisecond, 0, true, 0}, // a free call goes even now
+		{510 * time.Millisecond, 51, false, 50},
+		{510 * time.Millisecond, 50, true, 0},
+		{5 * time.Second, 101, false, 100}, // never more than the burst
+		{5 * time.Second, 100, true, 0},
+		{5 * time.Second, -1, false, 0},
+	})
+}
+
+func TestCostTheBucketCannotHoldFailsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Name: "llm", Limit: 100, Per: time.Minute, MaxWait: time.Hour})
+		start := time.Now()
+		for _, n := range []int{101, -1, math.MaxInt} {
+			err := l.Wait(context.Background(), n)
+			if !errors.Is(err, ratelimit.ErrBadCost) || errors.Is(err, ratelimit.ErrLimited) {
+				t.Fatalf("Wait(%d) = %v; want ErrBadCost, not ErrLimited", n, err)
+			}
+			ran := false
+			err = ratelimit.Run(ratelimit.WithCost(context.Background(), n), l, func(context.Context) error { ran = true; return nil })
+			if !errors.Is(err, ratelimit.ErrBadCost) || ran {
+				t.Fatalf("Run with cost %d: %v, ran=%v; want ErrBadCost and no call", n, err, ran)
+			}
+			if r := l.Reserve(n); r.OK() {
+				t.Fatalf("Reserve(%d) is OK", n)
+			}
+			if l.Allow(n) {
+				t.Fatalf("Allow(%d) = true", n)
+			}
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("bad costs took %v; want them to fail at once", time.Since(start))
+		}
+		if got := l.Tokens(); got != 100 {
+			t.Fatalf("bad costs spent tokens: %v left, want 100", got)
+		}
+		for n, want := range map[int]string{
+			101: `ratelimit "llm": a call of 101 tokens can never go: the bucket holds 100 tokens`,
+			-1:  `ratelimit "llm": cost is negative: -1`,
+		} {
+			if err := l.Wait(context.Background(), n); err.Error() != want {
+				t.Errorf("Wait(%d): %q, want %q", n, err.Error(), want)
+			}
+		}
+	})
+}
+
+func TestWaitBurstThenRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Limit: 10, Burst: 5, MaxWait: time.Hour})
+		start := time.Now()
+		for i := range 12 {
+			if err := l.Wait(context.Background(), 1); err != nil {
+				t.Fatalf("Wait %d: %v", i, err)
+			}
+			want := time.Duration(max(i-4, 0)) * 100 * time.Millisecond
+			if got := time.Since(start); got != want {
+				t.Fatalf("call %d went at %v, want %v", i, got, want)
+			}
+		}
+	})
+}
+
+func TestMaxWaitIsHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A token every 100ms; waits of up to 200ms.
+		l := mustNew(t, ratelimit.Config{Name: "api", Limit: 10, Burst: 3, MaxWait: 200 * time.Millisecond})
+		ctx := context.Background()
+		start := time.Now()
+		if err := l.Wait(ctx, 3); err != nil || time.Since(start) != 0 {
+			t.Fatalf("Wait(3) on a full bucket: %v after %v; want nil at once", err, time.Since(start))
+		}
+		// Three tokens would take 300ms: rejected at once, spending none.
+		err := l.Wait(ctx, 3)
+		var le *ratelimit.LimitedError
+		if !errors.Is(err, ratelimit.ErrLimited) || !errors.As(err, &le) {
+			t.Fatalf("Wait(3) on an empty bucket = %v; want a *LimitedError matching ErrLimited", err)
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("the rejection took %v, want none", time.Since(start))
+		}
+		if le.Name != "api" || le.Reason != ratelimit.WaitTooLong || le.Cost != 3 || le.MaxWait != 200*time.Millisecond {
+			t.Fatalf("rejection %+v; want api, WaitTooLong, cost 3, MaxWait 200ms", *le)
+		}
+		if got := le.RetryAfter(); got != 300*time.Millisecond {
+			t.Fatalf("RetryAfter() = %v, want 300ms", got)
+		}
+		if d, ok := resilience.RetryAfter(err); !ok || d != 300*time.Millisecond {
+			t.Fatalf("resilience.RetryAfter = %v, %v; want 300ms", d, ok)
+		}
+		if want := `ratelimit "api": 3 tokens not available within 200ms`; err.Error() != want {
+			t.Fatalf("Error() = %q, want %q", err.Error(), want)
+		}
+		// Two tokens take exactly MaxWait: the call waits. Had the rejected
+		// call spent its tokens, this one would be rejected too.
+		if err := l.Wait(ctx, 2); err != nil {
+			t.Fatalf("Wait(2), due in exactly MaxWait: %v", err)
+		}
+		if got := time.Since(start); got != 200*time.Millisecond {
+			t.Fatalf("Wait(2) returned after %v, want 200ms", got)
+		}
+		// The hint is read when it is asked for: 100ms have passed.
+		time.Sleep(100 * time.Millisecond)
+		if got := le.RetryAfter(); got != 200*time.Millisecond {
+			t.Fatalf("RetryAfter() 100ms later = %v, want 200ms", got)
+		}
+
+		// One nanosecond over MaxWait is too long.
+		m := mustNew(t, ratelimit.Config{Limit: 10, Burst: 1, MaxWait: 100*time.Millisecond - 1})
+		m.Allow(1)
+		if err := m.Wait(ctx, 1); !errors.Is(err, ratelimit.ErrLimited) {
+			t.Fatalf("a wait 1ns over MaxWait: %v, want a rejection", err)
+		}
+	})
+}
+
+func TestDefaultsRejectAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Name: "search", Limit: 10})
+		if l.Burst() != 10 || l.Name() != "search" {
+			t.Fatalf("Burst() = %d, Name() = %q; want the default burst, Limit (10), and search", l.Burst(), l.Name())
+		}
+		calls := 0
+		call := func(context.Context) error { calls++; return nil }
+		for range 10 {
+			if err := ratelimit.Run(context.Background(), l, call); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := ratelimit.Run(context.Background(), l, call)
+		var le *ratelimit.LimitedError
+		if !errors.As(err, &le) || le.Reason != ratelimit.NoWait || calls != 10 {
+			t.Fatalf("11th call: %v after %d calls; want a NoWait rejection after 10", err, calls)
+		}
+		if want := `ratelimit "search": 1 token not available now`; err.Error() != want {
+			t.Fatalf("Error() = %q, want %q", err.Error(), want)
+		}
+		if got := le.RetryAfter(); got != 100*time.Millisecond {
+			t.Fatalf("RetryAfter() = %v, want 100ms: a token a second / 10", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if le.RetryAfter() != 0 {
+			t.Fatalf("RetryAfter() once the token is there = %v, want 0", le.RetryAfter())
+		}
+		if err := ratelimit.Run(context.Background(), l, call); err != nil {
+			t.Fatalf("after 100ms: %v", err)
+		}
+	})
+}
+
+func TestDeadlineIsHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Limit: 10, Burst: 1, MaxWait: time.Hour})
+		l.Allow(1) // the next token comes in 100ms
+		for _, tc := range []struct {
+			timeout time.Duration
+			goes    bool
+		}{
+			{99 * time.Millisecond, false},
+			{100 * time.Millisecond, false}, // it would go as the context ends
+			{100*time.Millisecond + 1, true},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			start := time.Now()
+			err := l.Wait(ctx, 1)
+			elapsed := time.Since(start)
+			cancel()
+			if !tc.goes {
+				var le *ratelimit.LimitedError
+				if !errors.As(err, &le) || le.Reason != ratelimit.PastDeadline || elapsed != 0 {
+					t.Fatalf("timeout %v: %v after %v; want a PastDeadline rejection at once", tc.timeout, err, elapsed)
+				}
+				if errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("timeout %v: the rejection %v claims the context ended; it has not", tc.timeout, err)
+				}
+				if !strings.HasSuffix(err.Error(), "1 token not available before the context's deadline") {
+					t.Fatalf("Error() = %q", err.Error())
+				}
+				if got := l.Tokens(); got != 0 {
+					t.Fatalf("timeout %v: the rejection changed the bucket: %v tokens, want 0", tc.timeout, got)
+				}
+				continue
+			}
+			if err != nil || elapsed != 100*time.Millisecond {
+				t.Fatalf("timeout %v: %v after %v; want nil after 100ms", tc.timeout, err, elapsed)
+			}
+		}
+	})
+}
+
+func TestCancelledWaitGivesTheTokensBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errGone := errors.New("user went away")
+		l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1, MaxWait: time.Hour})
+		l.Allow(1) // the next token comes at 1s
+		start := time.Now()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		var (
+			ran     bool
+			err     error
+			elapsed time.Duration
+		)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			err = ratelimit.Run(ctx, l, func(context.Context) error { ran = true; return nil })
+			elapsed = time.Since(start)
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if got := l.Tokens(); got >= 0 {
+			t.Fatalf("while the call waits the bucket holds %v tokens; want its reservation to show", got)
+		}
+		cancel(errGone)
+		<-done
+		if elapsed != 300*time.Millisecond || ran {
+			t.Fatalf("the cancelled call returned after %v, ran=%v; want at 300ms, without running", elapsed, ran)
+		}
+		if !errors.Is(err, errGone) || errors.Is(err, ratelimit.ErrLimited) {
+			t.Fatalf("cancelled wait: %v; want it to wrap the cause, and not match ErrLimited", err)
+		}
+		if want := "ratelimit: gave up waiting for tokens: user went away"; err.Error() != want {
+			t.Fatalf("Error() = %q, want %q", err.Error(), want)
+		}
+		// The next caller gets the token the cancelled one had reserved, at 1s.
+		if err := l.Wait(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("the next caller went at %v; want 1s, not held up by the cancelled reservation", got)
+		}
+	})
+}
+
+func TestDoneContextSpendsNothing(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Limit: 5})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	errStop := errors.New("shutting down")
+	cancel(errStop)
+	ran := false
+	err := ratelimit.Run(ctx, l, func(context.Context) error { ran = true; return nil })
+	if !errors.Is(err, errStop) || ran {
+		t.Fatalf("Run on a done context: %v, ran=%v; want the cause and no call", err, ran)
+	}
+	if got := l.Tokens(); got != 5 {
+		t.Fatalf("a done context spent tokens: %v left", got)
+	}
+}
+
+func TestReservations(t *testing.T) {
+	sec := time.Second
+	l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
+	now := t0
+	r0 := l.ReserveAt(now, 1)
+	if !r0.OK() || r0.DelayFrom(now) != 0 || !r0.Time().Equal(now) {
+		t.Fatalf("first reservation: ok=%v delay=%v time=%v; want at once", r0.OK(), r0.DelayFrom(now), r0.Time())
+	}
+	r1 := l.ReserveAt(now, 1)
+	r2 := l.ReserveAt(now, 1)
+	if r1.DelayFrom(now) != sec || r2.DelayFrom(now) != 2*sec || r2.DelayFrom(now.Add(3*sec)) != 0 {
+		t.Fatalf("delays %v, %v; want 1s, 2s", r1.DelayFrom(now), r2.DelayFrom(now))
+	}
+	if !r2.Time().Equal(t0.Add(2 * sec)) {
+		t.Fatalf("r2.Time() = %v, want t0+2s", r2.Time())
+	}
+
+	// r1 gives up with r2 behind it: r2 keeps its time, and since r2 was
+	// made to wait for r1's token, none comes back.
+	now = t0.Add(sec / 2)
+	r1.CancelAt(now)
+	r3 := l.ReserveAt(now, 1)
+	if got := r3.Time().Sub(t0); got != 3*sec {
+		t.Fatalf("after cancelling r1 with r2 behind it, the next reservation goes at %v; want 3s", got)
+	}
+	// r3 gives up, the last one made: undone exactly, and only once.
+	r3.CancelAt(now)
+	r3.CancelAt(now)
+	r4 := l.ReserveAt(now, 1)
+	if got := r4.Time().Sub(t0); got != 3*sec {
+		t.Fatalf("after cancelling the last reservation, the next goes at %v; want its time, 3s", got)
+	}
+	r5 := l.ReserveAt(now, 1)
+	if got := r5.Time().Sub(t0); got != 4*sec {
+		t.Fatalf("a second cancel gave tokens back again: the next goes at %v, want 4s", got)
+	}
+	// Once its time has come, a reservation's tokens count as spent.
+	r5.CancelAt(t0.Add(4*sec + 1))
+	if got := l.ReserveAt(now, 1).Time().Sub(t0); got != 5*sec {
+		t.Fatalf("a cancel after the reservation's time gave tokens back: next at %v, want 5s", got)
+	}
+
+	// A partial refund: r6 costs 3, r7 (cost 1) is reserved behind it;
+	// cancelling r6 gives back the 2 tokens r7 was not made to wait for,
+	// less a nanosecond.
+	m := mustNew(t, ratelimit.Config{Limit: 1, Burst: 3})
+	m.AllowAt(t0, 3)
+	r6 := m.ReserveAt(t0, 3)
+	r7 := m.ReserveAt(t0, 1)
+	r6.CancelAt(t0)
+	if r7.Time().Sub(t0) != 4*sec {
+		t.Fatalf("r7 at %v, want 4s", r7.Time().Sub(t0))
+	}
+	if got := m.ReserveAt(t0, 1).Time().Sub(t0); got != 3*sec+1 {
+		t.Fatalf("after the partial refund the next call goes at %v; want 3s and 1ns", got)
+	}
+
+	// Zero costs and the zero Reservation.
+	if r := l.ReserveAt(now, 0); !r.OK() || r.DelayFrom(now) != 0 {
+		t.Fatal("a free reservation is not OK at once")
+	}
+	var zero ratelimit.Reservation
+	zero.Cancel()
+	zero.CancelAt(now)
+	if zero.OK() || zero.Delay() != 0 || zero.DelayFrom(now) != 0 || !zero.Time().IsZero() {
+		t.Fatal("the zero Reservation is OK, or has a time")
+	}
+}
+
+func TestReservationFarAwayIsRefused(t *testing.T) {
+	// A token a day: 20,000 reservations reach 54 years, beyond the
+	// limiter's range of 36 years.
+	l := mustNew(t, ratelimit.Config{Limit: 1, Per: 24 * time.Hour, Burst: 1})
+	refused := -1
+	for i := range 20_000 {
+		if !l.ReserveAt(t0, 1).OK() {
+			refused = i
+			break
+		}
+	}
+	if want := 1 + (1<<60)/int(24*time.Hour); refused != want {
+		t.Fatalf("the first refused reservation is number %d, want %d (36 years of tokens, and the first at once)", refused, want)
+	}
+}
+
+func TestLongIdleDoesNotOverflow(t *testing.T) {
+	year := 365 * 24 * time.Hour
+	for _, cfg := range []ratelimit.Config{
+		{Limit: 1, Per: time.Hour, Burst: 3},
+		{Limit: 10},
+		{Limit: math.MaxInt, Per: time.Nanosecond},                       // MaxInt tokens every ns
+		{Limit: 1_000_003, Per: 24 * time.Hour},                          // a prime number of tokens a day
+		{Limit: 7, Per: 10 * year, Burst: 7},                             // a bucket that takes 10 years to fill
+		{Limit: math.MaxInt, Per: time.Second, MaxWait: math.MaxInt64},   // tiny tokens
+		{Limit: 3, Per: 7 * time.Nanosecond, Burst: 1 << 40, MaxWait: 1}, // many short tokens
+	} {
+		l := mustNew(t, cfg)
+		burst := l.Burst()
+		// Forward, with quiet spells longer than the bucket takes to fill;
+		// the last is beyond the clock's range of 73 years, and clamped.
+		for _, at := range []time.Duration{0, 11 * year, 33 * year, 55 * year, 200 * year} {
+			now := t0.Add(at)
+			if got := l.TokensAt(now); got != float64(burst) {
+				t.Fatalf("%+v: at t0+%v the bucket holds %v tokens, want the burst %d", cfg, at, got, burst)
+			}
+			if !l.AllowAt(now, burst) || l.AllowAt(now, 1) {
+				t.Fatalf("%+v: at t0+%v want exactly the burst, %d tokens, to go", cfg, at, burst)
+			}
+		}
+		// The ends of time, forward and back, after the bucket was emptied
+		// at the end of the clock's range: no tokens, and no overflow.
+		for _, now := range []time.Time{t0.Add(math.MaxInt64), t0.Add(-100 * year), t0.Add(math.MinInt64), {}} {
+			if l.AllowAt(now, 1) {
+				t.Fatalf("%+v: a call went at %v, after the bucket was emptied at the end of time", cfg, now)
+			}
+			if got := l.TokensAt(now); got > 0 || math.IsNaN(got) || math.IsInf(got, 0) {
+				t.Fatalf("%+v: TokensAt(%v) = %v; want a finite number, not positive", cfg, now, got)
+			}
+		}
+		if r := l.ReserveAt(t0.Add(-100*year), 1); r.OK() {
+			t.Fatalf("%+v: reserved a token 146 years ahead", cfg)
+		}
+	}
+}
+
+func TestTinyAndHugeRates(t *testing.T) {
+	// MaxInt tokens a nanosecond, with a bucket of 1: the clock is in whole
+	// nanoseconds, so one call per nanosecond.
+	l := mustNew(t, ratelimit.Config{Limit: math.MaxInt, Per: time.Nanosecond, Burst: 1})
+	if !l.AllowAt(t0, 1) || l.AllowAt(t0, 1) || !l.AllowAt(t0.Add(1), 1) {
+		t.Fatal("want one call per nanosecond")
+	}
+	// One token a year.
+	y := 365 * 24 * time.Hour
+	s := mustNew(t, ratelimit.Config{Limit: 1, Per: y})
+	if !s.AllowAt(t0, 1) || s.AllowAt(t0.Add(y-1), 1) || !s.AllowAt(t0.Add(y), 1) {
+		t.Fatal("want one call a year")
+	}
+}
+
+func TestWithCostThroughResilienceDo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Limit: 100, Per: time.Minute})
+		b := breaker.MustNew(breaker.Config{})
+		ctx := ratelimit.WithCost(context.Background(), 40)
+		ok := func(context.Context) (string, error) { return "ok", nil }
+
+		if v, err := resilience.Do(ctx, l, ok); err != nil || v != "ok" {
+			t.Fatalf("resilience.Do = %q, %v", v, err)
+		}
+		if got := l.Tokens(); got != 60 {
+			t.Fatalf("after a call of cost 40: %v tokens, want 60", got)
+		}
+		// Through a composition, and with the innermost cost winning.
+		inner := ratelimit.WithCost(context.WithValue(ctx, struct{}{}, "x"), 25)
+		if _, err := resilience.Do(inner, resilience.Compose(b, l), ok); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Tokens(); got != 35 {
+			t.Fatalf("after a call of cost 25: %v tokens, want 35", got)
+		}
+		// A free call, and a context without a cost: one token.
+		if _, err := resilience.Do(ratelimit.WithCost(ctx, 0), l, ok); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := resilience.Do(context.Background(), l, ok); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Tokens(); got != 34 {
+			t.Fatalf("after a free call and a plain one: %v tokens, want 34", got)
+		}
+		// Too many for what is left: rejected, and the hint is for 40.
+		_, err := resilience.Do(ctx, l, ok)
+		var le *ratelimit.LimitedError
+		if !errors.As(err, &le) || le.Cost != 40 || le.RetryAfter() != 6*600*time.Millisecond {
+			t.Fatalf("a call of cost 40 with 34 tokens: %v; want a rejection of cost 40, due in 3.6s", err)
+		}
+	})
+}
+
+func TestWithCostContext(t *testing.T) {
+	if ratelimit.WithCost(nilCtx, 3) != nil {
+		t.Fatal("WithCost(nil, 3) is not nil")
+	}
+	ctx := ratelimit.WithCost(context.Background(), 3)
+	if got := fmt.Sprint(ctx); got != "context.Background.WithCost(3)" {
+		t.Fatalf("String() = %q", got)
+	}
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	ctx = ratelimit.WithCost(parent, 2)
+	if ctx.Value(key{}) != "v" {
+		t.Fatal("WithCost hides its parent's values")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if cctx.Err() == nil {
+		t.Fatal("a context derived from WithCost is not cancelled")
+	}
+	if err := ratelimit.Run(nilCtx, mustNew(t, ratelimit.Config{Limit: 1}), func(context.Context) error { return nil }); !errors.Is(err, resilience.ErrNilContext) {
+		t.Fatalf("Run(nil ctx) = %v, want ErrNilContext", err)
+	}
+}
+
+func TestRetryAroundTheLimiter(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Name: "api", Limit: 4, Per: time.Hour})
+	r := retry.MustNew(retry.Config{MaxAttempts: 10, Backoff: backoff.Constant(0)})
+	attempts := 0
+	err := resilience.Run(context.Background(), resilience.Compose(r, l), func(context.Context) error {
+		attempts++
+		return resilience.Transient(errors.New("503"))
+	})
+	// Every attempt spends a token; the rejection of the fifth is not
+	// retried, since the limiter has already waited as long as it may.
+	if attempts != 4 || !errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("%d attempts, %v; want 4 and a rejection", attempts, err)
+	}
+}
+
+func TestHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu       sync.Mutex
+			waits    []ratelimit.Waiting
+			rejected []ratelimit.Rejection
+			l        *ratelimit.Limiter
+		)
+		l = mustNew(t, ratelimit.Config{
+			Name: "h", Limit: 10, Burst: 2, MaxWait: 150 * time.Millisecond,
+			OnWait: func(w ratelimit.Waiting) {
+				l.Tokens() // the hook may call back into the limiter
+				mu.Lock()
+				waits = append(waits, w)
+				mu.Unlock()
+			},
+			OnReject: func(r ratelimit.Rejection) {
+				l.Allow(0)
+				mu.Lock()
+				rejected = append(rejected, r)
+				mu.Unlock()
+			},
+		})
+		ctx := context.Background()
+		l.Wait(ctx, 2)                                    // at once: no hook
+		l.Wait(ctx, 1)                                    // waits 100ms
+		l.Wait(ctx, 2)                                    // would wait 200ms: rejected
+		ratelimit.Run(ratelimit.WithCost(ctx, 2), l, nil) // nil fn: no call at all
+		timeout, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		l.Wait(timeout, 1) // would wait 100ms, past the deadline
+		cancel()
+		wantWaits := []ratelimit.Waiting{{Name: "h", Cost: 1, Wait: 100 * time.Millisecond}}
+		wantRejected := []ratelimit.Rejection{
+			{Name: "h", Reason: ratelimit.WaitTooLong, Cost: 2, RetryAfter: 200 * time.Millisecond},
+			{Name: "h", Reason: ratelimit.PastDeadline, Cost: 1, RetryAfter: 100 * time.Millisecond},
+		}
+		if fmt.Sprint(waits) != fmt.Sprint(wantWaits) || fmt.Sprint(rejected) != fmt.Sprint(wantRejected) {
+			t.Fatalf("hooks saw\n%v\n%v\nwant\n%v\n%v", waits, rejected, wantWaits, wantRejected)
+		}
+	})
+}
+
+func TestPanickingWaitHookGivesTheTokensBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Limit: 10, Burst: 1, MaxWait: time.Second,
+			OnWait: func(ratelimit.Waiting) { panic("hook") }})
+		l.Allow(1)
+		func() {
+			defer func() {
+				if recover() != "hook" {
+					t.Fatal("the hook's panic did not go on")
+				}
+			}()
+			l.Wait(context.Background(), 1)
+		}()
+		if got := l.TokensAt(time.Now().Add(100 * time.Millisecond)); got != 1 {
+			t.Fatalf("after the panic the bucket will hold %v tokens in 100ms, want 1: the tokens given back", got)
+		}
+	})
+}
+
+func TestRejectionsShareTheirErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 100})
+		l.Allow(100)
+		ctx := context.Background()
+		first := l.Wait(ctx, 1)
+		if again := l.Wait(ctx, 1); again != first {
+			t.Fatal("two rejections of cost one made two errors")
+		}
+		five := l.Wait(ctx, 5)
+		if again := l.Wait(ctx, 5); again != five {
+			t.Fatal("two rejections of cost 5 made two errors")
+		}
+		// 37 shares a slot with 5: each rejection still says its own cost.
+		for _, n := range []int{5, 37, 5, 37, 69} {
+			var le *ratelimit.LimitedError
+			if err := l.Wait(ctx, n); !errors.As(err, &le) || le.Cost != n {
+				t.Fatalf("rejection of cost %d: %v", n, err)
+			}
+			if got := le.RetryAfterAt(time.Now()); got != time.Duration(n)*time.Hour {
+				t.Fatalf("RetryAfterAt for cost %d = %v, want %dh", n, got, n)
+			}
+		}
+		var made ratelimit.LimitedError // not made by a limiter
+		if made.RetryAfter() != 0 || made.RetryAfterAt(t0) != 0 {
+			t.Fatal("a LimitedError of no limiter gives a hint")
+		}
+	})
+}
+
+func TestErrorTexts(t *testing.T) {
+	for _, tc := range []struct {
+		err  ratelimit.LimitedError
+		want string
+	}{
+		{ratelimit.LimitedError{Cost: 1}, "ratelimit: 1 token not available now"},
+		{ratelimit.LimitedError{Name: "x", Reason: ratelimit.WaitTooLong, Cost: 2, MaxWait: time.Second}, `ratelimit "x": 2 tokens not available within 1s`},
+		{ratelimit.LimitedError{Reason: ratelimit.PastDeadline, Cost: 3}, "ratelimit: 3 tokens not available before the context's deadline"},
+		{ratelimit.LimitedError{Reason: 9, Cost: 3}, "ratelimit: 3 tokens not available (Reason(9))"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+		if !errors.Is(&tc.err, ratelimit.ErrLimited) {
+			t.Errorf("%v does not match ErrLimited", &tc.err)
+		}
+	}
+	for r, want := range map[ratelimit.Reason]string{
+		ratelimit.NoWait: "no wait allowed", ratelimit.WaitTooLong: "wait too long",
+		ratelimit.PastDeadline: "past the deadline", 7: "Reason(7)",
+	} {
+		if r.String() != want {
+			t.Errorf("Reason(%d).String() = %q, want %q", r, r.String(), want)
+		}
+	}
+}
+
+func TestNewRejectsNonsense(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  ratelimit.Config
+		want string
+	}{
+		{ratelimit.Config{}, "ratelimit: Limit is zero: a limiter needs a rate"},
+		{ratelimit.Config{Limit: -1}, "ratelimit: Limit is negative: -1"},
+		{ratelimit.Config{Limit: 1, Per: -time.Second}, "ratelimit: Per is negative: -1s"},
+		{ratelimit.Config{Limit: 1, Burst: -2}, "ratelimit: Burst is negative: -2"},
+		{ratelimit.Config{Limit: 1, MaxWait: -time.Millisecond}, "ratelimit: MaxWait is negative: -1ms"},
+		{ratelimit.Config{Limit: 1, OnWait: func(ratelimit.Waiting) {}}, "ratelimit: OnWait is set but MaxWait is zero"},
+		{ratelimit.Config{Limit: 1, Per: time.Duration(math.MaxInt64)}, "ratelimit: refilling a Burst of 1 token at 1 per 2562047h47m16.854775807s takes more than 36 years"},
+		{ratelimit.Config{Limit: 1000, Per: 24 * time.Hour, Burst: 14_000_000}, "takes more than 36 years"},
+		{ratelimit.Config{Limit: 3, Per: time.Hour, Burst: math.MaxInt}, "takes more than 36 years"},
+	} {
+		l, err := ratelimit.New(tc.cfg)
+		if err == nil || l != nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, %v; want an error containing %q", tc.cfg, l, err, tc.want)
+		}
+	}
+	for _, cfg := range []ratelimit.Config{
+		{Limit: 1},
+		{Limit: 1000, Per: 24 * time.Hour, Burst: 13_000_000}, // 35.6 years
+		{Limit: math.MaxInt, Burst: math.MaxInt},
+		{Limit: 1, MaxWait: math.MaxInt64, OnWait: func(ratelimit.Waiting) {}},
+	} {
+		if _, err := ratelimit.New(cfg); err != nil {
+			t.Errorf("New(%+v) = %v, want a valid limiter", cfg, err)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MustNew of an invalid config did not panic")
+		}
+	}()
+	ratelimit.MustNew(ratelimit.Config{})
+}
+
+func TestNilLimiter(t *testing.T) {
+	var l *ratelimit.Limiter
+	ctx := context.Background()
+	ran := false
+	fn := func(context.Context) error { ran = true; return nil }
+	if err := ratelimit.Run(ctx, l, fn); err == nil || ran {
+		t.Fatalf("Run on a nil limiter: %v, ran=%v; want an error and no call", err, ran)
+	}
+	if _, err := ratelimit.Do(ctx, l, func(context.Context) (int, error) { return 1, nil }); err == nil {
+		t.Fatal("Do on a nil limiter returned no error")
+	}
+	if err := resilience.Run(ctx, l, fn); err == nil || ran {
+		t.Fatalf("resilience.Run on a nil limiter: %v, ran=%v", err, ran)
+	}
+	if err := l.Execute(ctx, resilience.OperationFunc(fn)); err == nil || ran {
+		t.Fatalf("Execute on a nil limiter: %v, ran=%v", err, ran)
+	}
+	if err := l.Wait(ctx, 1); err == nil {
+		t.Fatal("Wait on a nil limiter returned no error")
+	}
+	if _, err := l.Enter(ctx); err == nil {
+		t.Fatal("Enter on a nil limiter returned no error")
+	}
+	l.Exit(resilience.Ticket{}, resilience.Outcome{})
+	if l.Allow(1) || l.AllowAt(t0, 1) || l.Reserve(1).OK() || l.ReserveAt(t0, 1).OK() {
+		t.Fatal("a nil limiter allowed or reserved")
+	}
+	if l.Tokens() != 0 || l.TokensAt(t0) != 0 || l.Burst() != 0 || l.Name() != "" {
+		t.Fatal("a nil limiter reports tokens, a burst or a name")
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Limit: 1})
+	if err := l.Execute(context.Background(), nil); !errors.Is(err, resilience.ErrNilFunc) {
+		t.Fatalf("Execute(nil) = %v, want ErrNilFunc", err)
+	}
+	if err := l.Wait(nilCtx, 1); !errors.Is(err, resilience.ErrNilContext) {
+		t.Fatalf("Wait(nil) = %v, want ErrNilContext", err)
+	}
+	if _, err := l.Enter(nilCtx); !errors.Is(err, resilience.ErrNilContext) {
+		t.Fatalf("Enter(nil) = %v, want ErrNilContext", err)
+	}
+	if err := ratelimit.Run(context.Background(), l, nil); !errors.Is(err, resilience.ErrNilFunc) {
+		t.Fatalf("Run(nil fn) = %v, want ErrNilFunc", err)
+	}
+	if got := l.Tokens(); got != 1 {
+		t.Fatalf("bad arguments spent tokens: %v left", got)
+	}
+	ran := false
+	if err := l.Execute(context.Background(), resilience.OperationFunc(func(context.Context) error { ran = true; return nil })); err != nil || !ran {
+		t.Fatalf("Execute: %v, ran=%v", err, ran)
+	}
+}
+
+func TestNoAllocations(t *testing.T) {
+	ctx := context.Background()
+	weighted := ratelimit.WithCost(ctx, 3)
+	ok := func(context.Context) (int, error) { return 1, nil }
+	okErr := func(context.Context) error { return nil }
+	// A bucket that never runs dry, and one that always is.
+	plenty := mustNew(t, ratelimit.Config{Limit: math.MaxInt, Burst: math.MaxInt})
+	dry := mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 5, MaxWait: time.Minute})
+	dry.Allow(5)
+	composed := resilience.Compose(retry.MustNew(retry.Config{}), plenty)
+	for name, f := range map[string]func(){
+		"Do":                      func() { ratelimit.Do(ctx, plenty, ok) },
+		"Run":                     func() { ratelimit.Run(ctx, plenty, okErr) },
+		"Do, weighted":            func() { ratelimit.Do(weighted, plenty, ok) },
+		"resilience.Do":           func() { resilience.Do(weighted, plenty, ok) },
+		"Compose(retry, limiter)": func() { resilience.Do(weighted, composed, ok) },
+		"Allow":                   func() { plenty.Allow(2) },
+		"Wait":                    func() { plenty.Wait(ctx, 2) },
+		"Reserve":                 func() { plenty.Reserve(2).Cancel() },
+		"rejection":               func() { ratelimit.Do(ctx, dry, ok) },
+		"rejection, weighted":     func() { ratelimit.Do(weighted, dry, ok) },
+		"rejection, Allow":        func() { dry.Allow(1) },
+		"RetryAfter": func() {
+			_, err := ratelimit.Do(weighted, dry, ok)
+			resilience.RetryAfter(err)
+		},
+	} {
+		if n := testing.AllocsPerRun(1000, f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
+	}
+}
