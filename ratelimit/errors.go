@@ -55,8 +55,9 @@ func (r Reason) String() string {
 // bucket and would not come in time. It matches [ErrLimited], and its
 // RetryAfter method gives the time until they would — the hint a server can
 // pass on as a Retry-After header. A retry policy does not retry it by
-// default: the default classifier calls it permanent, since the limiter has
-// already waited as long as it was allowed to (MaxWait).
+// default: it is a local rejection, which the default classifier calls
+// ignored (neither retried nor counted by another policy), since the limiter
+// has already waited as long as it was allowed to (MaxWait).
 //
 // Rejections allocate nothing. A limiter shares one LimitedError among all
 // its rejections of a reason and cost, so callers must not modify it, and
@@ -103,6 +104,11 @@ func tokens(n int) string {
 	}
 	return strconv.Itoa(n) + " tokens"
 }
+
+// LocalRejection reports true: the call was refused here, before it reached
+// the service, so resilience.Classify calls it ignored — a retry policy does
+// not retry it, and a policy outside this one does not count it.
+func (e *LimitedError) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrLimited].
 func (e *LimitedError) Is(target error) bool { return target == ErrLimited }

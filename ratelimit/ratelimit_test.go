@@ -601,6 +601,33 @@ func TestRetryAroundTheLimiter(t *testing.T) {
 	}
 }
 
+func TestRejectionsDoNotCountAgainstTheService(t *testing.T) {
+	// A breaker outside the limiter: the limiter's refusals never reached
+	// the service, so they are not failures.
+	b := breaker.MustNew(breaker.Config{FailureThreshold: 1})
+	l := mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour})
+	p := resilience.Compose(b, l)
+	ok := func(context.Context) error { return nil }
+	for i := range 4 {
+		err := resilience.Run(context.Background(), p, ok)
+		if (i == 0) != (err == nil) || i > 0 && !errors.Is(err, ratelimit.ErrLimited) {
+			t.Fatalf("call %d: %v; want the first to go and the rest to be rejected by the limiter", i, err)
+		}
+		if i > 0 && resilience.Classify(err) != resilience.ClassIgnored {
+			t.Fatalf("Classify(%v) = %v, want ignored", err, resilience.Classify(err))
+		}
+	}
+	if got := b.State(); got != breaker.Closed {
+		t.Fatalf("the breaker outside is %v after the limiter's rejections; want closed", got)
+	}
+	// Not so for a cost the limiter can never serve: that is the caller's
+	// mistake, and the default classifier calls it permanent.
+	err := resilience.Run(ratelimit.WithCost(context.Background(), 2), l, ok)
+	if !errors.Is(err, ratelimit.ErrBadCost) || resilience.Classify(err) != resilience.ClassPermanent {
+		t.Fatalf("a bad cost: %v, classified %v; want ErrBadCost, permanent", err, resilience.Classify(err))
+	}
+}
+
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
