@@ -503,3 +503,45 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.closed++; return nil }
+
+func TestBreakerRegistryIsBounded(t *testing.T) {
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) { return answer(r, 200), nil })
+	c, rt := newClient(t, base, resiliencehttp.Config{Breaker: &breaker.Config{}, MaxHosts: 3})
+	for i := range 5 {
+		resp, err := c.Get(fmt.Sprintf("http://host%d.example:8080/", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, resp)
+	}
+	for i := range 5 {
+		host := fmt.Sprintf("host%d.example:8080", i)
+		if kept := rt.Breaker(host) != nil; kept != (i >= 2) {
+			t.Errorf("breaker of %s kept = %v; want only the 3 made last", host, kept)
+		}
+	}
+}
+
+func TestNoBreakerConfigMeansNoBreakers(t *testing.T) {
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) { return answer(r, 503), nil })
+	c, rt := newClient(t, base, resiliencehttp.Config{Retry: retry.Config{MaxAttempts: 1}})
+	for range 10 {
+		resp, err := c.Get("http://api.example/")
+		if err != nil {
+			t.Fatalf("without a breaker config no call may be rejected: %v", err)
+		}
+		read(t, resp)
+	}
+	if rt.Breaker("api.example") != nil {
+		t.Fatal("a breaker was made without a breaker config")
+	}
+}
+
+func TestNilTransport(t *testing.T) {
+	var rt *resiliencehttp.Transport
+	body := &closeCounter{Reader: strings.NewReader("x")}
+	req, _ := http.NewRequest(http.MethodPost, "http://api.example/", body)
+	if resp, err := rt.RoundTrip(req); err == nil || resp != nil || body.closed != 1 {
+		t.Fatalf("nil transport: %v, %v, body closed %d times; want an error and the body closed", resp, err, body.closed)
+	}
+}
