@@ -410,8 +410,9 @@ func TestCancelWhileWaiting(t *testing.T) {
 		if !errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, bulkhead.ErrFull) || r.at.Sub(start) != 100*time.Millisecond {
 			t.Fatalf("wait under a 100ms deadline: %v after %v", r.err, r.at.Sub(start))
 		}
-		if c := resilience.Classify(r.err); c != resilience.ClassTransient {
-			t.Fatalf("Classify(deadline while waiting) = %v, want transient, as any deadline", c)
+		// Nothing reached the service: a policy outside must not count it.
+		if c := resilience.Classify(r.err); c != resilience.ClassIgnored {
+			t.Fatalf("Classify(deadline while waiting) = %v, want ignored: the call never left", c)
 		}
 
 		// A context already done: no wait at all when the slots are taken...
@@ -896,3 +897,4 @@ func TestSlotFreedAsTheCallerQueuesIsTaken(t *testing.T) {
 		wantCounts(t, b, 0, 0)
 	})
 }
+

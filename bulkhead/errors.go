@@ -125,3 +125,9 @@ func (e *abandonedError) Error() string {
 }
 
 func (e *abandonedError) Unwrap() error { return e.cause }
+
+// LocalRejection reports true: the call never reached the service — its
+// caller gave up waiting for a slot — so resilience.Classify calls it
+// ignored, whatever the cause (a deadline would otherwise be transient), and
+// no policy outside the bulkhead counts it against the service.
+func (e *abandonedError) LocalRejection() bool { return true }
