@@ -897,4 +897,3 @@ func TestSlotFreedAsTheCallerQueuesIsTaken(t *testing.T) {
 		wantCounts(t, b, 0, 0)
 	})
 }
-
