@@ -260,6 +260,15 @@ func (t *Transport) Breaker(host string) *breaker.Breaker {
 	return t.breakers[host]
 }
 
+// CloseIdleConnections closes the idle connections of the base transport, if
+// it has a CloseIdleConnections method, so that http.Client's method of the
+// same name reaches through the wrapper.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // allowRetryKey marks a context whose requests may be replayed.
 type allowRetryKey struct{}
 

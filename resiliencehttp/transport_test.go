@@ -545,3 +545,19 @@ func TestNilTransport(t *testing.T) {
 		t.Fatalf("nil transport: %v, %v, body closed %d times; want an error and the body closed", resp, err, body.closed)
 	}
 }
+
+type idleCloser struct {
+	http.RoundTripper
+	closed int
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed++ }
+
+func TestCloseIdleConnectionsReachesTheBase(t *testing.T) {
+	base := &idleCloser{RoundTripper: roundTripFunc(func(r *http.Request) (*http.Response, error) { return answer(r, 200), nil })}
+	c, _ := newClient(t, base, resiliencehttp.Config{})
+	c.CloseIdleConnections()
+	if base.closed != 1 {
+		t.Fatalf("base CloseIdleConnections called %d times, want 1", base.closed)
+	}
+}
