@@ -100,3 +100,17 @@ func Example_withRetry() {
 	// 2 true
 	// retry: gave up after 3 attempts (not retryable): breaker "search" is open
 }
+
+func ExampleRun() {
+	b := breaker.MustNew(breaker.Config{Name: "broker", FailureThreshold: 1})
+	connect := func(ctx context.Context) error {
+		return resilience.Transient(errors.New("connection refused"))
+	}
+	fmt.Println(breaker.Run(context.Background(), b, connect))
+	fmt.Println(breaker.Run(context.Background(), b, connect))
+	fmt.Println(b.State())
+	// Output:
+	// network error: connection refused
+	// breaker "broker" is open
+	// open
+}

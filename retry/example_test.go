@@ -76,3 +76,14 @@ func ExamplePolicy_Decide() {
 	// 5 attempts exhausted 0s
 	// deadline too near 20s
 }
+
+func ExampleNew() {
+	// Zero fields take their defaults; nonsense is an error, not a panic.
+	_, err := retry.New(retry.Config{MaxAttempts: -1})
+	fmt.Println(err)
+	p, err := retry.New(retry.Config{})
+	fmt.Println(p != nil, err)
+	// Output:
+	// retry: MaxAttempts is negative: -1
+	// true <nil>
+}
