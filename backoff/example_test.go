@@ -37,7 +37,8 @@ func ExampleExponential_fullJitter() {
 	for n := 1; n <= 6; n++ {
 		fmt.Printf("failure %d: wait %v\n", n, e.Delay(n, 0, u))
 	}
-	fmt.Println(e.Delay(3, 0, u) == e.Delay(3, 0, u))
+	first, again := e.Delay(3, 0, u), e.Delay(3, 0, u)
+	fmt.Println(first == again)
 	// Output:
 	// failure 1: wait 50ms
 	// failure 2: wait 100ms
