@@ -1,0 +1,31 @@
+package hedge_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/netresilience/resilience/hedge"
+)
+
+// maxFastPathAllocs is what a call whose first attempt answers before the
+// delay allocates: the call's state, and the first attempt's cancellable
+// context with its cancel function; timers are pooled. Racing a timer
+// against an attempt that runs on the caller's goroutine needs state that
+// the timer's goroutine can reach, so that state is on the heap.
+const maxFastPathAllocs = 3
+
+func TestFastPathAllocs(t *testing.T) {
+	h := hedge.MustNew(hedge.Config{Delay: time.Hour})
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	n := testing.AllocsPerRun(1000, func() {
+		if v, err := hedge.Do(ctx, h, fn); v != 1 || err != nil {
+			t.Fatal(v, err)
+		}
+	})
+	t.Logf("%v allocations per call answered before the delay", n)
+	if n > maxFastPathAllocs {
+		t.Errorf("%v allocations; want at most %d", n, maxFastPathAllocs)
+	}
+}

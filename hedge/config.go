@@ -1,0 +1,111 @@
+package hedge
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/netresilience/resilience/budget"
+)
+
+// Defaults of [Config]'s zero fields.
+const (
+	DefaultPercentile   = 0.95
+	DefaultInitialDelay = 100 * time.Millisecond
+	DefaultMinSamples   = 20
+	DefaultWindow       = 10 * time.Second
+	DefaultMaxHedges    = 1
+)
+
+// maxHedgesLimit bounds MaxHedges: more parallel copies of one call than this
+// is a load multiplier, not a hedge.
+const maxHedgesLimit = 16
+
+// Config configures a [Hedger]. Each zero field means its documented default,
+// so Config{} hedges each call once, after the 95th percentile of the
+// latencies of the last 10s (100ms until 20 calls are known), with no budget.
+// A Config is a plain value; New copies what it needs.
+type Config struct {
+	// Name names the hedger in its events.
+	Name string
+
+	// Delay, if set, is a fixed delay before each hedge; zero makes the delay
+	// adaptive: the Percentile of recent latencies.
+	Delay time.Duration
+
+	// Percentile is the percentile of recent latencies that an adaptive delay
+	// waits for, in (0, 1). Default 0.95. Only with Delay zero.
+	Percentile float64
+
+	// InitialDelay is the adaptive delay until MinSamples latencies are in
+	// the window. Default 100ms. Only with Delay zero.
+	InitialDelay time.Duration
+
+	// MinSamples is how many latencies the window needs before the adaptive
+	// delay follows them. Default 20. Only with Delay zero.
+	MinSamples int
+
+	// Window is how long a latency counts: the estimate covers between
+	// Window/2 and Window of the most recent calls. Default 10s. Only with
+	// Delay zero.
+	Window time.Duration
+
+	// MaxHedges is the most extra attempts of one call, each started a delay
+	// after the one before. Default 1, at most 16.
+	MaxHedges int
+
+	// Budget, if set, must allow each hedge (Budget.WithdrawAt); a refused
+	// hedge is not started and ends the hedging of that call, which goes on
+	// with the attempts already running. Share it with retry.Config.Budget so
+	// that hedges and retries together stay within one ratio.
+	Budget *budget.Budget
+
+	// Deposit makes the hedger count each call in Budget (Budget.Deposit).
+	// Leave it false when a retry policy around the hedger has the same
+	// Budget, since the retry policy already counts each call; set it when
+	// no retry policy shares the budget.
+	Deposit bool
+
+	// OnHedge, if set, is called when a hedge starts, or when Budget refuses
+	// one, on the goroutine that runs the hedge, outside any lock of the
+	// hedger, before the hedge's attempt. It should not block.
+	OnHedge func(Event)
+}
+
+// Event is a hedge of one call, as [Config.OnHedge] reports it: a plain
+// value, whose zero value reports nothing.
+type Event struct {
+	Name    string        // the hedger's name
+	Attempt int           // 1 for the first hedge, 2 for the second, ...
+	Delay   time.Duration // the delay after which it was started
+	Refused bool          // the budget refused it: no attempt was started
+}
+
+// validate reports the first nonsense in c.
+func (c *Config) validate() error {
+	neg := func(name string, d time.Duration) error {
+		return errors.New("hedge: " + name + " is negative: " + d.String())
+	}
+	switch {
+	case c.Delay < 0:
+		return neg("Delay", c.Delay)
+	case c.InitialDelay < 0:
+		return neg("InitialDelay", c.InitialDelay)
+	case c.Window < 0:
+		return neg("Window", c.Window)
+	case c.MinSamples < 0:
+		return errors.New("hedge: MinSamples is negative: " + strconv.Itoa(c.MinSamples))
+	case c.MaxHedges < 0:
+		return errors.New("hedge: MaxHedges is negative: " + strconv.Itoa(c.MaxHedges))
+	case c.MaxHedges > maxHedgesLimit:
+		return errors.New("hedge: MaxHedges is above " + strconv.Itoa(maxHedgesLimit) + ": " + strconv.Itoa(c.MaxHedges))
+	case c.Percentile < 0 || c.Percentile >= 1 || math.IsNaN(c.Percentile):
+		return errors.New("hedge: Percentile must be in (0, 1), or 0 for the default; not " + strconv.FormatFloat(c.Percentile, 'g', -1, 64))
+	case c.Delay > 0 && (c.Percentile != 0 || c.InitialDelay != 0 || c.MinSamples != 0 || c.Window != 0):
+		return errors.New("hedge: Delay is fixed, so Percentile, InitialDelay, MinSamples and Window, which tune the adaptive delay, must be zero")
+	case c.Deposit && c.Budget == nil:
+		return errors.New("hedge: Deposit is set but Budget is nil")
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package hedge sends hedged requests ("The Tail at Scale", Dean and Barroso):
+// when a call has had no answer after a delay, it starts another attempt of
+// the same idempotent call; the first attempt to succeed wins, and the others
+// are cancelled — their contexts end with the cause [ErrLost].
+//
+// The delay is fixed (Config.Delay), or adaptive: a percentile of the
+// latencies of recent calls (default the 95th), estimated in constant memory
+// by a log-bucketed histogram over a sliding window of two rotating halves.
+// Until MinSamples latencies are known, InitialDelay is used. With the 95th
+// percentile, about 5% of calls send a hedge, and the slowest calls — the
+// tail — end as soon as their hedge answers.
+//
+// Extra load is bounded twice: at most MaxHedges extra attempts per call
+// (default 1), and, when Config.Budget is set, each hedge must be allowed by
+// the same *budget.Budget that the retry policy spends, so hedging and
+// retrying together stay within one ratio of the traffic. A refused hedge is
+// not an error: the call just goes on without it.
+//
+// Most callers make one [Hedger] per service with [New] and run calls with
+// [Do] (or [DoRelease], which hands back losing values such as an
+// *http.Response to close), or put the Hedger inside resilience.Compose, after
+// a retry policy. The delay decision is callable on its own for simulators:
+// [Hedger.DelayAt] and [Hedger.ObserveAt] take the time as an argument.
+//
+// A Hedger is safe for concurrent use. Do returns only after every attempt it
+// started has returned: losers are cancelled and are expected to return
+// promptly; no goroutine that Do started outlives it.
+package hedge

@@ -1,0 +1,109 @@
+package hedge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/retry"
+)
+
+func ExampleDo() {
+	h, err := hedge.New(hedge.Config{
+		Name:  "search",
+		Delay: time.Nanosecond, // hedge at once, for the example
+		OnHedge: func(e hedge.Event) {
+			fmt.Println("hedge", e.Attempt, "started")
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	replica := make(chan string, 2)
+	replica <- "replica-a" // stuck
+	replica <- "replica-b" // answers
+	reply, err := hedge.Do(context.Background(), h, func(ctx context.Context) (string, error) {
+		if name := <-replica; name == "replica-a" {
+			<-ctx.Done() // waits until another attempt wins
+			fmt.Println("replica-a cancelled:", context.Cause(ctx))
+			return "", context.Cause(ctx)
+		}
+		return "results from replica-b", nil
+	})
+	fmt.Println(reply, err)
+	// Output:
+	// hedge 1 started
+	// replica-a cancelled: hedge: another attempt won
+	// results from replica-b <nil>
+}
+
+func ExampleDoRelease() {
+	h := hedge.MustNew(hedge.Config{Delay: time.Nanosecond})
+	type response struct{ body string }
+	attempts := make(chan int, 2)
+	attempts <- 1
+	attempts <- 2
+	resp, err := hedge.DoRelease(context.Background(), h, func(ctx context.Context) (*response, error) {
+		if <-attempts == 1 {
+			<-ctx.Done() // lost, but answers anyway
+			return &response{body: "late"}, nil
+		}
+		return &response{body: "early"}, nil
+	}, func(r *response) {
+		fmt.Println("closing the losing response:", r.body)
+	})
+	fmt.Println(resp.body, err)
+	// Output:
+	// closing the losing response: late
+	// early <nil>
+}
+
+func ExampleRun() {
+	h := hedge.MustNew(hedge.Config{Delay: time.Hour})
+	err := hedge.Run(context.Background(), h, func(ctx context.Context) error {
+		return errors.New("bad request") // fails at once: no hedge
+	})
+	fmt.Println(err)
+	// Output:
+	// bad request
+}
+
+func ExampleHedger_DelayAt() {
+	// The delay decision alone, on an explicit clock, as a simulator uses it.
+	h := hedge.MustNew(hedge.Config{Percentile: 0.9, MinSamples: 10, InitialDelay: 50 * time.Millisecond})
+	now := time.Now()
+	fmt.Println("before any samples:", h.DelayAt(now))
+	for i := 1; i <= 100; i++ {
+		h.ObserveAt(now, time.Duration(i)*time.Millisecond)
+	}
+	d := h.DelayAt(now)
+	fmt.Println("p90 of 1ms..100ms within 6.25% of 90ms:", d > 84*time.Millisecond && d < 96*time.Millisecond)
+	// Output:
+	// before any samples: 50ms
+	// p90 of 1ms..100ms within 6.25% of 90ms: true
+}
+
+func ExampleHedger_Execute() {
+	// Retry outside, hedging inside, spending one budget.
+	b := budget.MustNew(budget.Config{})
+	p := resilience.Compose(
+		retry.MustNew(retry.Config{MaxAttempts: 3, Backoff: backoff.Constant(0), Budget: b}),
+		hedge.MustNew(hedge.Config{Delay: time.Hour, Budget: b}),
+	)
+	calls := 0
+	v, err := resilience.Do(context.Background(), p, func(ctx context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			return "", resilience.Transient(errors.New("connection reset"))
+		}
+		return "ok", nil
+	})
+	fmt.Println(v, err, calls)
+	// Output:
+	// ok <nil> 2
+}
