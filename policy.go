@@ -15,8 +15,9 @@ import (
 // An Execute method must:
 //   - call op only while Execute runs, from any number of goroutines, and
 //     pass op a context derived from ctx (or ctx itself);
-//   - return promptly once ctx is done, with an error that wraps
-//     [context.Cause] of ctx;
+//   - once ctx is done, start no new attempt and return as soon as the
+//     attempts it started have returned (they see ctx, or a context derived
+//     from it, end), with an error that wraps [context.Cause] of ctx;
 //   - let a panic in op propagate (after releasing what it holds).
 //
 // [Do] and [Run] are the usual way to run a function through a Policy; they
