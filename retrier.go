@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/netresilience/resilience/internal/clock"
 )
 
 // Retrier is a [Policy] that decides, after each failed attempt, whether to
@@ -104,7 +106,7 @@ func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Con
 		}
 		delay, stop := r.NextRetry(s)
 		if stop == nil && s.Cause == nil {
-			if s.Cause = wait(ctx, delay); s.Cause != nil {
+			if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
 				s.Now = time.Now()
 				delay, stop = r.NextRetry(s)
 			}
@@ -119,24 +121,5 @@ func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Con
 		if v, err = attempt(ctx); err == nil {
 			return v, nil
 		}
-	}
-}
-
-// wait sleeps for d, or until ctx is done, and then returns context.Cause of
-// ctx.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/internal/clock"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -354,7 +355,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, stop
 		}
 		t.discard(resp)
-		if s.Cause = wait(ctx, delay); s.Cause != nil {
+		if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
 			s.Now = time.Now()
 			if _, stop = t.retry.NextRetry(s); stop == nil {
 				stop = s.Cause
@@ -524,23 +525,4 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
-}
-
-// wait sleeps for d, or until ctx is done, and then returns context.Cause of
-// ctx.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -6,6 +6,7 @@
 package clock
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -44,3 +45,23 @@ func (c *Clock) From(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
 // Time converts a reading back to a time.
 func (c *Clock) Time(n int64) time.Time { return c.base.Add(time.Duration(n)) }
+
+// Sleep waits for d, or until ctx is done, and then returns context.Cause of
+// ctx: nil when the wait ran its course. A d of zero or less does not wait,
+// but still reports a done ctx.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -36,6 +38,28 @@ func TestSampledReadsEveryEighthCall(t *testing.T) {
 			if d != want {
 				t.Fatalf("reading %d = %v, want %v (the reading of call %d)", i, d, want, i/sampleEvery*sampleEvery)
 			}
+		}
+	})
+}
+
+func TestSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := Sleep(context.Background(), time.Second); err != nil || time.Since(start) != time.Second {
+			t.Fatalf("Sleep(1s) = %v after %v", err, time.Since(start))
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cause := errors.New("stop")
+		time.AfterFunc(time.Second, func() { cancel(cause) })
+		start = time.Now()
+		if err := Sleep(ctx, time.Hour); err != cause || time.Since(start) != time.Second {
+			t.Fatalf("Sleep cut short = %v after %v; want the cause after 1s", err, time.Since(start))
+		}
+		if err := Sleep(ctx, 0); err != cause {
+			t.Fatalf("Sleep(0) on a done context = %v, want the cause", err)
+		}
+		if err := Sleep(context.Background(), -1); err != nil {
+			t.Fatalf("Sleep(-1) = %v", err)
 		}
 	})
 }
