@@ -12,6 +12,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/window"
 )
 
@@ -140,11 +141,11 @@ func New(cfg Config) (*Breaker, error) {
 	}
 	b := &Breaker{
 		name:         cfg.Name,
-		threshold:    uint64(orDefault(cfg.FailureThreshold, DefaultFailureThreshold)),
-		recovery:     int64(orDefault(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
+		threshold:    uint64(defaults.Or(cfg.FailureThreshold, DefaultFailureThreshold)),
+		recovery:     int64(defaults.Or(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
 		maxRecovery:  int64(cfg.MaxRecoveryTimeout),
-		probeTimeout: int64(orDefault(cfg.ProbeTimeout, DefaultProbeTimeout)),
-		probes:       orDefault(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
+		probeTimeout: int64(defaults.Or(cfg.ProbeTimeout, DefaultProbeTimeout)),
+		probes:       defaults.Or(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
 		slowCall:     int64(cfg.SlowCall),
 		failureRate:  cfg.FailureRate,
 		slowRate:     cfg.SlowCallRate,
@@ -158,7 +159,7 @@ func New(cfg Config) (*Breaker, error) {
 	if cfg.Window > 0 {
 		b.windowed = true
 		b.win = window.New(cfg.Window)
-		b.minCalls = uint64(orDefault(cfg.MinCalls, DefaultMinCalls))
+		b.minCalls = uint64(defaults.Or(cfg.MinCalls, DefaultMinCalls))
 	}
 	b.timed = b.slowCall > 0
 	b.lockFree = !b.windowed && !b.timed
@@ -180,15 +181,6 @@ func MustNew(cfg Config) *Breaker {
 		panic(err)
 	}
 	return b
-}
-
-// orDefault returns v, or def if v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Name returns the breaker's name.

@@ -11,6 +11,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // Hedger decides when to hedge a call and runs hedged calls. Make one with
@@ -68,26 +69,17 @@ func New(cfg Config) (*Hedger, error) {
 	h := &Hedger{
 		name:         cfg.Name,
 		delay:        cfg.Delay,
-		percentile:   cmp(cfg.Percentile, DefaultPercentile),
-		initialDelay: cmp(cfg.InitialDelay, DefaultInitialDelay),
-		minSamples:   cmp(cfg.MinSamples, DefaultMinSamples),
-		maxHedges:    cmp(cfg.MaxHedges, DefaultMaxHedges),
+		percentile:   defaults.Or(cfg.Percentile, DefaultPercentile),
+		initialDelay: defaults.Or(cfg.InitialDelay, DefaultInitialDelay),
+		minSamples:   defaults.Or(cfg.MinSamples, DefaultMinSamples),
+		maxHedges:    defaults.Or(cfg.MaxHedges, DefaultMaxHedges),
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
 		onHedge:      cfg.OnHedge,
 		clock:        clock.New(),
 	}
-	h.est.half = int64(max(cmp(cfg.Window, DefaultWindow)/2, 1))
+	h.est.half = int64(max(defaults.Or(cfg.Window, DefaultWindow)/2, 1))
 	return h, nil
-}
-
-// cmp returns v, or def if v is zero.
-func cmp[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // MustNew is [New] for configurations known to be valid; it panics on an

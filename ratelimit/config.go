@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // DefaultPer is the period of a [Config] whose Per is zero: Limit is then
@@ -103,9 +105,9 @@ func (c *Config) validate() error {
 	case c.OnWait != nil && c.MaxWait == 0:
 		return errors.New("ratelimit: OnWait is set but MaxWait is zero, so no call ever waits")
 	}
-	per := orDefault(c.Per, DefaultPer)
+	per := defaults.Or(c.Per, DefaultPer)
 	num, den := ratio(c.Limit, per)
-	burst := orDefault(c.Burst, c.Limit)
+	burst := defaults.Or(c.Burst, c.Limit)
 	if _, ok := mulDiv(uint64(burst), num, den); !ok {
 		return errors.New("ratelimit: refilling a Burst of " + tokens(burst) + " at " +
 			strconv.Itoa(c.Limit) + " per " + per.String() + " takes more than 36 years")
@@ -135,13 +137,4 @@ func ratio(limit int, per time.Duration) (num, den uint64) {
 		a, b = b, a%b
 	}
 	return num / a, den / a
-}
-
-// orDefault returns v, or def if v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

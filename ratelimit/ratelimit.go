@@ -7,6 +7,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // maxTime bounds the times the limiter computes with: readings of its clock
@@ -70,12 +71,12 @@ func New(cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	num, den := ratio(cfg.Limit, orDefault(cfg.Per, DefaultPer))
+	num, den := ratio(cfg.Limit, defaults.Or(cfg.Per, DefaultPer))
 	l := &Limiter{
 		name:       cfg.Name,
 		num:        num,
 		den:        den,
-		burst:      orDefault(cfg.Burst, cfg.Limit),
+		burst:      defaults.Or(cfg.Burst, cfg.Limit),
 		maxWait:    min(int64(cfg.MaxWait), maxSpan),
 		onWait:     cfg.OnWait,
 		onReject:   cfg.OnReject,

@@ -15,6 +15,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -136,11 +137,11 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		classify:      cfg.Retry.Classifier,
 		retryAll:      cfg.RetryNonIdempotent,
 		retryStatuses: slices.Clone(cfg.RetryStatuses),
-		maxBody:       orDefault(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
-		maxDrain:      orDefault(cfg.MaxDrain, DefaultMaxDrain),
+		maxBody:       defaults.Or(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
+		maxDrain:      defaults.Or(cfg.MaxDrain, DefaultMaxDrain),
 		attemptTimout: cfg.AttemptTimeout,
 		attemptHeader: http.CanonicalHeaderKey(cfg.AttemptHeader),
-		maxHosts:      orDefault(cfg.MaxHosts, DefaultMaxHosts),
+		maxHosts:      defaults.Or(cfg.MaxHosts, DefaultMaxHosts),
 	}
 	if t.classify == nil {
 		t.classify = resilience.Classify
@@ -174,14 +175,6 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		t.breakers = make(map[string]*breaker.Breaker)
 	}
 	return t, nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // StatusError is the failure that a response's status makes, as the retry

@@ -10,6 +10,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/window"
 )
 
@@ -62,13 +63,13 @@ func New(cfg Config) (*Throttle, error) {
 	}
 	t := &Throttle{
 		name:        cfg.Name,
-		k:           orDefault(cfg.K, DefaultK),
-		minRequests: uint64(orDefault(cfg.MinRequests, DefaultMinRequests)),
-		maxP:        orDefault(cfg.MaxRejectProbability, 1),
+		k:           defaults.Or(cfg.K, DefaultK),
+		minRequests: uint64(defaults.Or(cfg.MinRequests, DefaultMinRequests)),
+		maxP:        defaults.Or(cfg.MaxRejectProbability, 1),
 		classify:    cfg.Classifier,
 		onReject:    cfg.OnReject,
 		clock:       clock.New(),
-		win:         window.New(orDefault(cfg.Window, DefaultWindow)),
+		win:         window.New(defaults.Or(cfg.Window, DefaultWindow)),
 		errs:        newErrors(cfg.Name),
 	}
 	if t.classify == nil {
@@ -91,15 +92,6 @@ func MustNew(cfg Config) *Throttle {
 		panic(err)
 	}
 	return t
-}
-
-// orDefault returns v, or def if v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Name returns the throttle's name.
