@@ -72,6 +72,20 @@ func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, e
 	return retryLoop(ctx, r, fn)
 }
 
+// Failed records in s that attempt n failed with err, as an executor does
+// before it asks a [Retrier] what next: it reads the clock, the deadline and
+// (if it ended) the cause of the caller's ctx, and draws the jitter.
+// Executors of their own, such as an HTTP transport, use it so that every
+// executor tells a Retrier the same things.
+func (s *RetryState) Failed(ctx context.Context, n int, err error) {
+	s.Attempts, s.Err, s.Now = n, err, time.Now()
+	s.Deadline, _ = ctx.Deadline()
+	s.Jitter = rand.Float64()
+	if ctx.Err() != nil {
+		s.Cause = context.Cause(ctx)
+	}
+}
+
 // retryLoop is the retry executor: it runs attempt until it succeeds or r
 // says stop, waiting as r decides. It must not let attempt escape.
 func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
@@ -96,14 +110,7 @@ func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Conte
 func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
 	s := RetryState{Start: start}
 	for {
-		s.Attempts++
-		s.Err = err
-		s.Now = time.Now()
-		s.Deadline, _ = ctx.Deadline()
-		s.Jitter = rand.Float64()
-		if ctx.Err() != nil {
-			s.Cause = context.Cause(ctx)
-		}
+		s.Failed(ctx, s.Attempts+1, err)
 		delay, stop := r.NextRetry(s)
 		if stop == nil && s.Cause == nil {
 			if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -331,12 +330,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			failure = t.statusFailure(resp)
 		}
-		s.Attempts, s.Err, s.Now = n, failure, time.Now()
-		s.Deadline, _ = ctx.Deadline()
-		s.Jitter = rand.Float64()
-		if ctx.Err() != nil {
-			s.Cause = context.Cause(ctx)
-		}
+		s.Failed(ctx, n, failure)
 		delay, stop := t.retry.NextRetry(s)
 		if stop == nil && s.Cause != nil {
 			stop = s.Cause
