@@ -44,13 +44,22 @@ type estimator struct {
 	half    int64 // length of a half, in clock nanoseconds
 	cur     int   // the half being filled
 	start   int64 // when the current half began
+	started bool  // start is set: the halves are aligned to the first call
 	total   int   // samples in both halves
 	counts  [2]int
 	buckets [2][numBuckets]uint32
 }
 
 // advance forgets the halves that have left the window at now.
+//
+// The halves are aligned to the first call, not to the clock's zero, so that
+// only differences of times matter (a simulator's virtual time gives the same
+// estimates whatever the hedger's clock reads).
 func (e *estimator) advance(now int64) {
+	if !e.started {
+		e.started, e.start = true, now
+		return
+	}
 	if now-e.start < e.half {
 		return
 	}

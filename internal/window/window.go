@@ -26,7 +26,8 @@ type Counts [3]uint64
 type Window struct {
 	width   int64 // nanoseconds per bucket
 	buckets []Counts
-	head    int64 // number of the newest bucket: time / width
+	head    int64 // number of the newest bucket: (time − origin) / width
+	origin  int64 // the time of the first event: buckets are aligned to it
 	started bool
 	totals  Counts // over the live buckets
 }
@@ -46,12 +47,19 @@ func (w *Window) Buckets() (n int, width time.Duration) {
 
 // advance moves the window so that its newest bucket holds now, clearing the
 // buckets it passes over. A time before the newest bucket counts in it.
+//
+// The buckets are aligned to the first event after New or Reset, not to the
+// clock's zero, so that a window driven on virtual time (a simulator's) counts
+// the same whatever the policy's clock reads: only differences of times
+// matter.
 func (w *Window) advance(now int64) *Counts {
-	e := floorDiv(now, w.width)
+	if !w.started {
+		w.started, w.origin, w.head = true, now, 0
+		return &w.buckets[0]
+	}
+	e := floorDiv(now-w.origin, w.width)
 	n := int64(len(w.buckets))
 	switch {
-	case !w.started:
-		w.started, w.head = true, e
 	case e > w.head:
 		if e-w.head >= n {
 			w.Reset()

@@ -54,11 +54,41 @@ func TestWindowNegativeTimes(t *testing.T) {
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	w.Add(ms(-1050), event(true, false))
 	w.Add(ms(-950), event(false, false))
-	if tot := w.Totals(ms(-100)); tot[0] != 1 || tot[1] != 0 {
-		t.Fatalf("at -100ms: %v; want 1 call, 0 failures (the bucket at -1.1s has left)", tot)
+	// Buckets are aligned to the first event: [-1050ms, -950ms) is the first.
+	if tot := w.Totals(ms(-51)); tot[0] != 2 || tot[1] != 1 {
+		t.Fatalf("at -51ms: %v; want 2 calls, 1 failure (the first bucket is still in)", tot)
+	}
+	if tot := w.Totals(ms(-50)); tot[0] != 1 || tot[1] != 0 {
+		t.Fatalf("at -50ms: %v; want 1 call, 0 failures (the bucket from -1050ms has left)", tot)
 	}
 	if floorDiv(-1, 10) != -1 || floorDiv(-10, 10) != -1 || floorDiv(9, 10) != 0 || mod(-1, 10) != 9 {
 		t.Fatal("floorDiv or mod rounds the wrong way for negative numbers")
+	}
+}
+
+// TestWindowCountsOnlyDifferencesOfTimes checks that shifting every time by
+// the same amount, aligned or not, changes no total: what a simulator on
+// virtual time needs, whatever a policy's clock reads.
+func TestWindowCountsOnlyDifferencesOfTimes(t *testing.T) {
+	ms := int64(time.Millisecond)
+	times := []int64{0, 30 * ms, 95 * ms, 140 * ms, 610 * ms, 990 * ms, 1020 * ms, 1090 * ms, 1510 * ms, 2200 * ms}
+	var want []Counts
+	for _, shift := range []int64{0, 37 * ms, -123456789, 1<<50 + 7} {
+		w := New(time.Second)
+		var got []Counts
+		for i, at := range times {
+			w.Add(at+shift, event(i%2 == 0, false))
+			got = append(got, w.Totals(at+shift+50*ms))
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("shift %d: totals after event %d are %v; without the shift %v", shift, i, got[i], want[i])
+			}
+		}
 	}
 }
 
