@@ -1,0 +1,139 @@
+package sim
+
+import (
+	"slices"
+	"time"
+)
+
+func dur(d time.Duration) Duration { return Duration(d) }
+
+// Policy sections used by the built-in scenarios.
+var (
+	retry3       = &RetryConfig{MaxAttempts: 3}
+	someBudget   = &BudgetConfig{}
+	breaker5     = &BreakerConfig{}
+	breakerRate  = &BreakerConfig{Window: dur(10 * time.Second), FailureRate: 0.5, FailureThreshold: 1 << 20}
+	fullJitter   = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "full"}
+	noJitter     = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "none"}
+	equalJitter  = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "equal"}
+	someThrottle = &ThrottleConfig{}
+)
+
+// builtins are the scenarios of the default suite, in the order it runs
+// them. Each call returns fresh values, so a caller may change them.
+func builtins() []*Scenario {
+	return []*Scenario{
+		{
+			Name: "outage",
+			Description: "The upstream goes down completely for 2m45s (connections refused) and comes back. " +
+				"Retries alone triple the load on a service that is down; a budget holds them to a tenth; " +
+				"a breaker stops nearly all calls and probes for the recovery.",
+			Duration: dur(10 * time.Minute),
+			Upstream: Upstream{
+				Latency:  Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
+				Capacity: 200,
+				Windows:  []Window{{Name: "outage", From: dur(2 * time.Minute), To: dur(4*time.Minute + 45*time.Second), Down: true}},
+			},
+			Load: Load{Rate: 1000, Clients: 10, Deadline: dur(10 * time.Second)},
+			Policies: []Policy{
+				{Name: "no retry"},
+				{Name: "retry", Retry: retry3},
+				{Name: "retry+budget", Retry: retry3, Budget: someBudget},
+				{Name: "retry+breaker", Retry: retry3, Breaker: breaker5},
+				{Name: "retry+budget+breaker", Retry: retry3, Budget: someBudget, Breaker: breaker5},
+			},
+		},
+		{
+			Name: "brownout",
+			Description: "For two minutes 30% of calls fail. Retries win most of them back at a cost of a third more calls; " +
+				"a breaker that opens on five failures in a row trips again and again and fails calls that would have passed, " +
+				"while one that opens at a 50% failure rate stays closed.",
+			Duration: dur(5 * time.Minute),
+			Upstream: Upstream{
+				Latency:  Latency{Median: dur(30 * time.Millisecond), P99: dur(120 * time.Millisecond)},
+				Capacity: 200,
+				Windows:  []Window{{Name: "brown-out", From: dur(time.Minute), To: dur(3 * time.Minute), ErrorRate: 0.3}},
+			},
+			Load: Load{Rate: 500, Clients: 10, Deadline: dur(5 * time.Second)},
+			Policies: []Policy{
+				{Name: "no retry"},
+				{Name: "retry", Retry: retry3},
+				{Name: "retry+budget", Retry: retry3, Budget: someBudget},
+				{Name: "retry+breaker(5 in a row)", Retry: retry3, Breaker: breaker5},
+				{Name: "retry+breaker(50% of 10s)", Retry: retry3, Breaker: breakerRate},
+			},
+		},
+		{
+			Name: "overload",
+			Description: "The load climbs past what the upstream can serve for two minutes: calls wait in line, " +
+				"then the upstream sheds what would wait too long. Retries pile more onto the overloaded upstream; " +
+				"a budget or client-side throttling keep the extra load small.",
+			Duration: dur(5 * time.Minute),
+			Upstream: Upstream{
+				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
+				Capacity:      60, // about 1,100 calls/s
+				MaxQueueDelay: dur(250 * time.Millisecond),
+				Windows:       []Window{{Name: "slow spell", From: dur(time.Minute), To: dur(3 * time.Minute), LatencyFactor: 1.3}},
+			},
+			Load: Load{Rate: 1000, Clients: 10, Deadline: dur(5 * time.Second)},
+			Policies: []Policy{
+				{Name: "no retry"},
+				{Name: "retry", Retry: &RetryConfig{MaxAttempts: 5}},
+				{Name: "retry+budget", Retry: &RetryConfig{MaxAttempts: 5}, Budget: someBudget},
+				{Name: "retry+throttle", Retry: &RetryConfig{MaxAttempts: 5}, Throttle: someThrottle},
+			},
+		},
+		{
+			Name: "latency-tail",
+			Description: "One call in fifty takes about a second instead of 20ms. A hedge sent after the 95th percentile " +
+				"cuts the tail for a few percent more calls; a per-attempt timeout with retries cuts it too, " +
+				"but waits for the timeout first.",
+			Duration: dur(2 * time.Minute),
+			Upstream: Upstream{
+				Latency: Latency{Median: dur(20 * time.Millisecond), P99: dur(60 * time.Millisecond), TailProbability: 0.02, Tail: dur(time.Second)},
+			},
+			Load: Load{Rate: 500, Clients: 10, Deadline: dur(5 * time.Second)},
+			Policies: []Policy{
+				{Name: "plain"},
+				{Name: "timeout 200ms+retry", Retry: retry3, Timeout: dur(200 * time.Millisecond)},
+				{Name: "hedge p95", Hedge: &HedgeConfig{}},
+				{Name: "hedge p80", Hedge: &HedgeConfig{Percentile: 0.8}},
+				{Name: "hedge p80+budget", Retry: retry3, Budget: someBudget, Hedge: &HedgeConfig{Percentile: 0.8, UseBudget: true}},
+			},
+		},
+		{
+			Name: "herd",
+			Description: "A blip drops the connections of 2,000 clients, which all send their request again at the same instant. " +
+				"Without jitter their retries collide in lockstep waves and most of them are refused again; " +
+				"jitter spreads them out, so fewer calls do the same work.",
+			Duration:   dur(20 * time.Second),
+			Resolution: dur(100 * time.Millisecond),
+			Upstream: Upstream{
+				Latency:       Latency{Median: dur(20 * time.Millisecond), P99: dur(40 * time.Millisecond)},
+				Capacity:      50, // about 2,500 calls/s
+				MaxQueueDelay: dur(50 * time.Millisecond),
+			},
+			Load: Load{Rate: 20, Clients: 2000, Deadline: dur(10 * time.Second),
+				Bursts: []Burst{{At: dur(5 * time.Second), Requests: 2000}}},
+			Policies: []Policy{
+				{Name: "no jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: noJitter}},
+				{Name: "equal jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: equalJitter}},
+				{Name: "full jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: fullJitter}},
+			},
+		},
+	}
+}
+
+// Builtins returns the built-in scenarios, in the order of the default
+// suite. Each call returns fresh values.
+func Builtins() []*Scenario { return builtins() }
+
+// Builtin returns the built-in scenario with the given name.
+func Builtin(name string) (*Scenario, bool) {
+	all := builtins()
+	i := slices.IndexFunc(all, func(s *Scenario) bool { return s.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	return all[i], true
+}

@@ -1,0 +1,485 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/retry"
+	"github.com/netresilience/resilience/throttle"
+)
+
+// Duration is a time.Duration written in JSON as a string such as "250ms" or
+// "1m30s".
+type Duration time.Duration
+
+// MarshalJSON writes d as a string such as "250ms".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a string such as "250ms", or 0.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "0" {
+		*d = 0
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"250ms\", not %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %v", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Scenario is one simulated situation: an upstream, the load the clients
+// put on it, and the policy configurations to compare. Zero fields take the
+// defaults documented on them. Field names in JSON are the Go names.
+type Scenario struct {
+	Name        string
+	Description string
+	// Seed seeds every random draw of the run. Default 1. The same scenario
+	// and seed give the same results, byte for byte.
+	Seed uint64
+	// Duration is how much virtual time the load runs for. Requests still
+	// running at its end run to completion.
+	Duration Duration
+	// Resolution is the width of the time buckets of the charts and of the
+	// time-to-recover measure. Default 1s.
+	Resolution Duration
+	Upstream   Upstream
+	Load       Load
+	Policies   []Policy
+}
+
+// Upstream models the service the clients call.
+type Upstream struct {
+	// Latency is the time a call takes when the upstream is healthy and idle.
+	Latency Latency
+	// ErrorRate is the share of calls that fail (transiently, like a 503)
+	// when the upstream is healthy, in [0, 1].
+	ErrorRate float64
+	// Capacity is how many calls the upstream works on at once (its
+	// workers); calls beyond it wait in line, first come first served, so
+	// that its latency climbs as the load nears and passes what it can
+	// serve. Zero means no limit.
+	Capacity int
+	// MaxQueueDelay is the longest a call waits in line for a worker: one
+	// that would wait longer is refused at once with a transient error, as
+	// an overloaded server sheds load. Default 500ms. Only with Capacity.
+	MaxQueueDelay Duration
+	// RejectLatency is how long a refusal takes: a call to an overloaded
+	// upstream, or to one that is down. Default 1ms.
+	RejectLatency Duration
+	// Windows are periods of trouble: outages, brown-outs, slow spells.
+	Windows []Window
+}
+
+// Latency is a log-normal latency distribution given by its median and
+// 99th percentile, with an optional heavy tail.
+type Latency struct {
+	Median Duration // default 20ms
+	P99    Duration // default 3 × Median; at least Median
+	// TailProbability is the share of calls that take Tail instead, give or
+	// take 10%, in [0, 1).
+	TailProbability float64
+	Tail            Duration
+}
+
+// Window is a period [From, To) during which the upstream misbehaves.
+type Window struct {
+	Name string
+	From Duration
+	To   Duration
+	// Down refuses every call after RejectLatency, as a service whose
+	// connections are refused.
+	Down bool
+	// ErrorRate replaces the upstream's error rate in the window when it is
+	// above it, in [0, 1].
+	ErrorRate float64
+	// LatencyFactor multiplies latencies in the window. Default 1.
+	LatencyFactor float64
+}
+
+// Load is what the clients ask of the upstream.
+type Load struct {
+	// Rate is the requests per second the clients make together, as a
+	// Poisson process.
+	Rate float64
+	// Clients is how many clients share the load, each with its own
+	// instances of the policies (its own breaker, budget, throttle and
+	// hedger), as the processes of a fleet have. Requests go to clients in
+	// turn. Default 1.
+	Clients int
+	// Deadline is how long a client waits for a request, retries included.
+	// Default 10s.
+	Deadline Duration
+	// Bursts are requests that all arrive at one instant, on top of Rate.
+	Bursts []Burst
+}
+
+// Burst is Requests requests arriving together at At, spread over the
+// clients in turn: every client reconnecting after a blip, a cron tick.
+type Burst struct {
+	At       Duration
+	Requests int
+}
+
+// Policy is one configuration of the library's policies that a client runs
+// every request through, in the order of the project's recommended stack:
+// retry (with its budget) outermost, then per attempt the throttle, the
+// breaker, the attempt timeout and the hedger. A Policy with none of them
+// calls the upstream once per request. Each section maps onto the Config
+// of its package, field for field.
+type Policy struct {
+	Name     string
+	Retry    *RetryConfig
+	Budget   *BudgetConfig
+	Breaker  *BreakerConfig
+	Throttle *ThrottleConfig
+	Hedge    *HedgeConfig
+	// Timeout limits each attempt, as timeout.Config's Timeout does: an
+	// attempt still running after it fails with a transient timeout.
+	Timeout Duration
+}
+
+// RetryConfig is retry.Config.
+type RetryConfig struct {
+	MaxAttempts   int
+	Backoff       *BackoffConfig
+	MaxElapsed    Duration
+	MaxRetryAfter Duration
+}
+
+// BackoffConfig is backoff.Exponential, or backoff.Constant when Constant
+// is set. Jitter is "full" (the default), "equal", "decorrelated" or "none".
+type BackoffConfig struct {
+	Base       Duration
+	Multiplier float64
+	Max        Duration
+	Jitter     string
+	Constant   Duration
+}
+
+// BudgetConfig is budget.Config.
+type BudgetConfig struct {
+	Ratio        float64
+	MinPerSecond float64
+	Window       Duration
+}
+
+// BreakerConfig is breaker.Config.
+type BreakerConfig struct {
+	FailureThreshold   int
+	RecoveryTimeout    Duration
+	MaxRecoveryTimeout Duration
+	HalfOpenProbes     int
+	ProbeTimeout       Duration
+	Window             Duration
+	FailureRate        float64
+	SlowCall           Duration
+	SlowCallRate       float64
+	MinCalls           int
+}
+
+// ThrottleConfig is throttle.Config.
+type ThrottleConfig struct {
+	K                    float64
+	Window               Duration
+	MinRequests          int
+	MaxRejectProbability float64
+}
+
+// HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
+// budget of the policy, as hedge.Config.Budget shared with
+// retry.Config.Budget does.
+type HedgeConfig struct {
+	Delay        Duration
+	Percentile   float64
+	InitialDelay Duration
+	MinSamples   int
+	Window       Duration
+	MaxHedges    int
+	UseBudget    bool
+}
+
+// Parse reads a scenario, or a JSON array of scenarios, from r. Unknown
+// fields are errors, so that a misspelt name does not silently leave a
+// default in place; every scenario is checked as Check does.
+func Parse(r io.Reader) ([]*Scenario, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimSpace(data)
+	var list []*Scenario
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if len(data) > 0 && data[0] == '[' {
+		err = dec.Decode(&list)
+	} else {
+		s := new(Scenario)
+		err = dec.Decode(s)
+		list = []*Scenario{s}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sim: reading scenario: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("sim: reading scenario: data after the end of the JSON value")
+	}
+	if len(list) == 0 {
+		return nil, errors.New("sim: no scenario in the input")
+	}
+	for i, s := range list {
+		if s == nil {
+			return nil, fmt.Errorf("sim: scenario %d is null", i+1)
+		}
+		if err := s.Check(); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// Check reports the first thing in s that makes no sense, with the path of
+// the field: negative rates, windows that end before they start, policy
+// sections the library's own New functions refuse.
+func (s *Scenario) Check() error {
+	fail := func(format string, args ...any) error {
+		name := s.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		return fmt.Errorf("sim: scenario %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	u, l := &s.Upstream, &s.Load
+	switch {
+	case s.Duration <= 0:
+		return fail("Duration must be positive")
+	case s.Resolution < 0:
+		return fail("Resolution must not be negative")
+	case s.Duration/s.resolution() > maxBuckets:
+		return fail("Duration / Resolution is above %d buckets; raise Resolution", maxBuckets)
+	case u.Latency.Median < 0 || u.Latency.P99 < 0 || u.Latency.Tail < 0:
+		return fail("Upstream.Latency durations must not be negative")
+	case u.Latency.P99 != 0 && u.Latency.P99 < u.latencyMedian():
+		return fail("Upstream.Latency.P99 %v is below the median %v", time.Duration(u.Latency.P99), time.Duration(u.latencyMedian()))
+	case !isShare(u.Latency.TailProbability) || u.Latency.TailProbability == 1:
+		return fail("Upstream.Latency.TailProbability must be in [0, 1)")
+	case u.Latency.TailProbability > 0 && u.Latency.Tail == 0:
+		return fail("Upstream.Latency.TailProbability needs a Tail")
+	case !isShare(u.ErrorRate):
+		return fail("Upstream.ErrorRate must be in [0, 1]")
+	case u.Capacity < 0 || u.Capacity > 1_000_000:
+		return fail("Upstream.Capacity must be in [0, 1000000]")
+	case u.MaxQueueDelay < 0:
+		return fail("Upstream.MaxQueueDelay must not be negative")
+	case u.RejectLatency < 0:
+		return fail("Upstream.RejectLatency must not be negative")
+	case l.Rate < 0 || l.Rate != l.Rate || l.Rate > 1e7:
+		return fail("Load.Rate must be in [0, 1e7] requests per second")
+	case l.Clients < 0 || l.Clients > 1_000_000:
+		return fail("Load.Clients must be in [0, 1000000]")
+	case l.Deadline < 0:
+		return fail("Load.Deadline must not be negative")
+	case len(s.Policies) == 0:
+		return fail("no Policies to compare")
+	}
+	for i, w := range u.Windows {
+		switch {
+		case w.From < 0 || w.To <= w.From:
+			return fail("Upstream.Windows[%d]: From must be at least 0 and To after it", i)
+		case !isShare(w.ErrorRate):
+			return fail("Upstream.Windows[%d].ErrorRate must be in [0, 1]", i)
+		case w.LatencyFactor < 0 || w.LatencyFactor != w.LatencyFactor:
+			return fail("Upstream.Windows[%d].LatencyFactor must not be negative", i)
+		}
+	}
+	for i, b := range l.Bursts {
+		if b.At < 0 || b.At >= s.Duration || b.Requests < 0 || b.Requests > 10_000_000 {
+			return fail("Load.Bursts[%d]: At must be in [0, Duration) and Requests in [0, 1e7]", i)
+		}
+	}
+	names := make(map[string]bool)
+	for i, p := range s.Policies {
+		if p.Name == "" {
+			return fail("Policies[%d] has no Name", i)
+		}
+		if names[p.Name] {
+			return fail("two Policies are named %q", p.Name)
+		}
+		names[p.Name] = true
+		if _, err := p.build(0); err != nil {
+			return fail("Policies[%d] (%s): %v", i, p.Name, err)
+		}
+	}
+	return nil
+}
+
+func isShare(f float64) bool { return f >= 0 && f <= 1 }
+
+func (s *Scenario) resolution() Duration {
+	if s.Resolution == 0 {
+		return Duration(time.Second)
+	}
+	return s.Resolution
+}
+
+func (u *Upstream) latencyMedian() Duration {
+	if u.Latency.Median == 0 {
+		return Duration(20 * time.Millisecond)
+	}
+	return u.Latency.Median
+}
+
+// maxBuckets bounds the memory of a run's time series.
+const maxBuckets = 100_000
+
+// stack is one client's instances of a Policy's parts.
+type stack struct {
+	retry    *retry.Policy
+	budget   *budget.Budget
+	breaker  *breaker.Breaker
+	throttle *throttle.Throttle
+	hedger   *hedge.Hedger
+	hedges   int // the most hedges per attempt
+	timeout  time.Duration
+}
+
+// build makes one client's instances of p, seeding what draws random
+// numbers of its own with seed.
+func (p *Policy) build(seed uint64) (*stack, error) {
+	st := &stack{timeout: time.Duration(p.Timeout)}
+	if p.Timeout < 0 {
+		return nil, errors.New("Timeout must not be negative")
+	}
+	if p.Budget != nil {
+		if p.Retry == nil && (p.Hedge == nil || !p.Hedge.UseBudget) {
+			return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
+		}
+		b, err := budget.New(budget.Config{Ratio: p.Budget.Ratio, MinPerSecond: p.Budget.MinPerSecond, Window: time.Duration(p.Budget.Window)})
+		if err != nil {
+			return nil, err
+		}
+		st.budget = b
+	}
+	if p.Retry != nil {
+		cfg := retry.Config{
+			MaxAttempts:   p.Retry.MaxAttempts,
+			MaxElapsed:    time.Duration(p.Retry.MaxElapsed),
+			MaxRetryAfter: time.Duration(p.Retry.MaxRetryAfter),
+		}
+		if b := p.Retry.Backoff; b != nil {
+			strategy, err := b.strategy()
+			if err != nil {
+				return nil, err
+			}
+			cfg.Backoff = strategy
+		}
+		r, err := retry.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.retry = r
+	}
+	if c := p.Breaker; c != nil {
+		b, err := breaker.New(breaker.Config{
+			Name:               p.Name,
+			FailureThreshold:   c.FailureThreshold,
+			RecoveryTimeout:    time.Duration(c.RecoveryTimeout),
+			MaxRecoveryTimeout: time.Duration(c.MaxRecoveryTimeout),
+			HalfOpenProbes:     c.HalfOpenProbes,
+			ProbeTimeout:       time.Duration(c.ProbeTimeout),
+			Window:             time.Duration(c.Window),
+			FailureRate:        c.FailureRate,
+			SlowCall:           time.Duration(c.SlowCall),
+			SlowCallRate:       c.SlowCallRate,
+			MinCalls:           c.MinCalls,
+			Seed:               seed | 1,
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.breaker = b
+	}
+	if c := p.Throttle; c != nil {
+		t, err := throttle.New(throttle.Config{
+			Name:                 p.Name,
+			K:                    c.K,
+			Window:               time.Duration(c.Window),
+			MinRequests:          c.MinRequests,
+			MaxRejectProbability: c.MaxRejectProbability,
+			Seed:                 seed | 1,
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.throttle = t
+	}
+	if c := p.Hedge; c != nil {
+		if c.UseBudget && p.Budget == nil {
+			return nil, errors.New("Hedge.UseBudget needs a Budget")
+		}
+		cfg := hedge.Config{
+			Name:         p.Name,
+			Delay:        time.Duration(c.Delay),
+			Percentile:   c.Percentile,
+			InitialDelay: time.Duration(c.InitialDelay),
+			MinSamples:   c.MinSamples,
+			Window:       time.Duration(c.Window),
+			MaxHedges:    c.MaxHedges,
+		}
+		if c.UseBudget {
+			cfg.Budget = st.budget
+		}
+		h, err := hedge.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		st.hedger = h
+		st.hedges = c.MaxHedges
+		if st.hedges == 0 {
+			st.hedges = 1
+		}
+	}
+	return st, nil
+}
+
+func (b *BackoffConfig) strategy() (backoff.Strategy, error) {
+	if b.Constant != 0 {
+		if b.Base != 0 || b.Multiplier != 0 || b.Max != 0 || b.Jitter != "" {
+			return nil, errors.New("Backoff: Constant excludes Base, Multiplier, Max and Jitter")
+		}
+		if b.Constant < 0 {
+			return nil, errors.New("Backoff.Constant must not be negative")
+		}
+		return backoff.Constant(time.Duration(b.Constant)), nil
+	}
+	e := backoff.Exponential{Base: time.Duration(b.Base), Multiplier: b.Multiplier, Max: time.Duration(b.Max)}
+	switch strings.ToLower(b.Jitter) {
+	case "", "full":
+		e.Jitter = backoff.FullJitter
+	case "equal":
+		e.Jitter = backoff.EqualJitter
+	case "decorrelated":
+		e.Jitter = backoff.DecorrelatedJitter
+	case "none":
+		e.Jitter = backoff.NoJitter
+	default:
+		return nil, fmt.Errorf("Backoff.Jitter %q is not one of full, equal, decorrelated, none", b.Jitter)
+	}
+	return e, nil
+}

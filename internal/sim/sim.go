@@ -1,0 +1,633 @@
+// Package sim is the simulator behind "resilience sim": it runs simulated
+// clients against a simulated upstream on virtual time, through the
+// library's own decisions — retry.Policy.Decide, budget.Budget.DepositAt and
+// WithdrawAt, breaker.Breaker.AllowAt and Permit.DoneAt, throttle.Throttle.AllowAt,
+// hedge.Hedger.DelayAt and ObserveAt — and measures what each policy
+// configuration did to the clients and to the upstream.
+//
+// The simulation is a discrete-event loop: a queue of timed events (a request
+// arrives, an upstream call answers, a backoff ends, a hedge is due, an
+// attempt runs out of time), processed in order of time and, for equal times,
+// of scheduling. Every random draw comes from generators seeded by the
+// scenario's seed, and the library's decisions read no clock of their own
+// here, so a run is reproducible exactly.
+package sim
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/retry"
+	"github.com/netresilience/resilience/throttle"
+)
+
+// epoch is virtual time zero. Any fixed time would do: the policies count
+// only differences of times.
+var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(t int64) time.Time { return epoch.Add(time.Duration(t)) }
+
+// The errors of upstream calls, made once so that a call allocates nothing.
+var (
+	errUpstream = resilience.Transient(errors.New("upstream: 503 Service Unavailable"))
+	errRefused  = resilience.Transient(errors.New("upstream: connection refused"))
+	errTimeout  = resilience.Transient(timeoutError{})
+)
+
+// timeoutError is an attempt that ran past its per-attempt timeout.
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "sim: attempt timed out" }
+func (timeoutError) Timeout() bool { return true }
+
+// Run runs every policy of s over the same load and upstream, concurrently,
+// and returns what each did. s must have passed Check.
+func Run(s *Scenario) (*Result, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	runs := make([]*run, len(s.Policies))
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.Policies))
+	for i := range s.Policies {
+		wg.Go(func() {
+			r, err := newRun(s, &s.Policies[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			r.loop()
+			runs[i] = r
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return collect(s, runs), nil
+}
+
+// Event kinds.
+const (
+	evArrival  uint8 = iota // the next request of the Poisson load
+	evBurst                 // a burst of the load; sub holds nothing, req the burst's index
+	evCallDone              // an upstream call answers
+	evLimit                 // an attempt reaches its timeout or the request its deadline
+	evHedge                 // a hedge of the current attempt is due
+	evRetry                 // a backoff ends: the next attempt starts
+)
+
+// Outcomes of an upstream call, in event.result.
+const (
+	callOK      uint8 = iota
+	callFailed        // the upstream worked on it and failed
+	callRefused       // refused at once: full or down; it held no capacity
+)
+
+// event is one entry of the queue, ordered by time, then by seq (the order
+// of scheduling), so that equal times are processed reproducibly.
+type event struct {
+	at     int64
+	seq    uint64
+	start  int64 // evCallDone: when the call started
+	req    int32
+	life   uint32 // the request's life when scheduled: a later life makes it stale
+	att    int32  // the attempt it belongs to
+	kind   uint8
+	sub    uint8 // evCallDone: 0 for the first call of an attempt, i for hedge i
+	result uint8 // evCallDone: callOK, callFailed or callRefused
+}
+
+func (a *event) before(b *event) bool {
+	return a.at < b.at || a.at == b.at && a.seq < b.seq
+}
+
+// queue is a binary heap of events.
+type queue struct {
+	h   []event
+	seq uint64
+}
+
+func (q *queue) push(e event) {
+	q.seq++
+	e.seq = q.seq
+	q.h = append(q.h, e)
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.h[i].before(&q.h[p]) {
+			break
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+func (q *queue) pop() event {
+	top := q.h[0]
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h = q.h[:n]
+	i := 0
+	for {
+		l, m := 2*i+1, i
+		if l < n && q.h[l].before(&q.h[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && q.h[r].before(&q.h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		i = m
+	}
+	return top
+}
+
+// request is one client request in flight. Slots are reused; life tells
+// the uses of a slot apart.
+type request struct {
+	life     uint32
+	client   int32
+	arrived  int64
+	deadline int64
+	attempt  int32 // the current attempt, from 1
+	open     bool  // an attempt is running (not waiting for a retry)
+	attStart int64
+	limit    int64 // when the attempt runs out of time: timeout or deadline
+	timerSet bool  // an evLimit is scheduled for this attempt
+	running  int8  // upstream calls of the attempt not yet answered
+	hedges   int8  // hedges started in the attempt
+	stopped  bool  // no more hedges in the attempt
+	delay    int64 // the hedge delay of the attempt
+	last     time.Duration
+	bpermit  breaker.Permit
+	tpermit  throttle.Permit
+	hasB     bool
+	hasT     bool
+}
+
+// run is the simulation of one policy.
+type run struct {
+	s       *Scenario
+	p       *Policy
+	clients []*stack
+	q       queue
+	reqs    []request
+	free    []int32
+
+	arrivals, upstream, decisions *rand.Rand
+
+	// Load.
+	end      int64 // no request arrives at or after it
+	rate     float64
+	next     int32 // the client of the next request
+	deadline int64
+
+	// Upstream.
+	inflight, peakInflight int
+	median, sigma          float64
+	rejectLatency          int64
+	windows                []Window
+	workers                []int64 // a min-heap of when each worker is free
+	maxQueue               int64
+
+	// Measures.
+	width   int64 // bucket width
+	offered []int
+	series  []Point
+	sampled int // buckets whose breaker states are recorded
+	hist    histogram
+	res     PolicyResult
+}
+
+func newRun(s *Scenario, p *Policy) (*run, error) {
+	seed := s.Seed
+	if seed == 0 {
+		seed = 1
+	}
+	r := &run{
+		s:         s,
+		p:         p,
+		arrivals:  rand.New(rand.NewPCG(seed, 0x61727269)),
+		upstream:  rand.New(rand.NewPCG(seed, 0x75707374)),
+		decisions: rand.New(rand.NewPCG(seed, 0x64656369)),
+		end:       int64(s.Duration),
+		rate:      s.Load.Rate,
+		deadline:  int64(s.Load.Deadline),
+		windows:   s.Upstream.Windows,
+		width:     int64(s.resolution()),
+		maxQueue:  int64(s.Upstream.MaxQueueDelay),
+		workers:   make([]int64, s.Upstream.Capacity),
+	}
+	if r.deadline == 0 {
+		r.deadline = int64(10 * time.Second)
+	}
+	if r.maxQueue == 0 {
+		r.maxQueue = int64(500 * time.Millisecond)
+	}
+	r.rejectLatency = int64(s.Upstream.RejectLatency)
+	if r.rejectLatency == 0 {
+		r.rejectLatency = int64(time.Millisecond)
+	}
+	lat := s.Upstream.Latency
+	median := time.Duration(s.Upstream.latencyMedian())
+	p99 := time.Duration(lat.P99)
+	if p99 == 0 {
+		p99 = 3 * median
+	}
+	r.median = float64(median)
+	r.sigma = math.Log(float64(p99)/float64(median)) / 2.3263478740408408 // z of the 99th percentile
+	n := max(s.Load.Clients, 1)
+	r.clients = make([]*stack, n)
+	for i := range r.clients {
+		st, err := p.build(seed*0x9e3779b97f4a7c15 + uint64(i))
+		if err != nil {
+			return nil, err
+		}
+		r.clients[i] = st
+	}
+	r.res.Name = p.Name
+	r.res.HasBreaker = p.Breaker != nil
+	buckets := (r.end + r.deadline + r.width - 1) / r.width
+	r.offered = make([]int, 0, buckets)
+	r.series = make([]Point, 0, buckets)
+	if r.rate > 0 {
+		if first := r.interarrival(0); first < r.end {
+			r.q.push(event{at: first, kind: evArrival})
+		}
+	}
+	for i, b := range s.Load.Bursts {
+		r.q.push(event{at: int64(b.At), kind: evBurst, req: int32(i)})
+	}
+	return r, nil
+}
+
+// interarrival returns the time of the next Poisson arrival after now.
+func (r *run) interarrival(now int64) int64 {
+	return now + max(int64(r.arrivals.ExpFloat64()/r.rate*1e9), 1)
+}
+
+// bucket returns the series point of time t, growing the series to it.
+func (r *run) bucket(t int64) *Point {
+	i := int(t / r.width)
+	for len(r.series) <= i {
+		r.series = append(r.series, Point{})
+		r.offered = append(r.offered, 0)
+	}
+	return &r.series[i]
+}
+
+// loop processes events until none is left.
+func (r *run) loop() {
+	for len(r.q.h) > 0 {
+		e := r.q.pop()
+		r.sample(e.at)
+		switch e.kind {
+		case evArrival:
+			r.arrive(e.at)
+			if n := r.interarrival(e.at); n < r.end {
+				r.q.push(event{at: n, kind: evArrival})
+			}
+		case evBurst:
+			for range r.s.Load.Bursts[e.req].Requests {
+				r.arrive(e.at)
+			}
+		case evCallDone:
+			r.callDone(&e)
+		case evLimit:
+			if q := &r.reqs[e.req]; q.life == e.life && q.open && q.attempt == e.att {
+				q.timerSet = false
+				err := errTimeout
+				if e.at >= q.deadline {
+					err = context.DeadlineExceeded
+				}
+				r.attemptEnded(e.req, e.at, err)
+			}
+		case evHedge:
+			r.hedge(&e)
+		case evRetry:
+			if q := &r.reqs[e.req]; q.life == e.life && q.attempt == e.att {
+				r.startAttempt(e.req, e.at)
+			}
+		}
+	}
+	r.sample(math.MaxInt64)
+}
+
+// sample records the clients' breaker states at the end of every bucket
+// that ends at or before now.
+func (r *run) sample(now int64) {
+	if r.p.Breaker == nil {
+		return
+	}
+	for {
+		end := int64(r.sampled+1) * r.width
+		if end > now || (now == math.MaxInt64 && r.sampled >= len(r.series)) {
+			return
+		}
+		var open, half int
+		t := at(end)
+		for _, c := range r.clients {
+			switch c.breaker.StateAt(t) {
+			case breaker.Open:
+				open++
+			case breaker.HalfOpen:
+				half++
+			}
+		}
+		pt := r.bucket(end - 1)
+		pt.Open = float64(open) / float64(len(r.clients))
+		pt.HalfOpen = float64(half) / float64(len(r.clients))
+		r.sampled++
+	}
+}
+
+// arrive starts a client request at now.
+func (r *run) arrive(now int64) {
+	var id int32
+	if n := len(r.free); n > 0 {
+		id = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		r.reqs = append(r.reqs, request{})
+		id = int32(len(r.reqs) - 1)
+	}
+	q := &r.reqs[id]
+	*q = request{life: q.life, client: r.next, arrived: now, deadline: now + r.deadline}
+	r.next++
+	if int(r.next) == len(r.clients) {
+		r.next = 0
+	}
+	r.res.Requests++
+	r.bucket(now)
+	r.offered[now/r.width]++
+	if b := r.clients[q.client].budget; b != nil {
+		b.DepositAt(at(now))
+	}
+	r.startAttempt(id, now)
+}
+
+// startAttempt runs the next attempt of request id at now: through the
+// throttle and the breaker, then to the upstream, with its hedges.
+func (r *run) startAttempt(id int32, now int64) {
+	q := &r.reqs[id]
+	st := r.clients[q.client]
+	q.attempt++
+	q.open, q.attStart = true, now
+	q.running, q.hedges, q.stopped, q.timerSet = 0, 0, false, false
+	q.hasB, q.hasT = false, false
+	q.limit = q.deadline
+	if st.timeout > 0 {
+		q.limit = min(q.limit, now+int64(st.timeout))
+	}
+	if st.throttle != nil {
+		p, err := st.throttle.AllowAt(at(now), r.decisions.Float64())
+		if err != nil {
+			r.attemptEnded(id, now, err)
+			return
+		}
+		q.tpermit, q.hasT = p, true
+	}
+	if st.breaker != nil {
+		p, err := st.breaker.AllowAt(at(now))
+		if err != nil {
+			r.attemptEnded(id, now, err)
+			return
+		}
+		q.bpermit, q.hasB = p, true
+	}
+	if st.hedger != nil {
+		q.delay = int64(st.hedger.DelayAt(at(now)))
+	}
+	done := r.call(id, now, 0)
+	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
+		r.q.push(event{at: now + q.delay, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
+	}
+}
+
+// call sends call sub of the current attempt of request id to the upstream
+// at now, and returns when it will answer.
+func (r *run) call(id int32, now int64, sub uint8) int64 {
+	q := &r.reqs[id]
+	q.running++
+	r.res.Calls++
+	r.bucket(now).Calls++
+	latency, result := r.serve(now)
+	done := now + latency
+	r.q.push(event{at: done, kind: evCallDone, req: id, life: q.life, att: q.attempt, sub: sub, result: result, start: now})
+	if done > q.limit && !q.timerSet {
+		q.timerSet = true
+		r.q.push(event{at: q.limit, kind: evLimit, req: id, life: q.life, att: q.attempt})
+	}
+	return done
+}
+
+// serve is the upstream: it takes a call at now and returns how long it
+// takes and how it ends.
+func (r *run) serve(now int64) (int64, uint8) {
+	u := &r.s.Upstream
+	errRate, factor := u.ErrorRate, 1.0
+	for i := range r.windows {
+		w := &r.windows[i]
+		if now < int64(w.From) || now >= int64(w.To) {
+			continue
+		}
+		if w.Down {
+			return r.rejectLatency, callRefused
+		}
+		errRate = max(errRate, w.ErrorRate)
+		if w.LatencyFactor > 0 {
+			factor *= w.LatencyFactor
+		}
+	}
+	var latency float64
+	if tp := u.Latency.TailProbability; tp > 0 && r.upstream.Float64() < tp {
+		latency = float64(u.Latency.Tail) * (0.9 + 0.2*r.upstream.Float64())
+	} else {
+		latency = r.median * math.Exp(r.sigma*r.upstream.NormFloat64())
+	}
+	took := max(int64(latency*factor), 1)
+	if len(r.workers) > 0 {
+		// The worker free first takes the call, after those in line.
+		start := max(now, r.workers[0])
+		if start-now > r.maxQueue {
+			return r.rejectLatency, callRefused
+		}
+		r.workers[0] = start + took
+		siftDown(r.workers)
+		took += start - now
+	}
+	r.inflight++
+	r.peakInflight = max(r.peakInflight, r.inflight)
+	result := callOK
+	if errRate > 0 && r.upstream.Float64() < errRate {
+		result = callFailed
+	}
+	return took, result
+}
+
+// siftDown restores the heap order of h after h[0] grew.
+func siftDown(h []int64) {
+	i, n := 0, len(h)
+	for {
+		l, m := 2*i+1, i
+		if l < n && h[l] < h[m] {
+			m = l
+		}
+		if r := l + 1; r < n && h[r] < h[m] {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// callDone handles the answer of an upstream call.
+func (r *run) callDone(e *event) {
+	if e.result != callRefused {
+		r.inflight--
+	}
+	q := &r.reqs[e.req]
+	if q.life != e.life || !q.open || q.attempt != e.att {
+		return // the attempt has already ended; the answer comes too late
+	}
+	q.running--
+	st := r.clients[q.client]
+	if e.result == callOK {
+		if st.hedger != nil {
+			// As the hedger's executor observes: the first call's latency,
+			// or, when a hedge won, a lower bound of it.
+			st.hedger.ObserveAt(at(e.at), time.Duration(e.at-q.attStart))
+		}
+		r.attemptEnded(e.req, e.at, nil)
+		return
+	}
+	if e.sub == 0 {
+		q.stopped = true // the first call failed: no more hedges start
+	}
+	if q.running == 0 && q.stopped {
+		err := errUpstream
+		if e.result == callRefused {
+			err = errRefused
+		}
+		r.attemptEnded(e.req, e.at, err)
+	}
+}
+
+// hedge starts a due hedge of an attempt.
+func (r *run) hedge(e *event) {
+	q := &r.reqs[e.req]
+	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped {
+		return
+	}
+	st := r.clients[q.client]
+	if r.p.Hedge.UseBudget && !st.budget.WithdrawAt(at(e.at)) {
+		q.stopped = true
+		return
+	}
+	q.hedges++
+	r.call(e.req, e.at, uint8(q.hedges))
+	if int(q.hedges) < st.hedges && e.at+q.delay < q.limit {
+		r.q.push(event{at: e.at + q.delay, kind: evHedge, req: e.req, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
+	} else {
+		q.stopped = true
+	}
+}
+
+// attemptEnded ends the current attempt of request id at now with err (nil
+// for success): it reports the outcome to the breaker and the throttle, and
+// asks the retry policy and the budget what next.
+func (r *run) attemptEnded(id int32, now int64, err error) {
+	q := &r.reqs[id]
+	st := r.clients[q.client]
+	q.open = false
+	t := at(now)
+	if q.hasB {
+		q.bpermit.DoneAt(t, err)
+	}
+	if q.hasT {
+		q.tpermit.DoneAt(t, err)
+	}
+	if err == nil {
+		r.finish(id, now, true, nil)
+		return
+	}
+	if now >= q.deadline {
+		r.res.Failures.Deadline++
+		r.finish(id, now, false, nil)
+		return
+	}
+	if st.retry == nil {
+		r.finish(id, now, false, err)
+		return
+	}
+	d := st.retry.Decide(resilience.RetryState{
+		Attempts:  int(q.attempt),
+		Err:       err,
+		Start:     at(q.arrived),
+		Now:       t,
+		Deadline:  at(q.deadline),
+		LastDelay: q.last,
+		Jitter:    r.decisions.Float64(),
+	})
+	switch d.Reason {
+	case retry.Retrying:
+		if st.budget != nil && !st.budget.WithdrawAt(t) {
+			r.res.Failures.Budget++
+			r.finish(id, now, false, nil)
+			return
+		}
+		q.last = d.Delay
+		r.q.push(event{at: now + int64(d.Delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
+	case retry.Deadline:
+		r.res.Failures.Deadline++
+		r.finish(id, now, false, nil)
+	case retry.Exhausted:
+		r.finish(id, now, false, err)
+	case retry.NotRetryable:
+		r.finish(id, now, false, err)
+	default:
+		r.res.Failures.NotRetryable++
+		r.finish(id, now, false, nil)
+	}
+}
+
+// finish ends request id at now. A failure is counted by reason: the
+// reason counted already, or the last attempt's error if reason is that.
+func (r *run) finish(id int32, now int64, ok bool, err error) {
+	q := &r.reqs[id]
+	pt := r.bucket(now)
+	if ok {
+		r.res.Succeeded++
+		pt.Succeeded++
+		r.hist.add(now - q.arrived)
+	} else {
+		pt.Failed++
+		switch {
+		case err == nil:
+		case errors.Is(err, breaker.ErrOpen):
+			r.res.Failures.BreakerOpen++
+		case errors.Is(err, throttle.ErrThrottled):
+			r.res.Failures.Throttled++
+		case err == context.DeadlineExceeded:
+			r.res.Failures.Deadline++
+		default:
+			r.res.Failures.Exhausted++
+		}
+	}
+	q.life++
+	q.open = false
+	r.free = append(r.free, id)
+}
