@@ -1,15 +1,23 @@
 // Command resilience shows the library at work.
 //
-// With no arguments it runs the demo: it starts a flaky HTTP server on a
-// loopback port, calls it through a retry policy in a few built-in
-// situations — 503s that pass, a connection reset, a 429 with Retry-After, a
-// 404, a service that stays down — and prints what happened on every attempt;
-// then it calls the service that stays down through a circuit breaker, which
-// opens and fails the later calls fast.
+// With no arguments, or with "sim", it runs the simulator: simulated clients
+// call a simulated upstream on virtual time through the library's own
+// decisions, in built-in scenarios — a full outage, a brown-out, an
+// overload, a heavy latency tail, a thundering herd — or in scenarios read
+// from JSON files, and it prints how each policy configuration did and
+// writes an HTML report with charts.
+//
+// "demo" starts a flaky HTTP server on a loopback port, calls it through a
+// retry policy in a few situations — 503s that pass, a connection reset, a
+// 429 with Retry-After, a 404, a service that stays down — and prints what
+// happened on every attempt; then it calls the service that stays down
+// through a circuit breaker, which opens and fails the later calls fast.
 //
 // Usage:
 //
-//	go run ./cmd/resilience [demo]
+//	go run ./cmd/resilience [sim [flags] [scenario ...]]
+//	go run ./cmd/resilience demo
+//	go run ./cmd/resilience sim -help
 package main
 
 import (
@@ -34,12 +42,19 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: resilience [demo]\n\n"+
-			"demo (the default): retry calls against a flaky local HTTP server and print every attempt\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: resilience [sim [flags] [scenario ...] | demo]\n\n"+
+			"sim (the default): compare policies in simulated outages, overloads and latency tails (sim -help)\n"+
+			"demo: retry calls against a flaky local HTTP server and print every attempt\n")
 	}
 	flag.Parse()
 	switch cmd := flag.Arg(0); cmd {
-	case "", "demo":
+	case "", "sim":
+		var args []string
+		if flag.NArg() > 0 {
+			args = flag.Args()[1:]
+		}
+		os.Exit(simMain(args, os.Stdout, os.Stderr))
+	case "demo":
 		if err := demo(os.Stdout, defaultSettings); err != nil {
 			fmt.Fprintln(os.Stderr, "resilience:", err)
 			os.Exit(1)

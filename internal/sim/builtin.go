@@ -26,28 +26,30 @@ func builtins() []*Scenario {
 		{
 			Name: "outage",
 			Description: "The upstream goes down completely for 2m45s (connections refused) and comes back. " +
-				"Retries alone triple the load on a service that is down; a budget holds them to a tenth; " +
-				"a breaker stops nearly all calls and probes for the recovery.",
+				"Retries alone triple the load on a service that is down; a budget holds the extra to a tenth; " +
+				"a breaker stops nearly every call and probes for the recovery, which the clients see late: " +
+				"the longer its recovery timeout, the later.",
 			Duration: dur(10 * time.Minute),
 			Upstream: Upstream{
 				Latency:  Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
 				Capacity: 200,
 				Windows:  []Window{{Name: "outage", From: dur(2 * time.Minute), To: dur(4*time.Minute + 45*time.Second), Down: true}},
 			},
-			Load: Load{Rate: 1000, Clients: 10, Deadline: dur(10 * time.Second)},
+			Load: Load{Rate: 1000, Clients: 5, Deadline: dur(10 * time.Second)},
 			Policies: []Policy{
 				{Name: "no retry"},
 				{Name: "retry", Retry: retry3},
 				{Name: "retry+budget", Retry: retry3, Budget: someBudget},
 				{Name: "retry+breaker", Retry: retry3, Breaker: breaker5},
-				{Name: "retry+budget+breaker", Retry: retry3, Budget: someBudget, Breaker: breaker5},
+				{Name: "retry+breaker(5s)", Retry: retry3, Breaker: &BreakerConfig{RecoveryTimeout: dur(5 * time.Second)}},
 			},
 		},
 		{
 			Name: "brownout",
-			Description: "For two minutes 30% of calls fail. Retries win most of them back at a cost of a third more calls; " +
-				"a breaker that opens on five failures in a row trips again and again and fails calls that would have passed, " +
-				"while one that opens at a 50% failure rate stays closed.",
+			Description: "For two minutes 30% of calls fail. Retries win back nearly every failed request for about 40% more calls " +
+				"while it lasts; a budget caps the extra calls at a tenth and so wins back fewer. A breaker that opens on five " +
+				"failures in a row trips again and again and fails requests that retries would have saved; one that opens " +
+				"at a 50% failure rate stays closed.",
 			Duration: dur(5 * time.Minute),
 			Upstream: Upstream{
 				Latency:  Latency{Median: dur(30 * time.Millisecond), P99: dur(120 * time.Millisecond)},
@@ -65,9 +67,11 @@ func builtins() []*Scenario {
 		},
 		{
 			Name: "overload",
-			Description: "The load climbs past what the upstream can serve for two minutes: calls wait in line, " +
-				"then the upstream sheds what would wait too long. Retries pile more onto the overloaded upstream; " +
-				"a budget or client-side throttling keep the extra load small.",
+			Description: "The upstream serves about 1,100 calls a second and gets 1,000; for two minutes its calls are 30% slower, " +
+				"so it serves fewer than it gets: calls wait in line, and it refuses those that would wait too long. " +
+				"Retries pile more calls onto it and win back little; a budget keeps the extra load small; client-side " +
+				"throttling, which lets through up to twice what the upstream accepts, lies in between, and goes on " +
+				"refusing calls after the upstream has recovered, until the overload leaves its two-minute window.",
 			Duration: dur(5 * time.Minute),
 			Upstream: Upstream{
 				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
@@ -87,7 +91,8 @@ func builtins() []*Scenario {
 			Name: "latency-tail",
 			Description: "One call in fifty takes about a second instead of 20ms. A hedge sent after the 95th percentile " +
 				"cuts the tail for a few percent more calls; a per-attempt timeout with retries cuts it too, " +
-				"but waits for the timeout first.",
+				"but waits for the timeout first. Hedging after the 80th percentile asks for more hedges than a " +
+				"10% budget allows, and the part of the tail it refuses comes back.",
 			Duration: dur(2 * time.Minute),
 			Upstream: Upstream{
 				Latency: Latency{Median: dur(20 * time.Millisecond), P99: dur(60 * time.Millisecond), TailProbability: 0.02, Tail: dur(time.Second)},

@@ -48,93 +48,93 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // put on it, and the policy configurations to compare. Zero fields take the
 // defaults documented on them. Field names in JSON are the Go names.
 type Scenario struct {
-	Name        string
-	Description string
+	Name        string `json:",omitzero"`
+	Description string `json:",omitzero"`
 	// Seed seeds every random draw of the run. Default 1. The same scenario
 	// and seed give the same results, byte for byte.
-	Seed uint64
+	Seed uint64 `json:",omitzero"`
 	// Duration is how much virtual time the load runs for. Requests still
 	// running at its end run to completion.
-	Duration Duration
+	Duration Duration `json:",omitzero"`
 	// Resolution is the width of the time buckets of the charts and of the
 	// time-to-recover measure. Default 1s.
-	Resolution Duration
-	Upstream   Upstream
-	Load       Load
-	Policies   []Policy
+	Resolution Duration `json:",omitzero"`
+	Upstream   Upstream `json:",omitzero"`
+	Load       Load     `json:",omitzero"`
+	Policies   []Policy `json:",omitzero"`
 }
 
 // Upstream models the service the clients call.
 type Upstream struct {
 	// Latency is the time a call takes when the upstream is healthy and idle.
-	Latency Latency
+	Latency Latency `json:",omitzero"`
 	// ErrorRate is the share of calls that fail (transiently, like a 503)
 	// when the upstream is healthy, in [0, 1].
-	ErrorRate float64
+	ErrorRate float64 `json:",omitzero"`
 	// Capacity is how many calls the upstream works on at once (its
 	// workers); calls beyond it wait in line, first come first served, so
 	// that its latency climbs as the load nears and passes what it can
 	// serve. Zero means no limit.
-	Capacity int
+	Capacity int `json:",omitzero"`
 	// MaxQueueDelay is the longest a call waits in line for a worker: one
 	// that would wait longer is refused at once with a transient error, as
 	// an overloaded server sheds load. Default 500ms. Only with Capacity.
-	MaxQueueDelay Duration
+	MaxQueueDelay Duration `json:",omitzero"`
 	// RejectLatency is how long a refusal takes: a call to an overloaded
 	// upstream, or to one that is down. Default 1ms.
-	RejectLatency Duration
+	RejectLatency Duration `json:",omitzero"`
 	// Windows are periods of trouble: outages, brown-outs, slow spells.
-	Windows []Window
+	Windows []Window `json:",omitzero"`
 }
 
 // Latency is a log-normal latency distribution given by its median and
 // 99th percentile, with an optional heavy tail.
 type Latency struct {
-	Median Duration // default 20ms
-	P99    Duration // default 3 × Median; at least Median
+	Median Duration `json:",omitzero"` // default 20ms
+	P99    Duration `json:",omitzero"` // default 3 × Median; at least Median
 	// TailProbability is the share of calls that take Tail instead, give or
 	// take 10%, in [0, 1).
-	TailProbability float64
-	Tail            Duration
+	TailProbability float64  `json:",omitzero"`
+	Tail            Duration `json:",omitzero"`
 }
 
 // Window is a period [From, To) during which the upstream misbehaves.
 type Window struct {
-	Name string
-	From Duration
-	To   Duration
+	Name string   `json:",omitzero"`
+	From Duration `json:",omitzero"`
+	To   Duration `json:",omitzero"`
 	// Down refuses every call after RejectLatency, as a service whose
 	// connections are refused.
-	Down bool
+	Down bool `json:",omitzero"`
 	// ErrorRate replaces the upstream's error rate in the window when it is
 	// above it, in [0, 1].
-	ErrorRate float64
+	ErrorRate float64 `json:",omitzero"`
 	// LatencyFactor multiplies latencies in the window. Default 1.
-	LatencyFactor float64
+	LatencyFactor float64 `json:",omitzero"`
 }
 
 // Load is what the clients ask of the upstream.
 type Load struct {
 	// Rate is the requests per second the clients make together, as a
 	// Poisson process.
-	Rate float64
+	Rate float64 `json:",omitzero"`
 	// Clients is how many clients share the load, each with its own
 	// instances of the policies (its own breaker, budget, throttle and
 	// hedger), as the processes of a fleet have. Requests go to clients in
 	// turn. Default 1.
-	Clients int
+	Clients int `json:",omitzero"`
 	// Deadline is how long a client waits for a request, retries included.
 	// Default 10s.
-	Deadline Duration
+	Deadline Duration `json:",omitzero"`
 	// Bursts are requests that all arrive at one instant, on top of Rate.
-	Bursts []Burst
+	Bursts []Burst `json:",omitzero"`
 }
 
 // Burst is Requests requests arriving together at At, spread over the
 // clients in turn: every client reconnecting after a blip, a cron tick.
 type Burst struct {
-	At       Duration
-	Requests int
+	At       Duration `json:",omitzero"`
+	Requests int      `json:",omitzero"`
 }
 
 // Policy is one configuration of the library's policies that a client runs
@@ -144,75 +144,75 @@ type Burst struct {
 // calls the upstream once per request. Each section maps onto the Config
 // of its package, field for field.
 type Policy struct {
-	Name     string
-	Retry    *RetryConfig
-	Budget   *BudgetConfig
-	Breaker  *BreakerConfig
-	Throttle *ThrottleConfig
-	Hedge    *HedgeConfig
+	Name     string          `json:",omitzero"`
+	Retry    *RetryConfig    `json:",omitzero"`
+	Budget   *BudgetConfig   `json:",omitzero"`
+	Breaker  *BreakerConfig  `json:",omitzero"`
+	Throttle *ThrottleConfig `json:",omitzero"`
+	Hedge    *HedgeConfig    `json:",omitzero"`
 	// Timeout limits each attempt, as timeout.Config's Timeout does: an
 	// attempt still running after it fails with a transient timeout.
-	Timeout Duration
+	Timeout Duration `json:",omitzero"`
 }
 
 // RetryConfig is retry.Config.
 type RetryConfig struct {
-	MaxAttempts   int
-	Backoff       *BackoffConfig
-	MaxElapsed    Duration
-	MaxRetryAfter Duration
+	MaxAttempts   int            `json:",omitzero"`
+	Backoff       *BackoffConfig `json:",omitzero"`
+	MaxElapsed    Duration       `json:",omitzero"`
+	MaxRetryAfter Duration       `json:",omitzero"`
 }
 
 // BackoffConfig is backoff.Exponential, or backoff.Constant when Constant
 // is set. Jitter is "full" (the default), "equal", "decorrelated" or "none".
 type BackoffConfig struct {
-	Base       Duration
-	Multiplier float64
-	Max        Duration
-	Jitter     string
-	Constant   Duration
+	Base       Duration `json:",omitzero"`
+	Multiplier float64  `json:",omitzero"`
+	Max        Duration `json:",omitzero"`
+	Jitter     string   `json:",omitzero"`
+	Constant   Duration `json:",omitzero"`
 }
 
 // BudgetConfig is budget.Config.
 type BudgetConfig struct {
-	Ratio        float64
-	MinPerSecond float64
-	Window       Duration
+	Ratio        float64  `json:",omitzero"`
+	MinPerSecond float64  `json:",omitzero"`
+	Window       Duration `json:",omitzero"`
 }
 
 // BreakerConfig is breaker.Config.
 type BreakerConfig struct {
-	FailureThreshold   int
-	RecoveryTimeout    Duration
-	MaxRecoveryTimeout Duration
-	HalfOpenProbes     int
-	ProbeTimeout       Duration
-	Window             Duration
-	FailureRate        float64
-	SlowCall           Duration
-	SlowCallRate       float64
-	MinCalls           int
+	FailureThreshold   int      `json:",omitzero"`
+	RecoveryTimeout    Duration `json:",omitzero"`
+	MaxRecoveryTimeout Duration `json:",omitzero"`
+	HalfOpenProbes     int      `json:",omitzero"`
+	ProbeTimeout       Duration `json:",omitzero"`
+	Window             Duration `json:",omitzero"`
+	FailureRate        float64  `json:",omitzero"`
+	SlowCall           Duration `json:",omitzero"`
+	SlowCallRate       float64  `json:",omitzero"`
+	MinCalls           int      `json:",omitzero"`
 }
 
 // ThrottleConfig is throttle.Config.
 type ThrottleConfig struct {
-	K                    float64
-	Window               Duration
-	MinRequests          int
-	MaxRejectProbability float64
+	K                    float64  `json:",omitzero"`
+	Window               Duration `json:",omitzero"`
+	MinRequests          int      `json:",omitzero"`
+	MaxRejectProbability float64  `json:",omitzero"`
 }
 
 // HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
 // budget of the policy, as hedge.Config.Budget shared with
 // retry.Config.Budget does.
 type HedgeConfig struct {
-	Delay        Duration
-	Percentile   float64
-	InitialDelay Duration
-	MinSamples   int
-	Window       Duration
-	MaxHedges    int
-	UseBudget    bool
+	Delay        Duration `json:",omitzero"`
+	Percentile   float64  `json:",omitzero"`
+	InitialDelay Duration `json:",omitzero"`
+	MinSamples   int      `json:",omitzero"`
+	Window       Duration `json:",omitzero"`
+	MaxHedges    int      `json:",omitzero"`
+	UseBudget    bool     `json:",omitzero"`
 }
 
 // Parse reads a scenario, or a JSON array of scenarios, from r. Unknown

@@ -1,0 +1,535 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netresilience/resilience/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// builtinResult runs a built-in scenario once per test binary.
+var builtinResult = struct {
+	sync.Mutex
+	m map[string]*Result
+}{m: map[string]*Result{}}
+
+func runBuiltin(t testing.TB, name string) *Result {
+	t.Helper()
+	builtinResult.Lock()
+	defer builtinResult.Unlock()
+	if res, ok := builtinResult.m[name]; ok {
+		return res
+	}
+	s, ok := Builtin(name)
+	if !ok {
+		t.Fatalf("no built-in scenario %q", name)
+	}
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtinResult.m[name] = res
+	return res
+}
+
+func policy(t testing.TB, res *Result, name string) *PolicyResult {
+	t.Helper()
+	i := slices.IndexFunc(res.Policies, func(p PolicyResult) bool { return p.Name == name })
+	if i < 0 {
+		t.Fatalf("scenario %s has no policy %q", res.Scenario.Name, name)
+	}
+	return &res.Policies[i]
+}
+
+// during returns the upstream calls and the client requests that arrived in
+// the buckets wholly inside [from, to).
+func during(res *Result, p *PolicyResult, from, to time.Duration) (calls, offered int) {
+	first := int((from + res.Bucket - 1) / res.Bucket)
+	last := int(to / res.Bucket) // exclusive
+	for i := first; i < last; i++ {
+		calls += p.Series[i].Calls
+		offered += res.Offered[i]
+	}
+	return calls, offered
+}
+
+// TestHerdWithoutJitter checks the known result on the thundering-herd
+// scenario: exponential backoff without jitter makes far more upstream
+// calls than full jitter (over 40% more; the AWS architecture blog's
+// simulation found about twice as many), and its clients wait longer.
+func TestHerdWithoutJitter(t *testing.T) {
+	res := runBuiltin(t, "herd")
+	none, full := policy(t, res, "no jitter"), policy(t, res, "full jitter")
+	ratio := float64(none.Calls) / float64(full.Calls)
+	t.Logf("upstream calls: no jitter %d, full jitter %d (×%.2f); p50 %v vs %v", none.Calls, full.Calls, ratio, none.P50, full.P50)
+	if ratio <= 1.4 {
+		t.Errorf("no jitter made %.2f× the calls of full jitter; want over 1.4×", ratio)
+	}
+	if none.Requests != full.Requests {
+		t.Errorf("the policies saw different loads: %d and %d requests", none.Requests, full.Requests)
+	}
+	if none.P50 <= full.P50 {
+		t.Errorf("no jitter's median latency %v is not above full jitter's %v", none.P50, full.P50)
+	}
+}
+
+// TestOutageBudget checks that under a full outage retries without a
+// budget multiply the load by nearly MaxAttempts, and a budget holds it to
+// 1.1 times the requests.
+//
+// The budget is measured over whole budget windows from the start of the
+// outage: a sliding-window budget spends its allowance in a pulse each time
+// the retries of one window ago leave it, so a span that ends partway
+// through a window holds one pulse too many or too few. The tolerance of
+// 0.001 is the noise of the Poisson load (about 0.0003 here).
+func TestOutageBudget(t *testing.T) {
+	res := runBuiltin(t, "outage")
+	w := res.Scenario.Upstream.Windows[0]
+	from, to := time.Duration(w.From), time.Duration(w.To)
+	budgetWindow := 10 * time.Second // budget.Config's default Window
+	whole := from + (to-from)/budgetWindow*budgetWindow
+	maxAttempts := float64(res.Scenario.Policies[1].Retry.MaxAttempts)
+	for _, c := range []struct {
+		name     string
+		to       time.Duration
+		min, max float64
+	}{
+		{"no retry", to, 1, 1},
+		{"retry", to, 0.99 * maxAttempts, maxAttempts},
+		{"retry+budget", whole, 1, 1.101},
+	} {
+		calls, offered := during(res, policy(t, res, c.name), from, c.to)
+		amp := float64(calls) / float64(offered)
+		t.Logf("%s: %d calls for %d requests from %v to %v: ×%.4f", c.name, calls, offered, from, c.to, amp)
+		if amp < c.min || amp > c.max {
+			t.Errorf("%s: amplification from %v to %v ×%.4f; want in [%.3f, %.3f]", c.name, from, c.to, amp, c.min, c.max)
+		}
+	}
+}
+
+// TestOutageBreaker checks that a breaker cuts the upstream calls of a full
+// outage by more than 90% compared with retries alone, that the breakers
+// are open during it and closed at the end, and that the clients recover
+// only once a probe finds the upstream back.
+func TestOutageBreaker(t *testing.T) {
+	res := runBuiltin(t, "outage")
+	w := res.Scenario.Upstream.Windows[0]
+	from, to := time.Duration(w.From), time.Duration(w.To)
+	retried, _ := during(res, policy(t, res, "retry"), from, to)
+	br := policy(t, res, "retry+breaker")
+	broken, _ := during(res, br, from, to)
+	cut := 1 - float64(broken)/float64(retried)
+	t.Logf("calls during the outage: retry %d, retry+breaker %d: %.2f%% fewer", retried, broken, 100*cut)
+	if cut <= 0.9 {
+		t.Errorf("the breaker cut the calls during the outage by %.1f%%; want over 90%%", 100*cut)
+	}
+	mid := int((from + to) / 2 / res.Bucket)
+	if got := br.Series[mid].Open + br.Series[mid].HalfOpen; got != 1 {
+		t.Errorf("in the middle of the outage %.2f of the breakers are open or half-open; want all", got)
+	}
+	if got := br.Series[len(br.Series)-1].Open; got != 0 {
+		t.Errorf("at the end %.2f of the breakers are open; want none", got)
+	}
+	recovery := res.Scenario.Policies[3].Breaker.RecoveryTimeout
+	if recovery == 0 {
+		recovery = Duration(30 * time.Second)
+	}
+	if !br.Recovered || br.Recovery <= 0 || br.Recovery > time.Duration(recovery) {
+		t.Errorf("retry+breaker recovered %v after the outage (recovered %v); want within (0, %v]", br.Recovery, br.Recovered, time.Duration(recovery))
+	}
+	if p := policy(t, res, "retry"); !p.Recovered || p.Recovery != 0 {
+		t.Errorf("retries alone recovered %v after the outage (recovered %v); want at once", p.Recovery, p.Recovered)
+	}
+}
+
+// TestLatencyTailHedging checks that hedging after the 95th percentile cuts
+// the 99th percentile of the heavy-tail scenario by far, for few calls.
+func TestLatencyTailHedging(t *testing.T) {
+	res := runBuiltin(t, "latency-tail")
+	plain, hedged := policy(t, res, "plain"), policy(t, res, "hedge p95")
+	t.Logf("p99: plain %v, hedged %v; amplification %.3f", plain.P99, hedged.P99, hedged.Amplification)
+	if hedged.P99*5 > plain.P99 {
+		t.Errorf("hedging took p99 from %v to %v; want at least 5× lower", plain.P99, hedged.P99)
+	}
+	if hedged.Amplification > 1.1 {
+		t.Errorf("hedging after p95 made %.3f calls per request; want at most 1.1", hedged.Amplification)
+	}
+	budgeted := policy(t, res, "hedge p80+budget")
+	free := policy(t, res, "hedge p80")
+	if budgeted.Calls >= free.Calls {
+		t.Errorf("the budget did not limit hedges: %d calls with it, %d without", budgeted.Calls, free.Calls)
+	}
+}
+
+// TestBrownoutBreakers checks the brown-out's story: a breaker that opens
+// on five failures in a row fails requests that retries would have saved,
+// and one on a 50% failure rate does not open at 30% errors.
+func TestBrownoutBreakers(t *testing.T) {
+	res := runBuiltin(t, "brownout")
+	plain, retried := policy(t, res, "no retry"), policy(t, res, "retry")
+	consecutive, rate := policy(t, res, "retry+breaker(5 in a row)"), policy(t, res, "retry+breaker(50% of 10s)")
+	if retried.SuccessRatio <= plain.SuccessRatio {
+		t.Errorf("retries did not raise the success ratio: %.3f vs %.3f", retried.SuccessRatio, plain.SuccessRatio)
+	}
+	if consecutive.SuccessRatio >= plain.SuccessRatio || consecutive.Failures.BreakerOpen == 0 {
+		t.Errorf("the consecutive breaker's success ratio %.3f (%d rejected) is not below no retry's %.3f",
+			consecutive.SuccessRatio, consecutive.Failures.BreakerOpen, plain.SuccessRatio)
+	}
+	if rate.Failures.BreakerOpen != 0 {
+		t.Errorf("the rate breaker rejected %d requests at a 30%% error rate", rate.Failures.BreakerOpen)
+	}
+}
+
+// TestDeterministic checks that a run gives the same bytes every time, and
+// that the seed matters.
+func TestDeterministic(t *testing.T) {
+	render := func(seed uint64) (string, string) {
+		s, _ := Builtin("brownout")
+		s.Duration = Duration(90 * time.Second)
+		s.Seed = seed
+		res, err := Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text, page bytes.Buffer
+		if err := WriteText(&text, res); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteHTML(&page, []*Result{res}); err != nil {
+			t.Fatal(err)
+		}
+		return text.String(), page.String()
+	}
+	t1, h1 := render(7)
+	t2, h2 := render(7)
+	if t1 != t2 || h1 != h2 {
+		t.Fatalf("two runs with seed 7 differ:\n%s\n%s", t1, t2)
+	}
+	t3, _ := render(8)
+	if t3 == t1 {
+		t.Fatal("seeds 7 and 8 gave the same table")
+	}
+}
+
+// simple returns a one-policy scenario that tests change.
+func simple() *Scenario {
+	return &Scenario{
+		Name:     "t",
+		Duration: Duration(20 * time.Second),
+		Upstream: Upstream{Latency: Latency{Median: Duration(10 * time.Millisecond), P99: Duration(10 * time.Millisecond)}},
+		Load:     Load{Rate: 1000, Clients: 1},
+		Policies: []Policy{{Name: "none"}},
+	}
+}
+
+func run1(t *testing.T, s *Scenario) *PolicyResult {
+	t.Helper()
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &res.Policies[0]
+}
+
+// TestUpstreamModel checks the upstream's error rate, its fixed latency,
+// and the Poisson load's rate, each against what the scenario asks.
+func TestUpstreamModel(t *testing.T) {
+	s := simple()
+	s.Upstream.ErrorRate = 0.2
+	p := run1(t, s)
+	if p.Calls != p.Requests {
+		t.Errorf("no policy: %d calls for %d requests", p.Calls, p.Requests)
+	}
+	// 20,000 expected; the Poisson count's standard deviation is about 141.
+	if p.Requests < 19_500 || p.Requests > 20_500 {
+		t.Errorf("%d requests in 20s at 1000/s", p.Requests)
+	}
+	fail := 1 - p.SuccessRatio
+	if math.Abs(fail-0.2) > 0.015 {
+		t.Errorf("failure ratio %.4f; want 0.2", fail)
+	}
+	if p.Failures.Exhausted != p.Requests-p.Succeeded {
+		t.Errorf("failures by reason %+v do not add up to %d", p.Failures, p.Requests-p.Succeeded)
+	}
+	if d := p.P50 - 10*time.Millisecond; d < -50*time.Microsecond || d > 50*time.Microsecond {
+		t.Errorf("median latency %v; want 10ms (the distribution has no spread)", p.P50)
+	}
+}
+
+// TestCapacityQueue checks the upstream's line: with one worker, 10ms calls
+// and at most 45ms in line, a burst of ten gets five through (waiting 0, 10,
+// 20, 30 and 40ms) and five refused.
+func TestCapacityQueue(t *testing.T) {
+	s := simple()
+	s.Load.Rate = 0
+	s.Load.Bursts = []Burst{{At: Duration(time.Second), Requests: 10}}
+	s.Upstream.Capacity = 1
+	s.Upstream.MaxQueueDelay = Duration(45 * time.Millisecond)
+	p := run1(t, s)
+	if p.Requests != 10 || p.Succeeded != 5 || p.Failures.Exhausted != 5 {
+		t.Fatalf("%d requests, %d succeeded, failures %+v; want 10, 5, 5 refused", p.Requests, p.Succeeded, p.Failures)
+	}
+	if p.PeakInFlight != 5 {
+		t.Errorf("peak in flight %d; want 5", p.PeakInFlight)
+	}
+	// The fifth waited 40ms and took 10ms.
+	if got := p.P999; got < 49*time.Millisecond || got > 51*time.Millisecond {
+		t.Errorf("slowest success %v; want 50ms", got)
+	}
+}
+
+// TestDeadline checks that requests slower than the deadline fail at it,
+// and that the breaker counts them as failures.
+func TestDeadline(t *testing.T) {
+	s := simple()
+	s.Load.Rate = 10
+	s.Load.Deadline = Duration(time.Second)
+	s.Upstream.Latency = Latency{Median: Duration(2 * time.Second), P99: Duration(2 * time.Second)}
+	s.Policies = []Policy{{Name: "retry+breaker", Retry: &RetryConfig{}, Breaker: &BreakerConfig{}}}
+	p := run1(t, s)
+	if p.Succeeded != 0 || p.Failures.Deadline+p.Failures.BreakerOpen != p.Requests || p.Failures.Deadline < 5 {
+		t.Fatalf("%d requests, %d succeeded, failures %+v; want all failing at the deadline, then on the open breaker", p.Requests, p.Succeeded, p.Failures)
+	}
+	if p.Failures.BreakerOpen == 0 {
+		t.Error("the breaker never opened on requests that all time out")
+	}
+}
+
+// TestAttemptTimeoutRetries checks that an attempt timeout ends slow
+// attempts and that the retry policy tries again.
+func TestAttemptTimeoutRetries(t *testing.T) {
+	s := simple()
+	s.Load.Rate = 100
+	s.Upstream.Latency = Latency{Median: Duration(10 * time.Millisecond), P99: Duration(10 * time.Millisecond), TailProbability: 0.2, Tail: Duration(time.Second)}
+	s.Policies = []Policy{{Name: "timeout", Timeout: Duration(100 * time.Millisecond), Retry: &RetryConfig{MaxAttempts: 10, Backoff: &BackoffConfig{Constant: Duration(time.Millisecond)}}}}
+	p := run1(t, s)
+	// Each attempt is slow with probability 1/5: 1/(1−0.2) = 1.25 attempts
+	// per request, and fewer than 1% need three or more.
+	if p.Amplification < 1.2 || p.Amplification > 1.3 || p.SuccessRatio < 0.99 {
+		t.Errorf("amplification %.3f, success %.4f; want about 1.25 and nearly all", p.Amplification, p.SuccessRatio)
+	}
+	if p.P99 > 500*time.Millisecond {
+		t.Errorf("p99 %v: the timeout did not cut the 1s calls", p.P99)
+	}
+}
+
+// TestHistogram compares the histogram's quantiles with exact ones.
+func TestHistogram(t *testing.T) {
+	var h histogram
+	var all []int64
+	v := int64(1)
+	for i := range 100_000 {
+		v = (v*6364136223846793005 + 1442695040888963407) & (1<<62 - 1)
+		x := v % int64(10*time.Second) >> (i % 20)
+		h.add(x)
+		all = append(all, x)
+	}
+	slices.Sort(all)
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 0.999} {
+		exact := all[int(math.Ceil(q*float64(len(all))))-1]
+		got := int64(h.quantile(q))
+		if math.Abs(float64(got-exact)) > 0.01*float64(exact)+1 {
+			t.Errorf("q %.3f: %d; exact %d", q, got, exact)
+		}
+	}
+	for _, x := range []int64{0, 1, 255, 256, 257, 1000, 1 << 40, math.MaxInt64} {
+		if got := histValue(histIndex(x)); math.Abs(float64(got-x)) > 0.005*float64(x)+0.5 {
+			t.Errorf("value %d lands in a bucket worth %d", x, got)
+		}
+	}
+	var empty histogram
+	if empty.quantile(0.5) != 0 {
+		t.Error("an empty histogram has a median")
+	}
+}
+
+// TestRecovery checks the time-to-recover measure on hand-made series.
+func TestRecovery(t *testing.T) {
+	sec := int64(time.Second)
+	good, bad, none := Point{Succeeded: 99, Failed: 1}, Point{Succeeded: 50, Failed: 50}, Point{}
+	series := func(ps ...Point) []Point { return ps }
+	for _, c := range []struct {
+		name   string
+		s      []Point
+		healed int64
+		want   time.Duration
+		ok     bool
+	}{
+		{"at once", series(good, bad, bad, good, good, good, good, good), 3 * sec, 0, true},
+		{"two buckets late", series(good, bad, bad, bad, bad, good, good, good, good, good), 3 * sec, 2 * time.Second, true},
+		{"heal mid-bucket", series(good, bad, bad, bad, good, good, good, good, good), 2*sec + sec/2, 1500 * time.Millisecond, true},
+		{"a relapse", series(good, bad, good, bad, good, good, good, good, good), 2 * sec, 2 * time.Second, true},
+		{"never", series(good, bad, bad, bad), sec, 0, false},
+		{"empty buckets do not count", series(good, bad, none, none, good), 2 * sec, 2 * time.Second, true},
+	} {
+		got, ok := recovery(c.s, sec, sec, c.healed)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestBadScenarios checks that nonsense is an error naming the field, from
+// the simulator's own checks and from the library's New functions.
+func TestBadScenarios(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(*Scenario)
+		want   string
+	}{
+		{"no duration", func(s *Scenario) { s.Duration = 0 }, "Duration"},
+		{"negative rate", func(s *Scenario) { s.Load.Rate = -1 }, "Load.Rate"},
+		{"NaN rate", func(s *Scenario) { s.Load.Rate = math.NaN() }, "Load.Rate"},
+		{"error rate", func(s *Scenario) { s.Upstream.ErrorRate = 1.5 }, "Upstream.ErrorRate"},
+		{"p99 below median", func(s *Scenario) { s.Upstream.Latency.P99 = Duration(time.Millisecond) }, "P99"},
+		{"tail without latency", func(s *Scenario) { s.Upstream.Latency.TailProbability = 0.1 }, "Tail"},
+		{"window backwards", func(s *Scenario) {
+			s.Upstream.Windows = []Window{{From: Duration(time.Second), To: Duration(time.Second)}}
+		}, "Windows[0]"},
+		{"burst after the end", func(s *Scenario) { s.Load.Bursts = []Burst{{At: s.Duration, Requests: 1}} }, "Bursts[0]"},
+		{"no policies", func(s *Scenario) { s.Policies = nil }, "no Policies"},
+		{"unnamed policy", func(s *Scenario) { s.Policies[0].Name = "" }, "no Name"},
+		{"two names alike", func(s *Scenario) { s.Policies = append(s.Policies, s.Policies[0]) }, "two Policies"},
+		{"retry", func(s *Scenario) { s.Policies[0].Retry = &RetryConfig{MaxAttempts: -1} }, "retry:"},
+		{"jitter", func(s *Scenario) { s.Policies[0].Retry = &RetryConfig{Backoff: &BackoffConfig{Jitter: "lots"}} }, "Jitter"},
+		{"backoff", func(s *Scenario) {
+			s.Policies[0].Retry = &RetryConfig{Backoff: &BackoffConfig{Multiplier: 0.5}}
+		}, "backoff"},
+		{"breaker", func(s *Scenario) { s.Policies[0].Breaker = &BreakerConfig{FailureRate: 2} }, "breaker:"},
+		{"throttle", func(s *Scenario) { s.Policies[0].Throttle = &ThrottleConfig{K: 0.5} }, "throttle:"},
+		{"hedge", func(s *Scenario) { s.Policies[0].Hedge = &HedgeConfig{Percentile: 1} }, "hedge:"},
+		{"budget alone", func(s *Scenario) { s.Policies[0].Budget = &BudgetConfig{} }, "Budget needs"},
+		{"hedge budget", func(s *Scenario) { s.Policies[0].Hedge = &HedgeConfig{UseBudget: true} }, "UseBudget"},
+		{"budget ratio", func(s *Scenario) {
+			s.Policies[0].Retry, s.Policies[0].Budget = &RetryConfig{}, &BudgetConfig{Ratio: 2}
+		}, "budget:"},
+		{"too many buckets", func(s *Scenario) { s.Resolution = Duration(time.Microsecond) }, "Resolution"},
+	} {
+		s := simple()
+		c.change(s)
+		err := s.Check()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error about %q", c.name, err, c.want)
+			continue
+		}
+		if _, err := Run(s); err == nil {
+			t.Errorf("%s: Run accepted what Check refuses", c.name)
+		}
+	}
+}
+
+// TestParse checks reading scenarios from JSON: one, several, and the
+// mistakes a person makes in a file.
+func TestParse(t *testing.T) {
+	one := `{"Name": "x", "Duration": "1m", "Load": {"Rate": 10},
+		"Upstream": {"Latency": {"Median": "5ms"}, "Windows": [{"From": "10s", "To": "20s", "Down": true}]},
+		"Policies": [{"Name": "r", "Retry": {"MaxAttempts": 4, "Backoff": {"Base": "50ms", "Jitter": "equal"}}, "Breaker": {"RecoveryTimeout": "5s"}}]}`
+	list, err := Parse(strings.NewReader(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := list[0]
+	if s.Duration != Duration(time.Minute) || s.Upstream.Windows[0].To != Duration(20*time.Second) ||
+		s.Policies[0].Retry.MaxAttempts != 4 || s.Policies[0].Retry.Backoff.Base != Duration(50*time.Millisecond) ||
+		s.Policies[0].Breaker.RecoveryTimeout != Duration(5*time.Second) {
+		t.Fatalf("parsed %+v", s)
+	}
+	if list, err := Parse(strings.NewReader("[" + one + "," + strings.Replace(one, `"x"`, `"y"`, 1) + "]")); err != nil || len(list) != 2 || list[1].Name != "y" {
+		t.Fatalf("a list: %v, %v", list, err)
+	}
+	for _, c := range []struct{ in, want string }{
+		{`{"Name": "x", "Duraton": "1m"}`, "Duraton"},
+		{`{"Name": "x", "Duration": 60}`, "duration is a string"},
+		{`{"Name": "x", "Duration": "1 minute"}`, "bad duration"},
+		{`{"Name": "x", "Duration": "1m"}`, "no Policies"},
+		{one + "{}", "after the end"},
+		{`[]`, "no scenario"},
+		{`[null]`, "null"},
+		{``, "reading scenario"},
+	} {
+		_, err := Parse(strings.NewReader(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%.40q): %v; want an error about %q", c.in, err, c.want)
+		}
+	}
+}
+
+// TestBuiltinsRoundTrip checks that every built-in scenario is valid and
+// survives JSON, so that "sim -dump" gives a file that runs the same.
+func TestBuiltinsRoundTrip(t *testing.T) {
+	for _, s := range Builtins() {
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		data, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", s.Name, err, data)
+		}
+		again, err := json.MarshalIndent(back[0], "", "  ")
+		if err != nil || !bytes.Equal(data, again) {
+			t.Errorf("%s changes in a round trip through JSON (%v):\n%s\n%s", s.Name, err, data, again)
+		}
+	}
+}
+
+// TestNoMissingEvents checks that every request ends, and is counted once:
+// successes and failures by reason add up to the requests, and the series
+// to the totals.
+func TestNoMissingEvents(t *testing.T) {
+	for _, name := range []string{"outage", "brownout", "overload", "latency-tail", "herd"} {
+		res := runBuiltin(t, name)
+		for _, p := range res.Policies {
+			f := p.Failures
+			failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.NotRetryable
+			var ended, calls int
+			for _, pt := range p.Series {
+				ended += pt.Succeeded + pt.Failed
+				calls += pt.Calls
+			}
+			if p.Succeeded+failed != p.Requests || ended != p.Requests || calls != p.Calls {
+				t.Errorf("%s/%s: %d requests, %d succeeded, %d failed (%+v), %d ended in the series, %d of %d calls",
+					name, p.Name, p.Requests, p.Succeeded, failed, f, ended, calls, p.Calls)
+			}
+		}
+	}
+}
+
+// BenchmarkTenMinutesAt1000 runs the outage scenario: ten simulated minutes
+// at 1,000 requests per second (600,000 requests) through each of its five
+// policy configurations.
+func BenchmarkTenMinutesAt1000(b *testing.B) {
+	s, _ := Builtin("outage")
+	if s.Duration != Duration(10*time.Minute) || s.Load.Rate != 1000 {
+		b.Fatal("the outage scenario is no longer ten minutes at 1,000/s")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(s.Policies)*600_000)*float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
+
+// BenchmarkSuite runs the whole built-in suite, as "resilience sim" does.
+func BenchmarkSuite(b *testing.B) {
+	for b.Loop() {
+		for _, s := range Builtins() {
+			if _, err := Run(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
