@@ -381,6 +381,7 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			MaxAttempts:   p.Retry.MaxAttempts,
 			MaxElapsed:    time.Duration(p.Retry.MaxElapsed),
 			MaxRetryAfter: time.Duration(p.Retry.MaxRetryAfter),
+			Budget:        st.budget,
 		}
 		if b := p.Retry.Backoff; b != nil {
 			strategy, err := b.strategy()

@@ -573,7 +573,9 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		r.finish(id, now, false, err)
 		return
 	}
-	d := st.retry.Decide(resilience.RetryState{
+	// NextRetry is what every executor of a retry policy asks: Decide, then
+	// the budget's WithdrawAt, both at the state's time.
+	delay, err := st.retry.NextRetry(resilience.RetryState{
 		Attempts:  int(q.attempt),
 		Err:       err,
 		Start:     at(q.arrived),
@@ -582,26 +584,28 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		LastDelay: q.last,
 		Jitter:    r.decisions.Float64(),
 	})
-	switch d.Reason {
-	case retry.Retrying:
-		if st.budget != nil && !st.budget.WithdrawAt(t) {
-			r.res.Failures.Budget++
-			r.finish(id, now, false, nil)
-			return
-		}
-		q.last = d.Delay
-		r.q.push(event{at: now + int64(d.Delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
-	case retry.Deadline:
-		r.res.Failures.Deadline++
-		r.finish(id, now, false, nil)
-	case retry.Exhausted:
-		r.finish(id, now, false, err)
-	case retry.NotRetryable:
-		r.finish(id, now, false, err)
-	default:
-		r.res.Failures.NotRetryable++
-		r.finish(id, now, false, nil)
+	if err == nil {
+		q.last = delay
+		r.q.push(event{at: now + int64(delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
+		return
 	}
+	var stop *retry.Error
+	if errors.As(err, &stop) {
+		switch stop.Reason {
+		case retry.BudgetExhausted:
+			r.res.Failures.Budget++
+			err = nil
+		case retry.Deadline:
+			r.res.Failures.Deadline++
+			err = nil
+		case retry.Exhausted, retry.NotRetryable:
+			err = stop.Err
+		default:
+			r.res.Failures.NotRetryable++
+			err = nil
+		}
+	}
+	r.finish(id, now, false, err)
 }
 
 // finish ends request id at now. A failure is counted by reason: the
