@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,5 +39,83 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q; output:\n%s", want, text)
 		}
+	}
+}
+
+// TestSim runs the sim subcommand on a built-in scenario and on a file, and
+// checks its table, its report and that a second run writes the same bytes.
+func TestSim(t *testing.T) {
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	var out, errs bytes.Buffer
+	if code := simMain([]string{"-html", page, "herd"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	text := out.String()
+	for _, want := range []string{"== herd", "no jitter", "full jitter", "amplification", "report with charts: " + page} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	first, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(first, []byte("<!DOCTYPE html>")) || !bytes.Contains(first, []byte("<svg")) {
+		t.Fatalf("the report is not a page with charts: %.200s", first)
+	}
+	out.Reset()
+	if code := simMain([]string{"-html", page, "herd"}, &out, &errs); code != 0 || out.String() != text {
+		t.Fatalf("a second run differs (exit %d)", code)
+	}
+	if second, _ := os.ReadFile(page); !bytes.Equal(first, second) {
+		t.Fatal("a second run wrote a different report")
+	}
+
+	// -dump gives a file that runs, and -seed changes the draws.
+	out.Reset()
+	if code := simMain([]string{"-dump", "herd"}, &out, &errs); code != 0 {
+		t.Fatalf("-dump: exit %d: %s", code, errs.String())
+	}
+	file := filepath.Join(dir, "herd.json")
+	if err := os.WriteFile(file, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := simMain([]string{"-html", "", file}, &out, &errs); code != 0 || out.String() != strings.TrimSuffix(text, "\nreport with charts: "+page+"\n") {
+		t.Fatalf("the dumped scenario runs differently (exit %d):\n%s\nwant:\n%s", code, out.String(), text)
+	}
+	out.Reset()
+	if code := simMain([]string{"-html", "", "-seed", "99", file}, &out, &errs); code != 0 || out.String() == strings.TrimSuffix(text, "\nreport with charts: "+page+"\n") {
+		t.Fatalf("-seed 99 gave the same table (exit %d)", code)
+	}
+}
+
+// TestSimBadInput checks that mistakes give a clear message and exit 2.
+func TestSimBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"Name": "x", "Duration": "1m", "Load": {"Rate": -5}, "Policies": [{"Name": "p"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"no-such-scenario"}, "neither a built-in scenario"},
+		{[]string{"./missing.json"}, "no such file"},
+		{[]string{bad}, "Load.Rate"},
+		{[]string{"-dump", "nope"}, "no built-in scenario"},
+		{[]string{"-nope"}, "flag provided but not defined"},
+	} {
+		var out, errs bytes.Buffer
+		code := simMain(c.args, &out, &errs)
+		if code != 2 || !strings.Contains(errs.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, errs.String(), c.want)
+		}
+	}
+	var out, errs bytes.Buffer
+	if code := simMain([]string{"-list"}, &out, &errs); code != 0 || !strings.Contains(out.String(), "outage") || !strings.Contains(out.String(), "herd") {
+		t.Errorf("-list: exit %d: %s", code, out.String())
 	}
 }
