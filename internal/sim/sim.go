@@ -589,8 +589,9 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		r.q.push(event{at: now + int64(delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
 		return
 	}
-	var stop *retry.Error
-	if errors.As(err, &stop) {
+	// NextRetry returns a *retry.Error when it stops, or the attempt's own
+	// error when that was not retryable on the first attempt.
+	if stop, ok := err.(*retry.Error); ok {
 		switch stop.Reason {
 		case retry.BudgetExhausted:
 			r.res.Failures.Budget++
