@@ -7,17 +7,23 @@ import (
 
 func dur(d time.Duration) Duration { return Duration(d) }
 
-// Policy sections used by the built-in scenarios.
-var (
-	retry3       = &RetryConfig{MaxAttempts: 3}
-	someBudget   = &BudgetConfig{}
-	breaker5     = &BreakerConfig{}
-	breakerRate  = &BreakerConfig{Window: dur(10 * time.Second), FailureRate: 0.5, FailureThreshold: 1 << 20}
-	fullJitter   = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "full"}
-	noJitter     = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "none"}
-	equalJitter  = &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "equal"}
-	someThrottle = &ThrottleConfig{}
-)
+// Policy sections of the built-in scenarios, made afresh for each use.
+func retry3() *RetryConfig      { return &RetryConfig{MaxAttempts: 3} }
+func someBudget() *BudgetConfig { return &BudgetConfig{} }
+func breaker5() *BreakerConfig  { return &BreakerConfig{} }
+func breakerRate() *BreakerConfig {
+	return &BreakerConfig{Window: dur(10 * time.Second), FailureRate: 0.5, FailureThreshold: 1 << 20}
+}
+func fullJitter() *BackoffConfig {
+	return &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "full"}
+}
+func noJitter() *BackoffConfig {
+	return &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "none"}
+}
+func equalJitter() *BackoffConfig {
+	return &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "equal"}
+}
+func someThrottle() *ThrottleConfig { return &ThrottleConfig{} }
 
 // builtins are the scenarios of the default suite, in the order it runs
 // them. Each call returns fresh values, so a caller may change them.
@@ -38,10 +44,10 @@ func builtins() []*Scenario {
 			Load: Load{Rate: 1000, Clients: 5, Deadline: dur(10 * time.Second)},
 			Policies: []Policy{
 				{Name: "no retry"},
-				{Name: "retry", Retry: retry3},
-				{Name: "retry+budget", Retry: retry3, Budget: someBudget},
-				{Name: "retry+breaker", Retry: retry3, Breaker: breaker5},
-				{Name: "retry+breaker(5s)", Retry: retry3, Breaker: &BreakerConfig{RecoveryTimeout: dur(5 * time.Second)}},
+				{Name: "retry", Retry: retry3()},
+				{Name: "retry+budget", Retry: retry3(), Budget: someBudget()},
+				{Name: "retry+breaker", Retry: retry3(), Breaker: breaker5()},
+				{Name: "retry+breaker(5s)", Retry: retry3(), Breaker: &BreakerConfig{RecoveryTimeout: dur(5 * time.Second)}},
 			},
 		},
 		{
@@ -59,10 +65,10 @@ func builtins() []*Scenario {
 			Load: Load{Rate: 500, Clients: 10, Deadline: dur(5 * time.Second)},
 			Policies: []Policy{
 				{Name: "no retry"},
-				{Name: "retry", Retry: retry3},
-				{Name: "retry+budget", Retry: retry3, Budget: someBudget},
-				{Name: "retry+breaker(5 in a row)", Retry: retry3, Breaker: breaker5},
-				{Name: "retry+breaker(50% of 10s)", Retry: retry3, Breaker: breakerRate},
+				{Name: "retry", Retry: retry3()},
+				{Name: "retry+budget", Retry: retry3(), Budget: someBudget()},
+				{Name: "retry+breaker(5 in a row)", Retry: retry3(), Breaker: breaker5()},
+				{Name: "retry+breaker(50% of 10s)", Retry: retry3(), Breaker: breakerRate()},
 			},
 		},
 		{
@@ -83,8 +89,8 @@ func builtins() []*Scenario {
 			Policies: []Policy{
 				{Name: "no retry"},
 				{Name: "retry", Retry: &RetryConfig{MaxAttempts: 5}},
-				{Name: "retry+budget", Retry: &RetryConfig{MaxAttempts: 5}, Budget: someBudget},
-				{Name: "retry+throttle", Retry: &RetryConfig{MaxAttempts: 5}, Throttle: someThrottle},
+				{Name: "retry+budget", Retry: &RetryConfig{MaxAttempts: 5}, Budget: someBudget()},
+				{Name: "retry+throttle", Retry: &RetryConfig{MaxAttempts: 5}, Throttle: someThrottle()},
 			},
 		},
 		{
@@ -100,10 +106,10 @@ func builtins() []*Scenario {
 			Load: Load{Rate: 500, Clients: 10, Deadline: dur(5 * time.Second)},
 			Policies: []Policy{
 				{Name: "plain"},
-				{Name: "timeout 200ms+retry", Retry: retry3, Timeout: dur(200 * time.Millisecond)},
+				{Name: "timeout 200ms+retry", Retry: retry3(), Timeout: dur(200 * time.Millisecond)},
 				{Name: "hedge p95", Hedge: &HedgeConfig{}},
 				{Name: "hedge p80", Hedge: &HedgeConfig{Percentile: 0.8}},
-				{Name: "hedge p80+budget", Retry: retry3, Budget: someBudget, Hedge: &HedgeConfig{Percentile: 0.8, UseBudget: true}},
+				{Name: "hedge p80+budget", Retry: retry3(), Budget: someBudget(), Hedge: &HedgeConfig{Percentile: 0.8, UseBudget: true}},
 			},
 		},
 		{
@@ -121,9 +127,9 @@ func builtins() []*Scenario {
 			Load: Load{Rate: 20, Clients: 2000, Deadline: dur(10 * time.Second),
 				Bursts: []Burst{{At: dur(5 * time.Second), Requests: 2000}}},
 			Policies: []Policy{
-				{Name: "no jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: noJitter}},
-				{Name: "equal jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: equalJitter}},
-				{Name: "full jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: fullJitter}},
+				{Name: "no jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: noJitter()}},
+				{Name: "equal jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: equalJitter()}},
+				{Name: "full jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: fullJitter()}},
 			},
 		},
 	}

@@ -1,16 +1,3 @@
-// Package sim is the simulator behind "resilience sim": it runs simulated
-// clients against a simulated upstream on virtual time, through the
-// library's own decisions — retry.Policy.Decide, budget.Budget.DepositAt and
-// WithdrawAt, breaker.Breaker.AllowAt and Permit.DoneAt, throttle.Throttle.AllowAt,
-// hedge.Hedger.DelayAt and ObserveAt — and measures what each policy
-// configuration did to the clients and to the upstream.
-//
-// The simulation is a discrete-event loop: a queue of timed events (a request
-// arrives, an upstream call answers, a backoff ends, a hedge is due, an
-// attempt runs out of time), processed in order of time and, for equal times,
-// of scheduling. Every random draw comes from generators seeded by the
-// scenario's seed, and the library's decisions read no clock of their own
-// here, so a run is reproducible exactly.
 package sim
 
 import (
