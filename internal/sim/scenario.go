@@ -116,12 +116,12 @@ type Window struct {
 // Load is what the clients ask of the upstream.
 type Load struct {
 	// Rate is the requests per second the clients make together, as a
-	// Poisson process.
+	// Poisson process. Rate × Duration may be at most 100,000,000.
 	Rate float64 `json:",omitzero"`
 	// Clients is how many clients share the load, each with its own
 	// instances of the policies (its own breaker, budget, throttle and
 	// hedger), as the processes of a fleet have. Requests go to clients in
-	// turn. Default 1.
+	// turn. Default 1, at most 10,000.
 	Clients int `json:",omitzero"`
 	// Deadline is how long a client waits for a request, retries included.
 	// Default 10s.
@@ -291,8 +291,10 @@ func (s *Scenario) Check() error {
 		return fail("Upstream.RejectLatency must not be negative")
 	case l.Rate < 0 || l.Rate != l.Rate || l.Rate > 1e7:
 		return fail("Load.Rate must be in [0, 1e7] requests per second")
-	case l.Clients < 0 || l.Clients > 1_000_000:
-		return fail("Load.Clients must be in [0, 1000000]")
+	case l.Clients < 0 || l.Clients > maxClients:
+		return fail("Load.Clients must be in [0, %d]", maxClients)
+	case l.Rate*time.Duration(s.Duration).Seconds() > maxRequests:
+		return fail("Load.Rate × Duration is above %d requests; simulate less", maxRequests)
 	case l.Deadline < 0:
 		return fail("Load.Deadline must not be negative")
 	case len(s.Policies) == 0:
@@ -345,8 +347,14 @@ func (u *Upstream) latencyMedian() Duration {
 	return u.Latency.Median
 }
 
-// maxBuckets bounds the memory of a run's time series.
-const maxBuckets = 100_000
+// Bounds on a scenario, so that a run ends in minutes and fits in memory:
+// the buckets of its time series, its clients (each with its own policy
+// instances, sampled at every bucket), its requests.
+const (
+	maxBuckets  = 100_000
+	maxClients  = 10_000
+	maxRequests = 100_000_000
+)
 
 // stack is one client's instances of a Policy's parts.
 type stack struct {

@@ -154,6 +154,7 @@ type request struct {
 	running  int8  // upstream calls of the attempt not yet answered
 	hedges   int8  // hedges started in the attempt
 	stopped  bool  // no more hedges in the attempt
+	failed   bool  // the first call of the attempt failed
 	delay    int64 // the hedge delay of the attempt
 	last     time.Duration
 	bpermit  breaker.Permit
@@ -370,7 +371,7 @@ func (r *run) startAttempt(id int32, now int64) {
 	st := r.clients[q.client]
 	q.attempt++
 	q.open, q.attStart = true, now
-	q.running, q.hedges, q.stopped, q.timerSet = 0, 0, false, false
+	q.running, q.hedges, q.stopped, q.failed, q.timerSet = 0, 0, false, false, false
 	q.hasB, q.hasT = false, false
 	q.limit = q.deadline
 	if st.timeout > 0 {
@@ -493,16 +494,16 @@ func (r *run) callDone(e *event) {
 	q.running--
 	st := r.clients[q.client]
 	if e.result == callOK {
-		if st.hedger != nil {
+		if st.hedger != nil && !q.failed {
 			// As the hedger's executor observes: the first call's latency,
-			// or, when a hedge won, a lower bound of it.
+			// or, when a hedge won while it ran, a lower bound of it.
 			st.hedger.ObserveAt(at(e.at), time.Duration(e.at-q.attStart))
 		}
 		r.attemptEnded(e.req, e.at, nil)
 		return
 	}
 	if e.sub == 0 {
-		q.stopped = true // the first call failed: no more hedges start
+		q.stopped, q.failed = true, true // no more hedges start
 	}
 	if q.running == 0 && q.stopped {
 		err := errUpstream

@@ -412,6 +412,8 @@ func TestBadScenarios(t *testing.T) {
 			s.Policies[0].Retry, s.Policies[0].Budget = &RetryConfig{}, &BudgetConfig{Ratio: 2}
 		}, "budget:"},
 		{"too many buckets", func(s *Scenario) { s.Resolution = Duration(time.Microsecond) }, "Resolution"},
+		{"too many clients", func(s *Scenario) { s.Load.Clients = 1 << 20 }, "Load.Clients"},
+		{"too many requests", func(s *Scenario) { s.Load.Rate, s.Duration = 1e6, Duration(time.Hour) }, "Rate × Duration"},
 	} {
 		s := simple()
 		c.change(s)
