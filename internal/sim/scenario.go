@@ -80,6 +80,10 @@ type Upstream struct {
 	// that would wait longer is refused at once with a transient error, as
 	// an overloaded server sheds load. Default 500ms. Only with Capacity.
 	MaxQueueDelay Duration `json:",omitzero"`
+	// RetryAfter, if set, is the hint that refusals for overload carry, as
+	// a 503 with a Retry-After header does: retry policies wait at least
+	// that long, or stop when it is above their MaxRetryAfter.
+	RetryAfter Duration `json:",omitzero"`
 	// RejectLatency is how long a refusal takes: a call to an overloaded
 	// upstream, or to one that is down. Default 1ms.
 	RejectLatency Duration `json:",omitzero"`
@@ -285,6 +289,8 @@ func (s *Scenario) Check() error {
 		return fail("Upstream.ErrorRate must be in [0, 1]")
 	case u.Capacity < 0 || u.Capacity > 1_000_000:
 		return fail("Upstream.Capacity must be in [0, 1000000]")
+	case u.RetryAfter < 0:
+		return fail("Upstream.RetryAfter must not be negative")
 	case u.MaxQueueDelay < 0:
 		return fail("Upstream.MaxQueueDelay must not be negative")
 	case u.RejectLatency < 0:

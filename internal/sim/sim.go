@@ -24,6 +24,7 @@ func at(t int64) time.Time { return epoch.Add(time.Duration(t)) }
 var (
 	errUpstream = resilience.Transient(errors.New("upstream: 503 Service Unavailable"))
 	errRefused  = resilience.Transient(errors.New("upstream: connection refused"))
+	errShed     = resilience.Transient(errors.New("upstream: 503 Service Unavailable (overloaded)"))
 	errTimeout  = resilience.Transient(timeoutError{})
 )
 
@@ -74,7 +75,8 @@ const (
 const (
 	callOK      uint8 = iota
 	callFailed        // the upstream worked on it and failed
-	callRefused       // refused at once: full or down; it held no capacity
+	callRefused       // refused at once: down; it held no capacity
+	callShed          // refused at once: overloaded; it held no capacity
 )
 
 // event is one entry of the queue, ordered by time, then by seq (the order
@@ -185,6 +187,7 @@ type run struct {
 	median, sigma          float64
 	rejectLatency          int64
 	windows                []Window
+	errShed                error   // a refusal for overload, with the hint if any
 	workers                []int64 // a min-heap of when each worker is free
 	maxQueue               int64
 
@@ -218,6 +221,10 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	}
 	if r.deadline == 0 {
 		r.deadline = int64(10 * time.Second)
+	}
+	r.errShed = errShed
+	if s.Upstream.RetryAfter > 0 {
+		r.errShed = resilience.WithRetryAfter(errShed, time.Duration(s.Upstream.RetryAfter))
 	}
 	if r.maxQueue == 0 {
 		r.maxQueue = int64(500 * time.Millisecond)
@@ -448,7 +455,7 @@ func (r *run) serve(now int64) (int64, uint8) {
 		// The worker free first takes the call, after those in line.
 		start := max(now, r.workers[0])
 		if start-now > r.maxQueue {
-			return r.rejectLatency, callRefused
+			return r.rejectLatency, callShed
 		}
 		r.workers[0] = start + took
 		siftDown(r.workers)
@@ -484,7 +491,7 @@ func siftDown(h []int64) {
 
 // callDone handles the answer of an upstream call.
 func (r *run) callDone(e *event) {
-	if e.result != callRefused {
+	if e.result == callOK || e.result == callFailed {
 		r.inflight--
 	}
 	q := &r.reqs[e.req]
@@ -507,8 +514,11 @@ func (r *run) callDone(e *event) {
 	}
 	if q.running == 0 && q.stopped {
 		err := errUpstream
-		if e.result == callRefused {
+		switch e.result {
+		case callRefused:
 			err = errRefused
+		case callShed:
+			err = r.errShed
 		}
 		r.attemptEnded(e.req, e.at, err)
 	}

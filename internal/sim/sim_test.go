@@ -583,3 +583,31 @@ func TestSameAsRetryDo(t *testing.T) {
 	}
 	t.Logf("both: 4 calls, %v", elapsed)
 }
+
+// TestRetryAfter checks that refusals for overload carry the upstream's
+// hint, that retries wait for it, and that a policy whose MaxRetryAfter is
+// below it stops at once.
+func TestRetryAfter(t *testing.T) {
+	s := simple()
+	s.Load = Load{Bursts: []Burst{{At: 0, Requests: 3}}}
+	s.Upstream.Capacity = 1
+	s.Upstream.MaxQueueDelay = Duration(15 * time.Millisecond)
+	s.Upstream.RetryAfter = Duration(2 * time.Second)
+	s.Policies = []Policy{
+		{Name: "honours", Retry: &RetryConfig{MaxAttempts: 5, Backoff: &BackoffConfig{Constant: Duration(time.Millisecond)}}},
+		{Name: "capped", Retry: &RetryConfig{MaxAttempts: 5, MaxRetryAfter: Duration(time.Second)}},
+	}
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	honours, capped := &res.Policies[0], &res.Policies[1]
+	// Two calls are served (the second after 10ms in line); the third would
+	// wait 20ms and is refused; it waits 2s (not the 1ms backoff), then passes.
+	if honours.Succeeded != 3 || honours.Calls != 4 || honours.P999 < 2*time.Second || honours.P999 > 2020*time.Millisecond {
+		t.Errorf("honours: %d succeeded, %d calls, slowest %v; want 3, 4, about 2.011s", honours.Succeeded, honours.Calls, honours.P999)
+	}
+	if capped.Succeeded != 2 || capped.Calls != 3 || capped.Failures.NotRetryable != 1 {
+		t.Errorf("capped: %d succeeded, %d calls, failures %+v; want 2, 3, 1 stopped by the hint", capped.Succeeded, capped.Calls, capped.Failures)
+	}
+}
