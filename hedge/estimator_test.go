@@ -57,7 +57,7 @@ func TestPercentileAccuracy(t *testing.T) {
 // latencies forgotten after the window.
 func TestAdaptiveDelaySteps(t *testing.T) {
 	h := hedge.MustNew(hedge.Config{Percentile: 0.5, InitialDelay: 7 * time.Millisecond, MinSamples: 3, Window: 10 * time.Second})
-	t0 := time.Now() // New's clock starts before t0, so halves start before it
+	t0 := time.Now() // the halves of the window start at the first call, at t0
 	steps := []struct {
 		at      time.Duration // after t0
 		observe time.Duration // 0: none
@@ -92,6 +92,37 @@ func TestAdaptiveDelaySteps(t *testing.T) {
 	fixed.ObserveAt(t0, time.Hour)
 	if d := fixed.DelayAt(t0); d != 3*time.Millisecond {
 		t.Errorf("fixed delay %v after an observation; want 3ms", d)
+	}
+}
+
+// TestDelayCountsOnlyDifferencesOfTimes checks that the adaptive delay
+// depends on the times given to ObserveAt and DelayAt only through their
+// differences: the same calls shifted by any amount give the same delays,
+// as a simulator on virtual time needs whatever the hedger's clock reads.
+func TestDelayCountsOnlyDifferencesOfTimes(t *testing.T) {
+	var want []time.Duration
+	for _, base := range []time.Time{
+		time.Now(),
+		time.Now().Add(1234567 * time.Microsecond),
+		time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 987654321, time.UTC),
+	} {
+		h := hedge.MustNew(hedge.Config{Percentile: 0.9, MinSamples: 5, Window: 2 * time.Second})
+		var got []time.Duration
+		for i := range 200 {
+			at := base.Add(time.Duration(i) * 37 * time.Millisecond)
+			h.ObserveAt(at, time.Duration(1+i%13)*time.Millisecond)
+			got = append(got, h.DelayAt(at))
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("from %v: delay after call %d is %v; from the first base %v", base, i, got[i], want[i])
+			}
+		}
 	}
 }
 
