@@ -23,7 +23,7 @@ type PolicyResult struct {
 
 	Requests  int // client requests
 	Succeeded int // client requests that got a success
-	Calls     int // calls that reached the upstream, hedges included
+	Calls     int // calls sent to the upstream: hedges and refused calls included
 
 	// Failures counts failed requests by why they ended.
 	Failures Failures
