@@ -49,13 +49,27 @@ type Budget struct {
 	name      string
 	ratio     float64
 	floor     float64 // retries allowed per window by MinPerSecond
+	perSecond float64 // MinPerSecond
+	perCall   int64   // Ratio, in units
 	clock     *clock.Clock
 	pending   atomic.Uint64 // deposits not yet in the window
 	exhausted atomic.Uint64 // withdrawals refused since New
 
 	mu  sync.Mutex
 	win *window.Window // Counts[0]: deposits, Counts[1]: withdrawals
+	// tokens are the retries allowed now, in units (a billionth of a
+	// retry, so that sums are exact): they accrue with deposits and time,
+	// and never exceed what the window still allows.
+	tokens  int64
+	last    int64 // when tokens last accrued
+	started bool  // last is set
 }
+
+// unit is one retry, counted in tokens.
+const unit = 1_000_000_000
+
+// maxUnits bounds token counts far below overflow: a billion retries.
+const maxUnits = 1e9 * unit
 
 // flushEvery is how many deposits wait in the atomic counter before one of
 // them takes the lock and moves them into the window.
@@ -82,12 +96,16 @@ func New(cfg Config) (*Budget, error) {
 	if length == 0 {
 		length = DefaultWindow
 	}
+	floor := perSecond * length.Seconds()
 	return &Budget{
-		name:  cfg.Name,
-		ratio: ratio,
-		floor: perSecond * length.Seconds(),
-		clock: clock.New(),
-		win:   window.New(length),
+		name:      cfg.Name,
+		ratio:     ratio,
+		floor:     floor,
+		perSecond: perSecond,
+		perCall:   int64(math.Round(ratio * unit)),
+		clock:     clock.New(),
+		win:       window.New(length),
+		tokens:    toUnits(floor),
 	}, nil
 }
 
@@ -121,8 +139,7 @@ func (b *Budget) DepositAt(now time.Time) {
 	}
 	n := b.clock.From(now)
 	b.mu.Lock()
-	b.flushLocked(n)
-	b.win.Add(n, window.Counts{1, 0, 0})
+	b.accrueLocked(n, b.pending.Swap(0)+1)
 	b.mu.Unlock()
 }
 
@@ -146,25 +163,64 @@ func (b *Budget) withdraw(now int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushLocked(now)
-	if b.balanceLocked(now) < 1 {
+	b.tokens = b.capLocked(now)
+	if b.tokens < unit {
 		b.exhausted.Add(1)
 		return false
 	}
+	b.tokens -= unit
 	b.win.Add(now, window.Counts{0, 1, 0})
 	return true
 }
 
-// flushLocked moves the pending deposits into the window at now.
+// flushLocked moves the pending deposits into the window at now, and
+// brings the tokens up to now.
 func (b *Budget) flushLocked(now int64) {
-	if n := b.pending.Swap(0); n > 0 {
-		b.win.Add(now, window.Counts{n, 0, 0})
-	}
+	b.accrueLocked(now, b.pending.Swap(0))
 }
 
-// balanceLocked is how many retries the window still allows.
-func (b *Budget) balanceLocked(now int64) float64 {
+// accrueLocked counts n deposits at now and brings the tokens up to now:
+// Ratio of a retry for each deposit, or MinPerSecond for the time since the
+// last accrual, whichever gives more. So retries are allowed as calls come
+// in, evenly, rather than all at once when earlier retries leave the window.
+// The cap, what the window still allows, is applied when a retry asks
+// (capLocked), which keeps deposits cheap: every ask under a long outage
+// applies it, so the tokens cannot pile up while the window is full.
+func (b *Budget) accrueLocked(now int64, n uint64) {
+	if n > 0 {
+		b.win.Add(now, window.Counts{n, 0, 0})
+	}
+	var elapsed int64
+	if b.started && now > b.last {
+		elapsed = now - b.last
+	}
+	if !b.started || now > b.last {
+		b.started, b.last = true, now
+	}
+	// MinPerSecond retries a second is MinPerSecond units a nanosecond.
+	add := int64(min(n, 1<<32)) * b.perCall
+	if elapsed > 0 {
+		add = max(add, toUnits(b.perSecond*float64(elapsed)/unit))
+	}
+	b.tokens = min(b.tokens+add, maxUnits)
+}
+
+// capLocked returns the tokens, capped at what the window allows at now.
+func (b *Budget) capLocked(now int64) int64 {
+	return min(b.tokens, max(b.windowLocked(now), 0))
+}
+
+// windowLocked is how many retries the window still allows, in units: Ratio
+// of its deposits, or the floor, whichever is more, less its withdrawals.
+func (b *Budget) windowLocked(now int64) int64 {
 	t := b.win.Totals(now)
-	return max(b.ratio*float64(t[0]), b.floor) - float64(t[1])
+	return toUnits(max(b.ratio*float64(t[0]), b.floor)) - toUnits(float64(t[1]))
+}
+
+// toUnits converts a number of retries to units, rounded, and at most
+// maxUnits.
+func toUnits(retries float64) int64 {
+	return int64(math.Round(min(retries, maxUnits/unit) * unit))
 }
 
 // Snapshot is a budget's counts at one moment, for metrics.
@@ -172,7 +228,7 @@ type Snapshot struct {
 	Name      string
 	Calls     int     // deposits in the window
 	Retries   int     // withdrawals in the window
-	Balance   float64 // retries the window still allows; below 1, none
+	Balance   float64 // retries allowed now (the tokens); below 1, none
 	Exhausted uint64  // retries refused since New
 	Ratio     float64
 	Floor     float64 // retries per window allowed whatever the traffic
@@ -203,7 +259,7 @@ func (b *Budget) snapshot(now int64) Snapshot {
 		Name:      b.name,
 		Calls:     int(t[0]),
 		Retries:   int(t[1]),
-		Balance:   b.balanceLocked(now),
+		Balance:   float64(b.capLocked(now)) / unit,
 		Exhausted: b.exhausted.Load(),
 		Ratio:     b.ratio,
 		Floor:     b.floor,

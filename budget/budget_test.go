@@ -210,3 +210,45 @@ func BenchmarkDepositParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestRetriesGoOutEvenly checks the budget under a long outage: 1,000 calls
+// a second, healthy for 20s, then every one failing and asking for retries.
+// The outage spends the reserve that the healthy calls left at once; after
+// that, retries go out evenly, at 10% of the calls in every second, and not
+// in a burst each time the retries of one window ago leave it; and no window
+// ever holds more retries than 10% of its calls.
+func TestRetriesGoOutEvenly(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: noFloor, Window: 10 * time.Second})
+	const perSecond = 1000
+	step := time.Second / perSecond
+	var calls, retries [80]int
+	for i := range 80 * perSecond {
+		now := time.Duration(i) * step
+		b.DepositAt(at(now))
+		calls[now/time.Second]++
+		if now < 20*time.Second {
+			continue
+		}
+		for range 2 { // MaxAttempts 3: up to two retries per call
+			if b.WithdrawAt(at(now + time.Millisecond/2)) {
+				retries[now/time.Second]++
+			}
+		}
+	}
+	for s := 30; s < 80; s++ {
+		if retries[s] < 95 || retries[s] > 105 {
+			t.Errorf("second %d: %d retries for %d calls; want about 100 every second", s, retries[s], calls[s])
+		}
+	}
+	// The window bound: any 10s span holds at most 10% of its calls, and
+	// the reserve (the first window) at most one window's allowance.
+	for s := 0; s+10 <= 80; s++ {
+		var c, r int
+		for k := s; k < s+10; k++ {
+			c, r = c+calls[k], r+retries[k]
+		}
+		if float64(r) > 0.1*float64(c)+1 {
+			t.Errorf("seconds %d–%d: %d retries for %d calls", s, s+10, r, c)
+		}
+	}
+}

@@ -5,13 +5,23 @@
 // it sees at most 1.1 times per layer.
 //
 // A [Budget] counts, over a sliding window (default 10s), the calls that
-// deposit into it and the retries that withdraw from it. A retry may go when
-// the retries in the window stay within Ratio (default 10%) of the calls, or
-// within a floor of MinPerSecond (default 10) retries a second over the
-// window, whichever allows more — so that a client with little traffic can
-// still retry. This is the model of Finagle's retry budgets, with the floor
-// taken as a minimum rather than added to the ratio, so that under heavy
-// traffic the share is exact.
+// deposit into it and the retries that withdraw from it. The retries in the
+// window never exceed Ratio (default 10%) of its calls, or a floor of
+// MinPerSecond (default 10) retries a second over the window, whichever
+// allows more — so that a client with little traffic can still retry. This
+// is the model of Finagle's retry budgets, with the floor taken as a minimum
+// rather than added to the ratio, so that under heavy traffic the share is
+// exact.
+//
+// Within that bound, retries are let out evenly: each call earns Ratio of a
+// retry (or the passing time earns MinPerSecond a second, whichever earns
+// more), and a retry spends one. A window-only budget would let the retries
+// of one window ago come back all at once when they leave it, so that under a
+// long outage it sends its allowance in a burst every window — twice the load
+// for a second, every ten seconds, across a fleet whose clients all saw the
+// outage start together. Here, a long outage spends at once only the reserve
+// that the calls before it left (one window's allowance), and then a steady
+// Ratio of the calls.
 //
 // A Budget is shared: give the same one to every retry policy (and, later,
 // hedging policy) that calls one service, through retry.Config.Budget. The
