@@ -17,20 +17,13 @@ func setupLine(s *Scenario) string {
 	var parts []string
 	parts = append(parts, fmtDur(time.Duration(s.Duration))+" of load")
 	parts = append(parts, fmtTrim(s.Load.Rate, 2)+" req/s")
-	clients := s.Load.Clients
-	if clients == 0 {
-		clients = 1
-	}
+	clients := s.Load.clients()
 	if clients == 1 {
 		parts = append(parts, "1 client")
 	} else {
 		parts = append(parts, fmtInt(clients)+" clients")
 	}
-	deadline := time.Duration(s.Load.Deadline)
-	if deadline == 0 {
-		deadline = 10 * time.Second
-	}
-	parts = append(parts, "deadline "+fmtDur(deadline))
+	parts = append(parts, "deadline "+fmtDur(s.Load.deadline()))
 	if s.Upstream.Capacity > 0 {
 		parts = append(parts, "upstream capacity "+fmtInt(s.Upstream.Capacity))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -275,12 +276,12 @@ func (s *Scenario) Check() error {
 		return fail("Duration must be positive")
 	case s.Resolution < 0:
 		return fail("Resolution must not be negative")
-	case s.Duration/s.resolution() > maxBuckets:
+	case time.Duration(s.Duration)/s.resolution() > maxBuckets:
 		return fail("Duration / Resolution is above %d buckets; raise Resolution", maxBuckets)
 	case u.Latency.Median < 0 || u.Latency.P99 < 0 || u.Latency.Tail < 0:
 		return fail("Upstream.Latency durations must not be negative")
-	case u.Latency.P99 != 0 && u.Latency.P99 < u.latencyMedian():
-		return fail("Upstream.Latency.P99 %v is below the median %v", time.Duration(u.Latency.P99), time.Duration(u.latencyMedian()))
+	case u.Latency.P99 != 0 && time.Duration(u.Latency.P99) < u.latencyMedian():
+		return fail("Upstream.Latency.P99 %v is below the median %v", time.Duration(u.Latency.P99), u.latencyMedian())
 	case !isShare(u.Latency.TailProbability) || u.Latency.TailProbability == 1:
 		return fail("Upstream.Latency.TailProbability must be in [0, 1)")
 	case u.Latency.TailProbability > 0 && u.Latency.Tail == 0:
@@ -339,19 +340,32 @@ func (s *Scenario) Check() error {
 
 func isShare(f float64) bool { return f >= 0 && f <= 1 }
 
-func (s *Scenario) resolution() Duration {
-	if s.Resolution == 0 {
-		return Duration(time.Second)
-	}
-	return s.Resolution
+// Defaults of a Scenario's zero fields, in one place for the run and the
+// reports.
+const (
+	defaultSeed          = 1
+	defaultResolution    = time.Second
+	defaultMedian        = 20 * time.Millisecond
+	defaultMaxQueueDelay = 500 * time.Millisecond
+	defaultRejectLatency = time.Millisecond
+	defaultDeadline      = 10 * time.Second
+)
+
+func (s *Scenario) seed() uint64 { return defaults.Or(s.Seed, defaultSeed) }
+
+func (s *Scenario) resolution() time.Duration {
+	return defaults.Or(time.Duration(s.Resolution), defaultResolution)
 }
 
-func (u *Upstream) latencyMedian() Duration {
-	if u.Latency.Median == 0 {
-		return Duration(20 * time.Millisecond)
-	}
-	return u.Latency.Median
+func (u *Upstream) latencyMedian() time.Duration {
+	return defaults.Or(time.Duration(u.Latency.Median), defaultMedian)
 }
+
+func (l *Load) deadline() time.Duration {
+	return defaults.Or(time.Duration(l.Deadline), defaultDeadline)
+}
+
+func (l *Load) clients() int { return max(l.Clients, 1) }
 
 // Bounds on a scenario, so that a run ends in minutes and fits in memory:
 // the buckets of its time series, its clients (each with its own policy
@@ -465,10 +479,7 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			return nil, err
 		}
 		st.hedger = h
-		st.hedges = c.MaxHedges
-		if st.hedges == 0 {
-			st.hedges = 1
-		}
+		st.hedges = defaults.Or(c.MaxHedges, hedge.DefaultMaxHedges)
 	}
 	return st, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -201,10 +202,7 @@ type run struct {
 }
 
 func newRun(s *Scenario, p *Policy) (*run, error) {
-	seed := s.Seed
-	if seed == 0 {
-		seed = 1
-	}
+	seed := s.seed()
 	r := &run{
 		s:         s,
 		p:         p,
@@ -213,35 +211,26 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 		decisions: rand.New(rand.NewPCG(seed, 0x64656369)),
 		end:       int64(s.Duration),
 		rate:      s.Load.Rate,
-		deadline:  int64(s.Load.Deadline),
+		deadline:  int64(s.Load.deadline()),
 		windows:   s.Upstream.Windows,
 		width:     int64(s.resolution()),
-		maxQueue:  int64(s.Upstream.MaxQueueDelay),
+		maxQueue:  int64(defaults.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
 		workers:   make([]int64, s.Upstream.Capacity),
-	}
-	if r.deadline == 0 {
-		r.deadline = int64(10 * time.Second)
 	}
 	r.errShed = errShed
 	if s.Upstream.RetryAfter > 0 {
 		r.errShed = resilience.WithRetryAfter(errShed, time.Duration(s.Upstream.RetryAfter))
 	}
-	if r.maxQueue == 0 {
-		r.maxQueue = int64(500 * time.Millisecond)
-	}
-	r.rejectLatency = int64(s.Upstream.RejectLatency)
-	if r.rejectLatency == 0 {
-		r.rejectLatency = int64(time.Millisecond)
-	}
+	r.rejectLatency = int64(defaults.Or(time.Duration(s.Upstream.RejectLatency), defaultRejectLatency))
 	lat := s.Upstream.Latency
-	median := time.Duration(s.Upstream.latencyMedian())
+	median := s.Upstream.latencyMedian()
 	p99 := time.Duration(lat.P99)
 	if p99 == 0 {
 		p99 = 3 * median
 	}
 	r.median = float64(median)
 	r.sigma = math.Log(float64(p99)/float64(median)) / 2.3263478740408408 // z of the 99th percentile
-	n := max(s.Load.Clients, 1)
+	n := s.Load.clients()
 	r.clients = make([]*stack, n)
 	for i := range r.clients {
 		st, err := p.build(seed*0x9e3779b97f4a7c15 + uint64(i))

@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/leakcheck"
 	"github.com/netresilience/resilience/retry"
 )
@@ -147,10 +149,7 @@ func TestOutageBreaker(t *testing.T) {
 	if got := br.Series[len(br.Series)-1].Open; got != 0 {
 		t.Errorf("at the end %.2f of the breakers are open; want none", got)
 	}
-	recovery := res.Scenario.Policies[3].Breaker.RecoveryTimeout
-	if recovery == 0 {
-		recovery = Duration(30 * time.Second)
-	}
+	recovery := Duration(defaults.Or(time.Duration(res.Scenario.Policies[3].Breaker.RecoveryTimeout), breaker.DefaultRecoveryTimeout))
 	if !br.Recovered || br.Recovery <= 0 || br.Recovery > time.Duration(recovery) {
 		t.Errorf("retry+breaker recovered %v after the outage (recovered %v); want within (0, %v]", br.Recovery, br.Recovered, time.Duration(recovery))
 	}
