@@ -46,11 +46,15 @@ type Outcome struct {
 // Guarded runs fn once through the guard g alone: Enter, then fn, then Exit
 // with the outcome — also when fn panics, after which the panic goes on. It
 // is the executor behind the breaker package's Do; use [Do] to run a call
-// through any [Policy]. Like [Retry], Guarded never stores fn, so a closure passed
-// to it stays on the caller's stack.
+// through any [Policy]. If ctx has ended, Guarded neither enters g nor calls
+// fn, and returns [context.Cause] of ctx. Like [Retry], Guarded never stores
+// fn, so a closure passed to it stays on the caller's stack.
 func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, error)) (v T, err error) {
 	if err := badArgs(ctx, g == nil, fn == nil); err != nil {
 		return v, err
+	}
+	if ctx.Err() != nil {
+		return v, context.Cause(ctx)
 	}
 	t, err := g.Enter(ctx)
 	if err != nil {

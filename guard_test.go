@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
@@ -61,13 +63,24 @@ func TestGuardedReportsEveryOutcome(t *testing.T) {
 		}()
 		resilience.Guarded(ctx, r, func(context.Context) (int, error) { panic("boom") })
 	}()
+	// The caller gives up during the call.
 	cctx, cancel := context.WithCancelCause(ctx)
-	cancel(errors.New("caller left"))
-	resilience.Guarded(cctx, r, func(ctx context.Context) (int, error) { return 0, context.Cause(ctx) })
-	// The caller's own deadline is not a cancellation.
-	dctx, cancel2 := context.WithTimeout(ctx, 0)
-	defer cancel2()
-	resilience.Guarded(dctx, r, func(ctx context.Context) (int, error) { return 0, ctx.Err() })
+	resilience.Guarded(cctx, r, func(ctx context.Context) (int, error) {
+		cancel(errors.New("caller left"))
+		return 0, context.Cause(ctx)
+	})
+	// The caller's own deadline, passing during the call, is not a
+	// cancellation.
+	synctest.Test(t, func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		resilience.Guarded(dctx, r, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() })
+	})
+	// A context that ended before the call: no pass at all.
+	resilience.Guarded(cctx, r, func(ctx context.Context) (int, error) {
+		t.Error("the function ran with a context that had ended")
+		return 0, nil
+	})
 
 	want := []resilience.Outcome{
 		{},

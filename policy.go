@@ -200,14 +200,16 @@ func start[T any, A attempt[T]](ctx context.Context, p Policy, a A) (T, error) {
 	if ctx == nil {
 		return zero, ErrNilContext
 	}
-	if c, ok := p.(*chain); ok {
-		if c.err != nil {
-			return zero, c.err
-		}
-		return runChain[T](ctx, c.policies, a)
-	}
-	if p == nil {
+	c, isChain := p.(*chain)
+	switch {
+	case isChain && c.err != nil:
+		return zero, c.err
+	case p == nil:
 		return zero, ErrNilPolicy
+	case ctx.Err() != nil: // a policy of another package may not check
+		return zero, context.Cause(ctx)
+	case isChain:
+		return runChain[T](ctx, c.policies, a)
 	}
 	return runPolicy[T](ctx, p, nil, a)
 }

@@ -18,7 +18,9 @@ import (
 type Retrier interface {
 	Policy
 
-	// BeginRetries is called once before the first attempt of a call. It
+	// BeginRetries is called once before the first attempt of a call (not
+	// for a call whose context had ended before it began, which makes no
+	// attempt). It
 	// returns an error if the policy cannot run (so that no attempt is made),
 	// and whether NextRetry reads RetryState.Start: executors read the clock
 	// before the first attempt only when it does.
@@ -58,8 +60,10 @@ type RetryState struct {
 
 // Retry runs fn under the retry decision r alone: it calls fn, and after
 // each failure asks r whether and when to call it again, waiting in between
-// and watching ctx as [Do] does. It is the executor behind the retry
-// package's Do; use [Do] to run a call through any [Policy].
+// and watching ctx as [Do] does. If ctx has already ended, Retry makes no
+// attempt (and does not call r's BeginRetries) and returns [context.Cause] of
+// ctx. It is the executor behind the retry package's Do; use [Do] to run a
+// call through any [Policy].
 //
 // Unlike [Do], which must be ready to hand fn to any Policy, Retry never
 // stores fn, so a closure passed to it stays on the caller's stack: a call
@@ -89,6 +93,10 @@ func (s *RetryState) Failed(ctx context.Context, n int, err error) {
 // retryLoop is the retry executor: it runs attempt until it succeeds or r
 // says stop, waiting as r decides. It must not let attempt escape.
 func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
+	if ctx.Err() != nil { // no attempt, and no call for a budget to count
+		var zero T
+		return zero, context.Cause(ctx)
+	}
 	timed, err := r.BeginRetries()
 	if err != nil {
 		var zero T

@@ -125,6 +125,8 @@ func (f *Fallback) Execute(ctx context.Context, op resilience.Operation) error {
 		return resilience.ErrNilFunc
 	case f.alt == nil:
 		return ErrNoAlternative
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
 	}
 	err := op.Call(ctx)
 	if err == nil || !f.falls(ctx, err) {
@@ -137,8 +139,10 @@ func (f *Fallback) Execute(ctx context.Context, op resilience.Operation) error {
 // cancelled, returns alt's result for the failure instead: alt's value with
 // a nil error, or alt's value with an *[Error] holding both failures. Any
 // other failure is returned as fn left it. Panics in fn or alt go on up the
-// stack. A nil ctx, fn or alt is reported as an error, not a panic. Do
-// never stores fn or alt, and a call where fn succeeds allocates nothing.
+// stack. A nil ctx, fn or alt is reported as an error, not a panic; so is a
+// ctx that has already ended, with its [context.Cause], and neither fn nor alt
+// runs. Do never stores fn or alt, and a call where fn succeeds allocates
+// nothing.
 func Do[T any](ctx context.Context, f *Fallback, fn func(context.Context) (T, error), alt func(ctx context.Context, err error) (T, error)) (T, error) {
 	var zero T
 	if err := badArgs(ctx, f, fn == nil || alt == nil); err != nil {
@@ -178,7 +182,8 @@ func Run(ctx context.Context, f *Fallback, fn func(context.Context) error, alt f
 	return f.join(err, alt(ctx, err))
 }
 
-// badArgs returns the error for a missing context, fallback or function.
+// badArgs returns the error for a missing context, fallback or function, or
+// the cause of a context that has ended: a call that may not begin.
 func badArgs(ctx context.Context, f *Fallback, noFunc bool) error {
 	switch {
 	case f == nil:
@@ -187,6 +192,8 @@ func badArgs(ctx context.Context, f *Fallback, noFunc bool) error {
 		return resilience.ErrNilContext
 	case noFunc:
 		return resilience.ErrNilFunc
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
 	}
 	return nil
 }

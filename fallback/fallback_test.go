@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
@@ -137,13 +139,21 @@ func TestCallerCancellationNeverFallsBack(t *testing.T) {
 func TestCallerDeadlineFallsBack(t *testing.T) {
 	// A caller's expired deadline is not a cancellation: a fixed value or a
 	// cache is still worth returning.
-	f := fallback.MustNew(fallback.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 0)
-	defer cancel()
-	v, err := fallback.Value(ctx, f, func(ctx context.Context) (string, error) { return "", ctx.Err() }, "cached")
-	if v != "cached" || err != nil {
-		t.Fatalf("Value = %q, %v; want cached, nil", v, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := fallback.MustNew(fallback.Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		v, err := fallback.Value(ctx, f, func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }, "cached")
+		if v != "cached" || err != nil {
+			t.Fatalf("Value = %q, %v; want cached, nil", v, err)
+		}
+		// A call that would begin after the deadline does not: the
+		// caller's context is over, and so is its call.
+		v, err = fallback.Value(ctx, f, func(ctx context.Context) (string, error) { return "fresh", nil }, "cached")
+		if v != "" || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Value after the deadline = %q, %v; want no value and the deadline's error", v, err)
+		}
+	})
 }
 
 func TestAlternativeErrorJoinsBoth(t *testing.T) {

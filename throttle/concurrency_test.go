@@ -42,12 +42,11 @@ func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var hooked atomic.Int64
 		th := mustNew(t, throttle.Config{MinRequests: 1, OnReject: func(throttle.Rejection) { hooked.Add(1) }})
-		cancelled, cancel := context.WithCancel(context.Background())
-		cancel()
 		var ran, accepted, rejected, ignored atomic.Int64
 		concRun(concGoroutines, func(i int) {
 			for j := range concCalls {
 				ctx := context.Background()
+				var giveUp context.CancelFunc
 				var result error
 				switch (i + j) % 6 { // 2 accepts in 5 requests: p > 0
 				case 0:
@@ -56,19 +55,24 @@ func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 					result = errBad // permanent: accepted
 				case 2, 3, 4:
 					result = errOverloaded
-				case 5:
-					ctx, result = cancelled, errOverloaded // the caller gave up: nothing
+				case 5: // the caller gives up during the call: nothing
+					ctx, giveUp = context.WithCancel(ctx)
+					result = errOverloaded
 				}
 				err := throttle.Run(ctx, th, func(context.Context) error {
 					ran.Add(1)
 					switch {
-					case ctx == cancelled:
+					case giveUp != nil:
+						giveUp()
 						ignored.Add(1)
 					case result == nil || result == errBad:
 						accepted.Add(1)
 					}
 					return result
 				})
+				if giveUp != nil {
+					giveUp()
+				}
 				if errors.Is(err, throttle.ErrThrottled) {
 					rejected.Add(1)
 				} else if err != result {

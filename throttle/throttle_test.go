@@ -202,40 +202,42 @@ func TestClassification(t *testing.T) {
 		}
 		return resilience.Classify(err)
 	}
-	cancelled, cancel := context.WithCancelCause(context.Background())
-	cancel(errors.New("user went away"))
 	for _, tc := range []struct {
 		name              string
 		classifier        resilience.Classifier
-		ctx               context.Context
+		giveUp            bool // the caller cancels its context during the call
 		err               error
 		requests, accepts int
 	}{
-		{"success is an accept", nil, nil, nil, 1, 1},
-		{"a transient failure is not", nil, nil, errOverloaded, 1, 0},
-		{"an attempt's deadline is not", nil, nil, fmt.Errorf("call: %w", context.DeadlineExceeded), 1, 0},
-		{"a permanent failure is an accept", nil, nil, errBad, 1, 1},
-		{"a marked permanent failure is an accept", nil, nil, resilience.Permanent(errOverloaded), 1, 1},
-		{"context.Canceled counts as nothing", nil, nil, fmt.Errorf("query: %w", context.Canceled), 0, 0},
-		{"the caller's cancellation counts as nothing", nil, cancelled, errOverloaded, 0, 0},
-		{"what the classifier ignores counts as nothing", ignoreNotFound, nil, errNotFound, 0, 0},
-		{"the classifier decides", badIsTransient, nil, errBad, 1, 0},
+		{"success is an accept", nil, false, nil, 1, 1},
+		{"a transient failure is not", nil, false, errOverloaded, 1, 0},
+		{"an attempt's deadline is not", nil, false, fmt.Errorf("call: %w", context.DeadlineExceeded), 1, 0},
+		{"a permanent failure is an accept", nil, false, errBad, 1, 1},
+		{"a marked permanent failure is an accept", nil, false, resilience.Permanent(errOverloaded), 1, 1},
+		{"context.Canceled counts as nothing", nil, false, fmt.Errorf("query: %w", context.Canceled), 0, 0},
+		{"the caller's cancellation counts as nothing", nil, true, errOverloaded, 0, 0},
+		{"what the classifier ignores counts as nothing", ignoreNotFound, false, errNotFound, 0, 0},
+		{"the classifier decides", badIsTransient, false, errBad, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			th := mustNew(t, throttle.Config{Classifier: tc.classifier})
-			ctx := tc.ctx
-			if ctx == nil {
-				ctx = context.Background()
-			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
 			ran := false
-			err := throttle.Run(ctx, th, func(context.Context) error { ran = true; return tc.err })
+			err := throttle.Run(ctx, th, func(context.Context) error {
+				ran = true
+				if tc.giveUp {
+					cancel(errors.New("user went away"))
+				}
+				return tc.err
+			})
 			if !ran || err != tc.err {
 				t.Fatalf("Run: ran=%v err=%v; want the call to run and return %v", ran, err, tc.err)
 			}
 			if s := th.Snapshot(); s.Requests != tc.requests || s.Accepts != tc.accepts {
 				t.Fatalf("through Run: snapshot %+v; want %d requests, %d accepts", s, tc.requests, tc.accepts)
 			}
-			if tc.ctx != nil {
+			if tc.giveUp {
 				return // only an executor knows the caller gave up
 			}
 			// The two-step API classifies the same way.

@@ -136,7 +136,8 @@ func (t *Timeout) Snapshot() Snapshot {
 // returned is explicitly marked permanent), and unwraps to fn's error. When
 // ctx itself has ended, fn's error is returned untouched: the caller's
 // deadline or cancellation is the caller's, not a timeout. A success is a
-// success, even after the deadline.
+// success, even after the deadline. If ctx has ended before Do is called, fn
+// does not run and Do returns [context.Cause] of ctx.
 //
 // In cooperative mode (the default) Do returns when fn returns, so a
 // function that ignores its context makes Do wait for it. In Abandon mode Do
@@ -221,6 +222,10 @@ func (o operationAttempt) run(ctx context.Context) (struct{}, error) {
 
 // run runs a as one attempt of t.
 func run[T any, A attempt[T]](ctx context.Context, t *Timeout, a A) (T, error) {
+	if ctx.Err() != nil {
+		var zero T
+		return zero, context.Cause(ctx)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		if now := time.Now(); !d.After(now.Add(t.timeout)) {
 			// The caller's deadline comes first, so it is the attempt's:
