@@ -145,7 +145,7 @@ type Snapshot struct {
 
 	Admitted  uint64 // calls admitted since New
 	Rejected  uint64 // calls rejected since New
-	Abandoned uint64 // waits that the caller's context ended since New
+	Abandoned uint64 // acquisitions that the caller's context ended, before or while waiting, since New
 }
 
 // Snapshot returns the bulkhead's counts now. InFlight and Waiting are read
@@ -235,15 +235,19 @@ type token struct{ gen atomic.Uint64 }
 // Acquire takes a slot, waiting for one as configured: it returns a Permit
 // to release when the call is done, or a rejection matching [ErrFull], or —
 // when ctx ends the wait — an error that wraps context.Cause(ctx) and does
-// not match ErrFull. A slot that is free is taken whatever the state of ctx;
-// a slot handed over to a waiter whose ctx is done by the time it wakes goes
-// on to the next waiter.
+// not match ErrFull. A ctx that is already done takes no slot, free or not,
+// and gets that error at once (as rate.Limiter's Wait does); a slot handed
+// over to a waiter whose ctx is done by the time it wakes goes on to the next
+// waiter.
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 	if b == nil {
 		return Permit{}, errNilBulkhead
 	}
 	if ctx == nil {
 		return Permit{}, resilience.ErrNilContext
+	}
+	if ctx.Err() != nil {
+		return Permit{}, b.abandon(ctx)
 	}
 	if err := b.enter(ctx); err != nil {
 		return Permit{}, err
