@@ -357,7 +357,8 @@ func (l *Limiter) refund(now int64, r Reservation) {
 // [ErrLimited], without spending them. If ctx is done before they come, it
 // gives them back (see [Reservation.Cancel]) and returns an error wrapping
 // context.Cause(ctx). A cost above Burst, or negative, fails at once with an
-// error matching [ErrBadCost]; a cost of zero goes at once.
+// error matching [ErrBadCost]; a cost of zero goes at once. A ctx already
+// done gets its cause at once, whatever the cost, as rate.Limiter's Wait does.
 func (l *Limiter) Wait(ctx context.Context, n int) error {
 	if l == nil {
 		return errNilLimiter
@@ -412,14 +413,14 @@ func Run(ctx context.Context, l *Limiter, fn func(context.Context) error) error 
 
 // wait is Wait for a valid limiter and context.
 func (l *Limiter) wait(ctx context.Context, n int) error {
-	if n == 0 || !l.validCost(n) {
-		if n == 0 {
-			return nil
-		}
+	if n != 0 && !l.validCost(n) {
 		return &costError{l.name, n, l.burst}
 	}
 	if ctx.Err() != nil {
 		return l.abandoned(ctx)
+	}
+	if n == 0 {
+		return nil
 	}
 	cost := l.cost(n)
 	now := l.nanos()

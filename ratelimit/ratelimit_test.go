@@ -380,6 +380,13 @@ func TestDoneContextSpendsNothing(t *testing.T) {
 	if got := l.Tokens(); got != 5 {
 		t.Fatalf("a done context spent tokens: %v left", got)
 	}
+	// A free call too: the caller has gone.
+	if err := l.Wait(ctx, 0); !errors.Is(err, errStop) {
+		t.Fatalf("Wait(done, 0) = %v; want the cause", err)
+	}
+	if err := ratelimit.Run(ratelimit.WithCost(ctx, 0), l, func(context.Context) error { ran = true; return nil }); !errors.Is(err, errStop) || ran {
+		t.Fatalf("Run of a free call on a done context: %v, ran=%v; want the cause and no call", err, ran)
+	}
 }
 
 func TestReservations(t *testing.T) {
