@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
 	"github.com/netresilience/resilience/internal/defaults"
+	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
 
@@ -116,6 +117,8 @@ type Breaker struct {
 	forced      bool  // forced open
 	events      []StateChange
 	dispatching bool
+
+	marks once.Pool // tell a permit's first report from later ones
 }
 
 // probeSlot is one half-open probe in flight.
@@ -193,11 +196,14 @@ func (b *Breaker) fromTime(t time.Time) int64 { return b.clock.From(t) }
 func (b *Breaker) toTime(n int64) time.Time   { return b.clock.Time(n) }
 
 // Permit is the breaker's permission for one call, from [Breaker.Allow]. Report
-// the call's outcome with [Permit.Done] exactly once. The zero Permit reports
+// the call's outcome with [Permit.Done]. Only the first report of a permit, or
+// of any copy of it, counts; later ones do nothing. A Permit is a small value
+// that may be copied and reported from any goroutine. The zero Permit reports
 // nothing.
 type Permit struct {
 	b *Breaker
 	t resilience.Ticket
+	m once.Mark
 }
 
 // Allow asks permission for one call now. If the breaker admits it, report
@@ -211,7 +217,7 @@ func (b *Breaker) Allow() (Permit, error) {
 	if err != nil {
 		return Permit{}, err
 	}
-	return Permit{b, t}, nil
+	return Permit{b, t, b.marks.Issue()}, nil
 }
 
 // AllowAt is [Breaker.Allow] at the time now, for virtual time.
@@ -224,15 +230,16 @@ func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
 	if err != nil {
 		return Permit{}, err
 	}
-	return Permit{b, t}, nil
+	return Permit{b, t, b.marks.Issue()}, nil
 }
 
 // Done reports the outcome of the permitted call: err is what the call
 // returned, classified by the breaker's classifier. Report
 // context.Canceled (or an error wrapping it) when the caller gave up, so that
-// it counts as neither success nor failure.
+// it counts as neither success nor failure. A second report of the permit
+// does nothing.
 func (p Permit) Done(err error) {
-	if p.b == nil {
+	if p.b == nil || !p.b.marks.Spend(p.m) {
 		return
 	}
 	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), p.b.nanos)
@@ -240,7 +247,7 @@ func (p Permit) Done(err error) {
 
 // DoneAt is [Permit.Done] at the time now, for virtual time.
 func (p Permit) DoneAt(now time.Time, err error) {
-	if p.b == nil {
+	if p.b == nil || !p.b.marks.Spend(p.m) {
 		return
 	}
 	n := p.b.fromTime(now)

@@ -192,6 +192,45 @@ func TestDoubleReportOfAProbeCountsOnce(t *testing.T) {
 	}
 }
 
+func TestDoubleReportOfAClosedCallCountsOnce(t *testing.T) {
+	for _, cfg := range []breaker.Config{
+		{FailureThreshold: 3},
+		{FailureThreshold: 3, Window: time.Minute, FailureRate: 0.5, MinCalls: 10},
+		{FailureThreshold: 3, Window: time.Minute, SlowCall: time.Second, SlowCallRate: 0.5, MinCalls: 10},
+	} {
+		b := mustNew(t, cfg)
+		ok, _ := b.Allow()
+		ok.Done(nil)
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(errDown)
+		p.Done(errDown) // twice: one failed call
+		c := p
+		c.Done(errDown) // a copy is the same permit
+		wantState(t, b, breaker.Closed)
+		if s := b.Snapshot(); s.ConsecutiveFailures != 1 {
+			t.Fatalf("%+v: ConsecutiveFailures = %d after one failure reported three times, want 1", cfg, s.ConsecutiveFailures)
+		}
+		if cfg.Window > 0 {
+			if s := b.Snapshot(); s.Failures != 1 || s.Calls != 2 {
+				t.Fatalf("%+v: window counts %d failures in %d calls, want 1 in 2", cfg, s.Failures, s.Calls)
+			}
+		}
+		// Reported twice at once, from two goroutines: still one.
+		q, _ := b.Allow()
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { q.Done(errDown) })
+		}
+		wg.Wait()
+		if s := b.Snapshot(); s.ConsecutiveFailures != 2 {
+			t.Fatalf("%+v: ConsecutiveFailures = %d after a second failure reported concurrently twice, want 2", cfg, s.ConsecutiveFailures)
+		}
+	}
+}
+
 func TestProbeThatNeverReportsCannotHoldHalfOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustNew(t, breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Second, ProbeTimeout: 10 * time.Second})

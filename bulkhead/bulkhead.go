@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/once"
 )
 
 // The state word packs the number of callers waiting (high half) and the
@@ -52,7 +53,7 @@ type Bulkhead struct {
 	mu         sync.Mutex // guards the queue and every change of the waiting count
 	head, tail *waiter    // the queue, first come first
 
-	tokens sync.Pool // of *token, for Permits
+	marks once.Pool // tell a permit's first Release from later ones
 }
 
 // testHookBeforeQueue, if set, is called by wait after the lock-free
@@ -97,7 +98,6 @@ func New(cfg Config) (*Bulkhead, error) {
 	for r := range b.errs {
 		b.errs[r] = &FullError{Name: b.name, Reason: Reason(r), MaxConcurrent: limit, MaxQueue: queue, MaxWait: cfg.MaxWait}
 	}
-	b.tokens.New = func() any { return new(token) }
 	return b, nil
 }
 
@@ -220,17 +220,9 @@ func Run(ctx context.Context, b *Bulkhead, fn func(context.Context) error) error
 // Permit holds no slot. A Permit may be released from any goroutine, and
 // concurrent Releases of copies of one permit free one slot.
 type Permit struct {
-	b   *Bulkhead
-	tok *token
-	gen uint64 // tok's generation when the permit was issued
+	b *Bulkhead
+	m once.Mark // pooled, so a permit allocates nothing
 }
-
-// token tells a permit's first Release from later ones. Its generation is
-// odd while a permit holds it; the first Release moves it on to even, so a
-// copy of the same permit no longer matches, and a later permit that reuses
-// the token gets a newer generation. Tokens are pooled, so a permit
-// allocates nothing.
-type token struct{ gen atomic.Uint64 }
 
 // Acquire takes a slot, waiting for one as configured: it returns a Permit
 // to release when the call is done, or a rejection matching [ErrFull], or —
@@ -271,18 +263,16 @@ func (b *Bulkhead) TryAcquire() (Permit, error) {
 
 // permit issues a Permit for a slot just taken.
 func (b *Bulkhead) permit() Permit {
-	tok := b.tokens.Get().(*token)
-	return Permit{b: b, tok: tok, gen: tok.gen.Add(1)}
+	return Permit{b: b, m: b.marks.Issue()}
 }
 
 // Release gives the permit's slot back to its bulkhead, or to the first
 // caller waiting for one. It does nothing for the zero Permit and for a
 // permit already released.
 func (p Permit) Release() {
-	if p.tok == nil || !p.tok.gen.CompareAndSwap(p.gen, p.gen+1) {
+	if p.b == nil || !p.b.marks.Spend(p.m) {
 		return
 	}
-	p.b.tokens.Put(p.tok)
 	p.b.release()
 }
 

@@ -878,3 +878,32 @@ func TestNoAllocations(t *testing.T) {
 		}
 	}
 }
+
+func TestDoubleCancelGivesBackOnce(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 2})
+	now := t0
+	a := l.ReserveAt(now, 1)
+	b := l.ReserveAt(now, 1)
+	c := l.ReserveAt(now, 1) // waits a second
+	if !a.OK() || !b.OK() || !c.OK() {
+		t.Fatal("reservations refused")
+	}
+	c.CancelAt(now)
+	c.CancelAt(now) // twice: what was reserved comes back once
+	b.CancelAt(now)
+	b.CancelAt(now)
+	if got := l.TokensAt(now); got != 1 {
+		t.Fatalf("%v tokens after two reservations of three were cancelled twice each, want 1", got)
+	}
+	// A copy of a partly refunded reservation is the same reservation.
+	d := l.ReserveAt(now, 1)
+	e := l.ReserveAt(now, 1) // admitted after d: d can come back only in part
+	d.CancelAt(now)
+	after := l.TokensAt(now)
+	d2 := d
+	d2.CancelAt(now)
+	if got := l.TokensAt(now); got != after {
+		t.Fatalf("a second Cancel of a partly refunded reservation moved the bucket from %v to %v", after, got)
+	}
+	e.CancelAt(now)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
 	"github.com/netresilience/resilience/internal/defaults"
+	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
 
@@ -51,6 +52,8 @@ type Throttle struct {
 	win      *window.Window
 	rng      *rand.Rand // nil: draw from math/rand/v2's generator
 	rejected uint64
+
+	marks once.Pool // tell a permit's first report from later ones
 }
 
 // New returns a Throttle configured by cfg, or an error if a field makes no
@@ -103,12 +106,14 @@ func (t *Throttle) Name() string {
 }
 
 // Permit is the throttle's permission for one call, from [Throttle.Allow].
-// Report the call's outcome with [Permit.Done] exactly once: the request is
-// counted then, so a permit that is never reported counts as nothing, and
-// one reported twice counts twice. A Permit is a small value that may be
-// copied and reported from any goroutine. The zero Permit reports nothing.
+// Report the call's outcome with [Permit.Done]: the request is counted then,
+// so a permit that is never reported counts as nothing. Only the first report
+// of a permit, or of any copy of it, counts; later ones do nothing. A Permit
+// is a small value that may be copied and reported from any goroutine. The
+// zero Permit reports nothing.
 type Permit struct {
 	t *Throttle
+	m once.Mark
 }
 
 // Allow asks permission for one call now, drawing the random number the
@@ -122,7 +127,7 @@ func (t *Throttle) Allow() (Permit, error) {
 	if err := t.enter(); err != nil {
 		return Permit{}, err
 	}
-	return Permit{t}, nil
+	return Permit{t, t.marks.Issue()}, nil
 }
 
 // AllowAt is [Throttle.Allow] at the time now with the random number u, for
@@ -138,15 +143,15 @@ func (t *Throttle) AllowAt(now time.Time, u float64) (Permit, error) {
 	if err := t.decide(t.clock.From(now), u, false); err != nil {
 		return Permit{}, err
 	}
-	return Permit{t}, nil
+	return Permit{t, t.marks.Issue()}, nil
 }
 
 // Done reports the outcome of the permitted call: err is what the call
 // returned, classified by the throttle's classifier. Report
 // context.Canceled (or an error wrapping it) when the caller gave up, so that
-// the call counts as nothing.
+// the call counts as nothing. A second report of the permit does nothing.
 func (p Permit) Done(err error) {
-	if p.t == nil {
+	if p.t == nil || !p.t.marks.Spend(p.m) {
 		return
 	}
 	p.t.exit(p.t.classOf(resilience.Outcome{Err: err}), p.t.clock.Now())
@@ -154,7 +159,7 @@ func (p Permit) Done(err error) {
 
 // DoneAt is [Permit.Done] at the time now, for virtual time.
 func (p Permit) DoneAt(now time.Time, err error) {
-	if p.t == nil {
+	if p.t == nil || !p.t.marks.Spend(p.m) {
 		return
 	}
 	p.t.exit(p.t.classOf(resilience.Outcome{Err: err}), p.t.clock.From(now))

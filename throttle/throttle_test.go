@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -778,4 +779,25 @@ func TestAnAcceptMayStartTheThrottling(t *testing.T) {
 			t.Fatalf("snapshot %+v", s)
 		}
 	})
+}
+
+func TestDoubleReportCountsOnce(t *testing.T) {
+	th := mustNew(t, throttle.Config{})
+	p, err := th.AllowAt(t0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DoneAt(t0, errOverloaded)
+	p.DoneAt(t0, errOverloaded) // twice: one request
+	c := p
+	c.Done(nil) // a copy is the same permit
+	q, _ := th.AllowAt(t0, 1)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { q.DoneAt(t0, nil) })
+	}
+	wg.Wait()
+	if s := th.SnapshotAt(t0); s.Requests != 2 || s.Accepts != 1 {
+		t.Fatalf("snapshot %+v after two permits reported five times; want 2 requests, 1 accept", s)
+	}
 }
