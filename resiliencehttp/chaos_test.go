@@ -1,33 +1,5 @@
 package resiliencehttp_test
 
-// The chaos soak test: many clients call loopback servers whose faults
-// change at random, phase by phase — healthy, a brownout of 5xx, an outage
-// of resets and closes, hangs, slow bodies, 429 and 503 with Retry-After,
-// truncated bodies — through the HTTP transport (TestChaos/transport) and
-// through the recommended stack of policies around a plain client
-// (TestChaos/stack). After the run it checks what must hold whatever the
-// faults and their timing:
-//
-//   - no goroutine is left running, and no connection is left open (counted
-//     on the client's dialer and on the servers);
-//   - no more calls are in flight inside the stack than its bulkhead allows;
-//   - the retries that the servers saw are within the retry budget's bound;
-//   - every response body is delivered whole or with an error: the servers
-//     send self-checking bodies (length and checksum), and a client that
-//     reads a short or corrupt body without an error fails the test;
-//   - every breaker changes state only along closed → open → half-open →
-//     closed or open, each change starting from the state before it.
-//
-// By default each part runs for 5s (1s with -short). Run longer with the
-// flag -chaos.duration, or the environment variable
-// RESILIENCE_CHAOS_DURATION when testing several packages at once:
-//
-//	go test -race -run TestChaos ./resiliencehttp/ -chaos.duration=5m
-//	RESILIENCE_CHAOS_DURATION=5m go test -race -run TestChaos ./...
-//
-// The faults and the phases come from -chaos.seed (default 1); their
-// timing, and so the requests they hit, varies from run to run.
-
 import (
 	"bytes"
 	"context"
@@ -85,6 +57,33 @@ func chaosRunTime(t *testing.T) time.Duration {
 	return 5 * time.Second
 }
 
+// TestChaos is the chaos soak test: many clients call loopback servers
+// whose faults change at random, phase by phase — healthy, a brownout of
+// 5xx, an outage of resets and closes, hangs, slow bodies, 429 and 503 with
+// Retry-After, truncated bodies — through the HTTP transport
+// (TestChaos/transport) and through the recommended stack of policies
+// around a plain client (TestChaos/stack). After the run it checks what
+// must hold whatever the faults and their timing:
+//
+//   - no goroutine is left running, and no connection is left open (counted
+//     on the client's dialer and on the servers);
+//   - no more calls are in flight inside the stack than its bulkhead allows;
+//   - the retries that the servers saw are within the retry budget's bound;
+//   - every response body is delivered whole or with an error: the servers
+//     send self-checking bodies (length and checksum), and a client that
+//     reads a short or corrupt body without an error fails the test;
+//   - every breaker changes state only along closed → open → half-open →
+//     closed or open, each change starting from the state before it.
+//
+// By default each part runs for 5s (1s with -short). Run longer with the
+// flag -chaos.duration, or the environment variable
+// RESILIENCE_CHAOS_DURATION when testing several packages at once:
+//
+//	go test -race -run TestChaos ./resiliencehttp/ -chaos.duration=5m
+//	RESILIENCE_CHAOS_DURATION=5m go test -race -run TestChaos ./...
+//
+// The faults and the phases come from -chaos.seed (default 1); their
+// timing, and so the requests they hit, varies from run to run.
 func TestChaos(t *testing.T) {
 	d := chaosRunTime(t)
 	t.Logf("each part runs %v with -chaos.seed=%d", d, *chaosSeed)
@@ -202,8 +201,8 @@ func faultBody(size int) string {
 	return string(chaosBody(bytes.Repeat([]byte("fault;"), size/6+1)[:size]))
 }
 
-// status returns a Fault that answers code with a chaos body, and the
-// headers, given as name and value in turn.
+// chaosStatus returns a Fault that answers code with a chaos body of the
+// size, and the headers, given as name and value in turn.
 func chaosStatus(code, size int, headers ...string) resiliencetest.Fault {
 	f := resiliencetest.Fault{Status: code, Body: faultBody(size)}
 	if len(headers) > 0 {
@@ -528,6 +527,17 @@ func newCall(ctx context.Context, rng *rand.Rand, url string, call uint64) (*htt
 	return req, size, nil
 }
 
+// callContext returns the context of a call: most calls may take
+// chaosCallTimeout, but one in ten gives up sooner, at any point of its
+// attempts or of reading the body.
+func callContext(rng *rand.Rand) (context.Context, context.CancelFunc) {
+	d := chaosCallTimeout
+	if rng.IntN(10) == 0 {
+		d = time.Duration(1 + rng.Int64N(int64(2*chaosAttemptTimeout)))
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
 // ---- Checks on what the servers and the breakers saw ----
 
 // serverRetries counts the retries that the servers saw: the attempts after
@@ -685,7 +695,7 @@ func chaosTransport(t *testing.T, d time.Duration, seed uint64) {
 				}
 				call := nextCall.Add(1)
 				srv := servers[rng.IntN(len(servers))]
-				ctx, cancel := context.WithTimeout(context.Background(), chaosCallTimeout)
+				ctx, cancel := callContext(rng)
 				req, size, err := newCall(ctx, rng, srv.URL, call)
 				if err != nil {
 					cancel()
@@ -825,7 +835,7 @@ func chaosStack(t *testing.T, d time.Duration, seed uint64) {
 					}
 					return nil, resilience.Permanent(err)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), chaosCallTimeout)
+				ctx, cancel := callContext(rng)
 				body, err := resilience.Do(ctx, p, fn)
 				cancel()
 				switch {
@@ -864,10 +874,12 @@ func chaosStack(t *testing.T, d time.Duration, seed uint64) {
 	checkNoLeaks(t, before, &conns, client.CloseIdleConnections, srv)
 }
 
-// checkExercised fails the test if the run was too tame to show anything:
-// no call succeeded or none failed, nothing was retried, or no breaker
-// opened. A run of a second with a phase of every kind does all of these
-// many times over.
+// checkExercised fails the test if the run showed nothing: if no call
+// succeeded — with a body checked whole — or none failed, the servers or
+// the clients are broken, and the checks above held for no reason. That
+// nothing was retried or that no breaker opened is only logged: a machine
+// starved of CPU may make too few calls in a short run for either, and
+// the checks must not flake.
 func checkExercised(t *testing.T, tl *tally, retries, opened int) {
 	t.Helper()
 	tl.mu.Lock()
@@ -877,8 +889,10 @@ func checkExercised(t *testing.T, tl *tally, retries, opened int) {
 		total += n
 	}
 	ok := tl.outcomes["200 OK"]
-	if ok == 0 || ok == total || retries == 0 || opened == 0 {
-		t.Errorf("the run did not exercise the policies: %d of %d calls succeeded, %d retries, the breakers opened %d times",
-			ok, total, retries, opened)
+	if ok == 0 || ok == total {
+		t.Errorf("the run did not exercise the policies: %d of %d calls succeeded", ok, total)
+	}
+	if retries == 0 || opened == 0 {
+		t.Logf("note: a tame run: %d retries, the breakers opened %d times", retries, opened)
 	}
 }
