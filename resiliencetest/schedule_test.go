@@ -3,10 +3,6 @@ package resiliencetest_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -148,85 +144,4 @@ func TestMustNewSchedulePanics(t *testing.T) {
 		}
 	}()
 	resiliencetest.MustNewSchedule()
-}
-
-// waitConns polls until the server has n connections open.
-func waitConns(t *testing.T, srv *resiliencetest.Server, n int) {
-	t.Helper()
-	waitFor(t, "the server's open connections to be "+strconv.Itoa(n), func() bool { return srv.Conns() == n })
-}
-
-func TestServerConns(t *testing.T) {
-	srv := resiliencetest.NewUnstartedServer(
-		resiliencetest.OK("kept"),
-		resiliencetest.OK("left open"),
-		resiliencetest.Fault{Break: resiliencetest.Reset},
-		resiliencetest.Fault{Break: resiliencetest.Close},
-	)
-	srv.KeepAlive = true
-	srv.Start()
-	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	if srv.Conns() != 0 {
-		t.Fatalf("Conns() = %d before any request", srv.Conns())
-	}
-
-	// An idle connection is open until the client closes it.
-	if _, body, err := get(context.Background(), client, srv.URL); err != nil || body != "kept" {
-		t.Fatalf("GET = %q, %v", body, err)
-	}
-	if got := srv.Conns(); got != 1 {
-		t.Fatalf("Conns() = %d with one idle connection; want 1", got)
-	}
-	client.CloseIdleConnections()
-	waitConns(t, srv, 0)
-
-	// A response whose body is never closed keeps its connection open,
-	// whatever the client's idle connections do.
-	resp, err := client.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client.CloseIdleConnections()
-	if got := srv.Conns(); got != 1 {
-		t.Fatalf("Conns() = %d with a response body left open; want 1", got)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	client.CloseIdleConnections()
-	waitConns(t, srv, 0)
-
-	// Resets and closes end their connections.
-	for range 2 {
-		if _, err := client.Get(srv.URL); err == nil {
-			t.Fatal("GET of a broken exchange succeeded")
-		}
-		waitConns(t, srv, 0)
-	}
-
-	var none *resiliencetest.Server
-	if none.Conns() != 0 {
-		t.Error("a nil Server has connections")
-	}
-}
-
-func TestServerConnsUnderTLS(t *testing.T) {
-	srv := resiliencetest.NewUnstartedServer(resiliencetest.Fault{Break: resiliencetest.Reset}, resiliencetest.OK("secure"))
-	srv.KeepAlive = true
-	srv.StartTLS()
-	defer srv.Close()
-	client := srv.Client()
-	for range 2 {
-		resp, err := client.Get(srv.URL)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	}
-	if !strings.HasPrefix(srv.URL, "https://") {
-		t.Fatalf("URL %q", srv.URL)
-	}
-	client.CloseIdleConnections()
-	waitConns(t, srv, 0)
 }

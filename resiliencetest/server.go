@@ -20,8 +20,8 @@ import (
 // else with Default. It is shaped like net/http/httptest.Server, which it
 // runs.
 //
-// Each request arrives on a connection of its own, unless KeepAlive is set,
-// so that a fault that breaks a connection hits only the request it was
+// Each request arrives on a connection of its own, unless KeepAlive (or
+// EnableHTTP2) is set, so that a fault that breaks a connection hits only the request it was
 // scripted for: net/http's Transport silently sends a request again when a
 // connection it reused fails before answering and the request is
 // replayable (a GET, or any request with an Idempotency-Key header), which
@@ -61,6 +61,15 @@ type Server struct {
 	// KeepAlive lets clients reuse connections between requests; see
 	// above for why they do not by default.
 	KeepAlive bool
+
+	// EnableHTTP2 lets clients speak HTTP/2 to a server started with
+	// StartTLS, as [Server.Client] does; it implies KeepAlive, since HTTP/2
+	// sends all requests over one connection. A Reset, a Close or a
+	// Truncate then cannot break that connection, which other requests
+	// share: it resets the request's stream (RST_STREAM INTERNAL_ERROR)
+	// instead, so that the client's round trip, or its read of the
+	// body, fails with a stream error.
+	EnableHTTP2 bool
 
 	ts        *httptest.Server
 	script    script
@@ -118,7 +127,8 @@ func (s *Server) Start() {
 // certificate that [Server.Client] trusts. It panics if the server has
 // already started.
 func (s *Server) StartTLS() {
-	s.ts.Config.SetKeepAlivesEnabled(s.KeepAlive)
+	s.ts.Config.SetKeepAlivesEnabled(s.KeepAlive || s.EnableHTTP2)
+	s.ts.EnableHTTP2 = s.EnableHTTP2
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 }
