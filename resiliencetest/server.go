@@ -21,11 +21,12 @@ import (
 // runs.
 //
 // Each request arrives on a connection of its own, unless KeepAlive (or
-// EnableHTTP2) is set, so that a fault that breaks a connection hits only the request it was
-// scripted for: net/http's Transport silently sends a request again when a
-// connection it reused fails before answering and the request is
-// replayable (a GET, or any request with an Idempotency-Key header), which
-// would hide the fault from the client and spend the next one.
+// EnableHTTP2) is set, so that a fault that breaks a connection hits only
+// the request it was scripted for: net/http's Transport silently sends a
+// request again when a connection it reused fails before answering and the
+// request is replayable (a GET, or any request with an Idempotency-Key
+// header), which would hide the fault from the client and spend the next
+// one.
 //
 // Close releases requests that are waiting out a fault: their connections
 // are closed without an answer, so Close returns promptly and leaves no
