@@ -158,10 +158,11 @@ func answerContent(call uint64, size int) []byte {
 
 // chaosHandler is the service behind the faults: it answers a call with
 // the chaos body of answerContent, in one piece with a Content-Length or
-// in chunks without one. A request body, which clients send as a chaos
-// body, must be whole: it answers 422 to one that is not.
+// in chunks without one. A request body (of a PUT or a POST), which
+// clients send as a chaos body, must be whole: it answers 422 to one that
+// is not.
 var chaosHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPut {
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
 		b, err := io.ReadAll(r.Body)
 		if err == nil {
 			err = checkBody(b)
@@ -485,7 +486,7 @@ func checkResponse(tl *tally, resp *http.Response, call uint64, size int) (body 
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusBadRequest {
-		tl.silentFailure(fmt.Sprintf("call %d: the server got a bad request: %s", call, body))
+		tl.silentFailure(fmt.Sprintf("call %d: the server got a bad request: %s", call, bytes.TrimSpace(body)))
 		return nil, errSilent
 	}
 	if err := checkBody(body); err != nil {
@@ -501,8 +502,9 @@ func checkResponse(tl *tally, resp *http.Response, call uint64, size int) (body 
 
 var errSilent = errors.New("chaos: a body short or corrupt without an error")
 
-// newCall returns a request for a call: a GET, or a PUT with a chaos body
-// (with GetBody, or without it so that the transport must buffer it),
+// newCall returns a request for a call: a GET; a PUT with a chaos body,
+// with GetBody or without it (so that the transport must buffer it); or a
+// POST with an Idempotency-Key (so that the transport may replay it) —
 // asking for a body of a random size, mostly small.
 func newCall(ctx context.Context, rng *rand.Rand, url string, call uint64) (*http.Request, int, error) {
 	var size int
@@ -523,6 +525,11 @@ func newCall(ctx context.Context, rng *rand.Rand, url string, call uint64) (*htt
 	case 1:
 		body := io.NopCloser(bytes.NewReader(chaosBody(answerContent(call, rng.IntN(4<<10)))))
 		req, err = http.NewRequestWithContext(ctx, http.MethodPut, url, body)
+	case 2:
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(chaosBody(answerContent(call, rng.IntN(4<<10)))))
+		if err == nil {
+			req.Header.Set("Idempotency-Key", "call-"+strconv.FormatUint(call, 10))
+		}
 	default:
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	}
@@ -747,7 +754,7 @@ func chaosTransport(t *testing.T, d time.Duration, seed uint64) {
 			retries, calls.Load(), elapsed, chaosBudget, bound)
 	}
 	if len(tl.silent) > 0 {
-		t.Errorf("%d response bodies were short or corrupt without an error, such as:\n%s",
+		t.Errorf("%d bodies (of responses, or of requests as the server got them) were short or corrupt without an error, such as:\n%s",
 			tl.outcomes["silently bad body"], strings.Join(tl.silent, "\n"))
 	}
 	checkExercised(t, tl, requests, retries, opened)
@@ -878,7 +885,7 @@ func chaosStack(t *testing.T, d time.Duration, seed uint64) {
 			retries, admitted.Load(), elapsed, chaosBudget, bound)
 	}
 	if len(tl.silent) > 0 {
-		t.Errorf("%d response bodies were short or corrupt without an error, such as:\n%s",
+		t.Errorf("%d bodies (of responses, or of requests as the server got them) were short or corrupt without an error, such as:\n%s",
 			tl.outcomes["silently bad body"], strings.Join(tl.silent, "\n"))
 	}
 	checkExercised(t, tl, requests, retries, opened)
