@@ -60,10 +60,11 @@ func chaosRunTime(t *testing.T) time.Duration {
 // TestChaos is the chaos soak test: many clients call loopback servers
 // whose faults change at random, phase by phase — healthy, a brownout of
 // 5xx, an outage of resets and closes, hangs, slow bodies, 429 and 503 with
-// Retry-After, truncated bodies — through the HTTP transport
-// (TestChaos/transport) and through the recommended stack of policies
-// around a plain client (TestChaos/stack). After the run it checks what
-// must hold whatever the faults and their timing:
+// Retry-After, truncated bodies — through the HTTP transport to two hosts,
+// over HTTP/1.1 and HTTP/2 (TestChaos/transport), and through the
+// recommended stack of policies around a plain client (TestChaos/stack),
+// with GETs, PUTs and POSTs, some callers giving up early. After the run
+// it checks what must hold whatever the faults and their timing:
 //
 //   - no goroutine is left running, and no connection is left open (counted
 //     on the client's dialer and on the servers);
@@ -71,7 +72,8 @@ func chaosRunTime(t *testing.T) time.Duration {
 //   - the retries that the servers saw are within the retry budget's bound;
 //   - every response body is delivered whole or with an error: the servers
 //     send self-checking bodies (length and checksum), and a client that
-//     reads a short or corrupt body without an error fails the test;
+//     reads a short or corrupt body without an error fails the test; so
+//     does a request body that reaches the server short, on any attempt;
 //   - every breaker changes state only along closed → open → half-open →
 //     closed or open, each change starting from the state before it.
 //
