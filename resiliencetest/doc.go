@@ -18,8 +18,9 @@
 // The nth request to arrive gets the nth fault of the script. After the
 // script, requests get a fault picked at random by a [Mix], if one is set,
 // or else the Default fault, whose zero value answers normally: 200 "ok",
-// or through a Handler that plays the real service. [Status],
-// [RetryAfter] and [OK] build the common answers:
+// or through a Handler that plays the real service. A [Schedule] changes
+// the Mix over time, phase by phase — healthy, a brownout, an outage — for
+// soak tests. [Status], [RetryAfter] and [OK] build the common answers:
 //
 //	srv := resiliencetest.NewServer(
 //		resiliencetest.Status(503),
@@ -33,6 +34,8 @@
 // headers such as Idempotency-Key, body, arrival time and the fault given —
 // for a test to assert on: how many attempts a retry policy made, that it
 // sent the same Idempotency-Key each time, how long it waited between them.
+// A Server also counts its open connections ([Server.Conns]), so that a
+// test can check that a client closes every one it opened.
 //
 // Servers, transports and mixes are safe for concurrent use once their
 // fields are set.

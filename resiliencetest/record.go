@@ -28,8 +28,12 @@ type Request struct {
 	Body   []byte      // the request's body; nil when it had none
 
 	// Fault is what the request got: its fault from the script, the
-	// Random mix, or Default.
+	// Schedule, the Random mix, or Default.
 	Fault Fault
+
+	// Phase is the name of the Schedule's phase in force when the request
+	// arrived, if its fault was the Schedule's to pick; else empty.
+	Phase string
 }
 
 // script numbers the requests in arrival order, gives each its fault and
@@ -40,11 +44,20 @@ type script struct {
 
 	mu       sync.Mutex
 	received []Request
+	start    time.Time // when the first request arrived: the Schedule's time 0
+}
+
+// after is what gives faults to the requests after the script.
+type after struct {
+	schedule *Schedule // if set, its phase's Mix picks, in place of random
+	random   *Mix
+	def      Fault // when no Mix picks
 }
 
 // arrive numbers the request r, whose body has been read, and returns its
-// record: the fault is faults[n-1], else random's pick for n, else def.
-func (s *script) arrive(r *http.Request, body []byte, random *Mix, def Fault) Request {
+// record: the fault is faults[n-1], else the pick for n of the schedule's
+// phase or of random, else the default.
+func (s *script) arrive(r *http.Request, body []byte, a after) Request {
 	rec := Request{
 		Time:   time.Now(),
 		Method: r.Method,
@@ -58,21 +71,30 @@ func (s *script) arrive(r *http.Request, body []byte, random *Mix, def Fault) Re
 	}
 	s.mu.Lock()
 	rec.N = len(s.received) + 1
-	rec.Fault = s.fault(rec.N, random, def)
+	if rec.N == 1 {
+		s.start = rec.Time
+	}
+	rec.Fault, rec.Phase = s.fault(rec.N, rec.Time.Sub(s.start), a)
 	s.received = append(s.received, rec)
 	s.mu.Unlock()
 	return rec
 }
 
-// fault returns the fault for the nth request.
-func (s *script) fault(n int, random *Mix, def Fault) Fault {
+// fault returns the fault for the nth request, which arrived at elapsed
+// since the first, and the name of the schedule's phase that picked it.
+func (s *script) fault(n int, elapsed time.Duration, a after) (Fault, string) {
 	if n <= len(s.faults) {
-		return s.faults[n-1]
+		return s.faults[n-1], ""
+	}
+	random, phase := a.random, ""
+	if a.schedule != nil {
+		p := a.schedule.PhaseAt(elapsed)
+		random, phase = p.Mix, p.Name
 	}
 	if f, ok := random.pick(n); ok {
-		return f
+		return f, phase
 	}
-	return def
+	return a.def, phase
 }
 
 // requests returns how many requests have arrived.

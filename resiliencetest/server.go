@@ -10,20 +10,23 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Server is an HTTP server on the loopback interface that answers each
 // request with a fault: the first request with the first fault of its
 // script, the second with the second, and so on in arrival order; the
-// requests after the script with a fault picked by Random, or else with
-// Default. It is shaped like net/http/httptest.Server, which it runs.
+// requests after the script with a fault picked by Schedule or Random, or
+// else with Default. It is shaped like net/http/httptest.Server, which it
+// runs.
 //
-// Each request arrives on a connection of its own, unless KeepAlive is set,
-// so that a fault that breaks a connection hits only the request it was
-// scripted for: net/http's Transport silently sends a request again when a
-// connection it reused fails before answering and the request is
-// replayable (a GET, or any request with an Idempotency-Key header), which
-// would hide the fault from the client and spend the next one.
+// Each request arrives on a connection of its own, unless KeepAlive (or
+// EnableHTTP2) is set, so that a fault that breaks a connection hits only
+// the request it was scripted for: net/http's Transport silently sends a
+// request again when a connection it reused fails before answering and the
+// request is replayable (a GET, or any request with an Idempotency-Key
+// header), which would hide the fault from the client and spend the next
+// one.
 //
 // Close releases requests that are waiting out a fault: their connections
 // are closed without an answer, so Close returns promptly and leaves no
@@ -38,11 +41,17 @@ type Server struct {
 	URL string
 
 	// Default is the fault for the requests after the script that Random
-	// does not pick a fault for. Its zero value answers normally.
+	// (or Schedule) does not pick a fault for. Its zero value answers
+	// normally.
 	Default Fault
 
 	// Random, if set, picks faults for the requests after the script.
 	Random *Mix
+
+	// Schedule, if set, picks faults for the requests after the script
+	// with a Mix that changes over time, in place of Random: the Mix of
+	// its phase in force when the request arrives.
+	Schedule *Schedule
 
 	// Handler, if set, gives the normal answer: it answers every request
 	// whose fault has no Status and no Body, after the fault's Delay and
@@ -54,10 +63,20 @@ type Server struct {
 	// above for why they do not by default.
 	KeepAlive bool
 
+	// EnableHTTP2 lets clients speak HTTP/2 to a server started with
+	// StartTLS, as [Server.Client] does; it implies KeepAlive, since HTTP/2
+	// sends all requests over one connection. A Reset, a Close or a
+	// Truncate then cannot break that connection, which other requests
+	// share: it resets the request's stream (RST_STREAM INTERNAL_ERROR)
+	// instead, so that the client's round trip, or its read of the
+	// body, fails with a stream error.
+	EnableHTTP2 bool
+
 	ts        *httptest.Server
 	script    script
 	closing   chan struct{} // closed by Close to release waiting handlers
 	closeOnce sync.Once
+	conns     atomic.Int64 // connections open now
 }
 
 // NewServer starts and returns a Server that answers its requests with the
@@ -82,8 +101,19 @@ func NewUnstartedServer(script ...Fault) *Server {
 	}
 	s := &Server{closing: make(chan struct{})}
 	s.script.faults = append([]Fault(nil), script...)
-	s.ts = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(s.serve)}}
+	s.ts = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(s.serve), ConnState: s.connState}}
 	return s
+}
+
+// connState counts the open connections: a hijacked one is no longer the
+// server's (the server closes those it hijacks itself at once).
+func (s *Server) connState(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateHijacked, http.StateClosed:
+		s.conns.Add(-1)
+	}
 }
 
 // Start starts a server from NewUnstartedServer. It panics if the server
@@ -98,7 +128,8 @@ func (s *Server) Start() {
 // certificate that [Server.Client] trusts. It panics if the server has
 // already started.
 func (s *Server) StartTLS() {
-	s.ts.Config.SetKeepAlivesEnabled(s.KeepAlive)
+	s.ts.Config.SetKeepAlivesEnabled(s.KeepAlive || s.EnableHTTP2)
+	s.ts.EnableHTTP2 = s.EnableHTTP2
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 }
@@ -133,6 +164,20 @@ func (s *Server) Requests() int {
 	return s.script.requests()
 }
 
+// Conns returns how many connections to the server are open now: accepted
+// and not yet closed. A hijacked connection counts as closed — a Reset or a
+// Close hijacks its connection and closes it at once; one a Handler hijacks
+// is the Handler's. Once a client has closed its idle connections and the
+// server has seen them close, Conns is 0 unless the client left some open:
+// a response body never closed, a request still running. A test polls it
+// to check that a client leaks no connections. A nil Server has none.
+func (s *Server) Conns() int {
+	if s == nil {
+		return 0
+	}
+	return int(s.conns.Load())
+}
+
 // Received returns a record of every request that has arrived, in arrival
 // order: Received()[i].N is i+1. The records are copies, the caller's to
 // keep. A nil Server has received nothing.
@@ -147,7 +192,7 @@ func (s *Server) Received() []Request {
 // request's fault and carries it out.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := readBody(r) // a body cut short is recorded as it came
-	rec := s.script.arrive(r, body, s.Random, s.Default)
+	rec := s.script.arrive(r, body, after{s.Schedule, s.Random, s.Default})
 	f := rec.Fault
 	if err := f.validate(); err != nil {
 		http.Error(w, faultError(rec.N, err).Error(), http.StatusInternalServerError)

@@ -491,3 +491,122 @@ func TestUnstartedServerClose(t *testing.T) {
 		t.Error("an unstarted server has a client or a URL")
 	}
 }
+
+// waitConns polls until the server has n connections open.
+func waitConns(t *testing.T, srv *resiliencetest.Server, n int) {
+	t.Helper()
+	waitFor(t, "the server's open connections to be "+strconv.Itoa(n), func() bool { return srv.Conns() == n })
+}
+
+func TestServerConns(t *testing.T) {
+	srv := resiliencetest.NewUnstartedServer(
+		resiliencetest.OK("kept"),
+		resiliencetest.OK("left open"),
+		resiliencetest.Fault{Break: resiliencetest.Reset},
+		resiliencetest.Fault{Break: resiliencetest.Close},
+	)
+	srv.KeepAlive = true
+	srv.Start()
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	if srv.Conns() != 0 {
+		t.Fatalf("Conns() = %d before any request", srv.Conns())
+	}
+
+	// An idle connection is open until the client closes it.
+	if _, body, err := get(context.Background(), client, srv.URL); err != nil || body != "kept" {
+		t.Fatalf("GET = %q, %v", body, err)
+	}
+	if got := srv.Conns(); got != 1 {
+		t.Fatalf("Conns() = %d with one idle connection; want 1", got)
+	}
+	client.CloseIdleConnections()
+	waitConns(t, srv, 0)
+
+	// A response whose body is never closed keeps its connection open,
+	// whatever the client's idle connections do.
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.CloseIdleConnections()
+	if got := srv.Conns(); got != 1 {
+		t.Fatalf("Conns() = %d with a response body left open; want 1", got)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	client.CloseIdleConnections()
+	waitConns(t, srv, 0)
+
+	// Resets and closes end their connections.
+	for range 2 {
+		if _, err := client.Get(srv.URL); err == nil {
+			t.Fatal("GET of a broken exchange succeeded")
+		}
+		waitConns(t, srv, 0)
+	}
+
+	var none *resiliencetest.Server
+	if none.Conns() != 0 {
+		t.Error("a nil Server has connections")
+	}
+}
+
+func TestServerConnsUnderTLS(t *testing.T) {
+	srv := resiliencetest.NewUnstartedServer(resiliencetest.Fault{Break: resiliencetest.Reset}, resiliencetest.OK("secure"))
+	srv.KeepAlive = true
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+	for range 2 {
+		resp, err := client.Get(srv.URL)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	if !strings.HasPrefix(srv.URL, "https://") {
+		t.Fatalf("URL %q", srv.URL)
+	}
+	client.CloseIdleConnections()
+	waitConns(t, srv, 0)
+}
+
+func TestServerHTTP2(t *testing.T) {
+	srv := resiliencetest.NewUnstartedServer(
+		resiliencetest.OK("one"),
+		resiliencetest.Fault{Break: resiliencetest.Reset},
+		resiliencetest.Fault{Break: resiliencetest.Close},
+		resiliencetest.Fault{Body: "cut", Break: resiliencetest.Truncate},
+		resiliencetest.OK("two"),
+	)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+	// The stream's reset is what the client sees: net/http does not export
+	// its type, so its text tells.
+	streamReset := func(err error) bool { return err != nil && strings.Contains(err.Error(), "INTERNAL_ERROR") }
+
+	resp, body, err := get(context.Background(), client, srv.URL)
+	if err != nil || body != "one" || resp.ProtoMajor != 2 {
+		t.Fatalf("first request: %v %q %v; want HTTP/2 and %q", resp, body, err, "one")
+	}
+	for _, b := range []string{"reset", "close"} {
+		if _, _, err := get(context.Background(), client, srv.URL); !streamReset(err) {
+			t.Fatalf("a %s: %v; want the stream reset", b, err)
+		}
+	}
+	if resp, _, err := get(context.Background(), client, srv.URL); resp == nil || !streamReset(err) {
+		t.Fatalf("a truncate: %v, %v; want a response whose body ends in the stream's reset", resp, err)
+	}
+	if _, body, err := get(context.Background(), client, srv.URL); err != nil || body != "two" {
+		t.Fatalf("last request: %q, %v", body, err)
+	}
+	if got := srv.Conns(); got != 1 {
+		t.Errorf("Conns() = %d after five requests over HTTP/2; want the one connection they shared", got)
+	}
+	client.CloseIdleConnections()
+	waitConns(t, srv, 0)
+}

@@ -35,19 +35,26 @@ import (
 //
 // RoundTrip reads and closes the request's body, numbers the request in
 // arrival order, gives it the next fault of the script, and once the script
-// is spent a fault picked by Random, or else Default. A request whose
-// context has already ended fails at once without arriving.
+// is spent a fault picked by Schedule or Random, or else Default. A request
+// whose context has already ended fails at once without arriving.
 //
 // The zero Transport answers every request 200 "ok". Set its fields before
 // its first request, and do not change them after. Its methods are safe
 // for concurrent use.
 type Transport struct {
 	// Default is the fault for the requests after the script that Random
-	// does not pick a fault for. Its zero value answers normally.
+	// (or Schedule) does not pick a fault for. Its zero value answers
+	// normally.
 	Default Fault
 
 	// Random, if set, picks faults for the requests after the script.
 	Random *Mix
+
+	// Schedule, if set, picks faults for the requests after the script
+	// with a Mix that changes over time, in place of Random, as a
+	// [Server]'s does. Inside a testing/synctest bubble its phases last
+	// exactly their Duration of the bubble's time.
+	Schedule *Schedule
 
 	// Handler, if set, gives the normal answer, as a [Server]'s Handler
 	// does. It runs on the goroutine that called RoundTrip, and its answer
@@ -115,7 +122,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := t.script.arrive(req, body, t.Random, t.Default)
+	rec := t.script.arrive(req, body, after{t.Schedule, t.Random, t.Default})
 	f := rec.Fault
 	if err := f.validate(); err != nil {
 		return nil, faultError(rec.N, err)
