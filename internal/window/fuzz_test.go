@@ -18,7 +18,8 @@ import (
 //   - an event counts in the bucket of its time, numbered from the first
 //     event's time in widths, or in the newest bucket if its time is before
 //     that one; Totals counts the events of the newest bucket and of the n−1
-//     buckets before it, where the newest bucket holds the latest time seen.
+//     buckets before it, where the newest bucket holds the latest time seen;
+//   - NewestEnd is when the newest bucket ends, saturating at MaxInt64.
 //
 // The input is the length in nanoseconds and a program: 9 bytes per step, a
 // kind (what to do, and whether the time is absolute or a step from the last
@@ -84,6 +85,11 @@ func FuzzWindow(f *testing.F) {
 				got, want := w.Totals(now), ref.totals(now)
 				if got != want {
 					t.Fatalf("step %d: Totals(%d) = %v, want %v (window of %d buckets of %d ns)", i/9, now, got, want, n, width)
+				}
+				end := new(big.Int).Add(ref.head, big.NewInt(1))
+				end.Mul(end, ref.width).Add(end, ref.origin)
+				if got := w.NewestEnd(); got != saturate(end) {
+					t.Fatalf("step %d: NewestEnd() = %d after Totals(%d), want %v", i/9, got, now, end)
 				}
 			case 3:
 				w.Reset()

@@ -3,7 +3,10 @@
 // rates, the retry budget, the adaptive throttle.
 package window
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Bounds of the sliding window's buckets.
 const (
@@ -98,6 +101,16 @@ func (w *Window) Add(now int64, c Counts) {
 func (w *Window) Totals(now int64) Counts {
 	w.advance(now)
 	return w.totals
+}
+
+// NewestEnd returns when the newest bucket ends: the first time at which
+// the window moves on, and counts can leave it. It is math.MaxInt64 if that
+// is beyond int64, and meaningless before the first event.
+func (w *Window) NewestEnd() int64 {
+	if w.start > math.MaxInt64-w.width {
+		return math.MaxInt64
+	}
+	return w.start + w.width
 }
 
 // Reset empties the window.
