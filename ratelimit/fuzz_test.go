@@ -1,7 +1,9 @@
 package ratelimit_test
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/big"
 	"slices"
@@ -351,4 +353,141 @@ func (g *gcra) tokens(now int64) float64 {
 	left := new(big.Int).Sub(g.tau, new(big.Int).Sub(g.tat, n))
 	f, _ := new(big.Rat).SetFrac(left, g.per).Float64()
 	return f
+}
+
+// FuzzLimiterWait checks the waits of Wait and Enter for any configuration,
+// cost and deadline, against the same reference, in a synctest bubble whose
+// clock only moves forward:
+//
+//   - a cost outside [0, Burst] fails at once with ErrBadCost; a cost of
+//     zero goes at once;
+//   - a call whose tokens are there goes at once;
+//   - otherwise it is rejected at once, without spending tokens, with
+//     Reason NoWait when MaxWait is zero, WaitTooLong when its tokens would
+//     come later than MaxWait, and PastDeadline when they would come no
+//     earlier than its context's deadline; the rejection's RetryAfterAt is
+//     how long until they would come;
+//   - or else it waits exactly until its tokens come, and spends them.
+//
+// The program is 25 bytes a step: an operation, 8 bytes of time to sleep
+// first, 8 bytes of cost and 8 bytes of deadline.
+func FuzzLimiterWait(f *testing.F) {
+	step := func(op byte, sleep, n, deadline int64) []byte {
+		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(sleep))
+		b = binary.LittleEndian.AppendUint64(b, uint64(n))
+		return binary.LittleEndian.AppendUint64(b, uint64(deadline))
+	}
+	prog := func(steps ...[]byte) []byte {
+		var b []byte
+		for _, s := range steps {
+			b = append(b, s...)
+		}
+		return b
+	}
+	const enter, deadline, raw = waitEnter, waitDeadline, waitRawCost
+	f.Add(10, int64(0), 0, int64(time.Second), prog(step(0, 0, 10, 0), step(0, 0, 1, 0), step(deadline, 0, 1, 50), step(enter, 0, 5, 0), step(enter|deadline, 0, 10, 1<<40)))
+	f.Add(10, int64(0), 0, int64(0), prog(step(0, 0, 10, 0), step(enter, 0, 1, 0), step(raw, 0, -1, 0), step(raw|enter, 0, 11, 0), step(raw, 0, 0, 0)))
+	f.Add(3, int64(7), 4, int64(2), prog(step(0, 0, 4, 0), step(0, 0, 1, 0), step(enter, 1, 2, 0), step(deadline, 0, 1, 3)))
+
+	f.Fuzz(func(t *testing.T, limit int, per int64, burst int, maxWait int64, program []byte) {
+		cfg := ratelimit.Config{Limit: limit, Per: time.Duration(per), Burst: burst, MaxWait: time.Duration(maxWait)}
+		if _, err := ratelimit.New(cfg); err != nil {
+			return // FuzzLimiter checks the validation
+		}
+		if len(program) > 25*100 {
+			program = program[:25*100]
+		}
+		synctest.Test(t, func(t *testing.T) { runWaits(t, cfg, program) })
+	})
+}
+
+// The operations of FuzzLimiterWait's programs: bit 0, Enter with the
+// cost in the context (else Wait); bit 1, the context has a deadline; bit 2,
+// the cost is taken as it is (else within [0, Burst]).
+const waitEnter, waitDeadline, waitRawCost = 1, 2, 4
+
+func runWaits(t *testing.T, cfg ratelimit.Config, program []byte) {
+	start := time.Now()
+	l := ratelimit.MustNew(cfg)
+	per := int64(cfg.Per)
+	if per == 0 {
+		per = int64(ratelimit.DefaultPer)
+	}
+	burst := l.Burst()
+	ref := &gcra{
+		limit: big.NewInt(int64(cfg.Limit)),
+		per:   big.NewInt(per),
+		tau:   new(big.Int).Mul(big.NewInt(int64(burst)), big.NewInt(per)),
+	}
+	refill := new(big.Int).Add(ref.tau, ref.limit)
+	refill.Sub(refill, big.NewInt(1)).Div(refill, ref.limit)
+	span := uint64(refill.Int64())*2 + 2
+	maxWait := min(int64(cfg.MaxWait), 1<<60)
+	for i := 0; i+25 <= len(program); i += 25 {
+		op := program[i]
+		sleep := binary.LittleEndian.Uint64(program[i+1:]) % span
+		y := int64(binary.LittleEndian.Uint64(program[i+9:]))
+		dl := int64(binary.LittleEndian.Uint64(program[i+17:])%(2*span)) + 1
+		time.Sleep(time.Duration(sleep))
+		now := time.Since(start).Nanoseconds()
+		if now > 1<<60 {
+			break // the limiter's clock stops at 2^61ns, 73 years after New
+		}
+		cost := int(y)
+		if op&waitRawCost == 0 {
+			cost = int(uint64(y) % uint64(burst+1))
+		}
+		ctx := t.Context()
+		if op&waitDeadline != 0 {
+			var stop func()
+			ctx, stop = context.WithDeadline(ctx, start.Add(time.Duration(now+dl)))
+			defer stop()
+		}
+		var err error
+		if op&waitEnter != 0 {
+			_, err = l.Enter(ratelimit.WithCost(ctx, cost))
+		} else {
+			err = l.Wait(ctx, cost)
+		}
+		waited := time.Since(start).Nanoseconds() - now
+		if cost < 0 || cost > burst {
+			if !errors.Is(err, ratelimit.ErrBadCost) || waited != 0 {
+				t.Fatalf("step %d: cost %d of a bucket of %d: %v after %dns", i/25, cost, burst, err, waited)
+			}
+			continue
+		}
+		at, next := ref.decide(now, cost)
+		delay := new(big.Int).Sub(at, big.NewInt(now))
+		var want ratelimit.Reason
+		switch {
+		case delay.Sign() == 0:
+			if err != nil || waited != 0 {
+				t.Fatalf("step %d: cost %d at %d, tokens there: %v after %dns", i/25, cost, now, err, waited)
+			}
+			if cost > 0 {
+				ref.tat = next
+			}
+			continue
+		case maxWait == 0:
+			want = ratelimit.NoWait
+		case delay.Cmp(big.NewInt(maxWait)) > 0:
+			want = ratelimit.WaitTooLong
+		case op&waitDeadline != 0 && delay.Cmp(big.NewInt(dl)) >= 0:
+			want = ratelimit.PastDeadline
+		default:
+			if err != nil || waited != delay.Int64() {
+				t.Fatalf("step %d: cost %d at %d, tokens in %v: %v after %dns", i/25, cost, now, delay, err, waited)
+			}
+			ref.tat = next
+			continue
+		}
+		var le *ratelimit.LimitedError
+		if !errors.As(err, &le) || le.Reason != want || le.Cost != cost || waited != 0 {
+			t.Fatalf("step %d: cost %d at %d, tokens in %v, MaxWait %v, deadline in %d: %v after %dns; want %v",
+				i/25, cost, now, delay, cfg.MaxWait, dl, err, waited, want)
+		}
+		if got := le.RetryAfterAt(start.Add(time.Duration(now))); int64(got) != delay.Int64() {
+			t.Fatalf("step %d: RetryAfterAt = %v, want %v", i/25, got, delay)
+		}
+	}
 }

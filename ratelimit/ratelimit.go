@@ -460,7 +460,9 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 // outside the lock, then decides again, since the bucket may have changed.
 func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) error {
 	dl, hasDeadline := ctx.Deadline()
-	deadline := l.fromTime(dl)
+	// Not clamped: a deadline beyond the clamp is later than any time at
+	// which tokens can come.
+	deadline := l.clock.From(dl)
 	l.mu.Lock()
 	next, at := l.decideLocked(now, cost)
 	wait := at - now
