@@ -871,25 +871,3 @@ func TestNoAllocations(t *testing.T) {
 		}
 	}
 }
-
-func TestCancelAtAnEarlierTimeAfterTheReservationWent(t *testing.T) {
-	// A reservation whose time has come has gone, even when CancelAt is
-	// given an earlier time: giving its tokens back then would let more
-	// calls through than the bucket holds.
-	l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 10}) // a token a second
-	r := l.ReserveAt(t0, 10)
-	if !r.OK() || !r.Time().Equal(t0) {
-		t.Fatalf("reservation of a full bucket: OK %v, at %v", r.OK(), r.Time())
-	}
-	at := t0.Add(9500 * time.Millisecond)
-	if !l.AllowAt(at, 1) { // 9.5 tokens have come back since
-		t.Fatal("1 token refused at 9.5s")
-	}
-	r.CancelAt(t0) // at the reservation's time, by the time given; but the limiter has admitted a call at 9.5s
-	if l.AllowAt(at, 10) {
-		t.Fatal("10 more tokens at 9.5s, after 10 at 0s and 1 at 9.5s: a bucket of 10 refilled at 1/s holds 8.5")
-	}
-	if got := l.TokensAt(at); math.Abs(got-8.5) > 1e-9 {
-		t.Fatalf("TokensAt(9.5s) = %v, want 8.5", got)
-	}
-}

@@ -777,32 +777,3 @@ func TestAnAcceptMayStartTheThrottling(t *testing.T) {
 		}
 	})
 }
-
-func TestClockedDecisionsSeeTheWindowSlideWhereverItsBucketsBegin(t *testing.T) {
-	// The window's buckets begin at its first event, not at the clock's
-	// zero; the executors' lock-free admissions must end when the window's
-	// newest bucket does, however its buckets lie on the clock. Here the
-	// buckets of 100ms begin at 50ms, so the accept at 50ms leaves the
-	// window at 1050ms, and from then on the clocked decisions draw.
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		th := mustNew(t, throttle.Config{Window: time.Second, MinRequests: 1, Seed: 1})
-		time.Sleep(50 * time.Millisecond)
-		throttle.Run(ctx, th, func(context.Context) error { return nil })
-		time.Sleep(950 * time.Millisecond)
-		throttle.Run(ctx, th, func(context.Context) error { return errOverloaded })
-		// 2 requests, 1 accept: 2 − 2·1 = 0.
-		if r := allows(th, 100); r != 0 {
-			t.Fatalf("%d calls rejected at p = 0", r)
-		}
-		time.Sleep(60 * time.Millisecond)
-		// At 1060ms only the failure is left: p = 1/2, and every call
-		// but those decided on an old reading of the clock is drawn for.
-		if r := allows(th, 100); r < 25 {
-			t.Fatalf("%d of 100 calls rejected at p ≥ 1/2", r)
-		}
-		if p := th.Probability(); p < 0.5 {
-			t.Fatalf("Probability() = %v once the accept has left, want at least 1/2", p)
-		}
-	})
-}
