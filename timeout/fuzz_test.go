@@ -67,9 +67,10 @@ func FuzzTimeout(f *testing.F) {
 					want = d
 				}
 			}
-			var got time.Time
+			deadlines := make(chan time.Time, 1) // the call may be left running
 			err := timeout.Run(ctx, to, func(actx context.Context) error {
-				got, _ = actx.Deadline()
+				d, _ := actx.Deadline()
+				deadlines <- d
 				select {
 				case <-time.After(time.Duration(takes)):
 					return nil
@@ -77,7 +78,7 @@ func FuzzTimeout(f *testing.F) {
 					return actx.Err()
 				}
 			})
-			if !got.Equal(want) {
+			if got := <-deadlines; !got.Equal(want) {
 				t.Fatalf("the attempt's deadline is %v after its start, want %v", got.Sub(start), want.Sub(start))
 			}
 			callerDone := deadline > 0 && deadline <= takes
