@@ -337,8 +337,8 @@ func (r Reservation) CancelAt(now time.Time) {
 // All this holds while r is waiting, which is so when now, and every time at
 // which a call was admitted, is before r's time. A time given to CancelAt
 // may lie before times given earlier to the limiter; but once the limiter
-// has admitted a call at r's time or later, r has gone, and its tokens with
-// it, whatever time the refund is asked at.
+// has admitted a call after r's time, r has gone, and its tokens with it,
+// whatever time the refund is asked at.
 func (l *Limiter) refund(now int64, r Reservation) {
 	if r.cost == 0 || now > r.at {
 		return
