@@ -2,6 +2,7 @@ package backoff_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +172,131 @@ func FuzzExponential(f *testing.F) {
 			if next := e.Delay(n+1, prev, u); next < d {
 				t.Fatalf("%+v: Delay(%d) = %v > Delay(%d) = %v", e, n, d, n+1, next)
 			}
+		}
+	})
+}
+
+// FuzzValidate checks that Validate accepts exactly the Exponential
+// configurations its doc comment calls sound — durations not negative, a
+// Multiplier that is zero (the default) or a finite number of at least 1, a
+// known Jitter, Base (after the defaults) not above Max — and rejects the
+// others with an error prefixed "backoff: ".
+func FuzzValidate(f *testing.F) {
+	s := int64(time.Second)
+	f.Add(int64(0), int64(0), 0.0, uint8(0))
+	f.Add(100*int64(time.Millisecond), 10*s, 2.0, uint8(backoff.NoJitter))
+	f.Add(int64(math.MaxInt64), int64(math.MaxInt64), math.MaxFloat64, uint8(backoff.DecorrelatedJitter))
+	f.Add(int64(0), int64(time.Millisecond), 1.0, uint8(backoff.EqualJitter)) // the default Base, lowered to Max
+	f.Add(int64(-1), int64(0), 0.0, uint8(0))
+	f.Add(int64(0), int64(-1), 0.0, uint8(0))
+	f.Add(int64(0), int64(0), math.NaN(), uint8(0))
+	f.Add(int64(0), int64(0), math.Inf(1), uint8(0))
+	f.Add(int64(0), int64(0), math.Inf(-1), uint8(0))
+	f.Add(int64(0), int64(0), math.Nextafter(1, 0), uint8(0))
+	f.Add(int64(0), int64(0), -2.0, uint8(0))
+	f.Add(int64(0), int64(0), 2.0, uint8(backoff.NoJitter+1))
+	f.Add(20*s, int64(0), 2.0, uint8(0))
+	f.Add(2*s, s, 2.0, uint8(0))
+
+	f.Fuzz(func(t *testing.T, baseNs, maxNs int64, mult float64, mode uint8) {
+		e := backoff.Exponential{Base: time.Duration(baseNs), Max: time.Duration(maxNs), Multiplier: mult, Jitter: backoff.Jitter(mode)}
+		top := e.Max
+		if top == 0 {
+			top = backoff.DefaultMax
+		}
+		base := e.Base
+		if base == 0 {
+			base = min(backoff.DefaultBase, top)
+		}
+		valid := baseNs >= 0 && maxNs >= 0 && (mult == 0 || mult >= 1 && !math.IsInf(mult, 1)) &&
+			e.Jitter <= backoff.NoJitter && base <= top
+		err := e.Validate()
+		if valid != (err == nil) {
+			t.Fatalf("%+v.Validate() = %v; valid: %v", e, err, valid)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "backoff: ") {
+			t.Fatalf("%+v.Validate(): error %q does not start with the package name", e, err)
+		}
+	})
+}
+
+// FuzzJitterSpans checks that each jitter mode of a sound Exponential
+// spreads its delays over the whole range its formula gives, at every
+// attempt, the cap included ("jitter survives at the cap"): as u runs over
+// [0, 1), full jitter runs over [0, d), equal jitter over [d/2, d), and
+// decorrelated jitter over [Base, min(Max, 3·max(prev, Base))), where d is
+// the capped exponential delay; the no-jitter delay is d whatever u.
+func FuzzJitterSpans(f *testing.F) {
+	s := int64(time.Second)
+	f.Add(1, int64(0), int64(0), 0.0, int64(0), uint8(backoff.FullJitter))
+	f.Add(1000, int64(0), int64(0), 0.0, int64(0), uint8(backoff.EqualJitter))
+	f.Add(math.MaxInt, int64(1), int64(math.MaxInt64), 1.5, int64(0), uint8(backoff.FullJitter))
+	f.Add(math.MaxInt, int64(math.MaxInt64), int64(math.MaxInt64), 2.0, int64(math.MaxInt64), uint8(backoff.DecorrelatedJitter))
+	f.Add(3, 100*int64(time.Millisecond), 10*s, 2.0, 5*s, uint8(backoff.DecorrelatedJitter))
+	f.Add(64, s, 30*s, math.MaxFloat64, int64(0), uint8(backoff.NoJitter))
+
+	f.Fuzz(func(t *testing.T, n int, baseNs, maxNs int64, mult float64, prevNs int64, mode uint8) {
+		e := backoff.Exponential{Base: time.Duration(baseNs), Max: time.Duration(maxNs), Multiplier: mult, Jitter: backoff.Jitter(mode)}
+		if e.Validate() != nil {
+			return
+		}
+		prev := time.Duration(prevNs)
+		noJitter := e
+		noJitter.Jitter = backoff.NoJitter
+		d := noJitter.Delay(n, prev, 0.5)
+		lo, hi := e.Delay(n, prev, 0), e.Delay(n, prev, math.Nextafter(1, 0))
+		// Float64 rounds durations above 2^53ns; allow that much.
+		near := func(got, want time.Duration) bool {
+			diff := got - want
+			if diff < 0 {
+				diff = -diff
+			}
+			return diff <= max(want, 0)>>50+1
+		}
+		switch e.Jitter {
+		case backoff.NoJitter:
+			if lo != d || hi != d {
+				t.Fatalf("%+v: Delay(%d) at u = 0 and u → 1: %v and %v, not %v", e, n, lo, hi, d)
+			}
+		case backoff.FullJitter:
+			if lo != 0 || !near(hi, d) || d > 0 && hi >= d {
+				t.Fatalf("%+v: Delay(%d) spans [%v, %v], want [0, %v)", e, n, lo, hi, d)
+			}
+		case backoff.EqualJitter:
+			if !near(lo, d/2) || !near(hi, d) {
+				t.Fatalf("%+v: Delay(%d) spans [%v, %v], want [%v, %v)", e, n, lo, hi, d/2, d)
+			}
+		case backoff.DecorrelatedJitter:
+			top := e.Max
+			if top == 0 {
+				top = backoff.DefaultMax
+			}
+			base := e.Base
+			if base == 0 {
+				base = min(backoff.DefaultBase, top)
+			}
+			upper := top
+			if x := 3 * math.Max(float64(prev), float64(base)); x < float64(top) {
+				upper = time.Duration(x)
+			}
+			if !near(lo, base) || !near(hi, upper) {
+				t.Fatalf("%+v: Delay(%d, prev %v) spans [%v, %v], want [%v, %v)", e, n, prev, lo, hi, base, upper)
+			}
+		}
+	})
+}
+
+// FuzzConstant checks that Constant(d) waits d after every failure, zero
+// for a negative d, whatever the attempt, the previous delay and u.
+func FuzzConstant(f *testing.F) {
+	f.Add(int64(time.Second), 1, int64(0), 0.5)
+	f.Add(int64(-1), math.MaxInt, int64(math.MaxInt64), math.NaN())
+	f.Add(int64(math.MaxInt64), math.MinInt, int64(math.MinInt64), math.Inf(1))
+	f.Add(int64(math.MinInt64), 0, int64(0), -1.0)
+	f.Fuzz(func(t *testing.T, dNs int64, n int, prevNs int64, u float64) {
+		want := max(time.Duration(dNs), 0)
+		if got := backoff.Constant(time.Duration(dNs)).Delay(n, time.Duration(prevNs), u); got != want {
+			t.Fatalf("Constant(%v).Delay(%d, %v, %v) = %v, want %v", time.Duration(dNs), n, time.Duration(prevNs), u, got, want)
 		}
 	})
 }

@@ -34,8 +34,8 @@ type Config struct {
 	Name string
 
 	// FailureThreshold is how many failures in a row open the breaker (the
-	// original design's failure_threshold). Default 5. Successes reset the
-	// count; ignored outcomes leave it alone.
+	// original design's failure_threshold). Default 5, at most 16,777,215
+	// (2^24−1). Successes reset the count; ignored outcomes leave it alone.
 	FailureThreshold int
 
 	// RecoveryTimeout is how long the breaker stays open before it admits a
@@ -48,7 +48,7 @@ type Config struct {
 	MaxRecoveryTimeout time.Duration
 
 	// HalfOpenProbes is how many calls the half-open breaker admits at once;
-	// it closes when that many have succeeded. Default 1.
+	// it closes when that many have succeeded. Default 1, at most 65,535.
 	HalfOpenProbes int
 
 	// ProbeTimeout is how long a half-open probe may go without reporting

@@ -36,7 +36,8 @@ type Config struct {
 	Ratio float64
 	// MinPerSecond is the floor: retries a second that are allowed however
 	// little traffic there is. Default 10; set it tiny (such as 1e-9) to have
-	// no floor.
+	// no floor. However large it is, or Ratio's share, the budget holds at
+	// most a billion retries.
 	MinPerSecond float64
 	// Window is how long a call or a retry counts. Default 10s.
 	Window time.Duration
@@ -192,7 +193,8 @@ func (b *Budget) accrueLocked(now int64, n uint64) {
 	}
 	var elapsed int64
 	if b.started && now > b.last {
-		elapsed = now - b.last
+		// Exact in a uint64 however far apart the times are; saturated.
+		elapsed = int64(min(uint64(now)-uint64(b.last), math.MaxInt64))
 	}
 	if !b.started || now > b.last {
 		b.started, b.last = true, now

@@ -60,10 +60,14 @@ func (e *estimator) advance(now int64) {
 		e.started, e.start = true, now
 		return
 	}
-	if now-e.start < e.half {
+	if now < e.start {
+		return // counts in the current half
+	}
+	// Exact in a uint64 however far apart the times are.
+	steps := (uint64(now) - uint64(e.start)) / uint64(e.half)
+	if steps == 0 {
 		return
 	}
-	steps := (now - e.start) / e.half
 	if steps >= 2 {
 		e.buckets = [2][numBuckets]uint32{}
 		e.counts = [2]int{}
@@ -74,7 +78,7 @@ func (e *estimator) advance(now int64) {
 		e.counts[e.cur] = 0
 		e.buckets[e.cur] = [numBuckets]uint32{}
 	}
-	e.start += steps * e.half
+	e.start = int64(uint64(e.start) + steps*uint64(e.half)) // at most now: no overflow
 }
 
 // observe records a latency at now.

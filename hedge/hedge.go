@@ -126,7 +126,8 @@ func (h *Hedger) delayAt(now int64) time.Duration {
 
 // Observe records the latency of a call that ended now. The executors ([Do],
 // [DoRelease], Execute) record their calls themselves; Observe is for calls
-// made without them. With a fixed delay it does nothing.
+// made without them. With a fixed delay it does nothing. A negative latency
+// (a clock that went back) counts as zero.
 func (h *Hedger) Observe(latency time.Duration) {
 	if h == nil || h.delay > 0 {
 		return

@@ -56,7 +56,8 @@ type Config struct {
 	// context's deadline, is rejected at once, without waiting and without
 	// spending tokens; a wait also ends when the caller's context is done.
 	// To wait as long as the context allows, set MaxWait longer than any
-	// deadline you use, such as time.Duration(math.MaxInt64).
+	// deadline you use, such as time.Duration(math.MaxInt64). No call waits
+	// longer than 2^60ns (about 36 years), whatever MaxWait says.
 	MaxWait time.Duration
 
 	// OnWait, if set, is called when a call through Enter, Wait, Do or Run

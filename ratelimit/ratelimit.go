@@ -54,10 +54,12 @@ type Limiter struct {
 	tat  span
 	kept *[numReasons][keptCosts]*LimitedError // rejections of other costs, made as needed
 
-	// For refunds (see refund): lastAt is the latest time at which an
+	// For refunds (see refund): decidedAt is the latest time at which a
+	// call was admitted; lastAt is the latest time at which an
 	// admitted call goes; refunds counts the partial refunds; dirtyUntil is
 	// lastAt as it was at the latest of them: until then, calls may go out
 	// of the order in which they were admitted.
+	decidedAt  int64
 	lastAt     int64
 	refunds    uint64
 	dirtyUntil int64
@@ -82,6 +84,7 @@ func New(cfg Config) (*Limiter, error) {
 		onReject:   cfg.OnReject,
 		clock:      clock.New(),
 		tat:        full,
+		decidedAt:  -maxTime,
 		lastAt:     -maxTime,
 		dirtyUntil: -maxTime,
 	}
@@ -157,17 +160,19 @@ func (l *Limiter) decideLocked(now int64, cost span) (next span, at int64) {
 	return start.add(cost, l.den), at
 }
 
-// commitLocked admits a call that goes at at, leaving the bucket at next.
-func (l *Limiter) commitLocked(next span, at int64) {
+// commitLocked admits a call decided at now that goes at at, leaving the
+// bucket at next.
+func (l *Limiter) commitLocked(next span, now, at int64) {
+	l.decidedAt = max(l.decidedAt, now)
 	l.tat = next
 	l.lastAt = max(l.lastAt, at)
 }
 
 // reserveLocked admits a call of n tokens that goes at at, leaving the
 // bucket at next, and returns its reservation.
-func (l *Limiter) reserveLocked(n int, next span, at int64) Reservation {
+func (l *Limiter) reserveLocked(n int, next span, now, at int64) Reservation {
 	r := Reservation{l: l, cost: n, at: at, before: l.tat, after: next, refunds: l.refunds, inOrder: at >= l.dirtyUntil}
-	l.commitLocked(next, at)
+	l.commitLocked(next, now, at)
 	return r
 }
 
@@ -198,7 +203,7 @@ func (l *Limiter) allow(now int64, n int) bool {
 	next, at := l.decideLocked(now, cost)
 	ok := at <= now
 	if ok {
-		l.commitLocked(next, at)
+		l.commitLocked(next, now, at)
 	}
 	l.mu.Unlock()
 	return ok
@@ -254,7 +259,7 @@ func (l *Limiter) reserve(now int64, n int) Reservation {
 		l.mu.Unlock()
 		return Reservation{} // not within 36 years
 	}
-	r := l.reserveLocked(n, next, at)
+	r := l.reserveLocked(n, next, now, at)
 	l.mu.Unlock()
 	return r
 }
@@ -296,7 +301,9 @@ func (r Reservation) DelayFrom(now time.Time) time.Duration {
 // cost, less a nanosecond's worth — none, when they cost as much. A
 // reservation made before tokens came back that way gets none back. Once
 // the call's time has come, the tokens count as spent and Cancel does
-// nothing. Cancel a reservation once: a copy is the same reservation.
+// nothing; so does CancelAt at an earlier time once the limiter has
+// admitted a call after the reservation's time. Cancel a reservation once: a
+// copy is the same reservation.
 func (r Reservation) Cancel() {
 	if r.l == nil {
 		return
@@ -326,12 +333,21 @@ func (r Reservation) CancelAt(now time.Time) {
 // admitted so far, and that no later partial refund precedes, may be given
 // back in part. Others are given back only if nothing was admitted since
 // them.
+//
+// All this holds while r is waiting, which is so when now, and every time at
+// which a call was admitted, is before r's time. A time given to CancelAt
+// may lie before times given earlier to the limiter; but once the limiter
+// has admitted a call after r's time, r has gone, and its tokens with it,
+// whatever time the refund is asked at.
 func (l *Limiter) refund(now int64, r Reservation) {
 	if r.cost == 0 || now > r.at {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.decidedAt > r.at {
+		return // a call was admitted after r's time had come: r went
+	}
 	if r.refunds != l.refunds {
 		return // a partial refund since: r's place in the queue is not known
 	}
@@ -427,7 +443,7 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 	l.mu.Lock()
 	next, at := l.decideLocked(now, cost)
 	if at <= now {
-		l.commitLocked(next, at)
+		l.commitLocked(next, now, at)
 		l.mu.Unlock()
 		return nil
 	}
@@ -445,13 +461,15 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 // outside the lock, then decides again, since the bucket may have changed.
 func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) error {
 	dl, hasDeadline := ctx.Deadline()
-	deadline := l.fromTime(dl)
+	// Not clamped: a deadline beyond the clamp is later than any time at
+	// which tokens can come.
+	deadline := l.clock.From(dl)
 	l.mu.Lock()
 	next, at := l.decideLocked(now, cost)
 	wait := at - now
 	switch {
 	case wait == 0:
-		l.commitLocked(next, at)
+		l.commitLocked(next, now, at)
 		l.mu.Unlock()
 		return nil
 	case wait > l.maxWait:
@@ -461,7 +479,7 @@ func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) err
 		l.mu.Unlock()
 		return l.reject(PastDeadline, n, wait)
 	}
-	r := l.reserveLocked(n, next, at)
+	r := l.reserveLocked(n, next, now, at)
 	l.mu.Unlock()
 
 	if l.onWait != nil {

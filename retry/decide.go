@@ -118,7 +118,7 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 	}
 	next := s.Now.Add(delay)
 	switch {
-	case p.maxElapsed > 0 && next.Sub(s.Start) > p.maxElapsed:
+	case p.maxElapsed > 0 && next.After(s.Start.Add(p.maxElapsed)): // exact, unlike Sub, which saturates
 		d.Reason = TimeLimit
 	case !s.Deadline.IsZero() && !next.Before(s.Deadline):
 		d.Reason = Deadline

@@ -36,7 +36,6 @@ type Throttle struct {
 	classify    resilience.Classifier
 	onReject    func(Rejection)
 	clock       *clock.Clock
-	width       int64 // of the window's buckets, in nanoseconds
 	errs        []ThrottledError
 
 	// zeroUntil is, if the probability was 0 when last looked at, the end of
@@ -78,8 +77,6 @@ func New(cfg Config) (*Throttle, error) {
 	if t.classify == nil {
 		t.classify = resilience.Classify
 	}
-	_, width := t.win.Buckets()
-	t.width = int64(width)
 	t.zeroUntil.Store(math.MinInt64)
 	if cfg.Seed != 0 {
 		t.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
@@ -299,29 +296,21 @@ func (t *Throttle) countLocked(now int64, accepted bool) {
 // probabilityLocked returns the rejection probability at time now, and sets
 // zeroUntil. The window's counts change by themselves only when its newest
 // bucket moves on; a time before that bucket's start counts in it. So the
-// counts at now stay as they are until the end of now's bucket, but for the
-// requests counted meanwhile, and of those only one that was not accepted
-// can raise the probability from 0.
+// counts at now stay as they are until the end of the newest bucket (which
+// holds now, or begins after it), but for the requests counted meanwhile,
+// and of those only one that was not accepted can raise the probability
+// from 0.
 func (t *Throttle) probabilityLocked(now int64) float64 {
 	tot := t.win.Totals(now)
 	p, balanced := t.formula(tot[requests], tot[accepts])
 	until := int64(math.MinInt64)
 	if balanced {
-		until = t.bucketEnd(now)
+		until = t.win.NewestEnd()
 	}
 	if t.zeroUntil.Load() != until {
 		t.zeroUntil.Store(until)
 	}
 	return p
-}
-
-// bucketEnd returns the end of the window's bucket that holds time n.
-func (t *Throttle) bucketEnd(n int64) int64 {
-	b := floorDiv(n, t.width) + 1
-	if b > math.MaxInt64/t.width {
-		return math.MaxInt64
-	}
-	return b * t.width
 }
 
 // formula is the SRE book's rejection probability, held at 0 below
@@ -403,12 +392,4 @@ func (t *Throttle) SnapshotAt(now time.Time) Snapshot {
 		Probability: p,
 		Rejected:    t.rejected,
 	}
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }

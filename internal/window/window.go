@@ -3,7 +3,10 @@
 // rates, the retry budget, the adaptive throttle.
 package window
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Bounds of the sliding window's buckets.
 const (
@@ -26,8 +29,8 @@ type Counts [3]uint64
 type Window struct {
 	width   int64 // nanoseconds per bucket
 	buckets []Counts
-	head    int64 // number of the newest bucket: (time − origin) / width
-	origin  int64 // the time of the first event: buckets are aligned to it
+	head    int   // index in buckets of the newest bucket
+	start   int64 // when the newest bucket begins: the first event's time plus whole widths
 	started bool
 	totals  Counts // over the live buckets
 }
@@ -36,7 +39,10 @@ type Window struct {
 func New(length time.Duration) *Window {
 	n := int64(length) / minBucket
 	n = min(max(n, minBuckets), maxBuckets)
-	width := (int64(length) + n - 1) / n
+	width := int64(length) / n // rounded up below, without overflow
+	if int64(length)%n != 0 {
+		width++
+	}
 	return &Window{width: max(width, 1), buckets: make([]Counts, n)}
 }
 
@@ -51,31 +57,37 @@ func (w *Window) Buckets() (n int, width time.Duration) {
 // The buckets are aligned to the first event after New or Reset, not to the
 // clock's zero, so that a window driven on virtual time (a simulator's) counts
 // the same whatever the policy's clock reads: only differences of times
-// matter.
+// matter. Any two times are less than 2^64ns apart, so their difference is
+// exact in a uint64, however far apart they are.
 func (w *Window) advance(now int64) *Counts {
 	if !w.started {
-		w.started, w.origin, w.head = true, now, 0
+		w.started, w.start, w.head = true, now, 0
 		return &w.buckets[0]
 	}
-	e := floorDiv(now-w.origin, w.width)
-	n := int64(len(w.buckets))
-	switch {
-	case e > w.head:
-		if e-w.head >= n {
-			w.Reset()
-			w.started, w.head = true, e
-			break
-		}
-		for w.head < e {
-			w.head++
-			b := &w.buckets[mod(w.head, n)]
-			for i := range b {
-				w.totals[i] -= b[i]
-			}
-			*b = Counts{}
-		}
+	if now < w.start {
+		return &w.buckets[w.head]
 	}
-	return &w.buckets[mod(w.head, n)]
+	steps := (uint64(now) - uint64(w.start)) / uint64(w.width)
+	if steps == 0 {
+		return &w.buckets[w.head]
+	}
+	// The new start is at most now: the sum wraps back into int64's range.
+	w.start = int64(uint64(w.start) + steps*uint64(w.width))
+	n := len(w.buckets)
+	if steps >= uint64(n) {
+		clear(w.buckets)
+		w.totals = Counts{}
+		return &w.buckets[w.head]
+	}
+	for range steps {
+		w.head = (w.head + 1) % n
+		b := &w.buckets[w.head]
+		for i := range b {
+			w.totals[i] -= b[i]
+		}
+		*b = Counts{}
+	}
+	return &w.buckets[w.head]
 }
 
 // Add counts c at time now.
@@ -91,25 +103,19 @@ func (w *Window) Totals(now int64) Counts {
 	return w.totals
 }
 
+// NewestEnd returns when the newest bucket ends: the first time at which
+// the window moves on, and counts can leave it. It is math.MaxInt64 if that
+// is beyond int64, and meaningless before the first event.
+func (w *Window) NewestEnd() int64 {
+	if w.start > math.MaxInt64-w.width {
+		return math.MaxInt64
+	}
+	return w.start + w.width
+}
+
 // Reset empties the window.
 func (w *Window) Reset() {
 	clear(w.buckets)
 	w.totals = Counts{}
 	w.started = false
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
-}
-
-func mod(a, n int64) int64 {
-	m := a % n
-	if m < 0 {
-		m += n
-	}
-	return m
 }
