@@ -56,13 +56,16 @@ type Limiter struct {
 
 	// For refunds (see refund): decidedAt is the latest time at which a
 	// call was admitted; lastAt is the latest time at which an
-	// admitted call goes; refunds counts the partial refunds; dirtyUntil is
-	// lastAt as it was at the latest of them: until then, calls may go out
-	// of the order in which they were admitted.
+	// admitted call goes; refunds counts the refunds; dirtyUntil is
+	// lastAt as it was at the latest partial one: until then, calls may go
+	// out of the order in which they were admitted. admitted counts the
+	// calls admitted, and head is the number of the latest one not undone.
 	decidedAt  int64
 	lastAt     int64
 	refunds    uint64
 	dirtyUntil int64
+	admitted   uint64
+	head       uint64
 }
 
 // New returns a Limiter configured by cfg, or an error if a field makes no
@@ -166,13 +169,16 @@ func (l *Limiter) commitLocked(next span, now, at int64) {
 	l.decidedAt = max(l.decidedAt, now)
 	l.tat = next
 	l.lastAt = max(l.lastAt, at)
+	l.admitted++
+	l.head = l.admitted
 }
 
 // reserveLocked admits a call of n tokens that goes at at, leaving the
 // bucket at next, and returns its reservation.
 func (l *Limiter) reserveLocked(n int, next span, now, at int64) Reservation {
-	r := Reservation{l: l, cost: n, at: at, before: l.tat, after: next, refunds: l.refunds, inOrder: at >= l.dirtyUntil}
+	r := Reservation{l: l, cost: n, at: at, before: l.tat, after: next, refunds: l.refunds, inOrder: at >= l.dirtyUntil, prev: l.head}
 	l.commitLocked(next, now, at)
+	r.seq = l.admitted
 	return r
 }
 
@@ -214,13 +220,14 @@ func (l *Limiter) allow(now int64, n int) bool {
 // [Reservation.Time]. A caller that will not go after all gives them back
 // with [Reservation.Cancel]. The zero Reservation is not OK and cancels
 // nothing. Its methods may be called from any goroutine; copies of a
-// Reservation are the same reservation, so cancel it once.
+// Reservation are the same reservation, and tokens come back once at most.
 type Reservation struct {
 	l             *Limiter
 	cost          int
 	at            int64  // when the call may go, on the limiter's clock
 	before, after span   // the bucket before and after the reservation
-	refunds       uint64 // the limiter's partial refunds before it
+	refunds       uint64 // the limiter's refunds before it
+	seq, prev     uint64 // its number among the limiter's admissions, and the head before it
 	inOrder       bool   // no call admitted before it goes after it
 }
 
@@ -302,8 +309,9 @@ func (r Reservation) DelayFrom(now time.Time) time.Duration {
 // reservation made before tokens came back that way gets none back. Once
 // the call's time has come, the tokens count as spent and Cancel does
 // nothing; so does CancelAt at an earlier time once the limiter has
-// admitted a call after the reservation's time. Cancel a reservation once: a
-// copy is the same reservation.
+// admitted a call after the reservation's time. Once a Cancel of a
+// reservation, or of any copy of it, has given tokens back, later ones give
+// nothing back.
 func (r Reservation) Cancel() {
 	if r.l == nil {
 		return
@@ -321,8 +329,12 @@ func (r Reservation) CancelAt(now time.Time) {
 
 // refund gives back r's tokens at now, as far as it is safe to.
 //
-// If no call was admitted since r (the bucket is where r left it), r is
-// undone exactly. Otherwise the calls admitted since went into the queue
+// If no call was admitted since r, or each one was undone (the bucket is
+// where r left it, and the head of the admissions is r), r is undone
+// exactly; the head moves back to the call before r, so that a second
+// refund of r finds the head elsewhere. Every refund is counted, and a
+// reservation made before a refund, or refunded already, is given back
+// nothing but such an exact undo. Otherwise the calls admitted since went into the queue
 // behind r, and keep their times. The bucket moves back by what r cost less
 // d, how far it has moved since r, less a nanosecond: d is at least what the
 // calls admitted since cost, so every one of them still finds in the bucket
@@ -348,15 +360,24 @@ func (l *Limiter) refund(now int64, r Reservation) {
 	if l.decidedAt > r.at {
 		return // a call was admitted after r's time had come: r went
 	}
+	if l.head == r.seq && l.tat == r.after {
+		// Nothing admitted since r, or all of it undone: undo r exactly,
+		// and the head goes back to the call before it, so that calls
+		// reserved before r may be undone exactly in turn.
+		l.tat, l.head = r.before, r.prev
+		l.refunds++
+		return
+	}
 	if r.refunds != l.refunds {
-		return // a partial refund since: r's place in the queue is not known
+		// A refund since — of r itself, or one that leaves r's place in
+		// the queue unknown.
+		return
 	}
 	d := l.tat.sub(r.after, l.den)
 	switch {
-	case d == (span{}):
-		l.tat = r.before // nothing since: undo it exactly
-	case d.ns < 0 || !r.inOrder:
-		// Given back already; or calls admitted before r may go after it.
+	case d.ns < 0 || d == (span{}) || !r.inOrder:
+		// Nothing admitted since that costs anything; or calls admitted
+		// before r may go after it.
 	default:
 		back := l.cost(r.cost).sub(d, l.den).sub(span{ns: 1}, l.den)
 		if back.ns >= 0 && back != (span{}) {

@@ -906,4 +906,33 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 		t.Fatalf("a second Cancel of a partly refunded reservation moved the bucket from %v to %v", after, got)
 	}
 	e.CancelAt(now)
+
+	// Undone exactly, then a call of the same cost admitted: the bucket is
+	// where the first reservation left it, but the tokens are the new
+	// call's, and a second Cancel must not give them back.
+	l = mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
+	l.ReserveAt(now, 1)
+	r := l.ReserveAt(now, 1) // waits a second
+	r.CancelAt(now)
+	x := l.ReserveAt(now, 1) // waits a second too: the tokens r gave back
+	if x.DelayFrom(now) != time.Second {
+		t.Fatalf("the call after the undo waits %v, want 1s", x.DelayFrom(now))
+	}
+	r.CancelAt(now)
+	if y := l.ReserveAt(now, 1); y.DelayFrom(now) != 2*time.Second {
+		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayFrom(now))
+	}
+
+	// Partly refunded, then cancelled again after more calls.
+	l = mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
+	l.ReserveAt(now, 1)
+	p := l.ReserveAt(now, 1) // at 1s
+	l.ReserveAt(now, 1)      // at 2s
+	p.CancelAt(now)          // partly: the call at 2s keeps its time
+	z := l.ReserveAt(now, 1)
+	at := z.Time()
+	p.CancelAt(now)
+	if w := l.ReserveAt(now, 1); !w.Time().After(at) {
+		t.Fatalf("a second Cancel of a partly refunded reservation gave back tokens: a call reserved after one at %v goes at %v", at, w.Time())
+	}
 }
