@@ -1,0 +1,315 @@
+package resiliencehttp_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/resiliencehttp"
+	"github.com/netresilience/resilience/retry"
+)
+
+// noPanic runs f and fails the test, instead of the test binary, if f
+// panics.
+func noPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("%s panicked: %v", what, p)
+		}
+	}()
+	f()
+}
+
+// counting is a base transport that counts its calls and answers each with
+// answerWith.
+type counting struct {
+	mu         sync.Mutex
+	calls      int
+	answerWith func(r *http.Request, n int) (*http.Response, error)
+}
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.calls++
+	n := c.calls
+	c.mu.Unlock()
+	return c.answerWith(r, n)
+}
+
+func (c *counting) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// After 101 Switching Protocols net/http hands over the connection as a
+// Body that is an io.ReadWriteCloser, and WebSocket clients write to it.
+// With AttemptTimeout the body used to be wrapped in a type that hid Write;
+// and the upgraded connection must outlive the attempt's deadline.
+func TestUpgradeKeepsTheWriter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "upgrade to echo", http.StatusUpgradeRequired)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(conn, brw) // echo until the client closes
+	}))
+	defer srv.Close()
+	var attemptCtx context.Context
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	record := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		attemptCtx = r.Context()
+		return base.RoundTrip(r)
+	})
+	c, _ := newClient(t, record, resiliencehttp.Config{Retry: fast, AttemptTimeout: time.Minute})
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("got %s, want 101", resp.Status)
+	}
+	conn, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		t.Fatalf("the 101's Body is a %T, not an io.ReadWriteCloser: the upgraded connection cannot be written", resp.Body)
+	}
+	// The attempt's deadline is gone from the upgraded connection: its
+	// context is released, and the connection lives on.
+	select {
+	case <-attemptCtx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the attempt's context is still held after the upgrade: its deadline would end the connection")
+	}
+	echoes := bufio.NewReader(conn)
+	for _, line := range []string{"hello\n", "again\n"} {
+		if _, err := io.WriteString(conn, line); err != nil {
+			t.Fatalf("writing to the upgraded connection: %v", err)
+		}
+		if got, err := echoes.ReadString('\n'); got != line {
+			t.Fatalf("read back %q, %v; want the echo of %q", got, err, line)
+		}
+	}
+}
+
+// Where net/http reports a bad request or a bad base transport with an
+// error, so does the transport: it never panics.
+func TestBadRequestsAreErrors(t *testing.T) {
+	base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) { return answer(r, 200), nil }}
+	for _, cfg := range []resiliencehttp.Config{
+		{},
+		{Retry: fast, AttemptHeader: "X-Attempt", AttemptTimeout: time.Minute, Breaker: &breaker.Config{}},
+	} {
+		rt, err := resiliencehttp.NewTransport(base, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noPanic(t, "RoundTrip(nil)", func() {
+			if resp, err := rt.RoundTrip(nil); resp != nil || err == nil || !strings.HasPrefix(err.Error(), "resiliencehttp: ") {
+				t.Errorf("RoundTrip(nil) = %v, %v; want an error", resp, err)
+			}
+		})
+		noPanic(t, "a nil URL", func() {
+			body := &closeCounter{Reader: strings.NewReader("x")}
+			req := &http.Request{Method: http.MethodPut, Header: http.Header{}, Body: body}
+			if resp, err := rt.RoundTrip(req); resp != nil || err == nil || !strings.HasPrefix(err.Error(), "resiliencehttp: ") || body.closed != 1 {
+				t.Errorf("nil URL: %v, %v, body closed %d times; want an error and the body closed", resp, err, body.closed)
+			}
+		})
+		noPanic(t, "a nil Header", func() {
+			u, _ := url.Parse("http://api.example/")
+			if resp, err := rt.RoundTrip(&http.Request{Method: http.MethodGet, URL: u}); err != nil {
+				t.Errorf("nil Header: %v", err)
+			} else {
+				read(t, resp)
+			}
+		})
+		noPanic(t, "a zero Request with a URL", func() {
+			u, _ := url.Parse("http://api.example/")
+			if resp, err := rt.RoundTrip(&http.Request{URL: u}); err != nil {
+				t.Errorf("zero request: %v", err)
+			} else {
+				read(t, resp)
+			}
+		})
+	}
+	if base.count() != 4 {
+		t.Errorf("the base saw %d requests, want the 4 well-formed ones", base.count())
+	}
+}
+
+// A base transport that breaks the http.RoundTripper contract gets an error,
+// as http.Client gives it, not a panic, and no body leaks.
+func TestBaseTransportBreakingTheContract(t *testing.T) {
+	t.Run("nil response and nil error", func(t *testing.T) {
+		base := &counting{answerWith: func(*http.Request, int) (*http.Response, error) { return nil, nil }}
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		noPanic(t, "RoundTrip", func() {
+			_, err := c.Get("http://api.example/")
+			if err == nil || !strings.Contains(err.Error(), "resiliencehttp: ") || base.count() != 1 {
+				t.Fatalf("Get = %v after %d calls; want an error from the transport, not retried", err, base.count())
+			}
+		})
+	})
+	t.Run("a response and an error", func(t *testing.T) {
+		var bodies []*closeCounter
+		base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) {
+			resp := answer(r, 503)
+			body := &closeCounter{Reader: strings.NewReader("x")}
+			bodies = append(bodies, body)
+			resp.Body = body
+			return resp, errors.New("refused")
+		}}
+		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast})
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
+		resp, err := rt.RoundTrip(req)
+		if resp != nil || err == nil {
+			t.Fatalf("RoundTrip = %v, %v; want the error alone", resp, err)
+		}
+		for i, b := range bodies {
+			if b.closed != 1 {
+				t.Fatalf("the body of response %d, dropped with its error, was closed %d times", i+1, b.closed)
+			}
+		}
+	})
+	t.Run("nil Body", func(t *testing.T) {
+		base := &counting{answerWith: func(r *http.Request, n int) (*http.Response, error) {
+			resp := answer(r, 503)
+			if n > 1 {
+				resp = answer(r, 200)
+			}
+			resp.Body = nil
+			return resp, nil
+		}}
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		noPanic(t, "RoundTrip", func() {
+			resp, err := c.Get("http://api.example/")
+			if err != nil || resp.StatusCode != 200 || read(t, resp) != "" || base.count() != 2 {
+				t.Fatalf("Get = %v, %v after %d calls; want the retry's 200 with an empty body", resp, err, base.count())
+			}
+		})
+	})
+	t.Run("nil Body with a length", func(t *testing.T) {
+		base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) {
+			resp := answer(r, 200)
+			resp.Body, resp.ContentLength = nil, 10
+			return resp, nil
+		}}
+		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast})
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
+		noPanic(t, "RoundTrip", func() {
+			if resp, err := rt.RoundTrip(req); resp != nil || err == nil || !strings.HasPrefix(err.Error(), "resiliencehttp: ") {
+				t.Fatalf("RoundTrip = %v, %v; want an error: the body promised is missing", resp, err)
+			}
+		})
+	})
+}
+
+// A request whose context is done before RoundTrip is not sent at all, and
+// the error says why.
+func TestDoneContextSendsNothing(t *testing.T) {
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPost} {
+		base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) { return answer(r, 200), nil }}
+		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast, Breaker: &breaker.Config{}})
+		cause := errors.New("the user went away")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(cause)
+		body := &closeCounter{Reader: onlyReader{strings.NewReader("x")}}
+		req, _ := http.NewRequestWithContext(ctx, method, "http://api.example/", body)
+		resp, err := rt.RoundTrip(req)
+		if resp != nil || !errors.Is(err, cause) || !strings.HasPrefix(err.Error(), "resiliencehttp: ") || base.count() != 0 || body.closed != 1 {
+			t.Errorf("%s with a done context: %v, %v after %d attempts, body closed %d times; "+
+				"want no attempt, an error wrapping the cause, and the body closed", method, resp, err, base.count(), body.closed)
+		}
+	}
+}
+
+// A GetBody that fails, or returns no body, ends the retries: the last
+// response comes back as it came, or, after a transport error, an error
+// that says both. It is never sent a short body.
+func TestGetBodyThatFails(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		getBody func() (io.ReadCloser, error)
+	}{
+		{"error", func() (io.ReadCloser, error) { return nil, errors.New("file gone") }},
+		{"nil body", func() (io.ReadCloser, error) { return nil, nil }},
+	} {
+		t.Run(tc.name+" after a status", func(t *testing.T) {
+			var bodies []string
+			base := &counting{answerWith: func(r *http.Request, n int) (*http.Response, error) {
+				b, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				bodies = append(bodies, string(b))
+				return answer(r, 503), nil
+			}}
+			c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+			req, _ := http.NewRequest(http.MethodPut, "http://api.example/", strings.NewReader("payload"))
+			req.GetBody = tc.getBody
+			resp, err := c.Do(req)
+			if err != nil || resp.StatusCode != 503 || len(bodies) != 1 || bodies[0] != "payload" {
+				t.Fatalf("Do = %v, %v, bodies sent %q; want the first 503 back, and no attempt without its body", resp, err, bodies)
+			}
+			read(t, resp)
+		})
+		t.Run(tc.name+" after a transport error", func(t *testing.T) {
+			base := &counting{answerWith: func(r *http.Request, n int) (*http.Response, error) {
+				r.Body.Close()
+				return nil, syscall.ECONNRESET
+			}}
+			c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+			req, _ := http.NewRequest(http.MethodPut, "http://api.example/", strings.NewReader("payload"))
+			req.GetBody = tc.getBody
+			_, err := c.Do(req)
+			if !errors.Is(err, syscall.ECONNRESET) || !strings.Contains(err.Error(), "resiliencehttp: GetBody") || base.count() != 1 {
+				t.Fatalf("Do = %v after %d attempts; want one attempt, and an error naming GetBody and the reset", err, base.count())
+			}
+		})
+	}
+}
+
+// An admitted, successful request costs the transport no allocation of its
+// own: the base transport's are all there is.
+func TestSuccessAllocatesNothing(t *testing.T) {
+	for name, cfg := range map[string]resiliencehttp.Config{
+		"retry":          {},
+		"retry+breaker":  {Breaker: &breaker.Config{}},
+		"three attempts": {Retry: retry.Config{MaxAttempts: 3}},
+	} {
+		resp := &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Body: http.NoBody}
+		rt, err := resiliencehttp.NewTransport(roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil }), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
+		if n := testing.AllocsPerRun(1000, func() {
+			if _, err := rt.RoundTrip(req); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%s: %v allocations per successful GET, want 0", name, n)
+		}
+	}
+}

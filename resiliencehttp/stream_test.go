@@ -1,0 +1,379 @@
+package resiliencehttp_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/resiliencehttp"
+	"github.com/netresilience/resilience/retry"
+)
+
+// memListener is an in-memory network for a synctest bubble: a transport
+// dials it and a server accepts from it, over net.Pipe, so that real
+// net/http clients and servers run on virtual time.
+type memListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "mem" }
+
+func (l *memListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *memListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return memAddr{} }
+
+func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// serveInMemory serves h in the bubble and returns a transport that reaches
+// it at any http:// URL; with h2c, both speak HTTP/2 without TLS.
+func serveInMemory(t *testing.T, h http.Handler, h2c bool) *http.Transport {
+	l := &memListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	srv := &http.Server{Handler: h}
+	tr := &http.Transport{DialContext: l.dial}
+	if h2c {
+		srv.Protocols, tr.Protocols = new(http.Protocols), new(http.Protocols)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	served := make(chan struct{})
+	go func() {
+		srv.Serve(l)
+		close(served)
+	}()
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+		<-served
+	})
+	return tr
+}
+
+var protocols = []struct {
+	name string
+	h2c  bool
+}{{"HTTP/1.1", false}, {"HTTP/2", true}}
+
+// A body that never comes: the request's context must end the call, as it
+// does through the bare transport, even though the transport would replay
+// the request. Before, the body was read ahead of sending, deaf to the
+// context, and the call never returned.
+func TestStalledBodyTheContextWins(t *testing.T) {
+	for _, p := range protocols {
+		for _, attemptTimeout := range []time.Duration{0, 100 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/AttemptTimeout=%v", p.name, attemptTimeout), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					var requests int
+					var mu sync.Mutex
+					base := serveInMemory(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						mu.Lock()
+						requests++
+						mu.Unlock()
+						io.Copy(io.Discard, r.Body)
+					}), p.h2c)
+					c, _ := newClient(t, base, resiliencehttp.Config{
+						Retry:          retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(time.Millisecond)},
+						AttemptTimeout: attemptTimeout,
+					})
+					body, stalled := io.Pipe()
+					defer stalled.Close()
+					// So that a transport deaf to the context fails here
+					// rather than deadlocking the bubble.
+					giveUp := time.AfterFunc(10*time.Second, func() { stalled.CloseWithError(errors.New("the test gave up")) })
+					defer giveUp.Stop()
+
+					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+					defer cancel()
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://mem.test/", body)
+					start := time.Now()
+					_, err := c.Do(req)
+					if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took != 300*time.Millisecond {
+						t.Fatalf("Do = %v after %v; want the context's deadline after 300ms", err, took)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if want := 1 + int(300*time.Millisecond/(attemptTimeout+time.Millisecond+1)); attemptTimeout > 0 && requests != want {
+						t.Errorf("the server saw %d requests; want %d, one per attempt", requests, want)
+					}
+				})
+			})
+		}
+	}
+}
+
+// The transport sends a body as it comes: a server that answers before the
+// body ends gets the first part of it with the first attempt, and when that
+// attempt fails, the replay carries the whole body (the part recorded, then
+// the rest of the original).
+func TestBodyStreamsAndIsReplayedWhole(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var got []string
+				base := serveInMemory(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					http.NewResponseController(w).EnableFullDuplex()
+					mu.Lock()
+					n := len(got)
+					got = append(got, "")
+					mu.Unlock()
+					var b []byte
+					if n == 0 {
+						// Read the first part only, and fail.
+						b = make([]byte, len("hello "))
+						io.ReadFull(r.Body, b)
+						w.WriteHeader(http.StatusServiceUnavailable)
+					} else {
+						b, _ = io.ReadAll(r.Body)
+					}
+					mu.Lock()
+					got[n] = string(b)
+					mu.Unlock()
+				}), p.h2c)
+				c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+				body, w := io.Pipe()
+				req, _ := http.NewRequest(http.MethodPut, "http://mem.test/", body)
+				type result struct {
+					resp *http.Response
+					err  error
+				}
+				done := make(chan result, 1)
+				go func() {
+					resp, err := c.Do(req)
+					done <- result{resp, err}
+				}()
+				w.Write([]byte("hello "))
+				time.Sleep(time.Second) // for the first attempt, its backoff, and the second's start
+				synctest.Wait()
+				mu.Lock()
+				sentEarly := len(got) == 2 && got[0] == "hello "
+				mu.Unlock()
+				if !sentEarly {
+					t.Errorf("after the first part of the body, the server saw %q; want the first attempt with that part, "+
+						"and the second under way: the body must stream, not be read ahead", got)
+				}
+				w.Write([]byte("world"))
+				w.Close()
+				r := <-done
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				read(t, r.resp)
+				mu.Lock()
+				defer mu.Unlock()
+				if r.resp.StatusCode != 200 || len(got) != 2 || got[1] != "hello world" {
+					t.Fatalf("got %d, the server saw %q; want the replay to carry the whole body", r.resp.StatusCode, got)
+				}
+			})
+		})
+	}
+}
+
+// echoLines answers at once, then echoes each line of the request body as
+// it comes: a server that answers while the body streams.
+func echoLines(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if r.ProtoMajor == 1 {
+		if err := rc.EnableFullDuplex(); err != nil {
+			panic(err)
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	lines := bufio.NewScanner(r.Body)
+	for lines.Scan() {
+		fmt.Fprintf(w, "echo %s\n", lines.Text())
+		rc.Flush()
+	}
+}
+
+// A full-duplex exchange through the transport, as through the bare one:
+// the response comes before the request body has begun, and each line sent
+// is echoed before the next is written. Before, the transport read the body
+// ahead of sending it, so the call blocked until the body ended — here,
+// until the context's deadline.
+func TestFullDuplex(t *testing.T) {
+	h1 := httptest.NewServer(http.HandlerFunc(echoLines))
+	defer h1.Close()
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(echoLines))
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	for _, tc := range []struct {
+		name  string
+		url   string
+		base  *http.Transport
+		proto int
+	}{
+		{"HTTP/1.1", h1.URL, h1.Client().Transport.(*http.Transport), 1},
+		{"HTTP/2+TLS", h2.URL, h2.Client().Transport.(*http.Transport), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newClient(t, tc.base, resiliencehttp.Config{Retry: fast, AttemptTimeout: time.Minute})
+			defer tc.base.CloseIdleConnections()
+			// Generous: the exchange takes milliseconds; the deadline only
+			// bounds a transport that blocks.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			body, w := io.Pipe()
+			defer w.Close()
+			stop := context.AfterFunc(ctx, func() { w.CloseWithError(context.Cause(ctx)) })
+			defer stop()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, tc.url, body)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("Do: %v; want the response before the request body has begun", err)
+			}
+			defer resp.Body.Close()
+			if resp.ProtoMajor != tc.proto {
+				t.Fatalf("spoke %s, want HTTP/%d", resp.Proto, tc.proto)
+			}
+			echoes := bufio.NewReader(resp.Body)
+			for _, line := range []string{"ping", "pong"} {
+				fmt.Fprintln(w, line)
+				if got, err := echoes.ReadString('\n'); got != "echo "+line+"\n" {
+					t.Fatalf("after %q, read %q, %v; want the echo", line, got, err)
+				}
+			}
+			w.Close()
+			if rest, err := io.ReadAll(echoes); len(rest) != 0 || err != nil {
+				t.Fatalf("after the body ended: %q, %v; want the response's end", rest, err)
+			}
+		})
+	}
+}
+
+// bodyEater is a base transport that reads part of each request's body
+// before it fails, as a connection that drops mid-upload does, and records
+// what it read; the attempt numbered last reads all of it and answers 200.
+type bodyEater struct {
+	mu    sync.Mutex
+	reads []int // bytes to read on each attempt; -1 for all
+	got   [][]byte
+}
+
+func (e *bodyEater) RoundTrip(r *http.Request) (*http.Response, error) {
+	e.mu.Lock()
+	n := len(e.got)
+	limit := -1
+	if n < len(e.reads) {
+		limit = e.reads[n]
+	}
+	e.mu.Unlock()
+	var b []byte
+	var err error
+	if limit < 0 {
+		b, err = io.ReadAll(r.Body)
+	} else {
+		b = make([]byte, limit)
+		var k int
+		k, err = io.ReadFull(r.Body, b)
+		b = b[:k]
+	}
+	r.Body.Close()
+	e.mu.Lock()
+	e.got = append(e.got, b)
+	e.mu.Unlock()
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if limit >= 0 {
+		return nil, syscall.ECONNRESET
+	}
+	return answer(r, 200), nil
+}
+
+// Every attempt is sent either the whole body or nothing — never a short one
+// — whatever part of it the attempts before read, and a body beyond
+// MaxBodyBuffer is not replayed.
+func TestReplayedBodiesAreWhole(t *testing.T) {
+	const limit = 16
+	for _, size := range []int{0, 1, 15, 16, 17, 40} {
+		for _, reads := range [][]int{{}, {0}, {3}, {0, 5}, {5, 3}, {limit, limit + 1}, {7, limit + 3}} {
+			t.Run(fmt.Sprintf("size %d, reads %v", size, reads), func(t *testing.T) {
+				orig := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz"), 2)[:size]
+				base := &bodyEater{reads: reads}
+				c, _ := newClient(t, base, resiliencehttp.Config{
+					Retry:         retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0)},
+					MaxBodyBuffer: limit,
+				})
+				src := &closeCounter{Reader: onlyReader{bytes.NewReader(orig)}}
+				req, _ := http.NewRequest(http.MethodPut, "http://api.example/", src)
+				resp, err := c.Do(req)
+				if resp != nil {
+					read(t, resp)
+				}
+				for i, b := range base.got {
+					var k int
+					if i < len(reads) {
+						k = reads[i]
+					} else {
+						k = size
+					}
+					if want := orig[:min(k, size)]; !bytes.Equal(b, want) {
+						t.Fatalf("attempt %d read %q, want %q: the body from its start", i+1, b, want)
+					}
+				}
+				// How many attempts: the body read so far must fit the
+				// buffer for the next one to be made.
+				want := len(reads) + 1
+				for i, k := range reads {
+					if min(k, size) > limit {
+						want = i + 1
+						break
+					}
+				}
+				if len(base.got) != want {
+					t.Fatalf("%d attempts, want %d", len(base.got), want)
+				}
+				if want == len(reads)+1 && (err != nil || resp.StatusCode != 200) {
+					t.Fatalf("Do = %v, %v; want the last attempt's 200", resp, err)
+				}
+				if want < len(reads)+1 && !errors.Is(err, syscall.ECONNRESET) {
+					t.Fatalf("Do = %v, %v; want the attempt's reset, as it came", resp, err)
+				}
+				if src.closed != 1 {
+					t.Fatalf("the original body was closed %d times, want once", src.closed)
+				}
+			})
+		}
+	}
+}
