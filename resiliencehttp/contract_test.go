@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/breaker"
@@ -312,4 +315,56 @@ func TestSuccessAllocatesNothing(t *testing.T) {
 			t.Errorf("%s: %v allocations per successful GET, want 0", name, n)
 		}
 	}
+}
+
+// The keep-alive race: the server closes an idle connection just as the
+// pool hands it out for a PUT. net/http retries that itself only for GET,
+// HEAD, OPTIONS, TRACE and requests with an Idempotency-Key, and reports
+// "http: server closed idle connection" for the others; for a request the
+// transport may replay, it is transient. (It was permanent: one attempt.)
+func TestKeepAliveRaceIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var bodies []string
+		base, l := serveInMemoryListener(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+		}), false)
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		put := func(body string, trace *httptrace.ClientTrace) (*http.Response, error) {
+			ctx := context.Background()
+			if trace != nil {
+				ctx = httptrace.WithClientTrace(ctx, trace)
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://mem.test/", strings.NewReader(body))
+			return c.Do(req)
+		}
+		resp, err := put("first", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, resp) // the connection goes back to the pool
+		raced := false
+		resp, err = put("second", &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused && !raced {
+				raced = true
+				l.peer(info.Conn).Close() // the server's idle timeout, now
+				time.Sleep(time.Millisecond)
+			}
+		}})
+		if !raced {
+			t.Fatal("test setup: the second request did not reuse the connection")
+		}
+		if err != nil {
+			t.Fatalf("PUT after the server closed the idle connection: %v; want it sent again", err)
+		}
+		read(t, resp)
+		mu.Lock()
+		defer mu.Unlock()
+		if resp.StatusCode != 200 || fmt.Sprint(bodies) != "[first second]" {
+			t.Fatalf("got %d, the server saw %q", resp.StatusCode, bodies)
+		}
+	})
 }

@@ -165,5 +165,52 @@ func TestUntrustedCertificateIsPermanent(t *testing.T) {
 	}
 }
 
+// An HTTP/2 stream that the server resets before it answers (here with
+// INTERNAL_ERROR, as net/http's server does when a handler aborts) is
+// transient for a request that may be replayed, as a connection reset is
+// over HTTP/1.1, and is not retried for one that may not. A reset in the
+// middle of the body reaches the caller as an error, never as a short body.
+func TestHTTP2StreamReset(t *testing.T) {
+	abort := func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }
+	t.Run("before the answer", func(t *testing.T) {
+		srv, base := newScriptedH2(t, abort, status(200))
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("Get: %v; want the reset stream retried", err)
+		}
+		read(t, resp)
+		if resp.StatusCode != 200 || srv.requests() != 2 {
+			t.Fatalf("got %d after %d requests; want the retry's 200", resp.StatusCode, srv.requests())
+		}
+	})
+	t.Run("not replayable", func(t *testing.T) {
+		srv, base := newScriptedH2(t, abort, status(200))
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		_, err := c.Post(srv.URL, "text/plain", strings.NewReader("order"))
+		if err == nil || srv.requests() != 1 {
+			t.Fatalf("POST: %v after %d requests; want the reset, once", err, srv.requests())
+		}
+	})
+	t.Run("in the body", func(t *testing.T) {
+		srv, base := newScriptedH2(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(200)
+			io.WriteString(w, "the first part")
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		})
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast, AttemptTimeout: time.Minute})
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if b, err := io.ReadAll(resp.Body); err == nil {
+			t.Fatalf("read %q and no error; want the reset", b)
+		}
+	})
+}
+
 // discardLog is a server's ErrorLog that says nothing.
 func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

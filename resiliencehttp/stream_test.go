@@ -28,6 +28,8 @@ type memListener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+	mu    sync.Mutex
+	peers map[net.Conn]net.Conn // the server's end of each client's
 }
 
 type memAddr struct{}
@@ -55,6 +57,9 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	client, server := net.Pipe()
 	select {
 	case l.conns <- server:
+		l.mu.Lock()
+		l.peers[client] = server
+		l.mu.Unlock()
 		return client, nil
 	case <-l.done:
 		return nil, net.ErrClosed
@@ -63,10 +68,22 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	}
 }
 
+// peer returns the server's end of the client's connection c.
+func (l *memListener) peer(c net.Conn) net.Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peers[c]
+}
+
 // serveInMemory serves h in the bubble and returns a transport that reaches
 // it at any http:// URL; with h2c, both speak HTTP/2 without TLS.
 func serveInMemory(t *testing.T, h http.Handler, h2c bool) *http.Transport {
-	l := &memListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	tr, _ := serveInMemoryListener(t, h, h2c)
+	return tr
+}
+
+func serveInMemoryListener(t *testing.T, h http.Handler, h2c bool) (*http.Transport, *memListener) {
+	l := &memListener{conns: make(chan net.Conn), done: make(chan struct{}), peers: make(map[net.Conn]net.Conn)}
 	srv := &http.Server{Handler: h}
 	tr := &http.Transport{DialContext: l.dial}
 	if h2c {
@@ -84,7 +101,7 @@ func serveInMemory(t *testing.T, h http.Handler, h2c bool) *http.Transport {
 		srv.Close()
 		<-served
 	})
-	return tr
+	return tr, l
 }
 
 var protocols = []struct {
@@ -375,5 +392,113 @@ func TestReplayedBodiesAreWhole(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// streamedPayload is the body of request id: its size varies up to twice
+// the buffer used below.
+func streamedPayload(id int) []byte {
+	size := (id * 7919) % (64 << 10)
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte('a' + (i+id)%26)
+	}
+	return b
+}
+
+// Many requests at once, each streaming its body through a pipe, against a
+// server that fails some attempts after reading only part of the body, over
+// HTTP/1.1 and HTTP/2: every body the server reads to its end is the whole
+// body, every call ends in the 200 of an attempt that got it — or, for a
+// body longer than MaxBodyBuffer, which a failed attempt may have sent past
+// the limit,
+// in a failed attempt's 503 — and no goroutine is left (the leak check).
+func TestConcurrentStreamedBodies(t *testing.T) {
+	const limit = 32 << 10
+	handler := func(t *testing.T) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			http.NewResponseController(w).EnableFullDuplex()
+			var id, attempt int
+			fmt.Sscan(r.Header.Get("X-Body"), &id)
+			fmt.Sscan(r.Header.Get("X-Attempt"), &attempt)
+			want := streamedPayload(id)
+			if attempt <= id%3 {
+				// Fail after a part of the body: none, some, or all of it.
+				part := make([]byte, []int{0, len(want) / 3, len(want)}[(id+attempt)%3])
+				io.ReadFull(r.Body, part)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				if r.ProtoMajor == 1 {
+					// Answered; now let the rest come, or the client give
+					// up: net/http's server must not be left with the body
+					// unread in full-duplex mode. (Over HTTP/2 the client
+					// stops sending at a status of 300 or more.)
+					http.NewResponseController(w).Flush()
+					io.Copy(io.Discard, r.Body)
+				}
+				return
+			}
+			got, err := io.ReadAll(r.Body)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("request %d, attempt %d: read %d bytes, %v; want the %d of its body", id, attempt, len(got), err, len(want))
+				w.WriteHeader(http.StatusBadRequest)
+			}
+		}
+	}
+	for _, p := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(p, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(handler(t))
+			if p == "HTTP/2" {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			defer base.CloseIdleConnections()
+			c, _ := newClient(t, base, resiliencehttp.Config{
+				Retry:         retry.Config{MaxAttempts: 4, Backoff: backoff.Constant(time.Millisecond)},
+				MaxBodyBuffer: limit,
+				AttemptHeader: "X-Attempt",
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			for id := range 24 {
+				wg.Go(func() {
+					payload := streamedPayload(id)
+					body, w := io.Pipe()
+					go func() {
+						for rest := payload; len(rest) > 0; {
+							n := min(len(rest), 1+id*131%9000)
+							if _, err := w.Write(rest[:n]); err != nil {
+								return // the transport closed the body: it will not be sent again
+							}
+							rest = rest[n:]
+						}
+						w.Close()
+					}()
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
+					req.Header.Set("X-Body", fmt.Sprint(id))
+					resp, err := c.Do(req)
+					if err != nil {
+						t.Errorf("request %d: %v", id, err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					// A failed attempt may have sent more of a body above
+					// the limit than the server read, and so made it not
+					// replayable.
+					switch {
+					case resp.StatusCode == 200:
+					case resp.StatusCode == 503 && len(payload) > limit && id%3 > 0:
+					default:
+						t.Errorf("request %d (%d bytes): %s", id, len(payload), resp.Status)
+					}
+				})
+			}
+			wg.Wait()
+		})
 	}
 }

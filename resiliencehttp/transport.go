@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netresilience/resilience"
@@ -301,6 +304,14 @@ func (t *Transport) replayable(req *http.Request) bool {
 // is returned with a nil error; on a transport error, an error that unwraps
 // to the last one.
 //
+// For a request that may be replayed, these transport failures are transient
+// whatever the classifier says: the connection closed before an answer
+// (io.EOF, io.ErrUnexpectedEOF); an HTTP/2 stream that the server reset with
+// INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM; and any
+// failure before an answer on a connection that had carried requests before
+// (the keep-alive race, which net/http retries itself only for GET, HEAD,
+// OPTIONS, TRACE and requests with an idempotency key).
+//
 // A request whose context is already done is not sent: the error wraps
 // context.Cause of it. A nil request, a nil URL, or a base transport that
 // breaks the http.RoundTripper contract (no response and no error, or a
@@ -487,14 +498,23 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimout)
 		r = r.WithContext(ctx)
 	}
+	var conn *connTrace
+	if replay && !retriedByNetHTTP(r) {
+		conn = new(connTrace)
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: conn.gotConn}))
+	}
 	if v, ok := r.Body.(*replayView); ok {
 		v.b.send(v, r.Context()) // its reads give up when the attempt does
 	}
 	resp, err := t.base.RoundTrip(r)
 	resp, err = t.checked(r, resp, err)
-	if err != nil && replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-		// The server closed the connection before answering: for a request
-		// that may be replayed, a transient failure.
+	if err != nil && replay && (dropped(err) || conn != nil && conn.reused.Load()) {
+		// The server closed the connection or reset the stream before
+		// answering, or the attempt failed on a connection that had served
+		// before (the keep-alive race: the server closed it as idle while
+		// the request went out; net/http retries this itself only for the
+		// requests it deems replayable): for a request that may be
+		// replayed, a transient failure.
 		err = resilience.Transient(err)
 	}
 	if cancel != nil {
@@ -525,6 +545,33 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 	return resp, err
 }
 
+// connTrace records whether an attempt went out on a connection that had
+// carried requests before.
+type connTrace struct{ reused atomic.Bool }
+
+func (c *connTrace) gotConn(info httptrace.GotConnInfo) {
+	if info.Reused {
+		c.reused.Store(true)
+	}
+}
+
+// retriedByNetHTTP reports whether net/http's Transport would itself send r
+// again on a fresh connection after the keep-alive race, as it does for the
+// requests it deems replayable: a body it can rewind, and an idempotent
+// method or an idempotency key.
+func retriedByNetHTTP(r *http.Request) bool {
+	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
+		return false
+	}
+	switch r.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := r.Header["Idempotency-Key"]
+	_, xkey := r.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
 // checked holds the base transport to the http.RoundTripper contract, as
 // http.Client does: a response or an error, never both and never neither, and
 // a response with a Body.
@@ -545,6 +592,63 @@ func (t *Transport) checked(r *http.Request, resp *http.Response, err error) (*h
 		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// dropped reports whether err says the server went away before answering:
+// the connection closed (io.EOF, io.ErrUnexpectedEOF), or an HTTP/2 stream
+// reset by the server for a reason that another try may not meet.
+func dropped(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	code, ok := streamErrorCode(err)
+	return ok && (code == h2InternalError || code == h2RefusedStream || code == h2Cancel || code == h2EnhanceYourCalm)
+}
+
+// HTTP/2 error codes (RFC 9113, section 7) that end a stream for a reason
+// another try may not meet: the server failed, refused the stream before
+// processing it, gave it up, or asks the client to slow down.
+const (
+	h2InternalError   = 0x2
+	h2RefusedStream   = 0x7
+	h2Cancel          = 0x8
+	h2EnhanceYourCalm = 0xb
+)
+
+// streamErrorCode returns the error code of the HTTP/2 stream error in err's
+// chain. net/http (its bundled HTTP/2) and golang.org/x/net/http2 report a
+// stream reset as a struct with the fields StreamID uint32, Code (a uint32
+// error code) and Cause error; net/http's type is not exported, so it is
+// recognised by that shape, as x/net/http2 itself converts between the two.
+func streamErrorCode(err error) (uint32, bool) {
+	for err != nil {
+		v := reflect.ValueOf(err)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if typ := v.Type(); v.Kind() == reflect.Struct && typ.NumField() == 3 {
+			id, code, cause := typ.Field(0), typ.Field(1), typ.Field(2)
+			if id.Name == "StreamID" && id.Type.Kind() == reflect.Uint32 &&
+				code.Name == "Code" && code.Type.Kind() == reflect.Uint32 &&
+				cause.Name == "Cause" && cause.Type == reflect.TypeFor[error]() {
+				return uint32(v.Field(1).Uint()), true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if code, ok := streamErrorCode(err); ok {
+					return code, true
+				}
+			}
+			return 0, false
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // outcomeOf is what a response tells the breaker: nil for success, or the
