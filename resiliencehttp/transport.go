@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,7 +98,7 @@ type Config struct {
 	AttemptTimeout time.Duration
 
 	// AttemptHeader, if set, names a header that tells the server which
-	// attempt a request is: "1", "2", ...
+	// attempt a request is: "1", "2", ... It must be a valid header name.
 	AttemptHeader string
 }
 
@@ -137,6 +138,8 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		return nil, errors.New("resiliencehttp: MaxDrain is negative: " + strconv.FormatInt(cfg.MaxDrain, 10))
 	case cfg.AttemptTimeout < 0:
 		return nil, errors.New("resiliencehttp: AttemptTimeout is negative: " + cfg.AttemptTimeout.String())
+	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
+		return nil, errors.New("resiliencehttp: AttemptHeader is not a header name: " + strconv.Quote(cfg.AttemptHeader))
 	}
 	for _, s := range cfg.RetryStatuses {
 		if s < 100 || s > 999 {
@@ -186,6 +189,18 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		t.breakers = make(map[string]*breaker.Breaker)
 	}
 	return t, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2), as
+// a header name must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // StatusError is the failure that a response's status makes, as the retry

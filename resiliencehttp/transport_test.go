@@ -389,6 +389,8 @@ func TestNewRejectsNonsense(t *testing.T) {
 	for _, cfg := range []resiliencehttp.Config{
 		{MaxHosts: -1}, {MaxBodyBuffer: -1}, {MaxDrain: -1}, {AttemptTimeout: -time.Second},
 		{RetryStatuses: []int{42}},
+		{AttemptHeader: "X Attempt"}, {AttemptHeader: "X-Attempt\r\nX-Injected: 1"}, {AttemptHeader: "Attempt:"},
+		{AttemptHeader: "X-Versuch-\u00e4"},
 		{Retry: retry.Config{MaxAttempts: -1}},
 		{Breaker: &breaker.Config{FailureThreshold: -1}},
 	} {
