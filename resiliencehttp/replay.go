@@ -96,6 +96,15 @@ func (b *replayBody) viewLocked() *replayView {
 	return v
 }
 
+// next returns a view for the next attempt, as view does, and the view that
+// was live until then, for unview.
+func (b *replayBody) next() (next, prev *replayView) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	prev = b.live
+	return b.viewLocked(), prev
+}
+
 // send records that v is sent under ctx.
 func (b *replayBody) send(v *replayView, ctx context.Context) {
 	b.mu.Lock()
@@ -113,8 +122,9 @@ func (b *replayBody) getBody() (io.ReadCloser, error) {
 	return nil, errNotReplayable
 }
 
-// unview gives up v, a view made for an attempt that will not be made: prev
-// is live again.
+// unview gives up v, a view that next made for an attempt that will not be
+// made: prev, the view live before it, is live again (its attempt's request
+// may still be streaming, as a full-duplex one does).
 func (b *replayBody) unview(v, prev *replayView) {
 	b.mu.Lock()
 	if b.live == v {

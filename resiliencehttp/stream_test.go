@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -500,5 +501,50 @@ func TestConcurrentStreamedBodies(t *testing.T) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// When the base transport rewinds a body itself through GetBody (net/http
+// does after a lost connection, and on a refused HTTP/2 stream), the view it
+// got is the one that goes on streaming: if the transport then gives up —
+// here the retries run out on the 503 — and hands back the response while
+// the request still streams, that view must still get the whole body, even
+// past MaxBodyBuffer.
+func TestBodyRewoundByTheBaseStreamsOn(t *testing.T) {
+	type result struct {
+		body []byte
+		err  error
+	}
+	streamed := make(chan result, 1)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r.Body.Close() // net/http closes the body it gives up, then rewinds
+		b, err := r.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		go func() { // the request goes on streaming after the response
+			got, err := io.ReadAll(b)
+			b.Close()
+			streamed <- result{got, err}
+		}()
+		return answer(r, 503), nil
+	})
+	c, _ := newClient(t, base, resiliencehttp.Config{Retry: retry.Config{MaxAttempts: 1}, MaxBodyBuffer: 16})
+	body, w := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPut, "http://api.example/", body)
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != 503 {
+		t.Fatalf("Do = %v, %v; want the 503", resp, err)
+	}
+	read(t, resp)
+	want := strings.Repeat("0123456789", 4)
+	for i := 0; i < len(want); i += 10 {
+		if _, err := io.WriteString(w, want[i:i+10]); err != nil {
+			t.Fatalf("writing the body after the response: %v", err)
+		}
+	}
+	w.Close()
+	if r := <-streamed; r.err != nil || string(r.body) != want {
+		t.Fatalf("the request streamed %q, %v; want all %d bytes", r.body, r.err, len(want))
 	}
 }

@@ -361,19 +361,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Response, error) {
 	var tee *replayBody // records a body without GetBody as it is sent
 	body := req.Body    // the current attempt's body
-	var view *replayView
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		tee = newReplayBody(req.Body, t.maxBody)
 		defer tee.finish()
-		view = tee.view()
-		body = view
+		body = tee.view()
 	}
 	timed, err := t.retry.BeginRetries()
 	if err != nil {
-		if tee == nil {
-			closeBody(req)
-		} else {
-			view.Close()
+		if body != nil {
+			body.Close() // and finish closes the original
 		}
 		return nil, err
 	}
@@ -395,9 +391,9 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		// anything is decided: if it outgrew MaxBodyBuffer (or failed), the
 		// request cannot be sent again, and this attempt's outcome is the
 		// call's, as it is for a request that may not be replayed.
-		var next *replayView
+		var next, prev *replayView
 		if tee != nil {
-			if next = tee.view(); next == nil {
+			if next, prev = tee.next(); next == nil {
 				return resp, err
 			}
 		}
@@ -419,7 +415,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		}
 		if stop != nil {
 			if next != nil {
-				tee.unview(next, view)
+				tee.unview(next, prev)
 			}
 			if resp != nil {
 				return resp, nil // the last response, as it came
@@ -427,7 +423,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 			return nil, stop
 		}
 		if next != nil {
-			body, view = next, next
+			body = next
 		}
 		t.discard(resp)
 		if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
