@@ -46,7 +46,7 @@ type replayBody struct {
 	over     bool            // the body outgrew the limit: it cannot be replayed
 	err      error           // what src's last read returned once it failed or ended (io.EOF)
 	readDone chan struct{}   // while a read of src is under way: closed when it ends
-	scratch  []byte          // the buffer of the reads of src
+	scratch  []byte          // the buffer of the reads of src once it outgrew the limit
 	live     *replayView     // the latest attempt's view
 	ctx      context.Context // the latest attempt's context, for the views net/http makes through GetBody
 	finished bool            // the transport will make no further attempt
@@ -62,8 +62,12 @@ type replayView struct {
 	done   chan struct{}   // closed by Close, to wake a Read that waits
 }
 
-// chunkSize is the most one read of the original body asks for.
-const chunkSize = 32 << 10
+// chunkSize is the most one read of the original body asks for, and
+// minRead the least room that a read into the copy is given.
+const (
+	chunkSize = 32 << 10
+	minRead   = 4 << 10
+)
 
 var (
 	// errBodyTaken is what a view reads once the body outgrew the limit and a
@@ -206,13 +210,9 @@ func (v *replayView) Read(p []byte) (int, error) {
 			return 0, b.err
 		}
 		if b.readDone == nil {
-			// Read no more than the view asked for, so that the body is
-			// read as the base transport reads it, and no further.
 			b.readDone = make(chan struct{})
-			if size := min(len(p), chunkSize); len(b.scratch) < size {
-				b.scratch = make([]byte, size)
-			}
-			go b.fill(b.scratch[:min(len(p), len(b.scratch))])
+			buf, inPlace := b.bufferLocked(len(p))
+			go b.fill(buf, inPlace)
 		}
 		wait := b.readDone
 		var ctxDone <-chan struct{}
@@ -231,15 +231,42 @@ func (v *replayView) Read(p []byte) (int, error) {
 	}
 }
 
+// bufferLocked returns the buffer of the next read of the original body,
+// for a view that asked for want bytes: no more than that, so that the body
+// is read as the base transport reads it and no further. While the body may
+// be replayed, the buffer is the room at the end of the copy (inPlace), so
+// that what is read is kept without copying it: a read may be shorter than
+// asked, to fill the room there is before the copy grows (twice as large),
+// and the copy never grows past the limit and a byte. After, it is a
+// scratch buffer.
+func (b *replayBody) bufferLocked(want int) (buf []byte, inPlace bool) {
+	n := min(want, chunkSize)
+	if !b.over {
+		// Not over: the copy holds the whole stream so far (base is 0).
+		n = int(min(int64(n), b.limit-b.pos+1))
+		if room := cap(b.data) - len(b.data); room < min(n, minRead) {
+			grown := make([]byte, len(b.data), min(max(2*len(b.data), len(b.data)+n), int(b.limit)+1))
+			copy(grown, b.data)
+			b.data = grown
+		}
+		n = min(n, cap(b.data)-len(b.data))
+		return b.data[len(b.data) : len(b.data)+n], true
+	}
+	if len(b.scratch) < n {
+		b.scratch = make([]byte, n)
+	}
+	return b.scratch[:n], false
+}
+
 // fill reads the original body once into buf, records what it read, and
 // wakes the views that wait for it.
-func (b *replayBody) fill(buf []byte) {
+func (b *replayBody) fill(buf []byte, inPlace bool) {
 	n, err := b.src.Read(buf)
 	if n < 0 || n > len(buf) {
 		n, err = 0, errors.New("resiliencehttp: request body's Read returned an impossible count")
 	}
 	b.mu.Lock()
-	b.record(buf[:n])
+	b.record(buf, n, inPlace)
 	closeSrc := false
 	if err != nil {
 		// The body is spent: close it now, as net/http would, and before
@@ -261,23 +288,26 @@ func (b *replayBody) fill(buf []byte) {
 	}
 }
 
-// record records bytes read from the original body.
-func (b *replayBody) record(chunk []byte) {
-	n := int64(len(chunk))
+// record records the n bytes of buf read from the original body; inPlace
+// says buf is the end of the copy already.
+func (b *replayBody) record(buf []byte, n int, inPlace bool) {
 	if n == 0 {
 		return
 	}
-	if b.pos+n > b.limit {
+	if b.pos+int64(n) > b.limit {
 		b.over = true
 	}
-	if !b.over || (b.live != nil && !b.live.closed) {
-		// Kept while replayable, and past the limit for the live view,
-		// until it has read them.
-		b.data = append(b.data, chunk...)
-	} else {
-		b.data, b.base = nil, b.pos+n
+	// Kept while replayable, and past the limit for the live view, until
+	// it has read them.
+	switch keep := !b.over || (b.live != nil && !b.live.closed); {
+	case !keep:
+		b.data, b.base = nil, b.pos+int64(n)
+	case inPlace:
+		b.data = b.data[:len(b.data)+n]
+	default:
+		b.data = append(b.data, buf[:n]...)
 	}
-	b.pos += n
+	b.pos += int64(n)
 	b.trimLocked()
 }
 
