@@ -368,3 +368,25 @@ func TestKeepAliveRaceIsRetried(t *testing.T) {
 		}
 	})
 }
+
+// A request that is itself at fault — a body shorter than its ContentLength
+// — fails the same way on a reused connection as on a fresh one: that is not
+// the keep-alive race, and it is not sent again.
+func TestBrokenRequestOnAReusedConnectionIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inner := serveInMemory(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }), false)
+		base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) { return inner.RoundTrip(r) }}
+		c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
+		req, _ := http.NewRequest(http.MethodPut, "http://mem.test/", strings.NewReader("first"))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, resp) // the connection goes back to the pool
+		req, _ = http.NewRequest(http.MethodPut, "http://mem.test/", strings.NewReader("short"))
+		req.ContentLength = 10
+		if _, err := c.Do(req); err == nil || base.count() != 2 {
+			t.Fatalf("a body shorter than its length: %v after %d attempts in all; want an error, and one attempt", err, base.count()-1)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"reflect"
@@ -322,10 +323,12 @@ func (t *Transport) replayable(req *http.Request) bool {
 // For a request that may be replayed, these transport failures are transient
 // whatever the classifier says: the connection closed before an answer
 // (io.EOF, io.ErrUnexpectedEOF); an HTTP/2 stream that the server reset with
-// INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM; and any
-// failure before an answer on a connection that had carried requests before
-// (the keep-alive race, which net/http retries itself only for GET, HEAD,
-// OPTIONS, TRACE and requests with an idempotency key).
+// INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM; and a failure
+// before an answer on a connection that had carried requests before (the
+// keep-alive race, which net/http retries itself only for GET, HEAD,
+// OPTIONS, TRACE and requests with an idempotency key), unless writing the
+// request failed through a fault of its own, such as a body shorter than
+// its ContentLength.
 //
 // A request whose context is already done is not sent: the error wraps
 // context.Cause of it. A nil request, a nil URL, or a base transport that
@@ -512,14 +515,15 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 	var conn *connTrace
 	if replay && !retriedByNetHTTP(r) {
 		conn = new(connTrace)
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: conn.gotConn}))
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
 	}
 	if v, ok := r.Body.(*replayView); ok {
 		v.b.send(v, r.Context()) // its reads give up when the attempt does
 	}
 	resp, err := t.base.RoundTrip(r)
 	resp, err = t.checked(r, resp, err)
-	if err != nil && replay && (dropped(err) || conn != nil && conn.reused.Load()) {
+	if err != nil && replay && (dropped(err) || conn.raced()) {
 		// The server closed the connection or reset the stream before
 		// answering, or the attempt failed on a connection that had served
 		// before (the keep-alive race: the server closed it as idle while
@@ -557,13 +561,28 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 }
 
 // connTrace records whether an attempt went out on a connection that had
-// carried requests before.
-type connTrace struct{ reused atomic.Bool }
+// carried requests before, and whether writing the request failed through
+// a fault of its own (its body, or a length its body does not match) rather
+// than the connection's.
+type connTrace struct{ reused, ownFault atomic.Bool }
 
 func (c *connTrace) gotConn(info httptrace.GotConnInfo) {
 	if info.Reused {
 		c.reused.Store(true)
 	}
+}
+
+func (c *connTrace) wroteRequest(info httptrace.WroteRequestInfo) {
+	var netErr net.Error
+	if info.Err != nil && !errors.As(info.Err, &netErr) {
+		c.ownFault.Store(true)
+	}
+}
+
+// raced reports whether a failed attempt may have met the keep-alive race:
+// it went out on a reused connection, and the request was not at fault.
+func (c *connTrace) raced() bool {
+	return c != nil && c.reused.Load() && !c.ownFault.Load()
 }
 
 // retriedByNetHTTP reports whether net/http's Transport would itself send r
