@@ -390,3 +390,68 @@ func TestBrokenRequestOnAReusedConnectionIsNotRetried(t *testing.T) {
 		}
 	})
 }
+
+// Responses a hostile server sends: a body cut short, a 503 whose body is
+// cut short before a good answer, and informational answers before the
+// final one. (Coverage: these held before.)
+func TestHostileResponses(t *testing.T) {
+	truncated := func(code int) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(code)
+			io.WriteString(w, "only part")
+			http.NewResponseController(w).Flush()
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			conn.Close()
+		}
+	}
+	t.Run("a body cut short is an error, with AttemptTimeout", func(t *testing.T) {
+		srv := newScripted(t, truncated(200))
+		c, _ := newClient(t, nil, resiliencehttp.Config{Retry: fast, AttemptTimeout: time.Minute})
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if b, err := io.ReadAll(resp.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("read %q, %v; want io.ErrUnexpectedEOF, never a short body without an error", b, err)
+		}
+	})
+	t.Run("a 503 cut short is discarded, and the retry's answer is whole", func(t *testing.T) {
+		srv := newScripted(t, truncated(503), status(200))
+		c, _ := newClient(t, nil, resiliencehttp.Config{Retry: fast, AttemptTimeout: time.Minute})
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := read(t, resp); resp.StatusCode != 200 || body != "answer 200" || srv.requests() != 2 {
+			t.Fatalf("got %d %q after %d requests", resp.StatusCode, body, srv.requests())
+		}
+	})
+	hints := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusProcessing)
+		io.WriteString(w, "final")
+	}
+	h1 := newScripted(t, hints)
+	h2, base2 := newScriptedH2(t, hints)
+	for name, tc := range map[string]struct {
+		url  string
+		base http.RoundTripper
+	}{"HTTP/1.1": {h1.URL, nil}, "HTTP/2": {h2.URL, base2}} {
+		t.Run("1xx answers before the final one, "+name, func(t *testing.T) {
+			c, _ := newClient(t, tc.base, resiliencehttp.Config{Retry: fast, Breaker: &breaker.Config{FailureThreshold: 1}})
+			resp, err := c.Get(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := read(t, resp); resp.StatusCode != 200 || body != "final" {
+				t.Fatalf("got %d %q, want the final 200", resp.StatusCode, body)
+			}
+		})
+	}
+}
