@@ -14,12 +14,17 @@
 // The transport keeps the standard library's contracts: it replays only
 // requests that are safe to replay (idempotent methods, a request with an
 // Idempotency-Key header, or POSTs when allowed), gives every attempt a fresh
-// copy of the body through GetBody (buffering a body without GetBody up to a
-// limit, and sending a larger one once), drains and closes every response it
-// discards so that connections are reused, honours Retry-After and
-// retry-after-ms (capped by the retry policy's MaxRetryAfter), and when the
-// retries run out on a status, hands back the last response with a nil
-// error, as a transport without retries would.
+// copy of the body through GetBody (a body without GetBody streams as it
+// would through the bare transport, and a copy of what was sent, up to a
+// limit, serves the next attempt; a longer body is not replayed), drains and
+// closes every response it discards so that connections are reused, honours
+// Retry-After and retry-after-ms (capped by the retry policy's
+// MaxRetryAfter), and when the retries run out on a status, hands back the
+// last response with a nil error, as a transport without retries would. The
+// request's context always wins, even over a request body that stalls; a
+// protocol upgrade (101 Switching Protocols) comes back as net/http gives
+// it, its Body writable. It speaks HTTP/1.1 and HTTP/2, over TLS or not, as
+// its base transport does.
 //
 // On the server side, [Shed] is middleware that sheds load with a bulkhead
 // and the adaptive throttle, answering 503 with a Retry-After header.

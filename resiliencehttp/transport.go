@@ -1,14 +1,19 @@
 package resiliencehttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netresilience/resilience"
@@ -70,9 +75,15 @@ type Config struct {
 	// retried, counted by the breaker.
 	RetryStatuses []int
 
-	// MaxBodyBuffer is how much of a request body without GetBody is read
-	// into memory so that it can be replayed; a longer body is sent once,
-	// not retried. Default 1 MiB.
+	// MaxBodyBuffer is how much of a request body without GetBody is kept
+	// in memory so that the request can be replayed. Such a body is not
+	// read ahead: it streams to the server as the base transport reads it
+	// (so a full-duplex exchange works as without the transport), and what
+	// is sent is copied as it goes. An attempt that failed before the whole
+	// body was sent is replayed with the copy and then the rest of the
+	// body, never with a part of it. Once more than MaxBodyBuffer bytes
+	// have been sent, the request cannot be replayed: a failed attempt's
+	// response or error is returned as it came. Default 1 MiB.
 	MaxBodyBuffer int64
 
 	// MaxDrain is how much of a discarded response's body is read before
@@ -82,10 +93,13 @@ type Config struct {
 	// AttemptTimeout, if set, gives each attempt its own deadline inside the
 	// request's: an attempt that overruns it is transient. The deadline
 	// covers reading the response body too; closing the body releases it.
+	// A 101 Switching Protocols response is handed back as the base
+	// transport gave it (net/http's Body is then an io.ReadWriteCloser), and
+	// the deadline is lifted: the upgraded connection is the caller's.
 	AttemptTimeout time.Duration
 
 	// AttemptHeader, if set, names a header that tells the server which
-	// attempt a request is: "1", "2", ...
+	// attempt a request is: "1", "2", ... It must be a valid header name.
 	AttemptHeader string
 }
 
@@ -125,6 +139,8 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		return nil, errors.New("resiliencehttp: MaxDrain is negative: " + strconv.FormatInt(cfg.MaxDrain, 10))
 	case cfg.AttemptTimeout < 0:
 		return nil, errors.New("resiliencehttp: AttemptTimeout is negative: " + cfg.AttemptTimeout.String())
+	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
+		return nil, errors.New("resiliencehttp: AttemptHeader is not a header name: " + strconv.Quote(cfg.AttemptHeader))
 	}
 	for _, s := range cfg.RetryStatuses {
 		if s < 100 || s > 999 {
@@ -174,6 +190,18 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		t.breakers = make(map[string]*breaker.Breaker)
 	}
 	return t, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2), as
+// a header name must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // StatusError is the failure that a response's status makes, as the retry
@@ -286,43 +314,75 @@ func (t *Transport) replayable(req *http.Request) bool {
 }
 
 // RoundTrip sends req, retrying and guarding it as configured. It follows the
-// http.RoundTripper contract: it does not modify req, it closes req's body,
-// and it returns a response or an error, not both. When the retries run out
-// on a status, the last response is returned with a nil error; on a
-// transport error, an error that unwraps to the last one.
+// http.RoundTripper contract: it does not modify req, it closes req's body
+// (or has the base transport close it), and it returns a response or an
+// error, not both. When the retries run out on a status, the last response
+// is returned with a nil error; on a transport error, an error that unwraps
+// to the last one.
+//
+// For a request that may be replayed, these transport failures are transient
+// whatever the classifier says: the connection closed before an answer
+// (io.EOF, io.ErrUnexpectedEOF); an HTTP/2 stream that the server reset with
+// INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM; and a failure
+// before an answer on a connection that had carried requests before (the
+// keep-alive race, which net/http retries itself only for GET, HEAD,
+// OPTIONS, TRACE and requests with an idempotency key), unless writing the
+// request failed through a fault of its own, such as a body shorter than
+// its ContentLength.
+//
+// A request whose context is already done is not sent: the error wraps
+// context.Cause of it. A nil request, a nil URL, or a base transport that
+// breaks the http.RoundTripper contract (no response and no error, or a
+// response without a Body that promises content) make an error, not a panic;
+// a response that comes with an error is closed and dropped. A GetBody that
+// fails or returns no body ends the retries: the last response is returned,
+// or an error that wraps GetBody's and the last attempt's.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t == nil {
+	switch {
+	case req == nil:
+		return nil, errors.New("resiliencehttp: nil *http.Request")
+	case t == nil:
 		closeBody(req)
 		return nil, errors.New("resiliencehttp: nil *Transport")
+	case req.URL == nil:
+		closeBody(req)
+		return nil, errors.New("resiliencehttp: nil Request.URL")
 	}
-	replay := t.replayable(req)
-	body, err := t.prepareBody(req, &replay)
-	if err != nil {
-		return nil, err
+	if ctx := req.Context(); ctx.Err() != nil {
+		closeBody(req)
+		return nil, fmt.Errorf("resiliencehttp: request not sent: %w", context.Cause(ctx))
 	}
 	br := t.breakerFor(req.URL.Host)
-	if !replay {
-		return t.attempt(req, br, 1, body, false)
+	if !t.replayable(req) {
+		return t.attempt(req, t.request(req, 1, req.Body, nil), br, false)
 	}
-	if body.first != nil && body.again == nil {
-		// A body with no way to make another: one attempt only.
-		return t.attempt(req, br, 1, body, false)
-	}
+	return t.retrying(req, br)
+}
 
-	ctx := req.Context()
+// retrying sends req, which may be replayed, until an attempt succeeds or
+// the retry policy says stop.
+func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Response, error) {
+	var tee *replayBody // records a body without GetBody as it is sent
+	body := req.Body    // the current attempt's body
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		tee = newReplayBody(req.Body, t.maxBody)
+		defer tee.finish()
+		body = tee.view()
+	}
 	timed, err := t.retry.BeginRetries()
 	if err != nil {
-		if body.first != nil {
-			body.first.Close()
+		if body != nil {
+			body.Close() // and finish closes the original
 		}
 		return nil, err
 	}
+	ctx := req.Context()
 	var s resilience.RetryState
 	if timed {
 		s.Start = time.Now()
 	}
 	for n := 1; ; n++ {
-		resp, err := t.attempt(req, br, n, body, true)
+		resp, err := t.attempt(req, t.request(req, n, body, tee), br, true)
 		failure := err
 		if err == nil {
 			if t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
@@ -330,19 +390,49 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			failure = t.statusFailure(resp)
 		}
+		// A body without GetBody is taken for the next attempt before
+		// anything is decided: if it outgrew MaxBodyBuffer (or failed), the
+		// request cannot be sent again, and this attempt's outcome is the
+		// call's, as it is for a request that may not be replayed.
+		var next, prev *replayView
+		if tee != nil {
+			if next, prev = tee.next(); next == nil {
+				return resp, err
+			}
+		}
 		s.Failed(ctx, n, failure)
 		delay, stop := t.retry.NextRetry(s)
 		if stop == nil && s.Cause != nil {
 			stop = s.Cause
 		}
+		if stop == nil && tee == nil {
+			var rerr error
+			if body, rerr = t.rewind(req); rerr != nil {
+				// No body to send again: the last response, as it came, or
+				// the failure to get the body and the attempt's.
+				if resp != nil {
+					return resp, nil
+				}
+				return nil, fmt.Errorf("%w, after: %w", rerr, err)
+			}
+		}
 		if stop != nil {
+			if next != nil {
+				tee.unview(next, prev)
+			}
 			if resp != nil {
 				return resp, nil // the last response, as it came
 			}
 			return nil, stop
 		}
+		if next != nil {
+			body = next
+		}
 		t.discard(resp)
 		if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
+			if body != nil {
+				body.Close() // never sent
+			}
 			s.Now = time.Now()
 			if _, stop = t.retry.NextRetry(s); stop == nil {
 				stop = s.Cause
@@ -351,6 +441,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		s.LastDelay = delay
 	}
+}
+
+// rewind returns the body of another attempt of req, which has GetBody or no
+// body: a GetBody that fails or returns nil ends the retries.
+func (t *Transport) rewind(req *http.Request) (io.ReadCloser, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, nil
+	}
+	body, err := req.GetBody()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("resiliencehttp: GetBody: %w", err)
+	case body == nil:
+		return nil, errors.New("resiliencehttp: GetBody returned a nil body")
+	}
+	return body, nil
 }
 
 // statusFailure is the failure a response's status makes, with the server's
@@ -363,30 +469,41 @@ func (t *Transport) statusFailure(resp *http.Response) error {
 	return err
 }
 
-// attempt sends attempt n of req, through the host's breaker if there is
-// one.
-func (t *Transport) attempt(req *http.Request, br *breaker.Breaker, n int, body bodies, replay bool) (*http.Response, error) {
+// request returns the request to send as attempt n of req, with body: req
+// itself when nothing about it changes, else a shallow copy.
+func (t *Transport) request(req *http.Request, n int, body io.ReadCloser, tee *replayBody) *http.Request {
+	if n == 1 && tee == nil && t.attemptHeader == "" {
+		return req
+	}
+	r := new(http.Request)
+	*r = *req
+	r.Body = body
+	if tee != nil {
+		// net/http rewinds a body itself when a connection was lost before
+		// its request was answered, and when an HTTP/2 stream was refused.
+		r.GetBody = tee.getBody
+	}
+	if t.attemptHeader != "" {
+		r.Header = req.Header.Clone()
+		if r.Header == nil {
+			r.Header = make(http.Header)
+		}
+		r.Header.Set(t.attemptHeader, strconv.Itoa(n))
+	}
+	return r
+}
+
+// attempt sends r, one attempt of req, through the host's breaker if there
+// is one, under the attempt's own deadline if there is one. replay says
+// whether req may be sent again, so that a connection dropped before an
+// answer is transient.
+func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
 	var permit breaker.Permit
 	if br != nil {
 		var err error
 		if permit, err = br.Allow(); err != nil {
-			if n == 1 && body.first != nil {
-				body.first.Close()
-			}
+			closeBody(r) // not sent
 			return nil, err
-		}
-	}
-	r := req
-	if n > 1 || body.changed || t.attemptHeader != "" || t.attemptTimout > 0 {
-		r = t.clone(req, n)
-		r.Body = body.first
-		if n > 1 && body.again != nil {
-			b, err := body.again()
-			if err != nil {
-				permit.Done(context.Canceled) // nothing was sent: count nothing
-				return nil, err
-			}
-			r.Body = b
 		}
 	}
 	var cancel context.CancelFunc
@@ -395,16 +512,36 @@ func (t *Transport) attempt(req *http.Request, br *breaker.Breaker, n int, body 
 		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimout)
 		r = r.WithContext(ctx)
 	}
+	var conn *connTrace
+	if replay && !retriedByNetHTTP(r) {
+		conn = new(connTrace)
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
+	}
+	if v, ok := r.Body.(*replayView); ok {
+		v.b.send(v, r.Context()) // its reads give up when the attempt does
+	}
 	resp, err := t.base.RoundTrip(r)
-	if err != nil && replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-		// The server closed the connection before answering: for a request
-		// that may be replayed, a transient failure.
+	resp, err = t.checked(r, resp, err)
+	if err != nil && replay && (dropped(err) || conn.raced()) {
+		// The server closed the connection or reset the stream before
+		// answering, or the attempt failed on a connection that had served
+		// before (the keep-alive race: the server closed it as idle while
+		// the request went out; net/http retries this itself only for the
+		// requests it deems replayable): for a request that may be
+		// replayed, a transient failure.
 		err = resilience.Transient(err)
 	}
 	if cancel != nil {
-		if err != nil {
+		switch {
+		case err != nil:
 			cancel()
-		} else {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			// An upgraded connection is the caller's, with no deadline of
+			// ours on it (net/http no longer ties it to the request's
+			// context), and its Body stays an io.ReadWriteCloser.
+			cancel()
+		default:
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 		}
 	}
@@ -423,6 +560,127 @@ func (t *Transport) attempt(req *http.Request, br *breaker.Breaker, n int, body 
 	return resp, err
 }
 
+// connTrace records whether an attempt went out on a connection that had
+// carried requests before, and whether writing the request failed through
+// a fault of its own (its body, or a length its body does not match) rather
+// than the connection's.
+type connTrace struct{ reused, ownFault atomic.Bool }
+
+func (c *connTrace) gotConn(info httptrace.GotConnInfo) {
+	if info.Reused {
+		c.reused.Store(true)
+	}
+}
+
+func (c *connTrace) wroteRequest(info httptrace.WroteRequestInfo) {
+	var netErr net.Error
+	if info.Err != nil && !errors.As(info.Err, &netErr) {
+		c.ownFault.Store(true)
+	}
+}
+
+// raced reports whether a failed attempt may have met the keep-alive race:
+// it went out on a reused connection, and the request was not at fault.
+func (c *connTrace) raced() bool {
+	return c != nil && c.reused.Load() && !c.ownFault.Load()
+}
+
+// retriedByNetHTTP reports whether net/http's Transport would itself send r
+// again on a fresh connection after the keep-alive race, as it does for the
+// requests it deems replayable: a body it can rewind, and an idempotent
+// method or an idempotency key.
+func retriedByNetHTTP(r *http.Request) bool {
+	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
+		return false
+	}
+	switch r.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := r.Header["Idempotency-Key"]
+	_, xkey := r.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+// checked holds the base transport to the http.RoundTripper contract, as
+// http.Client does: a response or an error, never both and never neither, and
+// a response with a Body.
+func (t *Transport) checked(r *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close() // a response and an error: the response is dropped, but not leaked
+		}
+		return nil, err
+	case resp == nil:
+		closeBody(r)
+		return nil, fmt.Errorf("resiliencehttp: base RoundTripper %T returned a nil *Response with a nil error", t.base)
+	case resp.Body == nil:
+		if resp.ContentLength > 0 && r.Method != http.MethodHead {
+			return nil, fmt.Errorf("resiliencehttp: base RoundTripper %T returned a *Response with content length %d but a nil Body", t.base, resp.ContentLength)
+		}
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// dropped reports whether err says the server went away before answering:
+// the connection closed (io.EOF, io.ErrUnexpectedEOF), or an HTTP/2 stream
+// reset by the server for a reason that another try may not meet.
+func dropped(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	code, ok := streamErrorCode(err)
+	return ok && (code == h2InternalError || code == h2RefusedStream || code == h2Cancel || code == h2EnhanceYourCalm)
+}
+
+// HTTP/2 error codes (RFC 9113, section 7) that end a stream for a reason
+// another try may not meet: the server failed, refused the stream before
+// processing it, gave it up, or asks the client to slow down.
+const (
+	h2InternalError   = 0x2
+	h2RefusedStream   = 0x7
+	h2Cancel          = 0x8
+	h2EnhanceYourCalm = 0xb
+)
+
+// streamErrorCode returns the error code of the HTTP/2 stream error in err's
+// chain. net/http (its bundled HTTP/2) and golang.org/x/net/http2 report a
+// stream reset as a struct with the fields StreamID uint32, Code (a uint32
+// error code) and Cause error; net/http's type is not exported, so it is
+// recognised by that shape, as x/net/http2 itself converts between the two.
+func streamErrorCode(err error) (uint32, bool) {
+	for err != nil {
+		v := reflect.ValueOf(err)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if typ := v.Type(); v.Kind() == reflect.Struct && typ.NumField() == 3 {
+			id, code, cause := typ.Field(0), typ.Field(1), typ.Field(2)
+			if id.Name == "StreamID" && id.Type.Kind() == reflect.Uint32 &&
+				code.Name == "Code" && code.Type.Kind() == reflect.Uint32 &&
+				cause.Name == "Cause" && cause.Type == reflect.TypeFor[error]() {
+				return uint32(v.Field(1).Uint()), true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if code, ok := streamErrorCode(err); ok {
+					return code, true
+				}
+			}
+			return 0, false
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
 // outcomeOf is what a response tells the breaker: nil for success, or the
 // status failure (which the breaker's classifier sorts).
 func (t *Transport) outcomeOf(resp *http.Response) error {
@@ -430,60 +688,6 @@ func (t *Transport) outcomeOf(resp *http.Response) error {
 		return nil
 	}
 	return &StatusError{StatusCode: resp.StatusCode, Status: resp.Status}
-}
-
-// clone returns a shallow copy of req for attempt n: headers are copied only
-// when the attempt header must be set.
-func (t *Transport) clone(req *http.Request, n int) *http.Request {
-	r := new(http.Request)
-	*r = *req
-	if t.attemptHeader != "" {
-		r.Header = req.Header.Clone()
-		if r.Header == nil {
-			r.Header = make(http.Header)
-		}
-		r.Header.Set(t.attemptHeader, strconv.Itoa(n))
-	}
-	return r
-}
-
-// bodies gives the body of each attempt.
-type bodies struct {
-	first   io.ReadCloser                 // the first attempt's: nil for none
-	again   func() (io.ReadCloser, error) // the later attempts': nil if there are none
-	changed bool                          // first is not req.Body, so the request must be copied
-}
-
-// prepareBody returns the bodies of req's attempts. A body without GetBody
-// is buffered up to MaxBodyBuffer; a longer one makes the request not
-// replayable (replay is set false), and is sent once as it is.
-func (t *Transport) prepareBody(req *http.Request, replay *bool) (bodies, error) {
-	switch {
-	case req.Body == nil || req.Body == http.NoBody:
-		none := req.Body
-		return bodies{first: none, again: func() (io.ReadCloser, error) { return none, nil }}, nil
-	case req.GetBody != nil:
-		return bodies{first: req.Body, again: req.GetBody}, nil
-	case !*replay:
-		return bodies{first: req.Body}, nil // sent once, as it is
-	}
-	data, err := io.ReadAll(io.LimitReader(req.Body, t.maxBody+1))
-	if err != nil {
-		req.Body.Close()
-		return bodies{}, err
-	}
-	if int64(len(data)) > t.maxBody {
-		// Too long to keep: send what was read and the rest, once.
-		*replay = false
-		rest := req.Body
-		return bodies{first: struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(data), rest), rest}, changed: true}, nil
-	}
-	req.Body.Close()
-	again := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-	return bodies{first: io.NopCloser(bytes.NewReader(data)), again: again, changed: true}, nil
 }
 
 // discard drains and closes a response the caller will not see, so that its

@@ -36,18 +36,21 @@ type scripted struct {
 func newScripted(t *testing.T, steps ...func(w http.ResponseWriter, r *http.Request)) *scripted {
 	t.Helper()
 	s := &scripted{steps: steps}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		n := len(s.bodies)
-		s.bodies = append(s.bodies, string(body))
-		s.heads = append(s.heads, r.Header.Clone())
-		step := s.steps[min(n, len(s.steps)-1)]
-		s.mu.Unlock()
-		step(w, r)
-	}))
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// handle records the request and answers with the script's next step.
+func (s *scripted) handle(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	n := len(s.bodies)
+	s.bodies = append(s.bodies, string(body))
+	s.heads = append(s.heads, r.Header.Clone())
+	step := s.steps[min(n, len(s.steps)-1)]
+	s.mu.Unlock()
+	step(w, r)
 }
 
 func (s *scripted) requests() int {
@@ -386,6 +389,8 @@ func TestNewRejectsNonsense(t *testing.T) {
 	for _, cfg := range []resiliencehttp.Config{
 		{MaxHosts: -1}, {MaxBodyBuffer: -1}, {MaxDrain: -1}, {AttemptTimeout: -time.Second},
 		{RetryStatuses: []int{42}},
+		{AttemptHeader: "X Attempt"}, {AttemptHeader: "X-Attempt\r\nX-Injected: 1"}, {AttemptHeader: "Attempt:"},
+		{AttemptHeader: "X-Versuch-\u00e4"},
 		{Retry: retry.Config{MaxAttempts: -1}},
 		{Breaker: &breaker.Config{FailureThreshold: -1}},
 	} {
