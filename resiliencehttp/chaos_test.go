@@ -924,17 +924,11 @@ func checkExercised(t *testing.T, tl *tally, requests, retries, opened int) {
 // server that resets a GET's stream before answering (RST_STREAM
 // INTERNAL_ERROR — a handler that panicked, a proxy that lost its
 // upstream) is, over HTTP/2, what a reset connection is over HTTP/1.1,
-// which the transport retries. Over HTTP/2 it does not: resilience.Classify
-// calls net/http's stream error permanent.
+// which the transport retries; so it must be over HTTP/2.
 func TestChaosStreamResetRetried(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		name := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
 		t.Run(name, func(t *testing.T) {
-			if h2 {
-				t.Skip("known bug: over HTTP/2 a stream reset before the answer (INTERNAL_ERROR) is classified " +
-					"permanent by resilience.Classify and not retried, even for a GET; over HTTP/1.1 the reset " +
-					"connection is retried")
-			}
 			srv := resiliencetest.NewUnstartedServer(resiliencetest.Fault{Break: resiliencetest.Reset}, resiliencetest.OK("answer"))
 			srv.EnableHTTP2 = h2
 			if h2 {
