@@ -108,9 +108,11 @@ func loadScenarios(args []string) ([]*sim.Scenario, error) {
 }
 
 // simulate runs the scenarios, writes their tables to w and, if htmlPath is
-// not empty, the report to htmlPath.
+// not empty, the report to htmlPath. It keeps no result past its scenario:
+// the report takes each one's section at once, so the memory of the command
+// is that of one run, whatever the number of scenarios.
 func simulate(w io.Writer, scenarios []*sim.Scenario, seed uint64, htmlPath string) error {
-	var results []*sim.Result
+	var report sim.Report
 	for i, s := range scenarios {
 		if seed != 0 {
 			s.Seed = seed
@@ -125,7 +127,9 @@ func simulate(w io.Writer, scenarios []*sim.Scenario, seed uint64, htmlPath stri
 		if err := sim.WriteText(w, res); err != nil {
 			return err
 		}
-		results = append(results, res)
+		if htmlPath != "" {
+			report.Add(res)
+		}
 	}
 	if htmlPath == "" {
 		return nil
@@ -134,7 +138,7 @@ func simulate(w io.Writer, scenarios []*sim.Scenario, seed uint64, htmlPath stri
 	if err != nil {
 		return err
 	}
-	if err := sim.WriteHTML(f, results); err != nil {
+	if _, err := report.WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
