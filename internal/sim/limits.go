@@ -3,7 +3,6 @@ package sim
 import (
 	"math"
 	"reflect"
-	"runtime"
 	"strconv"
 	"time"
 	"unsafe"
@@ -115,11 +114,12 @@ func (s *Scenario) resultBytes() int64 {
 	return int64(len(s.Policies)+1) * s.buckets() * pointBytes
 }
 
-// parallel is how many policies of s Run runs at once: one per processor,
-// as many as fit in lim.memory beside the results, and one at least.
+// parallel is how many policies of s Run runs at once: as many as fit in
+// lim.memory beside the results, and one at least. The runs share the
+// processors as goroutines do, so more runs than processors cost no time.
 func (s *Scenario) parallel() int {
 	fit := (lim.memory - s.resultBytes()) / s.runBytes()
-	return int(max(1, min(int64(runtime.GOMAXPROCS(0)), int64(len(s.Policies)), fit)))
+	return int(max(1, min(int64(len(s.Policies)), fit)))
 }
 
 // horizon is the end of the last bucket that a request can touch: every

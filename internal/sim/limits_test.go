@@ -249,16 +249,15 @@ func TestLimitsAdmitTheirEdge(t *testing.T) {
 // countingReader gives n spaces, counting what was read.
 type countingReader struct{ n, read int64 }
 
+var spaces = bytes.Repeat([]byte{' '}, 32<<10)
+
 func (r *countingReader) Read(p []byte) (int, error) {
 	if r.read >= r.n {
 		return 0, io.EOF
 	}
-	k := min(int64(len(p)), r.n-r.read)
-	for i := range k {
-		p[i] = ' '
-	}
-	r.read += k
-	return int(k), nil
+	k := copy(p[:min(int64(len(p)), r.n-r.read)], spaces)
+	r.read += int64(k)
+	return k, nil
 }
 
 // TestInputLimit checks that Parse reads no more than its limit of an
@@ -273,10 +272,17 @@ func TestInputLimit(t *testing.T) {
 	if r.read > lim.input+1 {
 		t.Errorf("read %d bytes of the input; want at most %d", r.read, lim.input+1)
 	}
+	// At the limit, smaller here so that the JSON decoder has less to skip.
+	small := defaultLimits
+	small.input = 64 << 10
+	setLimits(t, small)
 	one := `{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p"}]}`
 	padded := one + strings.Repeat(" ", int(lim.input)-len(one))
 	if _, err := Parse(strings.NewReader(padded)); err != nil {
-		t.Errorf("an input of exactly 4 MiB: %v", err)
+		t.Errorf("an input of exactly the limit: %v", err)
+	}
+	if _, err := Parse(strings.NewReader(padded + " ")); err == nil || !strings.Contains(err.Error(), "limit of 65536 bytes") {
+		t.Errorf("an input a byte above the limit: %v", err)
 	}
 }
 
@@ -351,8 +357,8 @@ func worst() *Scenario {
 
 // TestMemoryBound checks the memory figure of the package doc: the
 // scenario that holds the most, accepted, runs one policy at a time, and
-// that run and the results stay under 1 GiB; a small scenario runs a
-// policy per processor.
+// that run and the results stay under 1 GiB; a small scenario runs several
+// policies at once.
 func TestMemoryBound(t *testing.T) {
 	s := worst()
 	if err := s.checkLimits(func(format string, args ...any) error { return fmt.Errorf(format, args...) }); err != nil {
@@ -370,8 +376,9 @@ func TestMemoryBound(t *testing.T) {
 		t.Errorf("%d runs of the worst scenario at once; want 1", s.parallel())
 	}
 	small, _ := Builtin("outage")
-	if got, want := small.parallel(), min(runtime.GOMAXPROCS(0), len(small.Policies)); got != want {
-		t.Errorf("the outage scenario runs %d policies at once; want %d", got, want)
+	t.Logf("the outage scenario: %d at once", small.parallel())
+	if got := small.parallel(); got < 2 {
+		t.Errorf("the outage scenario runs %d policies at once; want several", got)
 	}
 }
 

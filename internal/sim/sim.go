@@ -39,10 +39,9 @@ func (timeoutError) Timeout() bool { return true }
 
 // Run runs every policy of s over the same load and upstream, and returns
 // what each did. It checks s as Check does first. The policies run
-// concurrently, as many at once as there are processors and as fit in the
-// memory bound of the package doc; a run that goes past the requests in
-// flight or the events pending that a run may hold is stopped, and Run
-// returns an error saying so.
+// concurrently, as many at once as fit in the memory bound of the package
+// doc; a run that goes past the requests in flight or the events pending
+// that a run may hold is stopped, and Run returns an error saying so.
 func Run(s *Scenario) (*Result, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
