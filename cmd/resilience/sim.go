@@ -24,6 +24,11 @@ array of them; start from "resilience sim -dump outage"). With none, the
 built-in suite runs. Writes a table per scenario to standard output and an
 HTML report with charts to the -html file.
 
+A file is read up to 4 MiB and checked before anything runs: what would not
+finish in minutes or fit in 1 GiB (a duration above a year, more than 16
+policies, 10,000 clients or 5e8 upstream calls, ...) is refused with the
+field and the limit; the README lists the limits.
+
 Flags:
 `
 

@@ -20,7 +20,7 @@ import (
 )
 
 // Duration is a time.Duration written in JSON as a string such as "250ms" or
-// "1m30s".
+// "1m30s". Every Duration of a Scenario is at most a year (8760h).
 type Duration time.Duration
 
 // MarshalJSON writes d as a string such as "250ms".
@@ -56,14 +56,19 @@ type Scenario struct {
 	// and seed give the same results, byte for byte.
 	Seed uint64 `json:",omitzero"`
 	// Duration is how much virtual time the load runs for. Requests still
-	// running at its end run to completion.
+	// running at its end run to completion. (Duration + Load.Deadline) /
+	// Resolution, the buckets, may be at most 100,000.
 	Duration Duration `json:",omitzero"`
 	// Resolution is the width of the time buckets of the charts and of the
 	// time-to-recover measure. Default 1s.
 	Resolution Duration `json:",omitzero"`
 	Upstream   Upstream `json:",omitzero"`
 	Load       Load     `json:",omitzero"`
-	Policies   []Policy `json:",omitzero"`
+	// Policies are the configurations to compare, at most 16. The upstream
+	// calls they could make together, requests × attempts × (1 + hedges)
+	// summed over them, may be at most 5e8; the breaker states they sample,
+	// Load.Clients × buckets for each with a breaker, at most 1e8.
+	Policies []Policy `json:",omitzero"`
 }
 
 // Upstream models the service the clients call.
@@ -76,7 +81,7 @@ type Upstream struct {
 	// Capacity is how many calls the upstream works on at once (its
 	// workers); calls beyond it wait in line, first come first served, so
 	// that its latency climbs as the load nears and passes what it can
-	// serve. Zero means no limit.
+	// serve. Zero means no limit; at most 1,000,000.
 	Capacity int `json:",omitzero"`
 	// MaxQueueDelay is the longest a call waits in line for a worker: one
 	// that would wait longer is refused at once with a transient error, as
@@ -89,7 +94,8 @@ type Upstream struct {
 	// RejectLatency is how long a refusal takes: a call to an overloaded
 	// upstream, or to one that is down. Default 1ms.
 	RejectLatency Duration `json:",omitzero"`
-	// Windows are periods of trouble: outages, brown-outs, slow spells.
+	// Windows are periods of trouble: outages, brown-outs, slow spells; at
+	// most 100.
 	Windows []Window `json:",omitzero"`
 }
 
@@ -115,14 +121,17 @@ type Window struct {
 	// ErrorRate replaces the upstream's error rate in the window when it is
 	// above it, in [0, 1].
 	ErrorRate float64 `json:",omitzero"`
-	// LatencyFactor multiplies latencies in the window. Default 1.
+	// LatencyFactor multiplies latencies in the window. Default 1. A call
+	// made longer than the run (its Duration and Load.Deadline) takes that
+	// long: it ends after every request has.
 	LatencyFactor float64 `json:",omitzero"`
 }
 
 // Load is what the clients ask of the upstream.
 type Load struct {
 	// Rate is the requests per second the clients make together, as a
-	// Poisson process. Rate × Duration may be at most 100,000,000.
+	// Poisson process, at most 1e7. Rate × Duration, with the bursts'
+	// requests, may be at most 100,000,000.
 	Rate float64 `json:",omitzero"`
 	// Clients is how many clients share the load, each with its own
 	// instances of the policies (its own breaker, budget, throttle and
@@ -132,7 +141,8 @@ type Load struct {
 	// Deadline is how long a client waits for a request, retries included.
 	// Default 10s.
 	Deadline Duration `json:",omitzero"`
-	// Bursts are requests that all arrive at one instant, on top of Rate.
+	// Bursts are requests that all arrive at one instant, on top of Rate:
+	// at most 1,000 bursts, and 200,000 requests in all.
 	Bursts []Burst `json:",omitzero"`
 }
 
@@ -161,7 +171,7 @@ type Policy struct {
 	Timeout Duration `json:",omitzero"`
 }
 
-// RetryConfig is retry.Config.
+// RetryConfig is retry.Config. MaxAttempts is at most 1,000 here.
 type RetryConfig struct {
 	MaxAttempts   int            `json:",omitzero"`
 	Backoff       *BackoffConfig `json:",omitzero"`
@@ -186,7 +196,7 @@ type BudgetConfig struct {
 	Window       Duration `json:",omitzero"`
 }
 
-// BreakerConfig is breaker.Config.
+// BreakerConfig is breaker.Config. HalfOpenProbes is at most 100 here.
 type BreakerConfig struct {
 	FailureThreshold   int      `json:",omitzero"`
 	RecoveryTimeout    Duration `json:",omitzero"`
