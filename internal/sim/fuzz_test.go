@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"runtime"
 	"sync"
 	"testing"
@@ -231,12 +232,13 @@ type fuzzValues struct {
 	recovery                                          int64
 	failureRate                                       float64
 	timeout, hedgeDelay                               int64
+	extra                                             []byte
 }
 
 func (v fuzzValues) args() []any {
 	return []any{v.seed, v.duration, v.resolution, v.deadline, v.median, v.p99, v.tail, v.tailProb, v.rate, v.errRate,
 		v.clients, v.capacity, v.from, v.to, v.down, v.factor, v.winErr, v.burstAt, v.burst, v.attempts, v.base,
-		v.multiplier, v.jitter, v.retryAfter, v.parts, v.probes, v.hedges, v.recovery, v.failureRate, v.timeout, v.hedgeDelay}
+		v.multiplier, v.jitter, v.retryAfter, v.parts, v.probes, v.hedges, v.recovery, v.failureRate, v.timeout, v.hedgeDelay, v.extra}
 }
 
 // FuzzScenarioValues is FuzzScenario with the fuzzer's numbers put in the
@@ -244,7 +246,8 @@ func (v fuzzValues) args() []any {
 // break: the scenario goes to the loader as JSON and runs as FuzzScenario's
 // do. parts chooses the policy's sections, one bit each: retry, budget,
 // breaker, throttle, hedge, hedges spending the budget, a window rather
-// than consecutive failures for the breaker, and an attempt timeout.
+// than consecutive failures for the breaker, and an attempt timeout; extra
+// feeds the other fields of the sections chosen (fillRest).
 func FuzzScenarioValues(f *testing.F) {
 	ms, sec, year := int64(time.Millisecond), int64(time.Second), int64(defaultLimits.duration)
 	for _, v := range []fuzzValues{
@@ -255,6 +258,17 @@ func FuzzScenarioValues(f *testing.F) {
 		{seed: 3, duration: 10 * sec, deadline: ms, median: 20 * ms, rate: 20, errRate: 0.5, clients: 20, capacity: 1, to: 10 * sec,
 			factor: 1e300, winErr: 0.2, burstAt: sec, burst: 20, attempts: 5, base: 1, multiplier: 1000, jitter: 3, retryAfter: 100 * ms,
 			parts: 0b10011101, probes: 1, hedges: 16, recovery: year, failureRate: 0.01, timeout: 1, hedgeDelay: 1},
+		{seed: 5, duration: 5 * sec, resolution: 100 * ms, median: 30 * ms, rate: 200, errRate: 0.3, clients: 3, capacity: 20,
+			from: sec, to: 3 * sec, factor: 3, attempts: 4, base: 10 * ms, multiplier: 2, parts: 0b01011111, probes: 2,
+			recovery: 500 * ms, failureRate: 0.5,
+			// A second window, a backoff's cap, a budget, a breaker, a throttle and a hedger with their
+			// fields set: durations as a unit and a count, numbers as 8 bytes.
+			extra: []byte{3, 1, 3, 250, 0, 0, 0, 0, 0, 0, 0, 1, 4, 2, 4, 4, 0, 0, 0, 0, 0, 0, 0x33, 0x33, 0, 0, 0, 0, 0, 0, 0x7f, 0xff,
+				4, 2, 4, 60, 3, 200, 0, 0, 0, 0, 0, 0, 0, 0,
+				0, 0, 0, 0, 0, 0, 0x0c, 0xcc, 0, 0, 0, 0, 0, 0, 0x7f, 0xff, 4, 10,
+				0, 0, 0, 0, 0, 0, 0, 5, 4, 30, 3, 100, 3, 200, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 10,
+				0, 0, 0, 0, 0, 0, 0xff, 0xff, 4, 30, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x66, 0x66,
+				0, 0, 0, 0, 0, 0, 0x73, 0x33, 3, 5, 0, 0, 0, 0, 0, 0, 0, 20, 4, 10}},
 	} {
 		add := f.Add // with the values of v, which vet cannot count
 		add(v.args()...)
@@ -264,7 +278,7 @@ func FuzzScenarioValues(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64, duration, resolution, deadline, median, p99, tail int64, tailProb,
 		rate, errRate float64, clients, capacity int, from, to int64, down bool, factor, winErr float64, burstAt int64, burst int,
 		attempts int, base int64, multiplier float64, jitter uint8, retryAfter int64, parts uint8, probes, hedges int,
-		recovery int64, failureRate float64, timeout, hedgeDelay int64) {
+		recovery int64, failureRate float64, timeout, hedgeDelay int64, extra []byte) {
 		d := func(v int64) Duration { return Duration(v) }
 		s := &Scenario{
 			Name: "fuzz", Seed: seed, Duration: d(duration), Resolution: d(resolution),
@@ -300,6 +314,7 @@ func FuzzScenarioValues(f *testing.F) {
 		if parts&128 == 0 {
 			p.Timeout = 0
 		}
+		fillRest(s, &p, &feed{b: extra})
 		s.Policies = []Policy{p, {Name: "plain"}}
 		data, err := json.Marshal(s)
 		if err != nil {
@@ -311,4 +326,75 @@ func FuzzScenarioValues(f *testing.F) {
 		}
 		checkRun(t, list[0], stats)
 	})
+}
+
+// feed hands out numbers read from the fuzzer's bytes, zero once they run
+// out.
+type feed struct{ b []byte }
+
+func (f *feed) uint64() uint64 {
+	var v uint64
+	for i := 0; i < 8 && len(f.b) > 0; i++ {
+		v, f.b = v<<8|uint64(f.b[0]), f.b[1:]
+	}
+	return v
+}
+
+func (f *feed) int() int { return int(int64(f.uint64())) }
+
+// float64 is a number in [0, 2] in steps of 1/32767, or any float64 (a
+// NaN or an infinity too) when the top bit of its bytes is set.
+func (f *feed) float64() float64 {
+	v := f.uint64()
+	if v>>63 != 0 {
+		return math.Float64frombits(v << 1)
+	}
+	return float64(v&0xffff) / 32767
+}
+
+// duration is a duration of any scale: a byte chooses the unit, from the
+// nanosecond to a year, or -1ns, and the next byte how many.
+func (f *feed) duration() Duration {
+	if len(f.b) == 0 {
+		return 0
+	}
+	units := []int64{0, 1, int64(time.Microsecond), int64(time.Millisecond), int64(time.Second), int64(time.Hour), int64(defaultLimits.duration), -1}
+	u := units[int(f.b[0])%len(units)]
+	f.b = f.b[1:]
+	if len(f.b) == 0 {
+		return Duration(u)
+	}
+	n := int64(f.b[0])
+	f.b = f.b[1:]
+	return Duration(u * n)
+}
+
+// fillRest sets the fields of s and p that FuzzScenarioValues's arguments
+// leave at zero from f: the upstream's refusals, a second trouble window,
+// and the rest of each section of p.
+func fillRest(s *Scenario, p *Policy, f *feed) {
+	s.Upstream.RejectLatency = f.duration()
+	s.Upstream.MaxQueueDelay = f.duration()
+	if f.uint64()&1 != 0 {
+		s.Upstream.Windows = append(s.Upstream.Windows, Window{From: f.duration(), To: f.duration(), ErrorRate: f.float64(), LatencyFactor: f.float64()})
+	}
+	if r := p.Retry; r != nil {
+		r.MaxElapsed, r.MaxRetryAfter, r.Backoff.Max = f.duration(), f.duration(), f.duration()
+		if f.uint64()&1 != 0 {
+			r.Backoff = &BackoffConfig{Constant: f.duration()}
+		}
+	}
+	if b := p.Budget; b != nil {
+		b.Ratio, b.MinPerSecond, b.Window = f.float64(), f.float64(), f.duration()
+	}
+	if b := p.Breaker; b != nil {
+		b.FailureThreshold, b.MaxRecoveryTimeout, b.ProbeTimeout = f.int(), f.duration(), f.duration()
+		b.SlowCall, b.SlowCallRate, b.MinCalls = f.duration(), f.float64(), f.int()
+	}
+	if t := p.Throttle; t != nil {
+		t.K, t.Window, t.MinRequests, t.MaxRejectProbability = f.float64(), f.duration(), f.int(), f.float64()
+	}
+	if h := p.Hedge; h != nil {
+		h.Percentile, h.InitialDelay, h.MinSamples, h.Window = f.float64(), f.duration(), f.int(), f.duration()
+	}
 }
