@@ -104,22 +104,34 @@ func TestHugeLatencyIsSlow(t *testing.T) {
 }
 
 // TestSeriesEndsAtHorizon checks that calls which end long after every
-// client gave up on them (10,000 times slower than usual, with a breaker
-// sampled at every bucket) do not grow the time series past the last
-// bucket a request can reach: the load's 10s and the 1s deadline.
+// client gave up on them (10,000 or a billion times slower than usual, or
+// with a median or a tail of 200s, with a breaker sampled at every bucket)
+// do not grow the time series past the last bucket a request can reach:
+// the load's 10s and the 1s deadline.
 func TestSeriesEndsAtHorizon(t *testing.T) {
-	for _, factor := range []float64{1e4, 1e9} {
+	long := Duration(200 * time.Second)
+	for _, c := range []struct {
+		name    string
+		latency Latency
+		factor  float64
+	}{
+		{"factor 1e4", Latency{}, 1e4},
+		{"factor 1e9", Latency{}, 1e9},
+		{"median 200s", Latency{Median: long}, 1},
+		{"tail 200s", Latency{TailProbability: 0.5, Tail: long}, 1},
+	} {
 		s := simple()
 		s.Duration = Duration(10 * time.Second)
 		s.Load = Load{Rate: 10, Deadline: Duration(time.Second)}
-		s.Upstream.Windows = []Window{{From: 0, To: s.Duration, LatencyFactor: factor}}
+		s.Upstream.Latency = c.latency
+		s.Upstream.Windows = []Window{{From: 0, To: s.Duration, LatencyFactor: c.factor}}
 		s.Policies = []Policy{{Name: "breaker", Breaker: &BreakerConfig{}}}
 		res, err := runSafely(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := len(res.Policies[0].Series); n > 11 {
-			t.Errorf("factor %g: %d buckets; want at most 11 (11s)", factor, n)
+			t.Errorf("%s: %d buckets; want at most 11 (11s)", c.name, n)
 		}
 	}
 }
