@@ -119,3 +119,26 @@ func TestSimBadInput(t *testing.T) {
 		t.Errorf("-list: exit %d: %s", code, out.String())
 	}
 }
+
+// TestSimInputLimit checks that the sim subcommand reads no more of a
+// scenario file than its limit, and says so: a file of 5 MiB, and
+// /dev/zero, which never ends.
+func TestSimInputLimit(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(big, bytes.Repeat([]byte{' '}, 5<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{big}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		files = append(files, "/dev/zero")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errs bytes.Buffer
+			code := simMain([]string{"-html", "", f}, &out, &errs)
+			if want := "the input is above the limit of 4 MiB"; code != 2 || !strings.Contains(errs.String(), want) {
+				t.Errorf("exit %d, %q; want exit 2 and %q", code, errs.String(), want)
+			}
+		})
+	}
+}

@@ -20,7 +20,8 @@
 // three separate streams, so that every policy of a scenario meets the same
 // arrivals — and the policies read no clock of their own here, so a run is
 // reproducible byte for byte. The policies of a scenario run concurrently,
-// each on its own instances.
+// as many at once as fit in the memory bound below, each on its own
+// instances.
 //
 // The upstream: a log-normal latency given by its median and 99th
 // percentile, with an optional heavy tail; an error rate; a capacity of
@@ -31,6 +32,63 @@
 // holding its worker until it ends, as on a server that does not notice.
 //
 // A Scenario is read from JSON with Parse or taken from Builtins; Run runs it
-// and returns a Result, which WriteText prints as a table and WriteHTML as a
-// page with SVG charts.
+// and returns a Result, which WriteText prints as a table and WriteHTML (or
+// a Report, one result at a time) as a page with SVG charts.
+//
+// # Limits
+//
+// A scenario file is input from users, so the simulator refuses what would
+// not end in minutes or fit in memory. Parse and Check refuse it before
+// anything runs, with an error naming the field and the limit:
+//
+//   - an input above 4 MiB (Parse reads no more), or of more than 32
+//     scenarios: the command reads a file whole, and runs its scenarios one
+//     after another;
+//   - any duration above a year (8760h): virtual time is an int64 of
+//     nanoseconds, and sums of a few durations a year long stay far from its
+//     end, so that no arithmetic on it overflows;
+//   - more than 100,000 buckets, (Duration + Load.Deadline) / Resolution:
+//     every policy keeps a series of them;
+//   - Load.Clients above 10,000, Load.Rate above 1e7 per second,
+//     Upstream.Capacity above 1,000,000: each client holds its own policy
+//     instances, each worker a slot;
+//   - more than 1e8 requests, Load.Rate × Duration and the bursts' requests
+//     together; more than 1,000 bursts, or 200,000 burst requests in all,
+//     since a burst's requests are all in flight at once;
+//   - more than 100 trouble windows, or 16 policies: each policy runs the
+//     whole load again, and keeps a series;
+//   - Retry.MaxAttempts above 1,000, Breaker.HalfOpenProbes above 100 (each
+//     client's breaker holds a slot per probe); Hedge.MaxHedges is at most
+//     16, as package hedge says;
+//   - more than 5e8 upstream calls at most, requests × attempts × (1 +
+//     hedges) summed over the policies (and over the scenarios of an input):
+//     the work of a run;
+//   - more than 1e8 breaker states to sample, Load.Clients × buckets summed
+//     over the policies with a breaker (and the scenarios of an input): each
+//     client's breaker is sampled at the end of every bucket.
+//
+// Two limits only a run can know: a policy's run stops, and Run returns an
+// error naming it, past 400,000 requests in flight at once or 1,600,000
+// events pending at once (timers, and upstream calls that outlast the
+// attempts that gave up on them).
+//
+// Virtual time saturates rather than overflows: a call's latency times the
+// windows' factors that reaches the horizon, Duration + Load.Deadline (or
+// is not a number), ends after every request has ended, as any longer call
+// would; a wait between arrivals drawn beyond the end of the load means no
+// more arrivals. Calls that end after the horizon do not extend the series.
+//
+// With these limits a run's memory is bounded: a policy's run holds at most
+// 64 KiB per client (a breaker, budget and throttle with 600-bucket windows,
+// a hedger's histogram, the probe slots), the requests and events in flight
+// up to their limits (about 245 MiB with the slack of growing slices), 48
+// bytes per bucket and 8 per upstream worker — 881 MiB for the largest
+// scenario accepted — and the results 48 bytes per bucket and policy, 78 MiB
+// at most. Run runs as many policies at once as fit beside the results in
+// 1 GiB (four of a built-in scenario's five; the largest scenario's one at
+// a time), so a run of a scenario holds at most 1 GiB of live memory. The work is bounded too: at most 5e8 upstream calls, half a
+// microsecond to a microsecond each on this project's 2-core machine (hedged
+// calls cost the most), and 1e8 breaker samples of some 25 ns, so the
+// largest scenario accepted runs for minutes, not hours: 4 to 8 CPU-minutes.
+// The built-in suite runs in about a second.
 package sim

@@ -16,15 +16,68 @@ import (
 // a policy has a circuit breaker, the share of clients whose breaker was
 // open, over time. The page uses no JavaScript and loads nothing from
 // elsewhere, so it opens from disk. The same results give the same bytes.
-// Nil entries of results are skipped.
+// Nil entries of results are skipped. A Report makes the same page without
+// keeping the results.
 func WriteHTML(w io.Writer, results []*Result) error {
-	var p htmlPage
-	p.document(results)
-	_, err := w.Write(p.Bytes())
+	var r Report
+	for _, res := range results {
+		r.Add(res)
+	}
+	_, err := r.WriteTo(w)
 	return err
 }
 
-// htmlPage builds the report in memory, so that WriteHTML writes it in one go
+// Report is the HTML report of WriteHTML, made one result at a time: Add
+// renders a result's section at once, and the caller need not keep the
+// result, whose series may be long; a section's charts have a bounded
+// number of points, so the report stays small whatever the runs. The zero
+// Report is empty and ready to use. A Report is not safe for concurrent use.
+type Report struct {
+	n        int // results added, nil ones included
+	nav      htmlPage
+	sections htmlPage
+	shown    int
+}
+
+// Add renders the section of res; a nil res is skipped, but counts in the
+// numbering of the sections, as in WriteHTML.
+func (r *Report) Add(res *Result) {
+	i := r.n
+	r.n++
+	if res == nil {
+		return
+	}
+	r.shown++
+	r.nav.raw("<li><a href=\"#", sectionID(i), "\">")
+	r.nav.text(scenarioName(res.Scenario))
+	r.nav.raw("</a></li>\n")
+	r.sections.section(sectionID(i), res)
+}
+
+// WriteTo writes the page, with a table of contents when it has more than
+// one section, to w.
+func (r *Report) WriteTo(w io.Writer) (int64, error) {
+	var p htmlPage
+	p.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+		"<title>", htmlTitle, "</title>\n<style>\n", htmlStyle, "</style>\n</head>\n<body>\n",
+		"<h1>", htmlTitle, "</h1>\n")
+	p.raw("<p class=\"intro\">Each scenario runs in virtual time: every policy configuration faces the same upstream and the same load, so the rows and lines of a section compare like with like.</p>\n")
+	if r.shown == 0 {
+		p.raw("<p>No results.</p>\n")
+	}
+	if r.shown > 1 {
+		p.raw("<nav><ol>\n")
+		p.Write(r.nav.Bytes())
+		p.raw("</ol></nav>\n")
+	}
+	p.Write(r.sections.Bytes())
+	p.raw("</body>\n</html>\n")
+	n, err := w.Write(p.Bytes())
+	return int64(n), err
+}
+
+// htmlPage builds the report in memory, so that WriteTo writes it in one go
 // and a failing writer is reported once.
 type htmlPage struct {
 	bytes.Buffer
@@ -79,37 +132,6 @@ svg.chart text{font-size:11px;fill:#4b5563}
 .sw.shade{height:.8rem;border:0;background:rgba(249,115,22,.22)}
 .note{color:#6b7280}
 `
-
-// document writes the whole page.
-func (p *htmlPage) document(results []*Result) {
-	p.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-		"<title>", htmlTitle, "</title>\n<style>\n", htmlStyle, "</style>\n</head>\n<body>\n",
-		"<h1>", htmlTitle, "</h1>\n")
-	var shown []int
-	for i, r := range results {
-		if r != nil {
-			shown = append(shown, i)
-		}
-	}
-	p.raw("<p class=\"intro\">Each scenario runs in virtual time: every policy configuration faces the same upstream and the same load, so the rows and lines of a section compare like with like.</p>\n")
-	if len(shown) == 0 {
-		p.raw("<p>No results.</p>\n")
-	}
-	if len(shown) > 1 {
-		p.raw("<nav><ol>\n")
-		for _, i := range shown {
-			p.raw("<li><a href=\"#", sectionID(i), "\">")
-			p.text(scenarioName(results[i].Scenario))
-			p.raw("</a></li>\n")
-		}
-		p.raw("</ol></nav>\n")
-	}
-	for _, i := range shown {
-		p.section(sectionID(i), results[i])
-	}
-	p.raw("</body>\n</html>\n")
-}
 
 // sectionID is the id of the section of the i-th result, for the links of
 // the table of contents.

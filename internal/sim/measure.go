@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -64,8 +65,9 @@ func collect(s *Scenario, runs []*run) *Result {
 	for _, r := range runs {
 		n = max(n, len(r.series))
 	}
-	res.Offered = make([]int, n)
-	copy(res.Offered, runs[0].offered)
+	// The series grow within the capacity they were made with, which holds
+	// every bucket of the run: padded to n in place, they need no copy.
+	res.Offered = pad(runs[0].offered, n)
 	var firstTrouble int64 = -1
 	for _, w := range s.Upstream.Windows {
 		if !res.HasHeal || time.Duration(w.To) > res.Healed {
@@ -78,8 +80,8 @@ func collect(s *Scenario, runs []*run) *Result {
 	for _, r := range runs {
 		p := r.res
 		p.PeakInFlight = r.peakInflight
-		p.Series = make([]Point, n)
-		copy(p.Series, r.series)
+		p.Series = pad(r.series, n)
+		r.series, r.offered = nil, nil
 		if p.Requests > 0 {
 			p.Amplification = float64(p.Calls) / float64(p.Requests)
 			p.SuccessRatio = float64(p.Succeeded) / float64(p.Requests)
@@ -94,6 +96,14 @@ func collect(s *Scenario, runs []*run) *Result {
 		res.Policies = append(res.Policies, p)
 	}
 	return res
+}
+
+// pad returns s extended with zero values to length n.
+func pad[T any](s []T, n int) []T {
+	m := len(s)
+	s = slices.Grow(s, n-m)[:n]
+	clear(s[m:])
+	return s
 }
 
 // recovery returns how long after healed the success ratio of the series got

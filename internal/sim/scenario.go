@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 )
 
 // Duration is a time.Duration written in JSON as a string such as "250ms" or
-// "1m30s".
+// "1m30s". Every Duration of a Scenario is at most a year (8760h).
 type Duration time.Duration
 
 // MarshalJSON writes d as a string such as "250ms".
@@ -55,14 +56,19 @@ type Scenario struct {
 	// and seed give the same results, byte for byte.
 	Seed uint64 `json:",omitzero"`
 	// Duration is how much virtual time the load runs for. Requests still
-	// running at its end run to completion.
+	// running at its end run to completion. (Duration + Load.Deadline) /
+	// Resolution, the buckets, may be at most 100,000.
 	Duration Duration `json:",omitzero"`
 	// Resolution is the width of the time buckets of the charts and of the
 	// time-to-recover measure. Default 1s.
 	Resolution Duration `json:",omitzero"`
 	Upstream   Upstream `json:",omitzero"`
 	Load       Load     `json:",omitzero"`
-	Policies   []Policy `json:",omitzero"`
+	// Policies are the configurations to compare, at most 16. The upstream
+	// calls they could make together, requests × attempts × (1 + hedges)
+	// summed over them, may be at most 5e8; the breaker states they sample,
+	// Load.Clients × buckets for each with a breaker, at most 1e8.
+	Policies []Policy `json:",omitzero"`
 }
 
 // Upstream models the service the clients call.
@@ -75,7 +81,7 @@ type Upstream struct {
 	// Capacity is how many calls the upstream works on at once (its
 	// workers); calls beyond it wait in line, first come first served, so
 	// that its latency climbs as the load nears and passes what it can
-	// serve. Zero means no limit.
+	// serve. Zero means no limit; at most 1,000,000.
 	Capacity int `json:",omitzero"`
 	// MaxQueueDelay is the longest a call waits in line for a worker: one
 	// that would wait longer is refused at once with a transient error, as
@@ -88,7 +94,8 @@ type Upstream struct {
 	// RejectLatency is how long a refusal takes: a call to an overloaded
 	// upstream, or to one that is down. Default 1ms.
 	RejectLatency Duration `json:",omitzero"`
-	// Windows are periods of trouble: outages, brown-outs, slow spells.
+	// Windows are periods of trouble: outages, brown-outs, slow spells; at
+	// most 100.
 	Windows []Window `json:",omitzero"`
 }
 
@@ -114,14 +121,17 @@ type Window struct {
 	// ErrorRate replaces the upstream's error rate in the window when it is
 	// above it, in [0, 1].
 	ErrorRate float64 `json:",omitzero"`
-	// LatencyFactor multiplies latencies in the window. Default 1.
+	// LatencyFactor multiplies latencies in the window. Default 1. A call
+	// made longer than the run (its Duration and Load.Deadline) takes that
+	// long: it ends after every request has.
 	LatencyFactor float64 `json:",omitzero"`
 }
 
 // Load is what the clients ask of the upstream.
 type Load struct {
 	// Rate is the requests per second the clients make together, as a
-	// Poisson process. Rate × Duration may be at most 100,000,000.
+	// Poisson process, at most 1e7. Rate × Duration, with the bursts'
+	// requests, may be at most 100,000,000.
 	Rate float64 `json:",omitzero"`
 	// Clients is how many clients share the load, each with its own
 	// instances of the policies (its own breaker, budget, throttle and
@@ -131,7 +141,8 @@ type Load struct {
 	// Deadline is how long a client waits for a request, retries included.
 	// Default 10s.
 	Deadline Duration `json:",omitzero"`
-	// Bursts are requests that all arrive at one instant, on top of Rate.
+	// Bursts are requests that all arrive at one instant, on top of Rate:
+	// at most 1,000 bursts, and 200,000 requests in all.
 	Bursts []Burst `json:",omitzero"`
 }
 
@@ -160,7 +171,7 @@ type Policy struct {
 	Timeout Duration `json:",omitzero"`
 }
 
-// RetryConfig is retry.Config.
+// RetryConfig is retry.Config. MaxAttempts is at most 1,000 here.
 type RetryConfig struct {
 	MaxAttempts   int            `json:",omitzero"`
 	Backoff       *BackoffConfig `json:",omitzero"`
@@ -185,7 +196,7 @@ type BudgetConfig struct {
 	Window       Duration `json:",omitzero"`
 }
 
-// BreakerConfig is breaker.Config.
+// BreakerConfig is breaker.Config. HalfOpenProbes is at most 100 here.
 type BreakerConfig struct {
 	FailureThreshold   int      `json:",omitzero"`
 	RecoveryTimeout    Duration `json:",omitzero"`
@@ -222,11 +233,17 @@ type HedgeConfig struct {
 
 // Parse reads a scenario, or a JSON array of scenarios, from r. Unknown
 // fields are errors, so that a misspelt name does not silently leave a
-// default in place; every scenario is checked as Check does.
+// default in place; every scenario is checked as Check does. Parse reads at
+// most 4 MiB, and refuses more than 32 scenarios, or scenarios that could
+// make more than 5e8 upstream calls together (or sample 1e8 breaker states):
+// see the limits in the package doc.
 func Parse(r io.Reader) ([]*Scenario, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, lim.input+1))
 	if err != nil {
 		return nil, err
+	}
+	if int64(len(data)) > lim.input {
+		return nil, fmt.Errorf("sim: reading scenario: the input is above the limit of %s", fmtBytes(lim.input))
 	}
 	data = bytes.TrimSpace(data)
 	var list []*Scenario
@@ -248,6 +265,10 @@ func Parse(r io.Reader) ([]*Scenario, error) {
 	if len(list) == 0 {
 		return nil, errors.New("sim: no scenario in the input")
 	}
+	if len(list) > lim.scenarios {
+		return nil, fmt.Errorf("sim: the input has %d scenarios, above the limit of %d", len(list), lim.scenarios)
+	}
+	var calls, samples float64
 	for i, s := range list {
 		if s == nil {
 			return nil, fmt.Errorf("sim: scenario %d is null", i+1)
@@ -255,13 +276,25 @@ func Parse(r io.Reader) ([]*Scenario, error) {
 		if err := s.Check(); err != nil {
 			return nil, err
 		}
+		c, n := s.cost()
+		calls, samples = calls+c, samples+n
+	}
+	switch {
+	case calls > lim.calls:
+		return nil, fmt.Errorf("sim: the scenarios of the input could make up to %s upstream calls together, above the limit of %s; split the input",
+			fmtCount(calls), fmtCount(lim.calls))
+	case samples > lim.samples:
+		return nil, fmt.Errorf("sim: the scenarios of the input sample %s breaker states together, above the limit of %s; split the input",
+			fmtCount(samples), fmtCount(lim.samples))
 	}
 	return list, nil
 }
 
-// Check reports the first thing in s that makes no sense, with the path of
-// the field: negative rates, windows that end before they start, policy
-// sections the library's own New functions refuse.
+// Check reports the first thing in s that makes no sense, or that goes past
+// the simulator's limits (listed in the package doc), with the path of the
+// field: negative rates, windows that end before they start, policy
+// sections the library's own New functions refuse, a duration above a year,
+// more upstream calls than a run may make.
 func (s *Scenario) Check() error {
 	fail := func(format string, args ...any) error {
 		name := s.Name
@@ -270,14 +303,15 @@ func (s *Scenario) Check() error {
 		}
 		return fmt.Errorf("sim: scenario %s: %s", name, fmt.Sprintf(format, args...))
 	}
+	if err := s.checkLimits(fail); err != nil {
+		return err
+	}
 	u, l := &s.Upstream, &s.Load
 	switch {
 	case s.Duration <= 0:
 		return fail("Duration must be positive")
 	case s.Resolution < 0:
 		return fail("Resolution must not be negative")
-	case time.Duration(s.Duration)/s.resolution() > maxBuckets:
-		return fail("Duration / Resolution is above %d buckets; raise Resolution", maxBuckets)
 	case u.Latency.Median < 0 || u.Latency.P99 < 0 || u.Latency.Tail < 0:
 		return fail("Upstream.Latency durations must not be negative")
 	case u.Latency.P99 != 0 && time.Duration(u.Latency.P99) < u.latencyMedian():
@@ -288,20 +322,18 @@ func (s *Scenario) Check() error {
 		return fail("Upstream.Latency.TailProbability needs a Tail")
 	case !isShare(u.ErrorRate):
 		return fail("Upstream.ErrorRate must be in [0, 1]")
-	case u.Capacity < 0 || u.Capacity > 1_000_000:
-		return fail("Upstream.Capacity must be in [0, 1000000]")
+	case u.Capacity < 0 || u.Capacity > lim.capacity:
+		return fail("Upstream.Capacity must be in [0, %d]", lim.capacity)
 	case u.RetryAfter < 0:
 		return fail("Upstream.RetryAfter must not be negative")
 	case u.MaxQueueDelay < 0:
 		return fail("Upstream.MaxQueueDelay must not be negative")
 	case u.RejectLatency < 0:
 		return fail("Upstream.RejectLatency must not be negative")
-	case l.Rate < 0 || l.Rate != l.Rate || l.Rate > 1e7:
-		return fail("Load.Rate must be in [0, 1e7] requests per second")
-	case l.Clients < 0 || l.Clients > maxClients:
-		return fail("Load.Clients must be in [0, %d]", maxClients)
-	case l.Rate*time.Duration(s.Duration).Seconds() > maxRequests:
-		return fail("Load.Rate × Duration is above %d requests; simulate less", maxRequests)
+	case l.Rate < 0 || l.Rate != l.Rate || l.Rate > lim.rate:
+		return fail("Load.Rate must be in [0, %s] requests per second", fmtCount(lim.rate))
+	case l.Clients < 0 || l.Clients > lim.clients:
+		return fail("Load.Clients must be in [0, %d]", lim.clients)
 	case l.Deadline < 0:
 		return fail("Load.Deadline must not be negative")
 	case len(s.Policies) == 0:
@@ -313,13 +345,13 @@ func (s *Scenario) Check() error {
 			return fail("Upstream.Windows[%d]: From must be at least 0 and To after it", i)
 		case !isShare(w.ErrorRate):
 			return fail("Upstream.Windows[%d].ErrorRate must be in [0, 1]", i)
-		case w.LatencyFactor < 0 || w.LatencyFactor != w.LatencyFactor:
-			return fail("Upstream.Windows[%d].LatencyFactor must not be negative", i)
+		case !(w.LatencyFactor >= 0) || math.IsInf(w.LatencyFactor, 1):
+			return fail("Upstream.Windows[%d].LatencyFactor must be a finite number, not negative", i)
 		}
 	}
 	for i, b := range l.Bursts {
-		if b.At < 0 || b.At >= s.Duration || b.Requests < 0 || b.Requests > 10_000_000 {
-			return fail("Load.Bursts[%d]: At must be in [0, Duration) and Requests in [0, 1e7]", i)
+		if b.At < 0 || b.At >= s.Duration || b.Requests < 0 {
+			return fail("Load.Bursts[%d]: At must be in [0, Duration) and Requests not negative", i)
 		}
 	}
 	names := make(map[string]bool)
@@ -335,7 +367,7 @@ func (s *Scenario) Check() error {
 			return fail("Policies[%d] (%s): %v", i, p.Name, err)
 		}
 	}
-	return nil
+	return s.checkWork(fail)
 }
 
 func isShare(f float64) bool { return f >= 0 && f <= 1 }
@@ -366,15 +398,6 @@ func (l *Load) deadline() time.Duration {
 }
 
 func (l *Load) clients() int { return max(l.Clients, 1) }
-
-// Bounds on a scenario, so that a run ends in minutes and fits in memory:
-// the buckets of its time series, its clients (each with its own policy
-// instances, sampled at every bucket), its requests.
-const (
-	maxBuckets  = 100_000
-	maxClients  = 10_000
-	maxRequests = 100_000_000
-)
 
 // stack is one client's instances of a Policy's parts.
 type stack struct {

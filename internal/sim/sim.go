@@ -3,8 +3,10 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,23 +37,31 @@ type timeoutError struct{}
 func (timeoutError) Error() string { return "sim: attempt timed out" }
 func (timeoutError) Timeout() bool { return true }
 
-// Run runs every policy of s over the same load and upstream, concurrently,
-// and returns what each did. s must have passed Check.
+// Run runs every policy of s over the same load and upstream, and returns
+// what each did. It checks s as Check does first. The policies run
+// concurrently, as many at once as fit in the memory bound of the package
+// doc; a run that goes past the requests in flight or the events pending
+// that a run may hold is stopped, and Run returns an error saying so.
 func Run(s *Scenario) (*Result, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	runs := make([]*run, len(s.Policies))
-	var wg sync.WaitGroup
 	errs := make([]error, len(s.Policies))
+	slots := make(chan struct{}, s.parallel())
+	var wg sync.WaitGroup
 	for i := range s.Policies {
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			r, err := newRun(s, &s.Policies[i])
+			if err == nil {
+				err = r.loop()
+			}
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			r.loop()
 			runs[i] = r
 		})
 	}
@@ -98,13 +108,20 @@ func (a *event) before(b *event) bool {
 	return a.at < b.at || a.at == b.at && a.seq < b.seq
 }
 
-// queue is a binary heap of events.
+// queue is a binary heap of events, of at most max events: past it, push
+// drops the event and sets full, and the run stops.
 type queue struct {
-	h   []event
-	seq uint64
+	h    []event
+	seq  uint64
+	max  int
+	full bool
 }
 
 func (q *queue) push(e event) {
+	if len(q.h) >= q.max {
+		q.full = true
+		return
+	}
 	q.seq++
 	e.seq = q.seq
 	q.h = append(q.h, e)
@@ -177,8 +194,13 @@ type run struct {
 
 	arrivals, upstream, decisions *rand.Rand
 
+	events int // processed, for the tests
+	err    error
+
 	// Load.
 	end      int64 // no request arrives at or after it
+	horizon  int64 // every request has ended by then: end + deadline
+	lastEnd  int64 // the end of the bucket that holds horizon - 1
 	rate     float64
 	next     int32 // the client of the next request
 	deadline int64
@@ -187,9 +209,10 @@ type run struct {
 	inflight, peakInflight int
 	median, sigma          float64
 	rejectLatency          int64
-	windows                []Window
-	errShed                error   // a refusal for overload, with the hint if any
-	workers                []int64 // a min-heap of when each worker is free
+	segs                   []segment // the trouble windows, as spans of time
+	seg                    int       // the span of the last call: calls come in order of time
+	errShed                error     // a refusal for overload, with the hint if any
+	workers                []int64   // a min-heap of when each worker is free
 	maxQueue               int64
 
 	// Measures.
@@ -210,9 +233,10 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 		upstream:  rand.New(rand.NewPCG(seed, 0x75707374)),
 		decisions: rand.New(rand.NewPCG(seed, 0x64656369)),
 		end:       int64(s.Duration),
+		horizon:   int64(s.horizon()),
 		rate:      s.Load.Rate,
 		deadline:  int64(s.Load.deadline()),
-		windows:   s.Upstream.Windows,
+		segs:      segments(s.Upstream.Windows, s.Upstream.ErrorRate),
 		width:     int64(s.resolution()),
 		maxQueue:  int64(defaults.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
 		workers:   make([]int64, s.Upstream.Capacity),
@@ -241,7 +265,9 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	}
 	r.res.Name = p.Name
 	r.res.HasBreaker = p.Breaker != nil
-	buckets := (r.end + r.deadline + r.width - 1) / r.width
+	r.q.max = lim.events
+	buckets := s.buckets()
+	r.lastEnd = buckets * r.width
 	r.offered = make([]int, 0, buckets)
 	r.series = make([]Point, 0, buckets)
 	if r.rate > 0 {
@@ -255,9 +281,16 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	return r, nil
 }
 
-// interarrival returns the time of the next Poisson arrival after now.
+// interarrival returns the time of the next Poisson arrival after now, or
+// r.end if it comes at or after the end of the load. The wait is drawn as a
+// float, so it is compared with what is left before it becomes an integer:
+// a low rate draws waits far beyond any int64.
 func (r *run) interarrival(now int64) int64 {
-	return now + max(int64(r.arrivals.ExpFloat64()/r.rate*1e9), 1)
+	wait := r.arrivals.ExpFloat64() / r.rate * 1e9
+	if !(wait < float64(r.end-now)) {
+		return r.end
+	}
+	return now + max(int64(wait), 1)
 }
 
 // bucket returns the series point of time t, growing the series to it.
@@ -270,10 +303,16 @@ func (r *run) bucket(t int64) *Point {
 	return &r.series[i]
 }
 
-// loop processes events until none is left.
-func (r *run) loop() {
+// loop processes events until none is left, and then lets go of what only
+// the run needed. It stops with an error when the run holds more requests
+// or events at once than lim allows.
+func (r *run) loop() error {
 	for len(r.q.h) > 0 {
+		if r.q.full || r.err != nil {
+			return r.stopped()
+		}
 		e := r.q.pop()
+		r.events++
 		r.sample(e.at)
 		switch e.kind {
 		case evArrival:
@@ -283,6 +322,9 @@ func (r *run) loop() {
 			}
 		case evBurst:
 			for range r.s.Load.Bursts[e.req].Requests {
+				if r.q.full || r.err != nil {
+					break
+				}
 				r.arrive(e.at)
 			}
 		case evCallDone:
@@ -304,18 +346,48 @@ func (r *run) loop() {
 			}
 		}
 	}
+	if r.q.full || r.err != nil {
+		return r.stopped()
+	}
 	r.sample(math.MaxInt64)
+	if runHook != nil {
+		runHook(r)
+	}
+	r.clients, r.q.h, r.reqs, r.free, r.workers = nil, nil, nil, nil, nil
+	return nil
+}
+
+// runHook, if set, sees every run that ends well before it lets go of what
+// only it needed: the tests measure what a run held.
+var runHook func(*run)
+
+// stopped returns the error of a run stopped for holding too much at once.
+func (r *run) stopped() error {
+	r.clients, r.q.h, r.reqs, r.free, r.workers = nil, nil, nil, nil, nil
+	if r.err != nil {
+		return r.err
+	}
+	return fmt.Errorf("sim: scenario %s: policy %s: more than %d events pending at once (timers, and upstream calls that outlast their attempts); simulate fewer requests or shorter latencies",
+		scenarioName(r.s), r.p.Name, lim.events)
 }
 
 // sample records the clients' breaker states at the end of every bucket
 // that ends at or before now.
+//
+// The samples stop at the end of the bucket that holds the horizon: after
+// it only calls that every client has given up on end, and the series
+// would grow without bound past it.
 func (r *run) sample(now int64) {
 	if r.p.Breaker == nil {
 		return
 	}
+	final := now == math.MaxInt64
+	if !final {
+		now = min(now, r.lastEnd)
+	}
 	for {
 		end := int64(r.sampled+1) * r.width
-		if end > now || (now == math.MaxInt64 && r.sampled >= len(r.series)) {
+		if end > now || (final && r.sampled >= len(r.series)) {
 			return
 		}
 		var open, half int
@@ -342,6 +414,11 @@ func (r *run) arrive(now int64) {
 		id = r.free[n-1]
 		r.free = r.free[:n-1]
 	} else {
+		if len(r.reqs) >= lim.inFlight {
+			r.err = fmt.Errorf("sim: scenario %s: policy %s: more than %d requests in flight at once; simulate a lower Load.Rate, fewer burst requests or a shorter Load.Deadline",
+				scenarioName(r.s), r.p.Name, lim.inFlight)
+			return
+		}
 		r.reqs = append(r.reqs, request{})
 		id = int32(len(r.reqs) - 1)
 	}
@@ -390,7 +467,7 @@ func (r *run) startAttempt(id int32, now int64) {
 		q.bpermit, q.hasB = p, true
 	}
 	if st.hedger != nil {
-		q.delay = int64(st.hedger.DelayAt(at(now)))
+		q.delay = max(int64(st.hedger.DelayAt(at(now))), 0)
 	}
 	done := r.call(id, now, 0)
 	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
@@ -420,18 +497,15 @@ func (r *run) call(id int32, now int64, sub uint8) int64 {
 func (r *run) serve(now int64) (int64, uint8) {
 	u := &r.s.Upstream
 	errRate, factor := u.ErrorRate, 1.0
-	for i := range r.windows {
-		w := &r.windows[i]
-		if now < int64(w.From) || now >= int64(w.To) {
-			continue
-		}
-		if w.Down {
+	for r.seg < len(r.segs) && now >= r.segs[r.seg].to {
+		r.seg++
+	}
+	if r.seg < len(r.segs) && now >= r.segs[r.seg].from {
+		sg := &r.segs[r.seg]
+		if sg.down {
 			return r.rejectLatency, callRefused
 		}
-		errRate = max(errRate, w.ErrorRate)
-		if w.LatencyFactor > 0 {
-			factor *= w.LatencyFactor
-		}
+		errRate, factor = sg.errRate, sg.factor
 	}
 	var latency float64
 	if tp := u.Latency.TailProbability; tp > 0 && r.upstream.Float64() < tp {
@@ -439,7 +513,13 @@ func (r *run) serve(now int64) (int64, uint8) {
 	} else {
 		latency = r.median * math.Exp(r.sigma*r.upstream.NormFloat64())
 	}
-	took := max(int64(latency*factor), 1)
+	// A call that takes the horizon or longer ends after every client has
+	// given up on it, whatever its length: it saturates there, so that a
+	// latency beyond any int64 (or NaN) is long, never short.
+	took := r.horizon
+	if f := latency * factor; f < float64(r.horizon) {
+		took = max(int64(f), 1)
+	}
 	if len(r.workers) > 0 {
 		// The worker free first takes the call, after those in line.
 		start := max(now, r.workers[0])
@@ -457,6 +537,50 @@ func (r *run) serve(now int64) (int64, uint8) {
 		result = callFailed
 	}
 	return took, result
+}
+
+// segment is a span of time [from, to) in which the same trouble windows
+// are open, and what they make of the upstream: down, the error rate (the
+// highest of the upstream's and theirs) and the latency factor (theirs
+// multiplied, in the order of the windows).
+type segment struct {
+	from, to int64
+	down     bool
+	errRate  float64
+	factor   float64
+}
+
+// segments cuts time at every edge of the windows ws and returns the spans
+// in which any is open, in order, for an upstream whose own error rate is
+// errRate. Calls come in order of time, so serve walks them with a cursor,
+// whatever the number of windows.
+func segments(ws []Window, errRate float64) []segment {
+	cuts := make([]int64, 0, 2*len(ws))
+	for _, w := range ws {
+		cuts = append(cuts, int64(w.From), int64(w.To))
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	var segs []segment
+	for i := 0; i+1 < len(cuts); i++ {
+		sg := segment{from: cuts[i], to: cuts[i+1], errRate: errRate, factor: 1}
+		open := false
+		for _, w := range ws {
+			if sg.from < int64(w.From) || sg.from >= int64(w.To) {
+				continue
+			}
+			open = true
+			sg.down = sg.down || w.Down
+			sg.errRate = max(sg.errRate, w.ErrorRate)
+			if w.LatencyFactor > 0 {
+				sg.factor *= w.LatencyFactor
+			}
+		}
+		if open {
+			segs = append(segs, sg)
+		}
+	}
+	return segs
 }
 
 // siftDown restores the heap order of h after h[0] grew.
