@@ -86,3 +86,17 @@ func BenchmarkRetryAroundBreaker(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkTwoStep is the two-step API: Allow, then Done on the permit, for
+// a call that succeeds in the closed state.
+func BenchmarkTwoStep(b *testing.B) {
+	br := breaker.MustNew(breaker.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := br.Allow()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Done(nil)
+	}
+}

@@ -117,3 +117,17 @@ func BenchmarkRetryAroundThrottle(b *testing.B) {
 		sink += v
 	}
 }
+
+// BenchmarkTwoStep is the two-step API: Allow, then Done on the permit, for
+// a call that succeeds.
+func BenchmarkTwoStep(b *testing.B) {
+	th := throttle.MustNew(throttle.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := th.Allow()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Done(nil)
+	}
+}
