@@ -6,12 +6,12 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/internal/fuzzprog"
 )
 
 // FuzzBreakerConfig checks that New accepts exactly the configurations that
@@ -61,12 +61,7 @@ func FuzzBreakerConfig(f *testing.F) {
 			rates == (window > 0) && (slowRate > 0) == (slowCall > 0) && (minCalls == 0 || rates) &&
 			(maxRecovery == 0 || maxRecovery >= rec)
 		b, err := breaker.New(cfg)
-		if valid != (err == nil) || err == nil && b == nil || err != nil && b != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, b, err, valid)
-		}
-		if err != nil && !strings.HasPrefix(err.Error(), "breaker: ") {
-			t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-		}
+		fuzzprog.CheckNew(t, "breaker", cfg, b, err, valid)
 	})
 }
 
@@ -92,17 +87,8 @@ func FuzzBreakerConfig(f *testing.F) {
 // known to the test. The program is 17 bytes a step: an operation, 8 bytes
 // of time and 8 bytes of argument.
 func FuzzBreaker(f *testing.F) {
-	step := func(op byte, at, arg int64) []byte {
-		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(at))
-		return binary.LittleEndian.AppendUint64(b, uint64(arg))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, at, arg int64) []byte { return fuzzprog.Step(op, at, arg) }
+	prog := fuzzprog.Prog
 	const (
 		allow, done, snap        = brAllow, brDone, brSnapshot
 		ok, fail, bad, cancelled = 0, 4, 8, 12

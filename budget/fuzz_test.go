@@ -3,12 +3,12 @@ package budget_test
 import (
 	"encoding/binary"
 	"math"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/internal/fuzzprog"
 )
 
 // FuzzBudget checks the budget for any configuration and any sequence of
@@ -33,16 +33,8 @@ import (
 // known to the test and the saturation of times 292 years away is exact.
 // The program is 9 bytes a step: an operation and 8 bytes of time.
 func FuzzBudget(f *testing.F) {
-	step := func(op byte, at int64) []byte {
-		return binary.LittleEndian.AppendUint64([]byte{op}, uint64(at))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, at int64) []byte { return fuzzprog.Step(op, at) }
+	prog := fuzzprog.Prog
 	s := int64(time.Second)
 	f.Add(0.1, 1e-9, int64(10*time.Second), prog(step(opDeposits|31<<3, 0), step(opDeposits|31<<3, 0), step(opDeposits|31<<3, 0), step(opWithdraw, 0), step(opWithdraw, s), step(opWithdraw, s), step(opWithdraw, s), step(opSnapshot, s)))
 	f.Add(0.0, 0.0, int64(0), prog(step(opWithdraw, 0), step(opWithdraw, 0), step(opSnapshot, 20*s), step(opWithdraw, 0)))
@@ -63,13 +55,7 @@ func FuzzBudget(f *testing.F) {
 		cfg := budget.Config{Ratio: ratio, MinPerSecond: perSecond, Window: time.Duration(window)}
 		valid := ratio >= 0 && ratio <= 1 && perSecond >= 0 && !math.IsInf(perSecond, 1) && window >= 0
 		b, err := budget.New(cfg)
-		if valid != (err == nil) || err == nil && b == nil || err != nil && b != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, b, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "budget: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "budget", cfg, b, err, valid) {
 			return
 		}
 		if len(program) > 9*300 {

@@ -3,11 +3,11 @@ package bulkhead_test
 import (
 	"errors"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/netresilience/resilience/bulkhead"
+	"github.com/netresilience/resilience/internal/fuzzprog"
 )
 
 // FuzzBulkhead checks the bulkhead for any configuration and any sequence
@@ -42,13 +42,7 @@ func FuzzBulkhead(f *testing.F) {
 		valid := maxConcurrent >= 0 && maxConcurrent <= 1<<31-1 && maxQueue >= 0 && maxQueue <= 1<<31-1 &&
 			maxWait >= 0 && (maxQueue == 0 || maxWait > 0)
 		b, err := bulkhead.New(cfg)
-		if valid != (err == nil) || err == nil && b == nil || err != nil && b != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, b, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "bulkhead: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "bulkhead", cfg, b, err, valid) {
 			return
 		}
 		limit := maxConcurrent

@@ -5,12 +5,12 @@ import (
 	"math"
 	"math/big"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/internal/fuzzprog"
 )
 
 // FuzzHedgeDelay checks the hedger's delay decision for any configuration
@@ -34,17 +34,8 @@ import (
 // known to the test. The program is 17 bytes a step: an operation, 8 bytes
 // of time and 8 bytes of latency.
 func FuzzHedgeDelay(f *testing.F) {
-	step := func(op byte, at int64, latency int64) []byte {
-		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(at))
-		return binary.LittleEndian.AppendUint64(b, uint64(latency))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, at, latency int64) []byte { return fuzzprog.Step(op, at, latency) }
+	prog := fuzzprog.Prog
 	ms := int64(time.Millisecond)
 	s := int64(time.Second)
 	obs := func(at, latency int64) []byte { return step(hedgeObserve, at, latency) }
@@ -79,13 +70,7 @@ func FuzzHedgeDelay(f *testing.F) {
 			maxHedges >= 0 && maxHedges <= 16 && percentile >= 0 && percentile < 1 &&
 			(delay == 0 || percentile == 0 && initialDelay == 0 && minSamples == 0 && window == 0)
 		h, err := hedge.New(cfg)
-		if valid != (err == nil) || err == nil && h == nil || err != nil && h != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, h, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "hedge: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "hedge", cfg, h, err, valid) {
 			return
 		}
 		if len(program) > 17*200 {

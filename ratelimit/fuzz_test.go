@@ -7,11 +7,11 @@ import (
 	"math"
 	"math/big"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience/internal/fuzzprog"
 	"github.com/netresilience/resilience/ratelimit"
 )
 
@@ -42,17 +42,8 @@ import (
 // time known to the test. The program is 17 bytes a step: an operation, 8
 // bytes of time and 8 bytes of cost (or of which reservation to cancel).
 func FuzzLimiter(f *testing.F) {
-	step := func(op byte, at, n int64) []byte {
-		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(at))
-		return binary.LittleEndian.AppendUint64(b, uint64(n))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, at, n int64) []byte { return fuzzprog.Step(op, at, n) }
+	prog := fuzzprog.Prog
 	const (
 		allow, reserve, cancel, tokens = limAllow, limReserve, limCancel, limTokens
 		abs, rawCost                   = limAbs, limRawCost
@@ -89,13 +80,7 @@ func FuzzLimiter(f *testing.F) {
 			valid = lhs.Cmp(new(big.Int).Lsh(big.NewInt(int64(limit)), 60)) <= 0
 		}
 		l, err := ratelimit.New(cfg)
-		if valid != (err == nil) || err == nil && l == nil || err != nil && l != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, l, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "ratelimit: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "ratelimit", cfg, l, err, valid) {
 			return
 		}
 		if len(program) > 17*200 {
@@ -373,18 +358,8 @@ func (g *gcra) tokens(now int64) float64 {
 // The program is 25 bytes a step: an operation, 8 bytes of time to sleep
 // first, 8 bytes of cost and 8 bytes of deadline.
 func FuzzLimiterWait(f *testing.F) {
-	step := func(op byte, sleep, n, deadline int64) []byte {
-		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(sleep))
-		b = binary.LittleEndian.AppendUint64(b, uint64(n))
-		return binary.LittleEndian.AppendUint64(b, uint64(deadline))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, sleep, n, deadline int64) []byte { return fuzzprog.Step(op, sleep, n, deadline) }
+	prog := fuzzprog.Prog
 	const enter, deadline, raw = waitEnter, waitDeadline, waitRawCost
 	f.Add(10, int64(0), 0, int64(time.Second), prog(step(0, 0, 10, 0), step(0, 0, 1, 0), step(deadline, 0, 1, 50), step(enter, 0, 5, 0), step(enter|deadline, 0, 10, 1<<40)))
 	f.Add(10, int64(0), 0, int64(0), prog(step(0, 0, 10, 0), step(enter, 0, 1, 0), step(raw, 0, -1, 0), step(raw|enter, 0, 11, 0), step(raw, 0, 0, 0)))

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"math"
 	"math/big"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/internal/fuzzprog"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -66,13 +66,7 @@ func FuzzDecide(f *testing.F) {
 		}
 		valid := maxAttempts >= 0 && maxElapsed >= 0 && maxRetryAfter >= 0 && bo.Validate() == nil
 		p, err := retry.New(cfg)
-		if valid != (err == nil) || err == nil && p == nil || err != nil && p != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, p, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "retry: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "retry", cfg, p, err, valid) {
 			return
 		}
 		if maxAttempts == 0 {

@@ -5,11 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience/internal/fuzzprog"
 	"github.com/netresilience/resilience/throttle"
 )
 
@@ -32,17 +32,8 @@ import (
 // The program is 17 bytes a step: an operation, 8 bytes of time (a step
 // from the last time, or an absolute offset from t0) and 8 bytes of u.
 func FuzzThrottle(f *testing.F) {
-	step := func(op byte, at int64, u float64) []byte {
-		b := binary.LittleEndian.AppendUint64([]byte{op}, uint64(at))
-		return binary.LittleEndian.AppendUint64(b, math.Float64bits(u))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(op byte, at int64, u float64) []byte { return fuzzprog.Step(op, at, int64(math.Float64bits(u))) }
+	prog := fuzzprog.Prog
 	// op: bits 0-1: 0 AllowAt then DoneAt, 1 AllowAt only, 2 and 3 only
 	// the checks of the probability; bits 2-3, the outcome reported: nil, transient,
 	// permanent, cancelled; bit 4: the time is absolute.
@@ -80,13 +71,7 @@ func FuzzThrottle(f *testing.F) {
 			window >= 0 && window <= int64(throttle.MaxWindow) &&
 			minRequests >= 0 && maxP >= 0 && maxP <= 1
 		th, err := throttle.New(cfg)
-		if valid != (err == nil) || err == nil && th == nil || err != nil && th != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, th, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "throttle: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "throttle", cfg, th, err, valid) {
 			return
 		}
 		if k == 0 {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"math"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience/internal/fuzzprog"
 	"github.com/netresilience/resilience/timeout"
 )
 
@@ -44,13 +44,7 @@ func FuzzTimeout(f *testing.F) {
 		cfg := timeout.Config{Timeout: time.Duration(limit), Abandon: abandon, MaxAbandoned: maxAbandoned}
 		valid := limit > 0 && maxAbandoned >= 0 && (maxAbandoned == 0 || abandon)
 		to, err := timeout.New(cfg)
-		if valid != (err == nil) || err == nil && to == nil || err != nil && to != nil {
-			t.Fatalf("New(%+v) = %v, %v; valid: %v", cfg, to, err, valid)
-		}
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "timeout: ") {
-				t.Fatalf("New(%+v): error %q does not start with the package name", cfg, err)
-			}
+		if !fuzzprog.CheckNew(t, "timeout", cfg, to, err, valid) {
 			return
 		}
 		takes = max(takes, 0)

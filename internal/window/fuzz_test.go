@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/netresilience/resilience/internal/fuzzprog"
 )
 
 // FuzzWindow checks the window against a reference written from its doc
@@ -25,16 +27,8 @@ import (
 // kind (what to do, and whether the time is absolute or a step from the last
 // time) and 8 bytes of time.
 func FuzzWindow(f *testing.F) {
-	step := func(kind byte, x int64) []byte {
-		return binary.LittleEndian.AppendUint64([]byte{kind}, uint64(x))
-	}
-	prog := func(steps ...[]byte) []byte {
-		var b []byte
-		for _, s := range steps {
-			b = append(b, s...)
-		}
-		return b
-	}
+	step := func(kind byte, x int64) []byte { return fuzzprog.Step(kind, x) }
+	prog := fuzzprog.Prog
 	ms := int64(time.Millisecond)
 	// kind: bit 0, a step from the last time; bits 1-2, the operation (0 or
 	// 1 Add, 2 Totals, 3 Reset); bits 3-4, the first count of an Add.
