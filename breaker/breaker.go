@@ -409,7 +409,7 @@ func (b *Breaker) refreshLocked(now int64) {
 				oldest, found = s.admitted, true
 			}
 		}
-		if found && elapsed(oldest, now) >= b.probeTimeout {
+		if found && clock.Elapsed(oldest, now) >= b.probeTimeout {
 			b.failedTries++
 			b.setLocked(Open, oldest+b.probeTimeout)
 			b.refreshLocked(now) // the new open time may have passed too
@@ -439,7 +439,7 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 		return // admitted before a change of state: it cannot move the new one
 	}
 	failed := c == resilience.ClassTransient || c == resilience.ClassPermanent
-	slow := b.timed && elapsed(t.Time, now) > b.slowCall
+	slow := b.timed && clock.Elapsed(t.Time, now) > b.slowCall
 	switch stateOf(w) {
 	case Closed:
 		if t.Index != noSlot {
@@ -565,19 +565,6 @@ func count(b bool) uint64 {
 		return 1
 	}
 	return 0
-}
-
-// elapsed returns to − from, saturated at the ends of int64: times given to
-// AllowAt and DoneAt may lie anywhere, and more than 2^63ns apart.
-func elapsed(from, to int64) int64 {
-	d := to - from
-	if (to >= from) != (d >= 0) { // overflowed
-		if to >= from {
-			return math.MaxInt64
-		}
-		return math.MinInt64
-	}
-	return d
 }
 
 func saturatingAdd(a, b int64) int64 {

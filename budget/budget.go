@@ -193,8 +193,7 @@ func (b *Budget) accrueLocked(now int64, n uint64) {
 	}
 	var elapsed int64
 	if b.started && now > b.last {
-		// Exact in a uint64 however far apart the times are; saturated.
-		elapsed = int64(min(uint64(now)-uint64(b.last), math.MaxInt64))
+		elapsed = clock.Elapsed(b.last, now)
 	}
 	if !b.started || now > b.last {
 		b.started, b.last = true, now

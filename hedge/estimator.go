@@ -3,6 +3,8 @@ package hedge
 import (
 	"math"
 	"math/bits"
+
+	"github.com/netresilience/resilience/internal/clock"
 )
 
 // The estimator is a histogram of latencies in nanoseconds with logarithmic
@@ -60,13 +62,9 @@ func (e *estimator) advance(now int64) {
 		e.started, e.start = true, now
 		return
 	}
-	if now < e.start {
-		return // counts in the current half
-	}
-	// Exact in a uint64 however far apart the times are.
-	steps := (uint64(now) - uint64(e.start)) / uint64(e.half)
+	steps, start := clock.Steps(e.start, now, e.half)
 	if steps == 0 {
-		return
+		return // a time before the current half counts in it
 	}
 	if steps >= 2 {
 		e.buckets = [2][numBuckets]uint32{}
@@ -78,7 +76,7 @@ func (e *estimator) advance(now int64) {
 		e.counts[e.cur] = 0
 		e.buckets[e.cur] = [numBuckets]uint32{}
 	}
-	e.start = int64(uint64(e.start) + steps*uint64(e.half)) // at most now: no overflow
+	e.start = start
 }
 
 // observe records a latency at now.

@@ -7,6 +7,7 @@ package clock
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -64,4 +65,31 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// Elapsed returns to − from, saturated at the ends of int64: readings given
+// to the decisions' At methods may lie anywhere, and more than 2^63ns apart.
+func Elapsed(from, to int64) int64 {
+	d := to - from
+	if (to >= from) != (d >= 0) { // overflowed
+		if to >= from {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return d
+}
+
+// Steps returns how many whole widths lie from start to now, none if now is
+// before start, and start moved on by that many: the start of the step that
+// holds now. It is exact however far apart the readings are (any two lie
+// less than 2^64ns apart, so their difference fits a uint64), for the
+// windows that move on in steps from their first event. width must be
+// positive.
+func Steps(start, now, width int64) (n uint64, moved int64) {
+	if now < start {
+		return 0, start
+	}
+	n = (uint64(now) - uint64(start)) / uint64(width)
+	return n, int64(uint64(start) + n*uint64(width)) // at most now: no overflow
 }

@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,4 +63,43 @@ func TestSleep(t *testing.T) {
 			t.Fatalf("Sleep(-1) = %v", err)
 		}
 	})
+}
+
+func TestElapsedSaturates(t *testing.T) {
+	const maxI, minI = math.MaxInt64, math.MinInt64
+	for _, c := range []struct{ from, to, want int64 }{
+		{0, 5, 5},
+		{5, 0, -5},
+		{minI, maxI, maxI},
+		{maxI, minI, minI},
+		{-1, maxI, maxI},
+		{1, minI, minI},
+		{minI, -1, maxI},
+	} {
+		if got := Elapsed(c.from, c.to); got != c.want {
+			t.Errorf("Elapsed(%d, %d) = %d, want %d", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+func TestStepsExactAcrossInt64(t *testing.T) {
+	const maxI, minI = math.MaxInt64, math.MinInt64
+	for _, c := range []struct {
+		start, now, width int64
+		n                 uint64
+		moved             int64
+	}{
+		{0, 9, 10, 0, 0},
+		{0, 10, 10, 1, 10},
+		{5, 27, 10, 2, 25},
+		{5, 4, 10, 0, 5}, // before start: no step
+		{minI, maxI, 1, math.MaxUint64, maxI},
+		{minI, maxI, maxI, 2, maxI - 1},
+		{-10, maxI, 1 << 62, 2, maxI - 9},
+	} {
+		n, moved := Steps(c.start, c.now, c.width)
+		if n != c.n || moved != c.moved {
+			t.Errorf("Steps(%d, %d, %d) = %d, %d; want %d, %d", c.start, c.now, c.width, n, moved, c.n, c.moved)
+		}
+	}
 }

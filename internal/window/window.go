@@ -6,6 +6,8 @@ package window
 import (
 	"math"
 	"time"
+
+	"github.com/netresilience/resilience/internal/clock"
 )
 
 // Bounds of the sliding window's buckets.
@@ -57,22 +59,17 @@ func (w *Window) Buckets() (n int, width time.Duration) {
 // The buckets are aligned to the first event after New or Reset, not to the
 // clock's zero, so that a window driven on virtual time (a simulator's) counts
 // the same whatever the policy's clock reads: only differences of times
-// matter. Any two times are less than 2^64ns apart, so their difference is
-// exact in a uint64, however far apart they are.
+// matter, however far apart (see clock.Steps).
 func (w *Window) advance(now int64) *Counts {
 	if !w.started {
 		w.started, w.start, w.head = true, now, 0
 		return &w.buckets[0]
 	}
-	if now < w.start {
+	steps, start := clock.Steps(w.start, now, w.width)
+	if steps == 0 { // a time before the newest bucket counts in it
 		return &w.buckets[w.head]
 	}
-	steps := (uint64(now) - uint64(w.start)) / uint64(w.width)
-	if steps == 0 {
-		return &w.buckets[w.head]
-	}
-	// The new start is at most now: the sum wraps back into int64's range.
-	w.start = int64(uint64(w.start) + steps*uint64(w.width))
+	w.start = start
 	n := len(w.buckets)
 	if steps >= uint64(n) {
 		clear(w.buckets)
