@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 )
 
@@ -75,8 +76,12 @@ type Classifier func(error) Class
 //     chain); a refused, reset or aborted connection, a broken pipe,
 //     an unreachable host or network, ETIMEDOUT, any error whose
 //     Timeout() method reports true (every [net.Error] timeout, and
-//     [context.DeadlineExceeded]), [io.ErrUnexpectedEOF], and a DNS error that
-//     is temporary or timed out are [ClassTransient].
+//     [context.DeadlineExceeded]), [io.ErrUnexpectedEOF], a DNS error that
+//     is temporary or timed out, and an HTTP/2 stream reset with
+//     INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM (the
+//     server failed, refused the stream unprocessed, gave it up, or asks the
+//     client to slow down: over HTTP/2, what a reset connection is over
+//     HTTP/1.1) are [ClassTransient].
 //  4. Anything else is [ClassPermanent]: an error nobody said is transient is
 //     not retried.
 //
@@ -174,12 +179,11 @@ func localRejection(err error) bool {
 	return ok && r.LocalRejection()
 }
 
-// timedOut reports whether any error in err's chain has a Timeout method
-// that reports true. (A wrapper whose own Timeout reports false does not hide
-// a timeout beneath it.)
-func timedOut(err error) bool {
+// anyInChain reports whether f reports true for any error in err's chain,
+// in the order errors.Is searches it.
+func anyInChain(err error, f func(error) bool) bool {
 	for err != nil {
-		if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+		if f(err) {
 			return true
 		}
 		switch u := err.(type) {
@@ -187,7 +191,7 @@ func timedOut(err error) bool {
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, err := range u.Unwrap() {
-				if timedOut(err) {
+				if anyInChain(err, f) {
 					return true
 				}
 			}
@@ -197,6 +201,54 @@ func timedOut(err error) bool {
 		}
 	}
 	return false
+}
+
+// timedOut reports whether any error in err's chain has a Timeout method
+// that reports true. (A wrapper whose own Timeout reports false does not hide
+// a timeout beneath it.)
+func timedOut(err error) bool {
+	return anyInChain(err, func(err error) bool {
+		t, ok := err.(interface{ Timeout() bool })
+		return ok && t.Timeout()
+	})
+}
+
+// HTTP/2 error codes (RFC 9113, section 7) with which a stream ends for a
+// reason another try may not meet.
+const (
+	h2InternalError   = 0x2
+	h2RefusedStream   = 0x7
+	h2Cancel          = 0x8
+	h2EnhanceYourCalm = 0xb
+)
+
+// streamReset reports whether err's chain holds an HTTP/2 stream error with
+// one of those codes. net/http (its bundled HTTP/2) and golang.org/x/net/http2
+// report a stream reset as a struct with the fields StreamID uint32, Code (a
+// uint32 error code) and Cause error; net/http's type is not exported, so it
+// is recognised by that shape, as x/net/http2 itself converts between the
+// two. It runs only for errors nothing else classified.
+func streamReset(err error) bool {
+	return anyInChain(err, func(err error) bool {
+		v := reflect.ValueOf(err)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct || v.NumField() != 3 {
+			return false
+		}
+		typ := v.Type()
+		id, code, cause := typ.Field(0), typ.Field(1), typ.Field(2)
+		if id.Name != "StreamID" || id.Type.Kind() != reflect.Uint32 || code.Name != "Code" ||
+			code.Type.Kind() != reflect.Uint32 || cause.Name != "Cause" || cause.Type != reflect.TypeFor[error]() {
+			return false
+		}
+		switch v.Field(1).Uint() {
+		case h2InternalError, h2RefusedStream, h2Cancel, h2EnhanceYourCalm:
+			return true
+		}
+		return false
+	})
 }
 
 // permanentNetwork reports failures that trying again will not fix: the peer's
@@ -224,5 +276,5 @@ func transientNetwork(err error) bool {
 	if dns, ok := find[*net.DNSError](err); ok && (dns.IsTimeout || dns.IsTemporary) {
 		return true
 	}
-	return timedOut(err)
+	return timedOut(err) || streamReset(err)
 }

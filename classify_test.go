@@ -712,3 +712,43 @@ func TestLocalRejectionIsIgnored(t *testing.T) {
 	// An explicit mark still wins.
 	wantClass(t, resilience.Transient(localRefusal{true}), resilience.ClassTransient)
 }
+
+// streamError has the shape of an HTTP/2 stream error, as net/http's bundled
+// HTTP/2 and golang.org/x/net/http2 report one.
+type streamError struct {
+	StreamID uint32
+	Code     errCode
+	Cause    error
+}
+
+type errCode uint32
+
+func (e streamError) Error() string { return "stream error: stream ID " + fmt.Sprint(e.StreamID) }
+
+func TestHTTP2StreamResets(t *testing.T) {
+	for code, want := range map[errCode]resilience.Class{
+		0x2: resilience.ClassTransient, // INTERNAL_ERROR
+		0x7: resilience.ClassTransient, // REFUSED_STREAM
+		0x8: resilience.ClassTransient, // CANCEL
+		0xb: resilience.ClassTransient, // ENHANCE_YOUR_CALM
+		0x1: resilience.ClassPermanent, // PROTOCOL_ERROR
+		0x3: resilience.ClassPermanent, // FLOW_CONTROL_ERROR
+		0xd: resilience.ClassPermanent, // HTTP_1_1_REQUIRED
+	} {
+		err := streamError{StreamID: 1, Code: code, Cause: errors.New("received from peer")}
+		wantClass(t, err, want)
+		wantClass(t, &err, want)
+		wantClass(t, &url.Error{Op: "Post", URL: "https://127.0.0.1/", Err: err}, want)
+		wantClass(t, errors.Join(errors.New("x"), fmt.Errorf("round trip: %w", err)), want)
+	}
+	// A struct that only looks alike is not one.
+	wantClass(t, lookalike{StreamID: 1, Code: "INTERNAL_ERROR"}, resilience.ClassPermanent)
+}
+
+type lookalike struct {
+	StreamID uint32
+	Code     string
+	Cause    error
+}
+
+func (lookalike) Error() string { return "not a stream error" }

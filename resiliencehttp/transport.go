@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -322,13 +321,13 @@ func (t *Transport) replayable(req *http.Request) bool {
 //
 // For a request that may be replayed, these transport failures are transient
 // whatever the classifier says: the connection closed before an answer
-// (io.EOF, io.ErrUnexpectedEOF); an HTTP/2 stream that the server reset with
-// INTERNAL_ERROR, REFUSED_STREAM, CANCEL or ENHANCE_YOUR_CALM; and a failure
-// before an answer on a connection that had carried requests before (the
-// keep-alive race, which net/http retries itself only for GET, HEAD,
-// OPTIONS, TRACE and requests with an idempotency key), unless writing the
-// request failed through a fault of its own, such as a body shorter than
-// its ContentLength.
+// (io.EOF, io.ErrUnexpectedEOF); and a failure before an answer on a
+// connection that had carried requests before (the keep-alive race, which
+// net/http retries itself only for GET, HEAD, OPTIONS, TRACE and requests
+// with an idempotency key), unless writing the request failed through a
+// fault of its own, such as a body shorter than its ContentLength. An HTTP/2
+// stream that the server reset before answering is transient to the default
+// classifier, resilience.Classify, as a reset connection is.
 //
 // A request whose context is already done is not sent: the error wraps
 // context.Cause of it. A nil request, a nil URL, or a base transport that
@@ -524,8 +523,8 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 	resp, err := t.base.RoundTrip(r)
 	resp, err = t.checked(r, resp, err)
 	if err != nil && replay && (dropped(err) || conn.raced()) {
-		// The server closed the connection or reset the stream before
-		// answering, or the attempt failed on a connection that had served
+		// The server closed the connection before answering, or the
+		// attempt failed on a connection that had served
 		// before (the keep-alive race: the server closed it as idle while
 		// the request went out; net/http retries this itself only for the
 		// requests it deems replayable): for a request that may be
@@ -624,61 +623,11 @@ func (t *Transport) checked(r *http.Request, resp *http.Response, err error) (*h
 	return resp, nil
 }
 
-// dropped reports whether err says the server went away before answering:
-// the connection closed (io.EOF, io.ErrUnexpectedEOF), or an HTTP/2 stream
-// reset by the server for a reason that another try may not meet.
+// dropped reports whether err says the server closed the connection before
+// answering (io.EOF, io.ErrUnexpectedEOF): a bare io.EOF is permanent to
+// resilience.Classify, but not here, where no answer came.
 func dropped(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	code, ok := streamErrorCode(err)
-	return ok && (code == h2InternalError || code == h2RefusedStream || code == h2Cancel || code == h2EnhanceYourCalm)
-}
-
-// HTTP/2 error codes (RFC 9113, section 7) that end a stream for a reason
-// another try may not meet: the server failed, refused the stream before
-// processing it, gave it up, or asks the client to slow down.
-const (
-	h2InternalError   = 0x2
-	h2RefusedStream   = 0x7
-	h2Cancel          = 0x8
-	h2EnhanceYourCalm = 0xb
-)
-
-// streamErrorCode returns the error code of the HTTP/2 stream error in err's
-// chain. net/http (its bundled HTTP/2) and golang.org/x/net/http2 report a
-// stream reset as a struct with the fields StreamID uint32, Code (a uint32
-// error code) and Cause error; net/http's type is not exported, so it is
-// recognised by that shape, as x/net/http2 itself converts between the two.
-func streamErrorCode(err error) (uint32, bool) {
-	for err != nil {
-		v := reflect.ValueOf(err)
-		if v.Kind() == reflect.Pointer && !v.IsNil() {
-			v = v.Elem()
-		}
-		if typ := v.Type(); v.Kind() == reflect.Struct && typ.NumField() == 3 {
-			id, code, cause := typ.Field(0), typ.Field(1), typ.Field(2)
-			if id.Name == "StreamID" && id.Type.Kind() == reflect.Uint32 &&
-				code.Name == "Code" && code.Type.Kind() == reflect.Uint32 &&
-				cause.Name == "Cause" && cause.Type == reflect.TypeFor[error]() {
-				return uint32(v.Field(1).Uint()), true
-			}
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, err := range u.Unwrap() {
-				if code, ok := streamErrorCode(err); ok {
-					return code, true
-				}
-			}
-			return 0, false
-		default:
-			return 0, false
-		}
-	}
-	return 0, false
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // outcomeOf is what a response tells the breaker: nil for success, or the
