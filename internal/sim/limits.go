@@ -137,8 +137,13 @@ func (s *Scenario) buckets() int64 {
 // requests is the requests s's load makes: the Poisson load's expected
 // count, and the bursts'.
 func (s *Scenario) requests() float64 {
-	n := s.Load.Rate * time.Duration(s.Duration).Seconds()
-	for _, b := range s.Load.Bursts {
+	return s.Load.Rate*time.Duration(s.Duration).Seconds() + s.Load.burstRequests()
+}
+
+// burstRequests is the requests of all the bursts of l.
+func (l *Load) burstRequests() float64 {
+	n := 0.0
+	for _, b := range l.Bursts {
 		n += float64(max(b.Requests, 0))
 	}
 	return n
@@ -200,11 +205,7 @@ func (s *Scenario) checkLimits(fail func(format string, args ...any) error) erro
 			return fail("Policies[%d] (%s): Breaker.HalfOpenProbes %d is above the limit of %d", i, p.Name, p.Breaker.HalfOpenProbes, lim.probes)
 		}
 	}
-	burst := 0.0
-	for _, b := range l.Bursts {
-		burst += float64(max(b.Requests, 0))
-	}
-	if burst > float64(lim.burstReqs) {
+	if burst := l.burstRequests(); burst > float64(lim.burstReqs) {
 		return fail("Load.Bursts ask for %s requests in all, above the limit of %d (a burst's requests are all in flight at once)", fmtCount(burst), lim.burstReqs)
 	}
 	return nil
