@@ -87,7 +87,7 @@ type Classifier func(error) Class
 //
 // A deadline that ends an attempt is transient, so a retry policy may try
 // again; the executors themselves stop when the caller's own context is done,
-// whatever the class. They must: a context cancelled with a cause
+// whatever the class. They must: a context canceled with a cause
 // ([context.WithCancelCause]) makes net/http and others return the cause,
 // which Classify cannot tell from any other error, so only the executor,
 // which holds the context, knows the caller gave up.

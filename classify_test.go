@@ -363,7 +363,7 @@ func TestClassifyRealHTTPContextCanceled(t *testing.T) {
 	// Observed: *url.Error `Get "http://127.0.0.1:N": context canceled`.
 	t.Logf("observed %T: %v%s", err, err, errChain(err))
 	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("GET cancelled by its caller: got %v, want context.Canceled%s", err, errChain(err))
+		t.Fatalf("GET canceled by its caller: got %v, want context.Canceled%s", err, errChain(err))
 	}
 	wantClass(t, err, resilience.ClassIgnored)
 }
@@ -377,7 +377,7 @@ func TestClassifyRealDialCanceled(t *testing.T) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
 		c.Close()
-		t.Fatal("dial with a cancelled context: connected, want an error")
+		t.Fatal("dial with a canceled context: connected, want an error")
 	}
 	// Observed: *net.OpError "dial tcp 127.0.0.1:N: operation was canceled"
 	// around net's canceledError, which is context.Canceled by errors.Is.

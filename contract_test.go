@@ -156,7 +156,7 @@ func contractCases() []contractCase {
 // must be in contractCases.
 func TestDoneContextStartsNoAttempt(t *testing.T) {
 	cause := errors.New("the caller gave up")
-	cancelled, cancel := context.WithCancelCause(context.Background())
+	canceled, cancel := context.WithCancelCause(context.Background())
 	cancel(cause)
 	expired, stop := context.WithDeadline(context.Background(), time.Unix(1, 0))
 	defer stop()
@@ -165,7 +165,7 @@ func TestDoneContextStartsNoAttempt(t *testing.T) {
 		ctx   context.Context
 		cause error
 	}{
-		{"cancelled", cancelled, cause},
+		{"canceled", canceled, cause},
 		{"expired", expired, context.DeadlineExceeded},
 	}
 

@@ -37,7 +37,7 @@ type Outcome struct {
 	// Panicked is true when the pass panicked (or called runtime.Goexit);
 	// Err is then nil. Guards count it as a failure.
 	Panicked bool
-	// Canceled is true when the caller's own context was cancelled by the
+	// Canceled is true when the caller's own context was canceled by the
 	// time the pass failed: the failure is the caller's doing, whatever Err
 	// says, and guards count it as neither success nor failure.
 	Canceled bool

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -12,7 +13,6 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
@@ -99,10 +99,10 @@ type Breaker struct {
 	timed        bool // calls are timed (slow-call detection)
 	lockFree     bool // closed-state successes need no lock: !windowed && !timed
 
-	word     atomic.Uint64             // generation | state | consecutive failures
-	until    atomic.Int64              // while open: when it turns half-open
-	openErr  atomic.Pointer[OpenError] // returned by rejections while open
-	fullErr  *OpenError                // returned by half-open rejections
+	word     atomic.Uint64         // generation | state | consecutive failures
+	until    atomic.Int64          // while open: when it turns half-open
+	openErr  atomic.Pointer[Error] // returned by rejections while open
+	fullErr  *Error                // returned by half-open rejections
 	rejected atomic.Uint64
 	opened   atomic.Uint64
 
@@ -144,11 +144,11 @@ func New(cfg Config) (*Breaker, error) {
 	}
 	b := &Breaker{
 		name:         cfg.Name,
-		threshold:    uint64(defaults.Or(cfg.FailureThreshold, DefaultFailureThreshold)),
-		recovery:     int64(defaults.Or(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
+		threshold:    uint64(cmp.Or(cfg.FailureThreshold, DefaultFailureThreshold)),
+		recovery:     int64(cmp.Or(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
 		maxRecovery:  int64(cfg.MaxRecoveryTimeout),
-		probeTimeout: int64(defaults.Or(cfg.ProbeTimeout, DefaultProbeTimeout)),
-		probes:       defaults.Or(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
+		probeTimeout: int64(cmp.Or(cfg.ProbeTimeout, DefaultProbeTimeout)),
+		probes:       cmp.Or(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
 		slowCall:     int64(cfg.SlowCall),
 		failureRate:  cfg.FailureRate,
 		slowRate:     cfg.SlowCallRate,
@@ -162,7 +162,7 @@ func New(cfg Config) (*Breaker, error) {
 	if cfg.Window > 0 {
 		b.windowed = true
 		b.win = window.New(cfg.Window)
-		b.minCalls = uint64(defaults.Or(cfg.MinCalls, DefaultMinCalls))
+		b.minCalls = uint64(cmp.Or(cfg.MinCalls, DefaultMinCalls))
 	}
 	b.timed = b.slowCall > 0
 	b.lockFree = !b.windowed && !b.timed
@@ -172,7 +172,7 @@ func New(cfg Config) (*Breaker, error) {
 	}
 	b.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	b.slots = make([]probeSlot, b.probes)
-	b.fullErr = &OpenError{Name: b.name, State: HalfOpen}
+	b.fullErr = &Error{Name: b.name, State: HalfOpen}
 	return b, nil
 }
 
@@ -297,7 +297,7 @@ func (b *Breaker) Execute(ctx context.Context, op resilience.Operation) error {
 
 // Do runs fn if the breaker admits the call, and reports its outcome: the
 // error fn returns, classified; a panic, as a failure (the panic then goes
-// on); a failure after the caller's own context was cancelled, as nothing.
+// on); a failure after the caller's own context was canceled, as nothing.
 // If the breaker rejects the call, fn does not run and the error matches
 // [ErrOpen]. Do never stores fn, so a closure passed to it stays on the
 // caller's stack, and an admitted successful call allocates nothing.
@@ -529,7 +529,7 @@ func (b *Breaker) setLocked(to State, now int64) {
 			untilTime = b.toTime(until)
 		}
 		b.until.Store(until)
-		b.openErr.Store(&OpenError{Name: b.name, State: Open, Until: untilTime})
+		b.openErr.Store(&Error{Name: b.name, State: Open, Until: untilTime})
 		b.opened.Add(1)
 	case Closed:
 		b.failedTries = 0

@@ -64,9 +64,9 @@ func TestDefaultsAreTheOriginalDesign(t *testing.T) {
 		if ran {
 			t.Fatal("an open breaker ran the function")
 		}
-		var oe *breaker.OpenError
+		var oe *breaker.Error
 		if !errors.Is(err, breaker.ErrOpen) || !errors.As(err, &oe) || oe.Name != "llm" {
-			t.Fatalf("rejection = %v; want an *OpenError named llm matching ErrOpen", err)
+			t.Fatalf("rejection = %v; want an *Error named llm matching ErrOpen", err)
 		}
 		if got := oe.RetryAfter(); got != 30*time.Second {
 			t.Fatalf("RetryAfter() = %v, want the default recovery timeout 30s", got)
@@ -122,7 +122,7 @@ func TestHalfOpenFailureReopens(t *testing.T) {
 			t.Fatal("the half-open breaker did not admit a probe")
 		}
 		wantState(t, b, breaker.Open)
-		var oe *breaker.OpenError
+		var oe *breaker.Error
 		_, err := call(b, nil)
 		if !errors.As(err, &oe) || oe.RetryAfter() != time.Second {
 			t.Fatalf("after a failed probe: %v; want open for another 1s", err)
@@ -141,7 +141,7 @@ func TestHalfOpenAdmitsExactlyTheProbes(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("two probes: %v, %v", err1, err2)
 		}
-		var oe *breaker.OpenError
+		var oe *breaker.Error
 		if !errors.As(err3, &oe) || oe.State != breaker.HalfOpen || !errors.Is(err3, breaker.ErrOpen) {
 			t.Fatalf("third call while two probes run: %v; want a half-open rejection matching ErrOpen", err3)
 		}
@@ -446,7 +446,7 @@ func TestForceOpenAndReset(t *testing.T) {
 		time.Sleep(time.Hour)
 		wantState(t, b, breaker.Open) // forced: no recovery by the clock
 		ran, err := call(b, nil)
-		var oe *breaker.OpenError
+		var oe *breaker.Error
 		if ran || !errors.As(err, &oe) || !oe.Until.IsZero() || oe.RetryAfter() != 0 {
 			t.Fatalf("forced open: ran=%v err=%v; want a rejection with no probe time", ran, err)
 		}

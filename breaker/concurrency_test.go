@@ -254,7 +254,7 @@ func TestConcurrentTripOpensOnce(t *testing.T) {
 				<-gate
 				return 0, concFailure
 			})
-			var oe *breaker.OpenError
+			var oe *breaker.Error
 			switch {
 			case err == concFailure:
 				failed.Add(1)
@@ -408,9 +408,9 @@ func TestConcurrentHalfOpenAdmitsExactlyTheProbes(t *testing.T) {
 						admitted = append(admitted, permits[i])
 						continue
 					}
-					var oe *breaker.OpenError
+					var oe *breaker.Error
 					if !errors.Is(err, breaker.ErrOpen) || !errors.As(err, &oe) || oe.State != breaker.HalfOpen {
-						t.Fatalf("round %d: rejection %v (%#v); want an *OpenError with State half-open matching ErrOpen", round, err, oe)
+						t.Fatalf("round %d: rejection %v (%#v); want an *Error with State half-open matching ErrOpen", round, err, oe)
 					}
 				}
 				if len(admitted) != probes {
@@ -645,7 +645,7 @@ func TestConcurrentPanics(t *testing.T) {
 					t.Fatalf("probe %d of %d at the next half-open turn: %v", i+1, probes, err)
 				}
 			}
-			var oe *breaker.OpenError
+			var oe *breaker.Error
 			if _, err := b.AllowAt(later); !errors.As(err, &oe) || oe.State != breaker.HalfOpen {
 				t.Fatalf("one probe too many: %v; want a half-open rejection", err)
 			}

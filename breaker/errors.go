@@ -10,12 +10,12 @@ import (
 //
 //	if errors.Is(err, breaker.ErrOpen) { ... }
 //
-// The rejection itself is an *[OpenError], which says more.
+// The rejection itself is an *[Error], which says more.
 var ErrOpen = errors.New("breaker: open")
 
 var errNilBreaker = errors.New("breaker: nil *Breaker")
 
-// OpenError is a breaker's rejection of a call: the breaker is open, or
+// Error is a breaker's rejection of a call: the breaker is open, or
 // half-open with every probe slot taken. It matches [ErrOpen], and its
 // RetryAfter method gives the time until a probe is allowed — the hint a
 // server can pass on as a Retry-After header. A retry policy does not retry
@@ -23,9 +23,9 @@ var errNilBreaker = errors.New("breaker: nil *Breaker")
 // ignored (neither retried nor counted by another policy), since a breaker
 // exists to fail fast.
 //
-// Rejections allocate nothing: a breaker hands out one OpenError per
+// Rejections allocate nothing: a breaker hands out one Error per
 // opening, so callers must not modify it.
-type OpenError struct {
+type Error struct {
 	Name  string // the breaker's name
 	State State  // Open, or HalfOpen when every probe slot is taken
 	// Until is when the open breaker will allow a probe, on the breaker's
@@ -34,7 +34,7 @@ type OpenError struct {
 }
 
 // Error returns a message such as `breaker "llm-api" is open`.
-func (e *OpenError) Error() string {
+func (e *Error) Error() string {
 	s := "breaker"
 	if e.Name != "" {
 		s += " " + strconv.Quote(e.Name)
@@ -48,14 +48,14 @@ func (e *OpenError) Error() string {
 // LocalRejection reports true: the call was refused here, before it reached
 // the service, so resilience.Classify calls it ignored — a retry policy does
 // not retry it, and a policy outside this one does not count it.
-func (e *OpenError) LocalRejection() bool { return true }
+func (e *Error) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrOpen].
-func (e *OpenError) Is(target error) bool { return target == ErrOpen }
+func (e *Error) Is(target error) bool { return target == ErrOpen }
 
 // RetryAfter returns the time from now until Until, or zero if that has
 // passed or is unknown.
-func (e *OpenError) RetryAfter() time.Duration {
+func (e *Error) RetryAfter() time.Duration {
 	if e.Until.IsZero() {
 		return 0
 	}

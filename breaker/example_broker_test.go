@@ -69,7 +69,7 @@ func Example_broker() {
 	connect := func() {
 		permit, err := b.AllowAt(now)
 		if err != nil {
-			var open *breaker.OpenError
+			var open *breaker.Error
 			if errors.As(err, &open) {
 				fmt.Printf("connect: rejected without dialling, probe allowed in %v\n", open.Until.Sub(now))
 			}

@@ -50,7 +50,7 @@ func ExampleBreaker_AllowAt() {
 	fmt.Println(b.StateAt(now))
 
 	_, err := b.AllowAt(now.Add(time.Second))
-	var oe *breaker.OpenError
+	var oe *breaker.Error
 	if errors.As(err, &oe) {
 		fmt.Println("rejected; probe allowed in", oe.Until.Sub(now.Add(time.Second)))
 	}

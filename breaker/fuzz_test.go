@@ -75,7 +75,7 @@ func FuzzBreakerConfig(f *testing.F) {
 //   - closed, the failures in a row stay below FailureThreshold;
 //   - open, the breaker stays open for RecoveryTimeout, or up to
 //     MaxRecoveryTimeout after failed probes (the time saturating at the end
-//     of int64), rejects every call before then with an OpenError that says
+//     of int64), rejects every call before then with an Error that says
 //     until when, and is half-open from then;
 //   - half-open, it has at most HalfOpenProbes probes in flight, none of
 //     them admitted ProbeTimeout or more ago, by exact arithmetic;
@@ -90,16 +90,16 @@ func FuzzBreaker(f *testing.F) {
 	step := func(op byte, at, arg int64) []byte { return fuzzprog.Step(op, at, arg) }
 	prog := fuzzprog.Prog
 	const (
-		allow, done, snap        = brAllow, brDone, brSnapshot
-		ok, fail, bad, cancelled = 0, 4, 8, 12
-		abs                      = brAbs
+		allow, done, snap       = brAllow, brDone, brSnapshot
+		ok, fail, bad, canceled = 0, 4, 8, 12
+		abs                     = brAbs
 	)
 	s := int64(time.Second)
 	maxI := int64(math.MaxInt64)
 	// threshold, recovery, maxRecovery, probes, probeTimeout, window, failureRate, slowCall, slowRate, minCalls, program
 	f.Add(2, s, 8*s, 2, 3*s, int64(0), 0.0, int64(0), 0.0, 0, prog(step(allow, 0, 0), step(allow, 0, 0), step(done|fail, 0, 0), step(done|fail, 0, 1), step(snap, s, 0), step(allow, 0, 0), step(allow, 0, 0), step(snap, 2*s, 0), step(snap, 2*s, 0), step(allow, 0, 0), step(done|fail, 0, 4), step(snap, 10*s, 0)))
 	f.Add(1, maxI, maxI, 1, maxI, int64(0), 0.0, int64(0), 0.0, 0, prog(step(allow, 0, 0), step(done|bad, 0, 0), step(snap|abs, maxI, 0), step(allow|abs, maxI, 0)))
-	f.Add(5, s, int64(0), 1, s, 10*s, 0.5, s, 0.5, 2, prog(step(allow, 0, 0), step(allow, 0, 0), step(done|ok, 2*s, 0), step(done|cancelled, 0, 1), step(allow, 0, 0), step(done|fail, 0, 2), step(snap, 0, 0)))
+	f.Add(5, s, int64(0), 1, s, 10*s, 0.5, s, 0.5, 2, prog(step(allow, 0, 0), step(allow, 0, 0), step(done|ok, 2*s, 0), step(done|canceled, 0, 1), step(allow, 0, 0), step(done|fail, 0, 2), step(snap, 0, 0)))
 
 	f.Fuzz(func(t *testing.T, threshold int, recovery, maxRecovery int64, probes int, probeTimeout, window int64, failureRate float64, slowCall int64, slowRate float64, minCalls int, program []byte) {
 		cfg := breaker.Config{
@@ -188,7 +188,7 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 			p, err := b.AllowAt(now)
 			s := b.SnapshotAt(now)
 			if err != nil {
-				var oe *breaker.OpenError
+				var oe *breaker.Error
 				if !errors.Is(err, breaker.ErrOpen) || !errors.As(err, &oe) {
 					t.Fatalf("step %d: AllowAt: %v", i/17, err)
 				}

@@ -23,9 +23,9 @@
 // that the calls before it left (one window's allowance), and then a steady
 // Ratio of the calls.
 //
-// A Budget is shared: give the same one to every retry policy (and, later,
-// hedging policy) that calls one service, through retry.Config.Budget. The
-// retry policy deposits once per call and withdraws once per retry, and stops
+// A Budget is shared: give the same one to every retry and hedging policy
+// that calls one service, through retry.Config.Budget and hedge.Config.Budget.
+// The retry policy deposits once per call and withdraws once per retry, and stops
 // with an error matching [ErrExhausted] when the budget says no. A budget is
 // not a resilience.Policy of its own: it has no call to guard.
 //

@@ -43,7 +43,7 @@ type Bulkhead struct {
 	onAdmit  func(Admission)
 	onReject func(Rejection)
 	clock    *clock.Clock
-	errs     [3]*FullError // the rejection for each Reason
+	errs     [3]*Error // the rejection for each Reason
 
 	state     atomic.Uint64 // waiting<<waitingShift | in flight
 	admitted  atomic.Uint64 // beside state: an admission writes both
@@ -96,7 +96,7 @@ func New(cfg Config) (*Bulkhead, error) {
 		clock:    clock.New(),
 	}
 	for r := range b.errs {
-		b.errs[r] = &FullError{Name: b.name, Reason: Reason(r), MaxConcurrent: limit, MaxQueue: queue, MaxWait: cfg.MaxWait}
+		b.errs[r] = &Error{Name: b.name, Reason: Reason(r), MaxConcurrent: limit, MaxQueue: queue, MaxWait: cfg.MaxWait}
 	}
 	return b, nil
 }

@@ -59,11 +59,11 @@ func wantCounts(t *testing.T, b *bulkhead.Bulkhead, inFlight, waiting int) {
 
 // wantFull checks that err is a rejection of the bulkhead named name for
 // the reason r.
-func wantFull(t *testing.T, err error, name string, r bulkhead.Reason) *bulkhead.FullError {
+func wantFull(t *testing.T, err error, name string, r bulkhead.Reason) *bulkhead.Error {
 	t.Helper()
-	var fe *bulkhead.FullError
+	var fe *bulkhead.Error
 	if !errors.Is(err, bulkhead.ErrFull) || !errors.As(err, &fe) || fe.Name != name || fe.Reason != r {
-		t.Fatalf("error %v (%T); want a *FullError named %q for %v, matching ErrFull", err, err, name, r)
+		t.Fatalf("error %v (%T); want a *Error named %q for %v, matching ErrFull", err, err, name, r)
 	}
 	return fe
 }
@@ -418,13 +418,13 @@ func TestCancelWhileWaiting(t *testing.T) {
 		// A context already done: no wait at all when the slots are taken...
 		_, err := b.Acquire(ctx)
 		if !errors.Is(err, errCallerLeft) || !time.Now().Equal(r.at) {
-			t.Fatalf("Acquire with a cancelled context: %v after %v", err, time.Since(r.at))
+			t.Fatalf("Acquire with a canceled context: %v after %v", err, time.Since(r.at))
 		}
 		// ...nor when a slot is free: the caller has gone.
 		releaseAll(ps)
 		if p, err := b.Acquire(ctx); !errors.Is(err, errCallerLeft) || errors.Is(err, bulkhead.ErrFull) {
 			p.Release()
-			t.Fatalf("Acquire of a free slot with a cancelled context: %v, want the context's cause", err)
+			t.Fatalf("Acquire of a free slot with a canceled context: %v, want the context's cause", err)
 		}
 		if s := b.Snapshot(); s.Abandoned != 4 || s.InFlight != 0 || s.Waiting != 0 {
 			t.Fatalf("Snapshot %+v; want 4 abandoned acquisitions and nothing held", s)
@@ -450,7 +450,7 @@ func TestCancelAsTheSlotIsHandedOver(t *testing.T) {
 			cancel(errCallerLeft)
 			ps[0].Release()
 			if r := <-first; !errors.Is(r.err, errCallerLeft) {
-				t.Fatalf("round %d: the cancelled waiter got %v", i, r.err)
+				t.Fatalf("round %d: the canceled waiter got %v", i, r.err)
 			}
 			r := <-second
 			if r.err != nil {
@@ -769,15 +769,15 @@ func TestNewRejectsNonsense(t *testing.T) {
 
 func TestErrorTexts(t *testing.T) {
 	for _, tc := range []struct {
-		err  *bulkhead.FullError
+		err  *bulkhead.Error
 		want string
 	}{
-		{&bulkhead.FullError{}, "bulkhead is full"},
-		{&bulkhead.FullError{Name: "db", MaxConcurrent: 1}, `bulkhead "db" is full: 1 call in flight`},
-		{&bulkhead.FullError{Reason: bulkhead.QueueFull}, "bulkhead is full: its queue is full"},
-		{&bulkhead.FullError{Reason: bulkhead.QueueFull, MaxConcurrent: 4, MaxQueue: 1}, "bulkhead is full: 4 calls in flight, 1 waiting"},
-		{&bulkhead.FullError{Reason: bulkhead.WaitTimeout, MaxWait: 250 * time.Millisecond}, "bulkhead is full: no slot came free within 250ms"},
-		{&bulkhead.FullError{Reason: 9}, "bulkhead is full (Reason(9))"},
+		{&bulkhead.Error{}, "bulkhead is full"},
+		{&bulkhead.Error{Name: "db", MaxConcurrent: 1}, `bulkhead "db" is full: 1 call in flight`},
+		{&bulkhead.Error{Reason: bulkhead.QueueFull}, "bulkhead is full: its queue is full"},
+		{&bulkhead.Error{Reason: bulkhead.QueueFull, MaxConcurrent: 4, MaxQueue: 1}, "bulkhead is full: 4 calls in flight, 1 waiting"},
+		{&bulkhead.Error{Reason: bulkhead.WaitTimeout, MaxWait: 250 * time.Millisecond}, "bulkhead is full: no slot came free within 250ms"},
+		{&bulkhead.Error{Reason: 9}, "bulkhead is full (Reason(9))"},
 	} {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("%+v: Error() = %q, want %q", tc.err, got, tc.want)

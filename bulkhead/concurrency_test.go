@@ -275,7 +275,7 @@ func TestConcurrentRealTimeLoad(t *testing.T) {
 				wg.Go(p.Release)
 				wg.Go(p.Release)
 				wg.Wait()
-			case 1: // cancelled by another goroutine while it may be waiting
+			case 1: // canceled by another goroutine while it may be waiting
 				ctx, cancel := context.WithCancel(context.Background())
 				go cancel()
 				bulkhead.Run(ctx, b, func(context.Context) error {

@@ -10,7 +10,7 @@ import (
 //
 //	if errors.Is(err, bulkhead.ErrFull) { ... }
 //
-// The rejection itself is a *[FullError], which says why.
+// The rejection itself is a *[Error], which says why.
 var ErrFull = errors.New("bulkhead: full")
 
 var errNilBulkhead = errors.New("bulkhead: nil *Bulkhead")
@@ -42,22 +42,22 @@ func (r Reason) String() string {
 	return "Reason(" + strconv.Itoa(int(r)) + ")"
 }
 
-// FullError is a bulkhead's rejection of a call. It matches [ErrFull]. Its
+// Error is a bulkhead's rejection of a call. It matches [ErrFull]. Its
 // fields other than Reason repeat the limits of the bulkhead that rejected
 // the call, for the message and for logs.
 //
-// The zero FullError reads "bulkhead is full". Rejections allocate
-// nothing: a bulkhead makes one FullError per Reason
+// The zero Error reads "bulkhead is full". Rejections allocate
+// nothing: a bulkhead makes one Error per Reason
 // when it is made and returns it for every rejection with that reason, so
 // callers must not modify it.
 //
-// FullError has no RetryAfter method: a bulkhead cannot know when a slot
+// Error has no RetryAfter method: a bulkhead cannot know when a slot
 // will come free, and resilience.RetryAfter would take any such method for
 // a server's hint. A retry policy does not retry a rejection by default —
 // the default classifier calls it ignored, a local rejection — since a
 // bulkhead exists to shed load, not to defer it; a caller that wants to wait
 // for a slot sets MaxWait instead.
-type FullError struct {
+type Error struct {
 	Name          string        // the bulkhead's name
 	Reason        Reason        // why the call was rejected
 	MaxConcurrent int           // the bulkhead's number of slots
@@ -67,7 +67,7 @@ type FullError struct {
 
 // Error returns a message such as
 // `bulkhead "db" is full: 10 calls in flight, 10 waiting`.
-func (e *FullError) Error() string {
+func (e *Error) Error() string {
 	s := "bulkhead"
 	if e.Name != "" {
 		s += " " + strconv.Quote(e.Name)
@@ -103,10 +103,10 @@ func calls(n int) string {
 // LocalRejection reports true: the call was refused here, before it reached
 // the service, so resilience.Classify calls it ignored — a retry policy does
 // not retry it, and a policy outside this one does not count it.
-func (e *FullError) LocalRejection() bool { return true }
+func (e *Error) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrFull].
-func (e *FullError) Is(target error) bool { return target == ErrFull }
+func (e *Error) Is(target error) bool { return target == ErrFull }
 
 // abandonedError is returned when a caller's context ends its wait for a
 // slot: the caller's doing, not a rejection, so it does not match ErrFull.

@@ -142,13 +142,13 @@ func ExampleBulkhead_Snapshot() {
 	// Output: {Name:db MaxConcurrent:1 InFlight:1 Waiting:0 Admitted:1 Rejected:1 Abandoned:0}
 }
 
-func ExampleFullError() {
+func ExampleError() {
 	b := bulkhead.MustNew(bulkhead.Config{Name: "db", MaxConcurrent: 1})
 	p, _ := b.TryAcquire()
 	defer p.Release()
 
 	err := bulkhead.Run(context.Background(), b, func(context.Context) error { return nil })
-	var fe *bulkhead.FullError
+	var fe *bulkhead.Error
 	if errors.As(err, &fe) {
 		fmt.Println(fe.Name, fe.Reason, fe.MaxConcurrent)
 	}

@@ -88,7 +88,7 @@ func FuzzBulkhead(f *testing.F) {
 				t.Fatalf("step %d: %d of %d slots taken: %v", i, len(held), limit, err)
 			}
 			if err != nil {
-				var fe *bulkhead.FullError
+				var fe *bulkhead.Error
 				if !errors.Is(err, bulkhead.ErrFull) || !errors.As(err, &fe) || fe.Reason != bulkhead.NoWait || fe.MaxConcurrent != limit {
 					t.Fatalf("step %d: rejection %#v", i, err)
 				}

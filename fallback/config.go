@@ -23,7 +23,7 @@ type Config struct {
 	// On lists the classes of failure that fall back. Default: all of
 	// them — ClassTransient, ClassPermanent and ClassIgnored — so that a
 	// local rejection such as an open breaker's falls back too. A call never
-	// falls back when the caller's own context was cancelled, whatever On
+	// falls back when the caller's own context was canceled, whatever On
 	// says. A non-nil empty On falls back on nothing. ClassSuccess may not be
 	// listed.
 	On []resilience.Class

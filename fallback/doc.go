@@ -9,7 +9,7 @@
 // the main use is to fall back when a policy of this process refused the call
 // (an open breaker, a full bulkhead), which the default classifier calls
 // ignored. Whatever the classes, a call never falls back when the caller's
-// own context was cancelled: the caller no longer wants an answer.
+// own context was canceled: the caller no longer wants an answer.
 //
 // Most callers make one Fallback with [New] and run calls through it with
 // [Do], giving the alternative per call:

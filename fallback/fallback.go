@@ -67,7 +67,7 @@ func (f *Fallback) Name() string {
 
 // Handles reports whether a call that failed with err falls back, by its
 // class alone: the executors also check that the caller's context was not
-// cancelled. It is false for a nil err and for a nil *Fallback. It never
+// canceled. It is false for a nil err and for a nil *Fallback. It never
 // blocks.
 func (f *Fallback) Handles(err error) bool {
 	if f == nil || err == nil {
@@ -106,7 +106,7 @@ func (f *Fallback) join(err, altErr error) error {
 }
 
 // Execute runs op, and if it fails in a class of Config.On while the
-// caller's context is not cancelled, runs Config.Alternative with the
+// caller's context is not canceled, runs Config.Alternative with the
 // failure: its nil error is a success, its failure is returned as an *[Error]
 // that holds both. It makes a Fallback a resilience.Policy. Without an
 // Alternative it returns [ErrNoAlternative] and op does not run.
@@ -136,7 +136,7 @@ func (f *Fallback) Execute(ctx context.Context, op resilience.Operation) error {
 }
 
 // Do runs fn, and if it fails in a class of Config.On while ctx is not
-// cancelled, returns alt's result for the failure instead: alt's value with
+// canceled, returns alt's result for the failure instead: alt's value with
 // a nil error, or alt's value with an *[Error] holding both failures. Any
 // other failure is returned as fn left it. Panics in fn or alt go on up the
 // stack. A nil ctx, fn or alt is reported as an error, not a panic; so is a

@@ -174,9 +174,9 @@ func TestAlternativeErrorJoinsBoth(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Name != "llm" || fe.Err != errOpen || fe.Alternative != errAlt {
 		t.Fatalf("errors.As *Error = %+v", fe)
 	}
-	var oe *breaker.OpenError
+	var oe *breaker.Error
 	if !errors.As(err, &oe) {
-		t.Error("errors.As does not find the breaker's *OpenError")
+		t.Error("errors.As does not find the breaker's *breaker.Error")
 	}
 	want := `fallback "llm": alternative failed: provider B down; after: breaker is open`
 	if err.Error() != want {

@@ -1,7 +1,7 @@
 // Package hedge sends hedged requests ("The Tail at Scale", Dean and Barroso):
 // when a call has had no answer after a delay, it starts another attempt of
 // the same idempotent call; the first attempt to succeed wins, and the others
-// are cancelled — their contexts end with the cause [ErrLost].
+// are canceled — their contexts end with the cause [ErrLost].
 //
 // The delay is fixed (Config.Delay), or adaptive: a percentile of the
 // latencies of recent calls (default the 95th), estimated in constant memory
@@ -23,6 +23,6 @@
 // [Hedger.DelayAt] and [Hedger.ObserveAt] take the time as an argument.
 //
 // A Hedger is safe for concurrent use. Do returns only after every attempt it
-// started has returned: losers are cancelled and are expected to return
+// started has returned: losers are canceled and are expected to return
 // promptly; no goroutine that Do started outlives it.
 package hedge

@@ -30,7 +30,7 @@ func ExampleDo() {
 	reply, err := hedge.Do(context.Background(), h, func(ctx context.Context) (string, error) {
 		if name := <-replica; name == "replica-a" {
 			<-ctx.Done() // waits until another attempt wins
-			fmt.Println("replica-a cancelled:", context.Cause(ctx))
+			fmt.Println("replica-a canceled:", context.Cause(ctx))
 			return "", context.Cause(ctx)
 		}
 		return "results from replica-b", nil
@@ -38,7 +38,7 @@ func ExampleDo() {
 	fmt.Println(reply, err)
 	// Output:
 	// hedge 1 started
-	// replica-a cancelled: hedge: another attempt won
+	// replica-a canceled: hedge: another attempt won
 	// results from replica-b <nil>
 }
 

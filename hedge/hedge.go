@@ -1,6 +1,7 @@
 package hedge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -11,7 +12,6 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/clock"
-	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // Hedger decides when to hedge a call and runs hedged calls. Make one with
@@ -69,16 +69,16 @@ func New(cfg Config) (*Hedger, error) {
 	h := &Hedger{
 		name:         cfg.Name,
 		delay:        cfg.Delay,
-		percentile:   defaults.Or(cfg.Percentile, DefaultPercentile),
-		initialDelay: defaults.Or(cfg.InitialDelay, DefaultInitialDelay),
-		minSamples:   defaults.Or(cfg.MinSamples, DefaultMinSamples),
-		maxHedges:    defaults.Or(cfg.MaxHedges, DefaultMaxHedges),
+		percentile:   cmp.Or(cfg.Percentile, DefaultPercentile),
+		initialDelay: cmp.Or(cfg.InitialDelay, DefaultInitialDelay),
+		minSamples:   cmp.Or(cfg.MinSamples, DefaultMinSamples),
+		maxHedges:    cmp.Or(cfg.MaxHedges, DefaultMaxHedges),
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
 		onHedge:      cfg.OnHedge,
 		clock:        clock.New(),
 	}
-	h.est.half = int64(max(defaults.Or(cfg.Window, DefaultWindow)/2, 1))
+	h.est.half = int64(max(cmp.Or(cfg.Window, DefaultWindow)/2, 1))
 	return h, nil
 }
 
@@ -184,9 +184,9 @@ func Run(ctx context.Context, h *Hedger, fn func(context.Context) error) error {
 //
 // DoRelease returns only when every attempt it started has returned, so that
 // no goroutine outlives it: a loser that ignores its context delays the
-// return. The winner's context is not cancelled, so a value tied to it (a
+// return. The winner's context is not canceled, so a value tied to it (a
 // response body) can still be read; derive ctx per request, since a context
-// that is never cancelled stays registered with a cancellable parent until
+// that is never canceled stays registered with a cancellable parent until
 // that parent ends.
 //
 // If no attempt succeeds, DoRelease returns the error of the only attempt, or
@@ -349,7 +349,7 @@ func (r *race[T]) finish(i int, v T, err error) {
 }
 
 // stop ends the hedging and cancels every attempt but the winner with
-// ErrLost. The first attempt's context is cancelled by its own goroutine.
+// ErrLost. The first attempt's context is canceled by its own goroutine.
 func (r *race[T]) stop(winner int) {
 	r.mu.Lock()
 	r.stopped = true

@@ -32,11 +32,11 @@ import (
 //     to the failures in a row and opens the breaker when they reach
 //     FailureThreshold; a success clears them; an ignored outcome
 //     (context.Canceled) does nothing.
-//   - Open rejects with an *OpenError whose Until is RecoveryTimeout after it
+//   - Open rejects with an *breaker.Error whose Until is RecoveryTimeout after it
 //     opened, and turns half-open at exactly that time, by the clock, when
 //     next consulted.
 //   - Half-open admits HalfOpenProbes probes at once and rejects the rest
-//     with an *OpenError of State HalfOpen. A probe's success frees its slot
+//     with an *breaker.Error of State HalfOpen. A probe's success frees its slot
 //     and counts; HalfOpenProbes successes close the breaker. A probe's
 //     failure opens it again. An ignored outcome only frees the slot. A
 //     probe that has not reported ProbeTimeout after it was admitted counts
@@ -277,16 +277,16 @@ func (m *model) refresh(now time.Time) {
 }
 
 // allow admits p at now, or returns the rejection the breaker must give.
-func (m *model) allow(now time.Time, p *permit) *breaker.OpenError {
+func (m *model) allow(now time.Time, p *permit) *breaker.Error {
 	m.refresh(now)
 	switch m.state {
 	case breaker.Open:
 		m.rejected++
-		return &breaker.OpenError{Name: m.name, State: breaker.Open, Until: m.until}
+		return &breaker.Error{Name: m.name, State: breaker.Open, Until: m.until}
 	case breaker.HalfOpen:
 		if len(m.inFlight) == m.probes {
 			m.rejected++
-			return &breaker.OpenError{Name: m.name, State: breaker.HalfOpen}
+			return &breaker.Error{Name: m.name, State: breaker.HalfOpen}
 		}
 		p.probe = true
 		m.inFlight = append(m.inFlight, p)
@@ -529,12 +529,12 @@ func (h *harness) admit(t *rapid.T) *permit {
 	if !errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("AllowAt(%s) = %v, which does not match ErrOpen", h.rel(h.now), err)
 	}
-	var oe *breaker.OpenError
+	var oe *breaker.Error
 	if !errors.As(err, &oe) {
-		t.Fatalf("AllowAt(%s) = %T %v, not an *OpenError", h.rel(h.now), err, err)
+		t.Fatalf("AllowAt(%s) = %T %v, not an *breaker.Error", h.rel(h.now), err, err)
 	}
 	if oe.Name != want.Name || oe.State != want.State || !oe.Until.Equal(want.Until) {
-		t.Fatalf("AllowAt(%s) = OpenError{Name: %q, State: %v, Until: %s}; want {Name: %q, State: %v, Until: %s}",
+		t.Fatalf("AllowAt(%s) = breaker.Error{Name: %q, State: %v, Until: %s}; want {Name: %q, State: %v, Until: %s}",
 			h.rel(h.now), oe.Name, oe.State, h.rel(oe.Until), want.Name, want.State, h.rel(want.Until))
 	}
 	if bp != (breaker.Permit{}) {

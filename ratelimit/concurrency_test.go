@@ -90,7 +90,7 @@ func TestConcurrentCancelledWaitsNeverExceedTheRate(t *testing.T) {
 		errGaveUp := errors.New("gave up")
 		l := mustNew(t, ratelimit.Config{Limit: limit, Burst: burst, MaxWait: time.Hour})
 		rec := &recorder{start: time.Now()}
-		var cancelled, went atomic.Int32
+		var canceled, went atomic.Int32
 		var wg sync.WaitGroup
 		for g := range goroutines {
 			wg.Go(func() {
@@ -112,15 +112,15 @@ func TestConcurrentCancelledWaitsNeverExceedTheRate(t *testing.T) {
 				case err == nil:
 					went.Add(1)
 				case errors.Is(err, errGaveUp) && !errors.Is(err, ratelimit.ErrLimited):
-					cancelled.Add(1)
+					canceled.Add(1)
 				default:
 					t.Errorf("goroutine %d: %v", g, err)
 				}
 			})
 		}
 		wg.Wait()
-		if cancelled.Load() == 0 || went.Load() == 0 {
-			t.Fatalf("%d calls went, %d gave up; the test wants both", went.Load(), cancelled.Load())
+		if canceled.Load() == 0 || went.Load() == 0 {
+			t.Fatalf("%d calls went, %d gave up; the test wants both", went.Load(), canceled.Load())
 		}
 		if int(went.Load()) != len(rec.events) {
 			t.Fatalf("%d calls returned nil but %d ran", went.Load(), len(rec.events))

@@ -1,12 +1,11 @@
 package ratelimit
 
 import (
+	"cmp"
 	"errors"
 	"math/bits"
 	"strconv"
 	"time"
-
-	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // DefaultPer is the period of a [Config] whose Per is zero: Limit is then
@@ -106,9 +105,9 @@ func (c *Config) validate() error {
 	case c.OnWait != nil && c.MaxWait == 0:
 		return errors.New("ratelimit: OnWait is set but MaxWait is zero, so no call ever waits")
 	}
-	per := defaults.Or(c.Per, DefaultPer)
+	per := cmp.Or(c.Per, DefaultPer)
 	num, den := ratio(c.Limit, per)
-	burst := defaults.Or(c.Burst, c.Limit)
+	burst := cmp.Or(c.Burst, c.Limit)
 	if _, ok := mulDiv(uint64(burst), num, den); !ok {
 		return errors.New("ratelimit: refilling a Burst of " + tokens(burst) + " at " +
 			strconv.Itoa(c.Limit) + " per " + per.String() + " takes more than 36 years")

@@ -10,7 +10,7 @@ import (
 //
 //	if errors.Is(err, ratelimit.ErrLimited) { ... }
 //
-// The rejection itself is a *[LimitedError], which says why and when the
+// The rejection itself is a *[Error], which says why and when the
 // tokens will be there.
 var ErrLimited = errors.New("ratelimit: limited")
 
@@ -51,7 +51,7 @@ func (r Reason) String() string {
 	return "Reason(" + strconv.Itoa(int(r)) + ")"
 }
 
-// LimitedError is a limiter's rejection of a call: its tokens are not in the
+// Error is a limiter's rejection of a call: its tokens are not in the
 // bucket and would not come in time. It matches [ErrLimited], and its
 // RetryAfter method gives the time until they would — the hint a server can
 // pass on as a Retry-After header. A retry policy does not retry it by
@@ -59,17 +59,17 @@ func (r Reason) String() string {
 // ignored (neither retried nor counted by another policy), since the limiter
 // has already waited as long as it was allowed to (MaxWait).
 //
-// Rejections allocate nothing. A limiter shares one LimitedError among all
+// Rejections allocate nothing. A limiter shares one Error among all
 // its rejections of a reason and cost, so callers must not modify it, and
 // RetryAfter reads the limiter's bucket when it is called rather than a copy
 // taken at the rejection: the hint is exact whenever it is asked for, however
 // long the error was kept, and is safe to ask for from any goroutine. (The
 // errors for cost one are made with the limiter. For other costs it keeps,
 // per reason, 32 slots, one for each cost modulo 32: a rejection whose cost
-// is not the one in its slot makes a new LimitedError — one allocation — and
+// is not the one in its slot makes a new Error — one allocation — and
 // takes the slot, so a steady mix of a few costs allocates nothing.) The hint
 // at the moment of the rejection is in [Rejection].RetryAfter.
-type LimitedError struct {
+type Error struct {
 	Name    string        // the limiter's name
 	Reason  Reason        // why the call was rejected
 	Cost    int           // the call's tokens
@@ -80,7 +80,7 @@ type LimitedError struct {
 
 // Error returns a message such as
 // `ratelimit "llm-tokens": 3 tokens not available within 100ms`.
-func (e *LimitedError) Error() string {
+func (e *Error) Error() string {
 	s := "ratelimit"
 	if e.Name != "" {
 		s += " " + strconv.Quote(e.Name)
@@ -108,24 +108,24 @@ func tokens(n int) string {
 // LocalRejection reports true: the call was refused here, before it reached
 // the service, so resilience.Classify calls it ignored — a retry policy does
 // not retry it, and a policy outside this one does not count it.
-func (e *LimitedError) LocalRejection() bool { return true }
+func (e *Error) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrLimited].
-func (e *LimitedError) Is(target error) bool { return target == ErrLimited }
+func (e *Error) Is(target error) bool { return target == ErrLimited }
 
 // RetryAfter returns how long from now until the limiter's bucket would hold
 // Cost tokens, if no other call took them first: zero if it holds them now,
 // or if e was not made by a limiter.
-func (e *LimitedError) RetryAfter() time.Duration {
+func (e *Error) RetryAfter() time.Duration {
 	if e.l == nil {
 		return 0
 	}
 	return e.l.delay(e.l.nanos(), e.Cost)
 }
 
-// RetryAfterAt is [LimitedError.RetryAfter] at the time now, for virtual
+// RetryAfterAt is [Error.RetryAfter] at the time now, for virtual
 // time.
-func (e *LimitedError) RetryAfterAt(now time.Time) time.Duration {
+func (e *Error) RetryAfterAt(now time.Time) time.Duration {
 	if e.l == nil {
 		return 0
 	}

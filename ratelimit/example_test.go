@@ -37,7 +37,7 @@ func ExampleDo() {
 	search := func(ctx context.Context) (string, error) { return "results", nil }
 	for range 3 {
 		v, err := ratelimit.Do(context.Background(), l, search)
-		var le *ratelimit.LimitedError
+		var le *ratelimit.Error
 		if errors.As(err, &le) {
 			fmt.Println(err)
 			fmt.Println("retry in", le.RetryAfter().Round(time.Second))

@@ -34,7 +34,7 @@ import (
 //     always goes at once;
 //   - a second cancellation of a reservation changes nothing;
 //   - whatever the mix of calls and cancellations, the calls that went
-//     (admitted, or reserved and not cancelled before their time) never
+//     (admitted, or reserved and not canceled before their time) never
 //     spent more than Burst + Limit·t/Per tokens over any span of time t,
 //     and the bucket never holds more than Burst.
 //
@@ -125,11 +125,11 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 	stepMax := uint64(refill.Int64())*2 + 2
 
 	type held struct {
-		r         ratelimit.Reservation
-		at        int64 // when it goes, on the limiter's clock
-		cost      int
-		gaveBack  bool // a CancelAt gave tokens back: a later one must not
-		cancelled bool // before its time: the call does not go
+		r        ratelimit.Reservation
+		at       int64 // when it goes, on the limiter's clock
+		cost     int
+		gaveBack bool // a CancelAt gave tokens back: a later one must not
+		canceled bool // before its time: the call does not go
 	}
 	var (
 		last   int64
@@ -221,14 +221,14 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 			c.CancelAt(now)
 			after := l.TokensAt(now)
 			if after < before-1e-6*math.Max(1, math.Abs(before)) {
-				t.Fatalf("step %d: cancelling a reservation took tokens: %v before, %v after", i/17, before, after)
+				t.Fatalf("step %d: canceling a reservation took tokens: %v before, %v after", i/17, before, after)
 			}
 			if h.gaveBack && after != before {
 				t.Fatalf("step %d: a reservation that gave tokens back gave back more: %v before, %v after", i/17, before, after)
 			}
 			h.gaveBack = h.gaveBack || after != before
 			if clamped <= h.at && h.cost > 0 {
-				h.cancelled = true // it will not go
+				h.canceled = true // it will not go
 				exact = false
 			}
 		case limTokens:
@@ -245,7 +245,7 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 		}
 	}
 	for _, h := range holds {
-		if !h.cancelled && h.cost > 0 {
+		if !h.canceled && h.cost > 0 {
 			gone = append(gone, went{h.at, h.cost})
 		}
 	}
@@ -457,7 +457,7 @@ func runWaits(t *testing.T, cfg ratelimit.Config, program []byte) {
 			ref.tat = next
 			continue
 		}
-		var le *ratelimit.LimitedError
+		var le *ratelimit.Error
 		if !errors.As(err, &le) || le.Reason != want || le.Cost != cost || waited != 0 {
 			t.Fatalf("step %d: cost %d at %d, tokens in %v, MaxWait %v, deadline in %d: %v after %dns; want %v",
 				i/25, cost, now, delay, cfg.MaxWait, dl, err, waited, want)

@@ -115,11 +115,11 @@ func TestReservationsAndCancelsNeverExceedTheRate(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 100+uint64(ci)))
 				l := mustNew(t, cfg)
 				var (
-					now       time.Duration
-					events    []event
-					pending   []ratelimit.Reservation
-					costs     []int
-					cancelled int
+					now      time.Duration
+					events   []event
+					pending  []ratelimit.Reservation
+					costs    []int
+					canceled int
 				)
 				tokenTime := int64(cfg.Per) / int64(cfg.Limit)
 				for range 1500 {
@@ -153,14 +153,14 @@ func TestReservationsAndCancelsNeverExceedTheRate(t *testing.T) {
 							continue
 						}
 						r.CancelAt(t0.Add(now))
-						cancelled++
+						canceled++
 					}
 				}
 				for i, r := range pending {
 					events = append(events, event{r.Time().Sub(t0), costs[i]})
 				}
-				if cancelled == 0 || len(events) == 0 {
-					t.Fatalf("%d cancels, %d calls: the test exercised nothing", cancelled, len(events))
+				if canceled == 0 || len(events) == 0 {
+					t.Fatalf("%d cancels, %d calls: the test exercised nothing", canceled, len(events))
 				}
 				checkWindows(t, events, cfg.Limit, cfg.Per, cfg.Burst)
 			})

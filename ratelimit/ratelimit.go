@@ -1,13 +1,13 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
-	"github.com/netresilience/resilience/internal/defaults"
 )
 
 // maxTime bounds the times the limiter computes with: readings of its clock
@@ -44,7 +44,7 @@ type Limiter struct {
 	onWait    func(Waiting)
 	onReject  func(Rejection)
 	clock     *clock.Clock
-	limitedBy [numReasons]LimitedError // the rejections of calls of cost one
+	limitedBy [numReasons]Error // the rejections of calls of cost one
 
 	mu sync.Mutex // guards what follows
 	// tat is when the bucket will be full again if no call comes: the
@@ -52,7 +52,7 @@ type Limiter struct {
 	// bucket holds (tau - (tat - now))/costOne tokens, Burst if tat has
 	// passed, and a call of cost c may go at tat + c - tau.
 	tat  span
-	kept *[numReasons][keptCosts]*LimitedError // rejections of other costs, made as needed
+	kept *[numReasons][keptCosts]*Error // rejections of other costs, made as needed
 
 	// For refunds (see refund): decidedAt is the latest time at which a
 	// call was admitted; lastAt is the latest time at which an
@@ -76,12 +76,12 @@ func New(cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	num, den := ratio(cfg.Limit, defaults.Or(cfg.Per, DefaultPer))
+	num, den := ratio(cfg.Limit, cmp.Or(cfg.Per, DefaultPer))
 	l := &Limiter{
 		name:       cfg.Name,
 		num:        num,
 		den:        den,
-		burst:      defaults.Or(cfg.Burst, cfg.Limit),
+		burst:      cmp.Or(cfg.Burst, cfg.Limit),
 		maxWait:    min(int64(cfg.MaxWait), maxSpan),
 		onWait:     cfg.OnWait,
 		onReject:   cfg.OnReject,
@@ -540,17 +540,17 @@ func (l *Limiter) reject(r Reason, n int, wait int64) error {
 	return err
 }
 
-// limited returns the limiter's LimitedError for reason r and cost n: for
+// limited returns the limiter's Error for reason r and cost n: for
 // cost one, the one made by New; for another, the one kept in the slot for
 // n if it is n's, or else a new one, which takes the slot.
-func (l *Limiter) limited(r Reason, n int) *LimitedError {
+func (l *Limiter) limited(r Reason, n int) *Error {
 	if n == 1 {
 		return &l.limitedBy[r]
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kept == nil {
-		l.kept = new([numReasons][keptCosts]*LimitedError)
+		l.kept = new([numReasons][keptCosts]*Error)
 	}
 	slot := &l.kept[r][n%keptCosts]
 	if e := *slot; e != nil && e.Cost == n {
@@ -561,8 +561,8 @@ func (l *Limiter) limited(r Reason, n int) *LimitedError {
 	return &e
 }
 
-func (l *Limiter) newLimited(r Reason, n int) LimitedError {
-	return LimitedError{Name: l.name, Reason: r, Cost: n, MaxWait: time.Duration(l.maxWait), l: l}
+func (l *Limiter) newLimited(r Reason, n int) Error {
+	return Error{Name: l.name, Reason: r, Cost: n, MaxWait: time.Duration(l.maxWait), l: l}
 }
 
 // abandoned returns the error for a wait that ctx ended.

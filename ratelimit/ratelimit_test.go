@@ -208,9 +208,9 @@ func TestMaxWaitIsHonoured(t *testing.T) {
 		}
 		// Three tokens would take 300ms: rejected at once, spending none.
 		err := l.Wait(ctx, 3)
-		var le *ratelimit.LimitedError
+		var le *ratelimit.Error
 		if !errors.Is(err, ratelimit.ErrLimited) || !errors.As(err, &le) {
-			t.Fatalf("Wait(3) on an empty bucket = %v; want a *LimitedError matching ErrLimited", err)
+			t.Fatalf("Wait(3) on an empty bucket = %v; want a *Error matching ErrLimited", err)
 		}
 		if time.Since(start) != 0 {
 			t.Fatalf("the rejection took %v, want none", time.Since(start))
@@ -264,7 +264,7 @@ func TestDefaultsRejectAtOnce(t *testing.T) {
 			}
 		}
 		err := ratelimit.Run(context.Background(), l, call)
-		var le *ratelimit.LimitedError
+		var le *ratelimit.Error
 		if !errors.As(err, &le) || le.Reason != ratelimit.NoWait || calls != 10 {
 			t.Fatalf("11th call: %v after %d calls; want a NoWait rejection after 10", err, calls)
 		}
@@ -302,7 +302,7 @@ func TestDeadlineIsHonoured(t *testing.T) {
 			elapsed := time.Since(start)
 			cancel()
 			if !tc.goes {
-				var le *ratelimit.LimitedError
+				var le *ratelimit.Error
 				if !errors.As(err, &le) || le.Reason != ratelimit.PastDeadline || elapsed != 0 {
 					t.Fatalf("timeout %v: %v after %v; want a PastDeadline rejection at once", tc.timeout, err, elapsed)
 				}
@@ -349,20 +349,20 @@ func TestCancelledWaitGivesTheTokensBack(t *testing.T) {
 		cancel(errGone)
 		<-done
 		if elapsed != 300*time.Millisecond || ran {
-			t.Fatalf("the cancelled call returned after %v, ran=%v; want at 300ms, without running", elapsed, ran)
+			t.Fatalf("the canceled call returned after %v, ran=%v; want at 300ms, without running", elapsed, ran)
 		}
 		if !errors.Is(err, errGone) || errors.Is(err, ratelimit.ErrLimited) {
-			t.Fatalf("cancelled wait: %v; want it to wrap the cause, and not match ErrLimited", err)
+			t.Fatalf("canceled wait: %v; want it to wrap the cause, and not match ErrLimited", err)
 		}
 		if want := "ratelimit: gave up waiting for tokens: user went away"; err.Error() != want {
 			t.Fatalf("Error() = %q, want %q", err.Error(), want)
 		}
-		// The next caller gets the token the cancelled one had reserved, at 1s.
+		// The next caller gets the token the canceled one had reserved, at 1s.
 		if err := l.Wait(context.Background(), 1); err != nil {
 			t.Fatal(err)
 		}
 		if got := time.Since(start); got != time.Second {
-			t.Fatalf("the next caller went at %v; want 1s, not held up by the cancelled reservation", got)
+			t.Fatalf("the next caller went at %v; want 1s, not held up by the canceled reservation", got)
 		}
 	})
 }
@@ -412,14 +412,14 @@ func TestReservations(t *testing.T) {
 	r1.CancelAt(now)
 	r3 := l.ReserveAt(now, 1)
 	if got := r3.Time().Sub(t0); got != 3*sec {
-		t.Fatalf("after cancelling r1 with r2 behind it, the next reservation goes at %v; want 3s", got)
+		t.Fatalf("after canceling r1 with r2 behind it, the next reservation goes at %v; want 3s", got)
 	}
 	// r3 gives up, the last one made: undone exactly, and only once.
 	r3.CancelAt(now)
 	r3.CancelAt(now)
 	r4 := l.ReserveAt(now, 1)
 	if got := r4.Time().Sub(t0); got != 3*sec {
-		t.Fatalf("after cancelling the last reservation, the next goes at %v; want its time, 3s", got)
+		t.Fatalf("after canceling the last reservation, the next goes at %v; want its time, 3s", got)
 	}
 	r5 := l.ReserveAt(now, 1)
 	if got := r5.Time().Sub(t0); got != 4*sec {
@@ -432,7 +432,7 @@ func TestReservations(t *testing.T) {
 	}
 
 	// A partial refund: r6 costs 3, r7 (cost 1) is reserved behind it;
-	// cancelling r6 gives back the 2 tokens r7 was not made to wait for,
+	// canceling r6 gives back the 2 tokens r7 was not made to wait for,
 	// less a nanosecond.
 	m := mustNew(t, ratelimit.Config{Limit: 1, Burst: 3})
 	m.AllowAt(t0, 3)
@@ -562,7 +562,7 @@ func TestWithCostThroughResilienceDo(t *testing.T) {
 		}
 		// Too many for what is left: rejected, and the hint is for 40.
 		_, err := resilience.Do(ctx, l, ok)
-		var le *ratelimit.LimitedError
+		var le *ratelimit.Error
 		if !errors.As(err, &le) || le.Cost != 40 || le.RetryAfter() != 6*600*time.Millisecond {
 			t.Fatalf("a call of cost 40 with 34 tokens: %v; want a rejection of cost 40, due in 3.6s", err)
 		}
@@ -586,7 +586,7 @@ func TestWithCostContext(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if cctx.Err() == nil {
-		t.Fatal("a context derived from WithCost is not cancelled")
+		t.Fatal("a context derived from WithCost is not canceled")
 	}
 	if err := ratelimit.Run(nilCtx, mustNew(t, ratelimit.Config{Limit: 1}), func(context.Context) error { return nil }); !errors.Is(err, resilience.ErrNilContext) {
 		t.Fatalf("Run(nil ctx) = %v, want ErrNilContext", err)
@@ -711,7 +711,7 @@ func TestRejectionsShareTheirErrors(t *testing.T) {
 		}
 		// 37 shares a slot with 5: each rejection still says its own cost.
 		for _, n := range []int{5, 37, 5, 37, 69} {
-			var le *ratelimit.LimitedError
+			var le *ratelimit.Error
 			if err := l.Wait(ctx, n); !errors.As(err, &le) || le.Cost != n {
 				t.Fatalf("rejection of cost %d: %v", n, err)
 			}
@@ -719,22 +719,22 @@ func TestRejectionsShareTheirErrors(t *testing.T) {
 				t.Fatalf("RetryAfterAt for cost %d = %v, want %dh", n, got, n)
 			}
 		}
-		var made ratelimit.LimitedError // not made by a limiter
+		var made ratelimit.Error // not made by a limiter
 		if made.RetryAfter() != 0 || made.RetryAfterAt(t0) != 0 {
-			t.Fatal("a LimitedError of no limiter gives a hint")
+			t.Fatal("a Error of no limiter gives a hint")
 		}
 	})
 }
 
 func TestErrorTexts(t *testing.T) {
 	for _, tc := range []struct {
-		err  ratelimit.LimitedError
+		err  ratelimit.Error
 		want string
 	}{
-		{ratelimit.LimitedError{Cost: 1}, "ratelimit: 1 token not available now"},
-		{ratelimit.LimitedError{Name: "x", Reason: ratelimit.WaitTooLong, Cost: 2, MaxWait: time.Second}, `ratelimit "x": 2 tokens not available within 1s`},
-		{ratelimit.LimitedError{Reason: ratelimit.PastDeadline, Cost: 3}, "ratelimit: 3 tokens not available before the context's deadline"},
-		{ratelimit.LimitedError{Reason: 9, Cost: 3}, "ratelimit: 3 tokens not available (Reason(9))"},
+		{ratelimit.Error{Cost: 1}, "ratelimit: 1 token not available now"},
+		{ratelimit.Error{Name: "x", Reason: ratelimit.WaitTooLong, Cost: 2, MaxWait: time.Second}, `ratelimit "x": 2 tokens not available within 1s`},
+		{ratelimit.Error{Reason: ratelimit.PastDeadline, Cost: 3}, "ratelimit: 3 tokens not available before the context's deadline"},
+		{ratelimit.Error{Reason: 9, Cost: 3}, "ratelimit: 3 tokens not available (Reason(9))"},
 	} {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("Error() = %q, want %q", got, tc.want)
@@ -893,7 +893,7 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 	b.CancelAt(now)
 	b.CancelAt(now)
 	if got := l.TokensAt(now); got != 1 {
-		t.Fatalf("%v tokens after two reservations of three were cancelled twice each, want 1", got)
+		t.Fatalf("%v tokens after two reservations of three were canceled twice each, want 1", got)
 	}
 	// A copy of a partly refunded reservation is the same reservation.
 	d := l.ReserveAt(now, 1)
@@ -923,7 +923,7 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayFrom(now))
 	}
 
-	// Partly refunded, then cancelled again after more calls.
+	// Partly refunded, then canceled again after more calls.
 	l = mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
 	l.ReserveAt(now, 1)
 	p := l.ReserveAt(now, 1) // at 1s

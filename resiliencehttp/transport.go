@@ -1,6 +1,7 @@
 package resiliencehttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,6 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/clock"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -106,16 +106,16 @@ type Config struct {
 // sends through another. Make one with [NewTransport]; it is safe for
 // concurrent use, as an http.RoundTripper must be.
 type Transport struct {
-	base          http.RoundTripper
-	retry         *retry.Policy
-	classify      resilience.Classifier // transport errors
-	breakerConfig *breaker.Config
-	retryAll      bool
-	retryStatuses []int
-	maxBody       int64
-	maxDrain      int64
-	attemptTimout time.Duration
-	attemptHeader string
+	base           http.RoundTripper
+	retry          *retry.Policy
+	classify       resilience.Classifier // transport errors
+	breakerConfig  *breaker.Config
+	retryAll       bool
+	retryStatuses  []int
+	maxBody        int64
+	maxDrain       int64
+	attemptTimeout time.Duration
+	attemptHeader  string
 
 	mu       sync.RWMutex
 	breakers map[string]*breaker.Breaker
@@ -147,15 +147,15 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		}
 	}
 	t := &Transport{
-		base:          base,
-		classify:      cfg.Retry.Classifier,
-		retryAll:      cfg.RetryNonIdempotent,
-		retryStatuses: slices.Clone(cfg.RetryStatuses),
-		maxBody:       defaults.Or(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
-		maxDrain:      defaults.Or(cfg.MaxDrain, DefaultMaxDrain),
-		attemptTimout: cfg.AttemptTimeout,
-		attemptHeader: http.CanonicalHeaderKey(cfg.AttemptHeader),
-		maxHosts:      defaults.Or(cfg.MaxHosts, DefaultMaxHosts),
+		base:           base,
+		classify:       cfg.Retry.Classifier,
+		retryAll:       cfg.RetryNonIdempotent,
+		retryStatuses:  slices.Clone(cfg.RetryStatuses),
+		maxBody:        cmp.Or(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
+		maxDrain:       cmp.Or(cfg.MaxDrain, DefaultMaxDrain),
+		attemptTimeout: cfg.AttemptTimeout,
+		attemptHeader:  http.CanonicalHeaderKey(cfg.AttemptHeader),
+		maxHosts:       cmp.Or(cfg.MaxHosts, DefaultMaxHosts),
 	}
 	if t.classify == nil {
 		t.classify = resilience.Classify
@@ -506,9 +506,9 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 		}
 	}
 	var cancel context.CancelFunc
-	if t.attemptTimout > 0 {
+	if t.attemptTimeout > 0 {
 		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimout)
+		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimeout)
 		r = r.WithContext(ctx)
 	}
 	var conn *connTrace

@@ -199,7 +199,7 @@ func TestTransportHang(t *testing.T) {
 			t.Fatalf("Do = %v after %v; want the deadline after exactly 5s", err, time.Since(start))
 		}
 
-		// Cancelled by another goroutine.
+		// Canceled by another goroutine.
 		ctx, cancel = context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
@@ -307,7 +307,7 @@ func TestTransportBodyAfterCancel(t *testing.T) {
 }
 
 func TestTransportClosesRequestBody(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, c := range []struct {
 		name  string
@@ -322,7 +322,7 @@ func TestTransportClosesRequestBody(t *testing.T) {
 		{name: "nil Header", edit: func(r *http.Request) *http.Request { r.Header = nil; return r }},
 		{name: "no host", edit: func(r *http.Request) *http.Request { r.URL.Host = ""; return r }},
 		{name: "scheme", edit: func(r *http.Request) *http.Request { r.URL.Scheme = "ftp"; return r }},
-		{name: "cancelled", edit: func(r *http.Request) *http.Request { return r.WithContext(cancelled) }},
+		{name: "canceled", edit: func(r *http.Request) *http.Request { return r.WithContext(canceled) }},
 	} {
 		tr := resiliencetest.NewTransport(c.fault)
 		body := newBody("payload")
@@ -338,8 +338,8 @@ func TestTransportClosesRequestBody(t *testing.T) {
 		if !body.closed {
 			t.Errorf("%s: the request body was not closed", c.name)
 		}
-		if c.name == "cancelled" && (err != context.Canceled || tr.Requests() != 0) {
-			t.Errorf("cancelled: %v, %d requests; want context.Canceled and no request arriving", err, tr.Requests())
+		if c.name == "canceled" && (err != context.Canceled || tr.Requests() != 0) {
+			t.Errorf("canceled: %v, %d requests; want context.Canceled and no request arriving", err, tr.Requests())
 		}
 	}
 	var nilTransport *resiliencetest.Transport

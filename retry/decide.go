@@ -27,8 +27,8 @@ const (
 	NotRetryable
 	// HintTooLong: the server asked for a wait longer than MaxRetryAfter.
 	HintTooLong
-	// Cancelled: the caller cancelled the call.
-	Cancelled
+	// Canceled: the caller canceled the call.
+	Canceled
 	// BudgetExhausted: the retry budget refused the retry.
 	BudgetExhausted
 )
@@ -48,8 +48,8 @@ func (r Reason) String() string {
 		return "not retryable"
 	case HintTooLong:
 		return "server hint too long"
-	case Cancelled:
-		return "cancelled"
+	case Canceled:
+		return "canceled"
 	case BudgetExhausted:
 		return "retry budget exhausted"
 	}
@@ -75,7 +75,7 @@ type Decision struct {
 // effects, so it gives the same answer for the same state — on real time in
 // [Do], or on virtual time in a simulator. It checks, in order:
 //
-//  1. the caller's context ended (s.Cause): Cancelled, or Deadline if the
+//  1. the caller's context ended (s.Cause): Canceled, or Deadline if the
 //     cause is context.DeadlineExceeded;
 //  2. the error is not transient: NotRetryable;
 //  3. MaxAttempts reached: Exhausted;
@@ -94,7 +94,7 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 	d.Hint = hint
 	switch {
 	case s.Cause != nil:
-		d.Reason = Cancelled
+		d.Reason = Canceled
 		if errors.Is(s.Cause, context.DeadlineExceeded) {
 			d.Reason = Deadline
 		}

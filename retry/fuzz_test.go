@@ -125,7 +125,7 @@ func FuzzDecide(f *testing.F) {
 		var want retry.Reason
 		switch {
 		case st.Cause == context.Canceled:
-			want = retry.Cancelled
+			want = retry.Canceled
 		case st.Cause != nil:
 			want = retry.Deadline
 		case d.Class != resilience.ClassTransient:

@@ -169,11 +169,11 @@ func TestCancelEndsTheWaitAtOnce(t *testing.T) {
 		start := time.Now()
 		_, err := retry.Do(ctx, p, s.call)
 		if elapsed := time.Since(start); elapsed != 50*time.Millisecond {
-			t.Errorf("Do returned after %v, want 50ms (when the context was cancelled)", elapsed)
+			t.Errorf("Do returned after %v, want 50ms (when the context was canceled)", elapsed)
 		}
 		re := asRetryError(t, err)
-		if re.Reason != retry.Cancelled || re.Attempts != 1 {
-			t.Errorf("error = %+v; want Cancelled after 1 attempt", re)
+		if re.Reason != retry.Canceled || re.Attempts != 1 {
+			t.Errorf("error = %+v; want Canceled after 1 attempt", re)
 		}
 		if !errors.Is(err, cause) || !errors.Is(err, errReset) {
 			t.Errorf("error %v does not unwrap to both the cause and the last error", err)
@@ -194,7 +194,7 @@ func TestAlreadyCancelledContext(t *testing.T) {
 		return resilience.Transient(ctx.Err())
 	})
 	if calls != 0 {
-		t.Fatalf("%d attempts with a cancelled context, want none", calls)
+		t.Fatalf("%d attempts with a canceled context, want none", calls)
 	}
 	if err != context.Canceled {
 		t.Fatalf("error = %v; want the context's cause, context.Canceled", err)
@@ -520,8 +520,8 @@ func TestDecideStepTable(t *testing.T) {
 			retry.Decision{Reason: retry.Retrying, Delay: 100 * time.Millisecond, Class: resilience.ClassTransient}},
 		{"wait ends at deadline", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Deadline: at(100 * time.Millisecond)},
 			retry.Decision{Reason: retry.Deadline, Class: resilience.ClassTransient}},
-		{"cancelled", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Cause: context.Canceled},
-			retry.Decision{Reason: retry.Cancelled, Class: resilience.ClassTransient}},
+		{"canceled", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Cause: context.Canceled},
+			retry.Decision{Reason: retry.Canceled, Class: resilience.ClassTransient}},
 		{"deadline passed", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Cause: context.DeadlineExceeded},
 			retry.Decision{Reason: retry.Deadline, Class: resilience.ClassTransient}},
 	} {
@@ -535,7 +535,7 @@ func TestReasonString(t *testing.T) {
 	want := map[retry.Reason]string{
 		retry.Retrying: "retrying", retry.Exhausted: "attempts exhausted", retry.TimeLimit: "time limit reached",
 		retry.Deadline: "deadline too near", retry.NotRetryable: "not retryable", retry.HintTooLong: "server hint too long",
-		retry.Cancelled: "cancelled", retry.Reason(99): "Reason(99)",
+		retry.Canceled: "canceled", retry.Reason(99): "Reason(99)",
 	}
 	for r, s := range want {
 		if r.String() != s {

@@ -115,7 +115,7 @@ func TestConcurrentTwoStepOnVirtualTime(t *testing.T) {
 			u := float64((i*concCalls+j)%97) / 97
 			p, err := th.AllowAt(at, u)
 			if err != nil {
-				var te *throttle.ThrottledError
+				var te *throttle.Error
 				if !errors.As(err, &te) || te.Probability <= 0 || te.Probability >= 1 {
 					bad.Add(1)
 				}

@@ -11,12 +11,12 @@ import (
 //
 //	if errors.Is(err, throttle.ErrThrottled) { ... }
 //
-// The rejection itself is a *[ThrottledError], which says more.
+// The rejection itself is a *[Error], which says more.
 var ErrThrottled = errors.New("throttle: rejected locally")
 
 var errNilThrottle = errors.New("throttle: nil *Throttle")
 
-// ThrottledError is a throttle's local rejection of a call: the backend has
+// Error is a throttle's local rejection of a call: the backend has
 // lately accepted too few of the client's requests, and this one lost the
 // draw. It matches [ErrThrottled]. A retry policy does not retry it by
 // default — the default classifier calls it ignored, a local rejection —
@@ -34,7 +34,7 @@ var errNilThrottle = errors.New("throttle: nil *Throttle")
 // The exact probability is in the [Rejection] passed to Config.OnReject.
 // The zero value reads "throttle rejected the call locally (rejection
 // probability 0.00)".
-type ThrottledError struct {
+type Error struct {
 	Name string // the throttle's name
 	// Probability is the rejection probability the call was refused at,
 	// rounded to the nearest percent and kept within [0.01, 0.99].
@@ -43,7 +43,7 @@ type ThrottledError struct {
 
 // Error returns a message such as
 // `throttle "llm-api" rejected the call locally (rejection probability 0.83)`.
-func (e *ThrottledError) Error() string {
+func (e *Error) Error() string {
 	s := "throttle"
 	if e.Name != "" {
 		s += " " + strconv.Quote(e.Name)
@@ -54,25 +54,25 @@ func (e *ThrottledError) Error() string {
 // LocalRejection reports true: the call was refused here, before it reached
 // the service, so resilience.Classify calls it ignored — a retry policy does
 // not retry it, and a policy outside this one does not count it.
-func (e *ThrottledError) LocalRejection() bool { return true }
+func (e *Error) LocalRejection() bool { return true }
 
 // Is reports whether target is [ErrThrottled].
-func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+func (e *Error) Is(target error) bool { return target == ErrThrottled }
 
 // Rejection errors come one per percent, from 1% to 99%.
 const errorSteps = 99
 
 // newErrors makes a throttle's rejection errors, in one allocation.
-func newErrors(name string) []ThrottledError {
-	errs := make([]ThrottledError, errorSteps)
+func newErrors(name string) []Error {
+	errs := make([]Error, errorSteps)
 	for i := range errs {
-		errs[i] = ThrottledError{Name: name, Probability: float64(i+1) / 100}
+		errs[i] = Error{Name: name, Probability: float64(i+1) / 100}
 	}
 	return errs
 }
 
 // errorFor returns the rejection error for the probability p (0 < p < 1).
-func errorFor(errs []ThrottledError, p float64) *ThrottledError {
+func errorFor(errs []Error, p float64) *Error {
 	i := int(math.Round(p * 100))
 	i = min(max(i, 1), errorSteps)
 	return &errs[i-1]

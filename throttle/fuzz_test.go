@@ -27,7 +27,7 @@ import (
 //     [0.01, 0.99], and counts as a request that was not accepted, while an
 //     admission counts nothing until it is reported;
 //   - a report counts one request, accepted unless transient, or nothing if
-//     the caller cancelled.
+//     the caller canceled.
 //
 // The program is 17 bytes a step: an operation, 8 bytes of time (a step
 // from the last time, or an absolute offset from t0) and 8 bytes of u.
@@ -36,7 +36,7 @@ func FuzzThrottle(f *testing.F) {
 	prog := fuzzprog.Prog
 	// op: bits 0-1: 0 AllowAt then DoneAt, 1 AllowAt only, 2 and 3 only
 	// the checks of the probability; bits 2-3, the outcome reported: nil, transient,
-	// permanent, cancelled; bit 4: the time is absolute.
+	// permanent, canceled; bit 4: the time is absolute.
 	const (
 		allowDone, allowOnly, probe, snap = 0, 1, 2, 3
 		ok, transient, permanent, cancel  = 0, 4, 8, 12
@@ -123,7 +123,7 @@ func FuzzThrottle(f *testing.F) {
 					t.Fatalf("step %d at %v: AllowAt(u = %v) at p = %v: %v", i/17, last, u, p, err)
 				}
 				if err != nil {
-					var te *throttle.ThrottledError
+					var te *throttle.Error
 					if !errors.Is(err, throttle.ErrThrottled) || !errors.As(err, &te) ||
 						!(te.Probability >= 0.01 && te.Probability <= 0.99) || math.Abs(te.Probability-p) > 0.005+1e-12 && p >= 0.01 && p <= 0.99 {
 						t.Fatalf("step %d: rejection at p = %v: %#v", i/17, p, err)

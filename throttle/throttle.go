@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
@@ -36,7 +36,7 @@ type Throttle struct {
 	classify    resilience.Classifier
 	onReject    func(Rejection)
 	clock       *clock.Clock
-	errs        []ThrottledError
+	errs        []Error
 
 	// zeroUntil is, if the probability was 0 when last looked at, the end of
 	// the window's bucket that held the time it was looked at; MinInt64 if
@@ -65,13 +65,13 @@ func New(cfg Config) (*Throttle, error) {
 	}
 	t := &Throttle{
 		name:        cfg.Name,
-		k:           defaults.Or(cfg.K, DefaultK),
-		minRequests: uint64(defaults.Or(cfg.MinRequests, DefaultMinRequests)),
-		maxP:        defaults.Or(cfg.MaxRejectProbability, 1),
+		k:           cmp.Or(cfg.K, DefaultK),
+		minRequests: uint64(cmp.Or(cfg.MinRequests, DefaultMinRequests)),
+		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
 		classify:    cfg.Classifier,
 		onReject:    cfg.OnReject,
 		clock:       clock.New(),
-		win:         window.New(defaults.Or(cfg.Window, DefaultWindow)),
+		win:         window.New(cmp.Or(cfg.Window, DefaultWindow)),
 		errs:        newErrors(cfg.Name),
 	}
 	if t.classify == nil {
@@ -195,7 +195,7 @@ func (t *Throttle) Execute(ctx context.Context, op resilience.Operation) error {
 // Do runs fn if the throttle admits the call, and reports its outcome: the
 // error fn returns, classified (an accept unless transient); a panic, as a
 // request the backend did not accept (the panic then goes on); a failure
-// after the caller's own context was cancelled, as nothing. If the throttle
+// after the caller's own context was canceled, as nothing. If the throttle
 // rejects the call, fn does not run and the error matches [ErrThrottled].
 // Do never stores fn, so a closure passed to it stays on the caller's stack,
 // and an admitted successful call allocates nothing; nor does a rejection.

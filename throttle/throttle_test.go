@@ -417,9 +417,9 @@ func TestRejectionError(t *testing.T) {
 			th := mustNew(t, tc.cfg)
 			record(t, th, t0, tc.accepted, tc.failed)
 			_, err := th.AllowAt(t0, 0)
-			var te *throttle.ThrottledError
+			var te *throttle.Error
 			if !errors.Is(err, throttle.ErrThrottled) || !errors.As(err, &te) {
-				t.Fatalf("AllowAt(u=0) = %v; want a *ThrottledError matching ErrThrottled", err)
+				t.Fatalf("AllowAt(u=0) = %v; want a *Error matching ErrThrottled", err)
 			}
 			if te.Name != tc.cfg.Name || te.Probability != tc.wantP || err.Error() != tc.wantText {
 				t.Fatalf("rejection %+v %q; want probability %v, text %q", *te, err.Error(), tc.wantP, tc.wantText)
@@ -432,8 +432,8 @@ func TestRejectionError(t *testing.T) {
 			}
 		})
 	}
-	if (&throttle.ThrottledError{}).Is(errBad) {
-		t.Fatal("ThrottledError matches an unrelated error")
+	if (&throttle.Error{}).Is(errBad) {
+		t.Fatal("Error matches an unrelated error")
 	}
 }
 

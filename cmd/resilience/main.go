@@ -234,7 +234,7 @@ func breakerDemo(out io.Writer, client *http.Client, url string) error {
 			reached++
 			return get(ctx, client, url)
 		})
-		var open *breaker.OpenError
+		var open *breaker.Error
 		if errors.As(err, &open) {
 			fmt.Fprintf(out, "  call %d: rejected at once, %v; probe allowed in %v\n", call, err, open.RetryAfter().Round(time.Second))
 		} else {

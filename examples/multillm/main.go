@@ -219,7 +219,7 @@ func run(w io.Writer, sc scenario) (report, error) {
 	var t report
 
 	// Hedged GETs: a second request when the first has no answer after
-	// 50ms; the loser's request is cancelled.
+	// 50ms; the loser's request is canceled.
 	var hedges atomic.Int64
 	h, err := hedge.New(hedge.Config{
 		Name:    "models",

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"math"
 	"reflect"
 	"strconv"
@@ -8,7 +9,6 @@ import (
 	"unsafe"
 
 	"github.com/netresilience/resilience/hedge"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -168,7 +168,7 @@ func (p *Policy) attempts() int {
 	if p.Retry == nil {
 		return 1
 	}
-	return defaults.Or(p.Retry.MaxAttempts, retry.DefaultMaxAttempts)
+	return cmp.Or(p.Retry.MaxAttempts, retry.DefaultMaxAttempts)
 }
 
 // hedges is the most hedges an attempt sends under p.
@@ -176,7 +176,7 @@ func (p *Policy) hedges() int {
 	if p.Hedge == nil {
 		return 0
 	}
-	return defaults.Or(p.Hedge.MaxHedges, hedge.DefaultMaxHedges)
+	return cmp.Or(p.Hedge.MaxHedges, hedge.DefaultMaxHedges)
 }
 
 // checkLimits reports the first limit on the size of s that it goes past,

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -383,18 +383,18 @@ const (
 	defaultDeadline      = 10 * time.Second
 )
 
-func (s *Scenario) seed() uint64 { return defaults.Or(s.Seed, defaultSeed) }
+func (s *Scenario) seed() uint64 { return cmp.Or(s.Seed, defaultSeed) }
 
 func (s *Scenario) resolution() time.Duration {
-	return defaults.Or(time.Duration(s.Resolution), defaultResolution)
+	return cmp.Or(time.Duration(s.Resolution), defaultResolution)
 }
 
 func (u *Upstream) latencyMedian() time.Duration {
-	return defaults.Or(time.Duration(u.Latency.Median), defaultMedian)
+	return cmp.Or(time.Duration(u.Latency.Median), defaultMedian)
 }
 
 func (l *Load) deadline() time.Duration {
-	return defaults.Or(time.Duration(l.Deadline), defaultDeadline)
+	return cmp.Or(time.Duration(l.Deadline), defaultDeadline)
 }
 
 func (l *Load) clients() int { return max(l.Clients, 1) }
@@ -502,7 +502,7 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			return nil, err
 		}
 		st.hedger = h
-		st.hedges = defaults.Or(c.MaxHedges, hedge.DefaultMaxHedges)
+		st.hedges = cmp.Or(c.MaxHedges, hedge.DefaultMaxHedges)
 	}
 	return st, nil
 }

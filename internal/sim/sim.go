@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -238,14 +238,14 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 		deadline:  int64(s.Load.deadline()),
 		segs:      segments(s.Upstream.Windows, s.Upstream.ErrorRate),
 		width:     int64(s.resolution()),
-		maxQueue:  int64(defaults.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
+		maxQueue:  int64(cmp.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
 		workers:   make([]int64, s.Upstream.Capacity),
 	}
 	r.errShed = errShed
 	if s.Upstream.RetryAfter > 0 {
 		r.errShed = resilience.WithRetryAfter(errShed, time.Duration(s.Upstream.RetryAfter))
 	}
-	r.rejectLatency = int64(defaults.Or(time.Duration(s.Upstream.RejectLatency), defaultRejectLatency))
+	r.rejectLatency = int64(cmp.Or(time.Duration(s.Upstream.RejectLatency), defaultRejectLatency))
 	lat := s.Upstream.Latency
 	median := s.Upstream.latencyMedian()
 	p99 := time.Duration(lat.P99)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience/breaker"
-	"github.com/netresilience/resilience/internal/defaults"
 	"github.com/netresilience/resilience/internal/leakcheck"
 	"github.com/netresilience/resilience/retry"
 )
@@ -149,7 +149,7 @@ func TestOutageBreaker(t *testing.T) {
 	if got := br.Series[len(br.Series)-1].Open; got != 0 {
 		t.Errorf("at the end %.2f of the breakers are open; want none", got)
 	}
-	recovery := Duration(defaults.Or(time.Duration(res.Scenario.Policies[3].Breaker.RecoveryTimeout), breaker.DefaultRecoveryTimeout))
+	recovery := Duration(cmp.Or(time.Duration(res.Scenario.Policies[3].Breaker.RecoveryTimeout), breaker.DefaultRecoveryTimeout))
 	if !br.Recovered || br.Recovery <= 0 || br.Recovery > time.Duration(recovery) {
 		t.Errorf("retry+breaker recovered %v after the outage (recovered %v); want within (0, %v]", br.Recovery, br.Recovered, time.Duration(recovery))
 	}
