@@ -1,41 +1,88 @@
 #!/usr/bin/env bash
 # Runs every check of the project over every Go module in the repository:
-# gofmt, go vet, and go test with the race detector (tests, examples, and one
-# pass of every benchmark so that benchmarks cannot rot).
+# gofmt; then, module by module, go vet, the tests (examples and fuzz seeds
+# included) with the race detector, and one pass of every benchmark without
+# it, so that benchmarks cannot rot. It ends with a summary.
 #
-# Usage: scripts/test.sh
-set -euo pipefail
+# Usage: scripts/test.sh            every check
+#        scripts/test.sh -v         the same, printing every test's output
+#
+# Benchmarks run once each (-benchtime=1x) and without the race detector: the
+# pass only proves that they run; their figures mean nothing (see
+# benchmarks/README.md for measured figures). Their output is kept in
+# $TMPDIR and printed only when a benchmark fails.
+set -uo pipefail
 cd "$(dirname "$0")/.."
+
+verbose=
+[ "${1:-}" = "-v" ] && verbose=-v
 
 # The race detector needs cgo and a C compiler. Where there is none (a machine
 # with only Go installed), run the tests without it and say so.
 race=-race
+racenote="on"
 cc=$(go env CC)
 if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "${cc%% *}" >/dev/null 2>&1; then
   echo "scripts/test.sh: no C compiler for cgo, so no race detector: running the tests without -race" >&2
   race=
+  racenote="off (no C compiler for cgo)"
 fi
 
+export GOWORK=off
+start=$(date +%s)
+logdir=$(mktemp -d)
+summary=()
 status=0
+
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then
   echo "gofmt: these files are not formatted:" >&2
   echo "$unformatted" >&2
+  summary+=("gofmt                 FAILED")
   status=1
+else
+  summary+=("gofmt                 ok")
 fi
+
+# step NAME LOG COMMAND...: runs COMMAND with its output in LOG, and prints the
+# output if it fails (or always, with -v). Returns the command's status.
+step() {
+  local log=$2
+  shift 2
+  if "$@" >"$log" 2>&1; then
+    [ -n "$verbose" ] && cat "$log"
+    return 0
+  fi
+  cat "$log"
+  return 1
+}
 
 for mod in $(find . -name go.mod -not -path './.git/*' | sort); do
   dir=$(dirname "$mod")
+  name=${dir#./}
+  [ "$name" = "." ] && name="(root)"
   echo "== module $dir"
-  (
-    cd "$dir"
-    export GOWORK=off
-    go vet ./...
-    go test $race -count=1 -bench=. -benchtime=1x ./...
-  ) || status=1
+  t0=$(date +%s)
+  log="$logdir/$(echo "$name" | tr '/()' '___')"
+  vet=ok tests=ok bench=ok
+  (cd "$dir" && step vet "$log.vet" go vet ./...) || { vet=FAILED; status=1; }
+  (cd "$dir" && step test "$log.test" go test $race $verbose -count=1 ./...) || { tests=FAILED; status=1; }
+  [ -z "$verbose" ] && grep -E '^(ok|FAIL|---)' "$log.test" | grep -v '^ok' || true
+  (cd "$dir" && step bench "$log.bench" go test -count=1 -run '^$' -bench . -benchtime 1x ./...) || { bench=FAILED; status=1; }
+  n=$(grep -c '^Benchmark' "$log.bench" || true)
+  pkgs=$(grep -c '^ok' "$log.test" || true)
+  summary+=("$(printf '%-20s  vet %-6s  tests %-6s (%s packages)  benchmarks %-6s (%s run once)  %ss' \
+    "$name" "$vet" "$tests" "$pkgs" "$bench" "$n" "$(( $(date +%s) - t0 ))")")
 done
 
+echo
+echo "== summary (race detector $racenote; benchmarks once each, without it)"
+printf '%s\n' "${summary[@]}"
+echo "total $(( $(date +%s) - start ))s"
+rm -rf "$logdir"
 if [ "$status" -ne 0 ]; then
   echo "FAILED" >&2
+else
+  echo "PASSED"
 fi
 exit "$status"
