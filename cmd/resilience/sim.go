@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/netresilience/resilience/internal/sim"
+	"github.com/netresilience/resilience/sim"
 )
 
 const simUsage = `usage: resilience sim [flags] [scenario ...]
