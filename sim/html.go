@@ -10,25 +10,14 @@ import (
 	"time"
 )
 
-// WriteHTML writes a self-contained HTML report of results to w: one page
+// Report is the HTML report of one or more results: a self-contained page
 // with, for each result, the scenario's setup, a table comparing its
 // policies and SVG charts of the upstream load, the success ratio and, when
 // a policy has a circuit breaker, the share of clients whose breaker was
 // open, over time. The page uses no JavaScript and loads nothing from
-// elsewhere, so it opens from disk. The same results give the same bytes.
-// Nil entries of results are skipped. A Report makes the same page without
-// keeping the results.
-func WriteHTML(w io.Writer, results []*Result) error {
-	var r Report
-	for _, res := range results {
-		r.Add(res)
-	}
-	_, err := r.WriteTo(w)
-	return err
-}
-
-// Report is the HTML report of WriteHTML, made one result at a time: Add
-// renders a result's section at once, and the caller need not keep the
+// elsewhere, so it opens from disk; the same results give the same bytes.
+//
+// Add renders a result's section at once, so the caller need not keep the
 // result, whose series may be long; a section's charts have a bounded
 // number of points, so the report stays small whatever the runs. The zero
 // Report is empty and ready to use. A Report is not safe for concurrent use.
@@ -40,7 +29,7 @@ type Report struct {
 }
 
 // Add renders the section of res; a nil res is skipped, but counts in the
-// numbering of the sections, as in WriteHTML.
+// numbering of the sections.
 func (r *Report) Add(res *Result) {
 	i := r.n
 	r.n++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"html"
+	"io"
 	"math"
 	"os"
 	"regexp"
@@ -154,12 +155,22 @@ func htmlResults() []*Result {
 	return []*Result{a, b}
 }
 
+// reportOf writes the Report of results to w.
+func reportOf(w io.Writer, results []*Result) error {
+	var r Report
+	for _, res := range results {
+		r.Add(res)
+	}
+	_, err := r.WriteTo(w)
+	return err
+}
+
 // writeHTML returns the report of results, failing the test on an error.
 func writeHTML(t *testing.T, results []*Result) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, results); err != nil {
-		t.Fatalf("WriteHTML: %v", err)
+	if err := reportOf(&buf, results); err != nil {
+		t.Fatalf("Report: %v", err)
 	}
 	return buf.String()
 }
@@ -578,8 +589,8 @@ type htmlFailingWriter struct{}
 func (htmlFailingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestHTMLWriteError(t *testing.T) {
-	if err := WriteHTML(htmlFailingWriter{}, htmlResults()); err == nil || err.Error() != "disk full" {
-		t.Errorf("WriteHTML to a failing writer: %v", err)
+	if err := reportOf(htmlFailingWriter{}, htmlResults()); err == nil || err.Error() != "disk full" {
+		t.Errorf("Report to a failing writer: %v", err)
 	}
 }
 

@@ -92,10 +92,26 @@ func collect(s *Scenario, runs []*run) *Result {
 		}
 		if res.HasHeal {
 			p.Recovery, p.Recovered = recovery(p.Series, r.width, firstTrouble, int64(res.Healed))
+			p.TroubleAmplification = amplification(p.Series, res.Offered, r.width, firstTrouble, int64(res.Healed))
 		}
 		res.Policies = append(res.Policies, p)
 	}
 	return res
+}
+
+// amplification returns the upstream calls per offered request in the
+// buckets of series that lie wholly within [from, to), or 0 if no request
+// arrived in them.
+func amplification(series []Point, offered []int, width, from, to int64) float64 {
+	var calls, requests int
+	for i := (from + width - 1) / width; i < to/width && i < int64(len(series)); i++ {
+		calls += series[i].Calls
+		requests += offered[i]
+	}
+	if requests == 0 {
+		return 0
+	}
+	return float64(calls) / float64(requests)
 }
 
 // pad returns s extended with zero values to length n.

@@ -2,13 +2,18 @@ package sim
 
 import "time"
 
-// Result is what one run of a scenario measured, for every policy.
+// Result is what one run of a scenario measured, for every policy, in the
+// order of Scenario.Policies. Counts are of requests and calls, durations
+// are virtual time, ratios are shares in [0, 1] unless said otherwise.
 type Result struct {
+	// Scenario is the scenario that ran.
 	Scenario *Scenario
-	// Bucket is the width of each point of the time series.
+	// Bucket is the width of each point of the time series: the scenario's
+	// Resolution.
 	Bucket time.Duration
-	// Healed is when the last trouble window of the upstream ended, and
-	// HasHeal whether there was one: time to recover counts from it.
+	// Healed is when the last trouble window of the upstream ended, from
+	// the start of the run, and HasHeal whether there was a window: time to
+	// recover counts from Healed.
 	Healed  time.Duration
 	HasHeal bool
 	// Offered is the client requests that arrived in each bucket; the same
@@ -17,51 +22,84 @@ type Result struct {
 	Policies []PolicyResult
 }
 
-// PolicyResult is what one policy configuration did in a scenario.
+// Policy returns the result of the policy named name, or nil if the
+// scenario has none of that name.
+func (r *Result) Policy(name string) *PolicyResult {
+	for i := range r.Policies {
+		if r.Policies[i].Name == name {
+			return &r.Policies[i]
+		}
+	}
+	return nil
+}
+
+// PolicyResult is what one policy configuration did in a scenario: the
+// numbers of a row of the table (WriteText), and its time series.
 type PolicyResult struct {
+	// Name is the policy's Name in the scenario.
 	Name string
 
-	Requests  int // client requests
+	Requests  int // client requests: the table's "requests"
 	Succeeded int // client requests that got a success
-	Calls     int // calls sent to the upstream: hedges and refused calls included
+	// Calls is the calls sent to the upstream, hedges and refused calls
+	// included: the table's "upstream calls".
+	Calls int
 
-	// Failures counts failed requests by why they ended.
+	// Failures counts failed requests by why they ended: the table's
+	// "failures".
 	Failures Failures
 
-	// Amplification is Calls / Requests.
+	// Amplification is Calls / Requests over the whole run: how many
+	// upstream calls the policy made per client request (the table's
+	// "amplification", 1 for a policy without retries or hedges, 0 without
+	// requests).
 	Amplification float64
-	// SuccessRatio is Succeeded / Requests.
+	// TroubleAmplification is the same ratio during the upstream's trouble:
+	// the calls started in the buckets that lie wholly within the span of
+	// the trouble windows (from the earliest From to the latest To), per
+	// client request that arrived in them — what a policy does to the load
+	// on a service that is in trouble. It is 0 without trouble windows, or
+	// when no request arrived in that span.
+	TroubleAmplification float64
+	// SuccessRatio is Succeeded / Requests: the table's "success".
 	SuccessRatio float64
 	// P50, P99 and P999 are percentiles of the latency of successful
-	// requests, from arrival to answer, retries included (to within 1%).
+	// requests, from arrival to answer, retries included (to within 1%): the
+	// table's "p50", "p99" and "p99.9". They are 0 when no request
+	// succeeded.
 	P50, P99, P999 time.Duration
-	// Recovery is how long after the upstream healed the clients' success
-	// ratio got back to 95% of what it was before the trouble and stayed
-	// there for five buckets; Recovered is false if it never did, and
-	// Recovery is then meaningless. Both are unset without a trouble window.
+	// Recovery is how long after the upstream healed (Result.Healed) the
+	// clients' success ratio got back to 95% of what it was before the
+	// trouble and stayed there for five buckets, to within a bucket: the
+	// table's "recovery". Recovered is false if it never did, and Recovery
+	// is then 0 and meaningless ("never" in the table). Both are unset
+	// without a trouble window.
 	Recovery  time.Duration
 	Recovered bool
-	// PeakLoad is the most upstream calls per second in one bucket.
+	// PeakLoad is the most upstream calls per second in one bucket: the
+	// table's "peak calls/s".
 	PeakLoad float64
 	// PeakInFlight is the most calls the upstream held at once.
 	PeakInFlight int
 
 	// HasBreaker is whether the policy has a circuit breaker, and so
-	// whether Open and HalfOpen mean anything.
+	// whether Point.Open and Point.HalfOpen mean anything.
 	HasBreaker bool
 
-	// Series holds one point per bucket.
+	// Series holds one point per bucket of Result.Bucket, from the start of
+	// the run.
 	Series []Point
 }
 
-// Failures counts failed requests by the reason they ended.
+// Failures counts failed requests by the reason they ended. The counts add
+// up to Requests - Succeeded.
 type Failures struct {
-	Exhausted    int // retries ran out on upstream errors (or there were none)
-	Deadline     int // the client's deadline passed
-	BreakerOpen  int // the breaker refused the last attempt
-	Throttled    int // the throttle refused the last attempt
-	Budget       int // the retry budget refused a retry
-	NotRetryable int // the retry policy stopped for another reason (time limit, hint too long)
+	Exhausted    int // retries ran out on upstream errors (or there were none): "errors"
+	Deadline     int // the client's deadline passed: "deadline"
+	BreakerOpen  int // the breaker refused the last attempt: "open"
+	Throttled    int // the throttle refused the last attempt: "throttled"
+	Budget       int // the retry budget refused a retry: "budget"
+	NotRetryable int // the retry policy stopped for another reason (time limit, hint too long): "other"
 }
 
 // Point is one bucket of a policy's time series.

@@ -211,7 +211,7 @@ func TestDeterministic(t *testing.T) {
 		if err := WriteText(&text, res); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteHTML(&page, []*Result{res}); err != nil {
+		if err := reportOf(&page, []*Result{res}); err != nil {
 			t.Fatal(err)
 		}
 		return text.String(), page.String()
