@@ -19,8 +19,12 @@
 // Most callers make one [Hedger] per service with [New] and run calls with
 // [Do] (or [DoRelease], which hands back losing values such as an
 // *http.Response to close), or put the Hedger inside resilience.Compose, after
-// a retry policy. The delay decision is callable on its own for simulators:
-// [Hedger.DelayAt] and [Hedger.ObserveAt] take the time as an argument.
+// a retry policy. The decisions that Do makes are callable on their own, for
+// an executor of one's own such as a simulator, each with its At form that
+// takes the time as an argument: [Hedger.Start] when a call starts (the
+// budget's count and the delay), [Hedger.AllowHedge] when a hedge is due,
+// [Hedger.ObserveFirst] when the first attempt ends (what the adaptive delay
+// learns from).
 //
 // A Hedger is safe for concurrent use. Do returns only after every attempt it
 // started has returned: losers are canceled and are expected to return

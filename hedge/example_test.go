@@ -107,3 +107,28 @@ func ExampleHedger_Execute() {
 	// Output:
 	// ok <nil> 2
 }
+
+// An executor of one's own, such as a simulator on virtual time, runs a
+// hedged call through the same decisions as Do: StartAt when the call
+// starts, AllowHedgeAt when a hedge is due, ObserveFirstAt when the first
+// attempt ends.
+func ExampleHedger_StartAt() {
+	h := hedge.MustNew(hedge.Config{Percentile: 0.5, MinSamples: 1, MaxHedges: 2})
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	delay := h.StartAt(start)
+	fmt.Println("first hedge due after", delay)
+	ok, more := h.AllowHedgeAt(start.Add(delay), 1)
+	fmt.Println("hedge 1 may start:", ok, "and another may follow:", more)
+
+	// Hedge 1 answers 20ms after it started, while the first attempt is
+	// still running: the first attempt lost, and its latency so far counts
+	// (the estimate holds it to within 1/16).
+	end := start.Add(delay + 20*time.Millisecond)
+	h.ObserveFirstAt(end, end.Sub(start), hedge.ErrLost)
+	fmt.Println("next delay: about", h.DelayAt(end).Round(10*time.Millisecond))
+	// Output:
+	// first hedge due after 100ms
+	// hedge 1 may start: true and another may follow: true
+	// next delay: about 120ms
+}

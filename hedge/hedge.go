@@ -149,6 +149,99 @@ func (h *Hedger) observeAt(now int64, latency time.Duration) {
 	h.mu.Unlock()
 }
 
+// Start begins a hedged call now, as the executors do: it counts the call in
+// the Budget when Config.Deposit is set, and returns the delay after which
+// its first hedge is due ([Hedger.Delay]). A nil Hedger returns 0. Use it,
+// with [Hedger.AllowHedge] and [Hedger.ObserveFirst], to run hedged calls
+// without [Do].
+func (h *Hedger) Start() time.Duration {
+	if h == nil {
+		return 0
+	}
+	return h.start(h.clock.Now())
+}
+
+// start is Start at the reading now, which the budget reads itself: its
+// Deposit is cheaper than DepositAt.
+func (h *Hedger) start(now int64) time.Duration {
+	if h.deposit {
+		h.budget.Deposit()
+	}
+	return h.delayAt(now)
+}
+
+// StartAt is [Hedger.Start] for a call that starts at the time now.
+func (h *Hedger) StartAt(now time.Time) time.Duration {
+	if h == nil {
+		return 0
+	}
+	if h.deposit {
+		h.budget.DepositAt(now)
+	}
+	return h.delayAt(h.clock.From(now))
+}
+
+// AllowHedge decides whether hedge number n of a call (1 for the first)
+// may start now, its delay having passed with no success: ok is true if n
+// is at most MaxHedges and the Budget, if any, lets it go (a retry is
+// withdrawn for it); more is true if a hedge n+1 may follow, a delay later.
+// A refused hedge ends the hedging of its call, which goes on with the
+// attempts already running. A nil Hedger allows none.
+func (h *Hedger) AllowHedge(n int) (ok, more bool) {
+	if h == nil {
+		return false, false
+	}
+	return h.allowHedge(h.clock.Time(h.clock.Now()), n)
+}
+
+// AllowHedgeAt is [Hedger.AllowHedge] at the time now.
+func (h *Hedger) AllowHedgeAt(now time.Time, n int) (ok, more bool) {
+	if h == nil {
+		return false, false
+	}
+	return h.allowHedge(now, n)
+}
+
+func (h *Hedger) allowHedge(now time.Time, n int) (ok, more bool) {
+	if n < 1 || n > h.maxHedges {
+		return false, false
+	}
+	if h.budget != nil && !h.budget.WithdrawAt(now) {
+		return false, false
+	}
+	return true, n < h.maxHedges
+}
+
+// ObserveFirst records, for the adaptive delay, the first attempt of a
+// hedged call that ended now after latency, by the rule of the executors:
+// err is how it ended, and only two endings count. A first attempt that
+// succeeded (err nil) gives its latency; one that a hedge beat, cut short
+// with [ErrLost] (err matching it), gives a lower bound of its latency that
+// lies above the delay, which ranks right for the percentile. One that
+// failed, or whose caller's context ended, tells nothing of how long a call
+// takes, and is not recorded. With a fixed delay ObserveFirst does nothing.
+func (h *Hedger) ObserveFirst(latency time.Duration, err error) {
+	if h == nil || !h.learnsFrom(err) {
+		return
+	}
+	h.observeAt(h.clock.Now(), latency)
+}
+
+// ObserveFirstAt is [Hedger.ObserveFirst] for a first attempt that ended at
+// the time now.
+func (h *Hedger) ObserveFirstAt(now time.Time, latency time.Duration, err error) {
+	if h == nil || !h.learnsFrom(err) {
+		return
+	}
+	h.observeAt(h.clock.From(now), latency)
+}
+
+// learnsFrom reports whether the adaptive delay learns from a first attempt
+// that ended with err: see [Hedger.ObserveFirst].
+func (h *Hedger) learnsFrom(err error) bool {
+	return h.delay == 0 && (err == nil || err == ErrLost || errors.Is(err, ErrLost))
+}
+
 // Execute runs op under the hedger: op.Call may be called concurrently, once
 // per attempt, and the Operation keeps the value of the first attempt that
 // succeeds (as the root package's executors do). It implements
@@ -215,11 +308,8 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	if err := ctx.Err(); err != nil {
 		return zero, context.Cause(ctx)
 	}
-	if h.deposit {
-		h.budget.Deposit()
-	}
 	start := h.clock.Now()
-	r := &race[T]{h: h, ctx: ctx, fn: fn, release: release, delay: h.delayAt(start)}
+	r := &race[T]{h: h, ctx: ctx, fn: fn, release: release, delay: h.start(start)}
 	actx, cancel := context.WithCancelCause(ctx)
 	r.first = cancel
 	r.slot = h.getSlot()
@@ -227,10 +317,13 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	r.wg.Add(1)
 	r.slot.timer.Reset(r.delay)
 	v, err := r.runFirst(actx)
-	if h.delay == 0 && (err == nil || context.Cause(actx) == ErrLost) {
-		// The first attempt's latency, or, if it lost, a lower bound of it
-		// that lies above the delay: either way it ranks right for the
-		// percentile.
+	first := err // how the first attempt ended: ErrLost if a hedge beat it
+	if err != nil {
+		if c := context.Cause(actx); c != nil {
+			first = c
+		}
+	}
+	if h.learnsFrom(first) {
 		end := h.clock.Now()
 		h.observeAt(end, time.Duration(end-start))
 	}
@@ -385,7 +478,8 @@ func (r *race[T]) hedge() {
 		r.mu.Unlock()
 		return
 	}
-	if h.budget != nil && !h.budget.WithdrawAt(h.clock.Time(h.clock.Now())) {
+	allowed, more := h.allowHedge(h.clock.Time(h.clock.Now()), r.hedges+1)
+	if !allowed {
 		r.stopped = true
 		r.mu.Unlock()
 		if h.onHedge != nil {
@@ -400,7 +494,7 @@ func (r *race[T]) hedge() {
 		r.cancels = make([]context.CancelCauseFunc, h.maxHedges+1)
 	}
 	r.cancels[i] = cancel
-	if i < h.maxHedges {
+	if more {
 		r.wg.Add(1)
 		r.slot.timer.Reset(r.delay)
 	}
