@@ -85,3 +85,26 @@ func TestSuccessWithBudgetAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per successful call with a budget, want 0", n)
 	}
 }
+
+// TestBeginRetriesAt checks that BeginRetriesAt counts a call in the budget
+// at the time it is given, as BeginRetries does now: twenty calls earn two
+// retries of a budget with a 10% ratio and no floor.
+func TestBeginRetriesAt(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: 1e-9})
+	p := retry.MustNew(retry.Config{MaxElapsed: time.Minute, Budget: b})
+	for range 20 {
+		if timed, err := p.BeginRetriesAt(t0); !timed || err != nil {
+			t.Fatalf("BeginRetriesAt: %v, %v; want true (MaxElapsed is set), nil", timed, err)
+		}
+	}
+	for i, want := range []bool{true, true, false} {
+		if got := b.WithdrawAt(t0); got != want {
+			t.Errorf("withdrawal %d after 20 calls: %v; want %v", i+1, got, want)
+		}
+	}
+	var nilPolicy *retry.Policy
+	if _, err := nilPolicy.BeginRetriesAt(t0); err == nil {
+		t.Error("a nil Policy began retries")
+	}
+}

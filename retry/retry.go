@@ -174,6 +174,18 @@ func (p *Policy) BeginRetries() (timed bool, err error) {
 	return p.maxElapsed > 0, nil
 }
 
+// BeginRetriesAt is [Policy.BeginRetries] for a call that starts at the time
+// now, for virtual time: it counts the call in the budget at now.
+func (p *Policy) BeginRetriesAt(now time.Time) (timed bool, err error) {
+	if p == nil {
+		return false, errNilPolicy
+	}
+	if p.budget != nil {
+		p.budget.DepositAt(now)
+	}
+	return p.maxElapsed > 0, nil
+}
+
 // NextRetry implements resilience.Retrier: it returns the delay that
 // [Policy.Decide] chooses — if the budget, when there is one, lets the retry
 // go — after calling the OnRetry hook, or the error the call ends with when
