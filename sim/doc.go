@@ -1,16 +1,50 @@
-// Package sim is the simulator behind "resilience sim": it runs simulated
-// clients against a simulated upstream on virtual time, through the
-// library's own decisions, and measures what each policy configuration did
-// to the clients and to the upstream.
+// Package sim simulates clients that call an upstream through the library's
+// policies, on virtual time, and measures what each policy configuration
+// does to the clients and to the upstream: the upstream calls per request
+// (amplification), the success ratio, latency percentiles, the time to
+// recover after trouble, the peak load. It is what "resilience sim" runs,
+// and a library for tests: a team can assert, in its own go test, what its
+// production configuration does to an outage, and have CI catch the change
+// that breaks it.
 //
-// Every decision is the library's: a failed attempt goes to
-// retry.Policy.NextRetry (the retry decision, then the budget's
-// WithdrawAt), each request to budget.Budget.DepositAt, each attempt to
-// throttle.Throttle.AllowAt and breaker.Breaker.AllowAt and its outcome to
-// their permits' DoneAt, and hedges wait for hedge.Hedger.DelayAt and report
-// to ObserveAt — the same calls the executors make (Do, the HTTP transport),
-// on times the simulator gives them. The simulator is an executor: it keeps
-// requests, attempts and timers, and decides nothing a policy decides.
+//	s := &sim.Scenario{ ... an upstream that is down for a minute ... ,
+//		Policies: []sim.Policy{{Name: "ours", Retry: ..., Budget: ..., Breaker: ...}}}
+//	res, err := sim.Run(s)
+//	p := res.Policy("ours")
+//	if p.TroubleAmplification > 1.2 || !p.Recovered || p.Recovery > 5*time.Second { t.Error(...) }
+//
+// A [Scenario] is built in Go, read from JSON with [Parse] or taken from
+// [Builtins]; [Run] runs it and returns a [Result], with one [PolicyResult]
+// per policy holding the numbers of a row of the table that [WriteText]
+// prints; a [Report] makes an HTML page with charts of the results.
+//
+// # What is stable
+//
+// The scenario format — the fields of Scenario and of its parts, their JSON
+// names (the Go names) and meaning — and the fields of Result, PolicyResult,
+// Failures and Point, their meaning and units, change only compatibly: new
+// fields may come, with zero values that keep the old behaviour. A run is
+// reproducible: the same scenario and seed give the same results, byte for
+// byte, with one version of this module. The exact numbers are not stable
+// across versions: a better model of the upstream, or a policy that decides
+// better, changes them, as may a different use of the random draws — assert
+// bounds (at most 1.2 times the load), not figures. Neither is the layout
+// of the text table nor the HTML page, which are for people. The limits
+// below may be raised.
+//
+// # How it works
+//
+// Every decision is the library's: a request starts the retry policy's
+// count in its budget (retry.Policy.BeginRetriesAt), a failed attempt goes
+// to retry.Policy.NextRetry (the retry decision, then the budget's
+// WithdrawAt), each attempt to throttle.Throttle.AllowAt and
+// breaker.Breaker.AllowAt and its outcome to their permits' DoneAt; a hedged
+// attempt starts with hedge.Hedger.StartAt, each hedge asks
+// hedge.Hedger.AllowHedgeAt, and the first call's outcome goes to
+// hedge.Hedger.ObserveFirstAt — the same calls the executors make (Do, the
+// HTTP transport), on times the simulator gives them. The simulator is an
+// executor: it keeps requests, attempts and timers, and decides nothing a
+// policy decides.
 //
 // The simulation is a discrete-event loop: a queue of timed events (a request
 // arrives, an upstream call answers, a backoff ends, a hedge is due, an
@@ -30,10 +64,6 @@
 // that take it down, raise its error rate or slow it. A call that a client
 // abandons (its attempt timed out, its deadline passed, a hedge won) goes on
 // holding its worker until it ends, as on a server that does not notice.
-//
-// A Scenario is read from JSON with Parse or taken from Builtins; Run runs it
-// and returns a Result, which WriteText prints as a table and WriteHTML (or
-// a Report, one result at a time) as a page with SVG charts.
 //
 // # Limits
 //

@@ -220,7 +220,8 @@ type ThrottleConfig struct {
 
 // HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
 // budget of the policy, as hedge.Config.Budget shared with
-// retry.Config.Budget does.
+// retry.Config.Budget does; in a policy without a Retry, the hedger counts
+// each call in the budget too, as hedge.Config.Deposit does.
 type HedgeConfig struct {
 	Delay        Duration `json:",omitzero"`
 	Percentile   float64  `json:",omitzero"`
@@ -406,7 +407,6 @@ type stack struct {
 	breaker  *breaker.Breaker
 	throttle *throttle.Throttle
 	hedger   *hedge.Hedger
-	hedges   int // the most hedges per attempt
 	timeout  time.Duration
 }
 
@@ -495,14 +495,15 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			MaxHedges:    c.MaxHedges,
 		}
 		if c.UseBudget {
-			cfg.Budget = st.budget
+			// The retry policy counts each request in the budget; without
+			// one, the hedger counts each call it hedges.
+			cfg.Budget, cfg.Deposit = st.budget, p.Retry == nil
 		}
 		h, err := hedge.New(cfg)
 		if err != nil {
 			return nil, err
 		}
 		st.hedger = h
-		st.hedges = cmp.Or(c.MaxHedges, hedge.DefaultMaxHedges)
 	}
 	return st, nil
 }

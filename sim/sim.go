@@ -13,6 +13,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -174,7 +175,7 @@ type request struct {
 	running  int8  // upstream calls of the attempt not yet answered
 	hedges   int8  // hedges started in the attempt
 	stopped  bool  // no more hedges in the attempt
-	failed   bool  // the first call of the attempt failed
+	firstEnd bool  // the first call of the attempt has ended, or was cut short
 	delay    int64 // the hedge delay of the attempt
 	last     time.Duration
 	bpermit  breaker.Permit
@@ -336,6 +337,7 @@ func (r *run) loop() error {
 				if e.at >= q.deadline {
 					err = context.DeadlineExceeded
 				}
+				r.firstEnded(q, e.at, err)
 				r.attemptEnded(e.req, e.at, err)
 			}
 		case evHedge:
@@ -431,8 +433,8 @@ func (r *run) arrive(now int64) {
 	r.res.Requests++
 	r.bucket(now)
 	r.offered[now/r.width]++
-	if b := r.clients[q.client].budget; b != nil {
-		b.DepositAt(at(now))
+	if p := r.clients[q.client].retry; p != nil {
+		p.BeginRetriesAt(at(now)) // counts the request in the budget
 	}
 	r.startAttempt(id, now)
 }
@@ -444,7 +446,7 @@ func (r *run) startAttempt(id int32, now int64) {
 	st := r.clients[q.client]
 	q.attempt++
 	q.open, q.attStart = true, now
-	q.running, q.hedges, q.stopped, q.failed, q.timerSet = 0, 0, false, false, false
+	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet = 0, 0, false, false, false
 	q.hasB, q.hasT = false, false
 	q.limit = q.deadline
 	if st.timeout > 0 {
@@ -467,7 +469,7 @@ func (r *run) startAttempt(id int32, now int64) {
 		q.bpermit, q.hasB = p, true
 	}
 	if st.hedger != nil {
-		q.delay = max(int64(st.hedger.DelayAt(at(now))), 0)
+		q.delay = max(int64(st.hedger.StartAt(at(now))), 0)
 	}
 	done := r.call(id, now, 0)
 	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
@@ -612,45 +614,64 @@ func (r *run) callDone(e *event) {
 		return // the attempt has already ended; the answer comes too late
 	}
 	q.running--
-	st := r.clients[q.client]
-	if e.result == callOK {
-		if st.hedger != nil && !q.failed {
-			// As the hedger's executor observes: the first call's latency,
-			// or, when a hedge won while it ran, a lower bound of it.
-			st.hedger.ObserveAt(at(e.at), time.Duration(e.at-q.attStart))
-		}
+	var err error
+	switch e.result {
+	case callFailed:
+		err = errUpstream
+	case callRefused:
+		err = errRefused
+	case callShed:
+		err = r.errShed
+	}
+	switch {
+	case e.sub == 0:
+		r.firstEnded(q, e.at, err)
+	case err == nil:
+		r.firstEnded(q, e.at, hedge.ErrLost) // a hedge won: the first call is cut short
+	}
+	if err == nil {
 		r.attemptEnded(e.req, e.at, nil)
 		return
 	}
 	if e.sub == 0 {
-		q.stopped, q.failed = true, true // no more hedges start
+		// As in hedge.Do, a failure of the first call starts no more hedges;
+		// the attempt ends with the last call running.
+		q.stopped = true
 	}
 	if q.running == 0 && q.stopped {
-		err := errUpstream
-		switch e.result {
-		case callRefused:
-			err = errRefused
-		case callShed:
-			err = r.errShed
-		}
 		r.attemptEnded(e.req, e.at, err)
 	}
 }
 
-// hedge starts a due hedge of an attempt.
+// firstEnded tells the hedger, if there is one, how the first call of the
+// current attempt of q ended at now, once, as hedge.Do does when its first
+// attempt returns: err is nil for a success, hedge.ErrLost if a hedge won
+// while it ran, or its error. The hedger decides what its delay learns.
+func (r *run) firstEnded(q *request, now int64, err error) {
+	if q.firstEnd {
+		return
+	}
+	q.firstEnd = true
+	if h := r.clients[q.client].hedger; h != nil {
+		h.ObserveFirstAt(at(now), time.Duration(now-q.attStart), err)
+	}
+}
+
+// hedge starts a due hedge of an attempt, if the hedger allows it, and
+// schedules the next if it allows one.
 func (r *run) hedge(e *event) {
 	q := &r.reqs[e.req]
 	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped {
 		return
 	}
-	st := r.clients[q.client]
-	if r.p.Hedge.UseBudget && !st.budget.WithdrawAt(at(e.at)) {
+	ok, more := r.clients[q.client].hedger.AllowHedgeAt(at(e.at), int(q.hedges)+1)
+	if !ok {
 		q.stopped = true
 		return
 	}
 	q.hedges++
 	r.call(e.req, e.at, uint8(q.hedges))
-	if int(q.hedges) < st.hedges && e.at+q.delay < q.limit {
+	if more && e.at+q.delay < q.limit {
 		r.q.push(event{at: e.at + q.delay, kind: evHedge, req: e.req, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
 	} else {
 		q.stopped = true

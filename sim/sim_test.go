@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/internal/leakcheck"
 	"github.com/netresilience/resilience/retry"
 )
@@ -599,6 +602,116 @@ func TestSameAsRetryDo(t *testing.T) {
 		t.Fatalf("retry.Do: %d calls in %v; the simulator: %d calls in %v", calls, elapsed, p.Calls, p.P50)
 	}
 	t.Logf("both: 4 calls, %v", elapsed)
+}
+
+// TestSameAsHedgeDo checks the simulator against the hedge executor that
+// users run: five requests to an upstream whose calls take 10ms, or 200ms
+// when they start in a slow spell, through a hedger with an adaptive delay
+// (the median of the first attempts, 30ms until one is known), at most two
+// hedges, and a budget that earns one hedge per request. The requests take
+// each path of the hedge decisions: a hedge that beats the first call,
+// whose latency so far then counts (at 0s); a delay learnt from it, 40ms,
+// that sends the hedge after the slow spell, where 30ms would not (at 1s);
+// a first call that needs no hedge (at 1.5s); two hedges, and no third past
+// MaxHedges (at 2s); a second hedge that the budget refuses (at 3s). The
+// simulator and hedge.Do under synctest must make the same calls and take
+// the same time for each.
+func TestSameAsHedgeDo(t *testing.T) {
+	ms := time.Millisecond
+	sec := Duration(time.Second)
+	arrivals := []time.Duration{0, time.Second, 1500 * ms, 2 * time.Second, 3 * time.Second}
+	slowSpells := []Window{
+		{From: 0, To: Duration(20 * ms), LatencyFactor: 20},
+		{From: sec, To: sec + Duration(35*ms), LatencyFactor: 20},
+		{From: 2 * sec, To: 2*sec + Duration(150*ms), LatencyFactor: 20},
+		{From: 3 * sec, To: 3*sec + Duration(150*ms), LatencyFactor: 20},
+	}
+	hedgeCfg := hedge.Config{Percentile: 0.5, MinSamples: 1, InitialDelay: 30 * ms, MaxHedges: 2}
+	budgetCfg := budget.Config{Ratio: 1, MinPerSecond: 1e-9}
+	const wantCalls, wantRefused = 2 + 2 + 1 + 3 + 2, 1
+
+	s := simple()
+	s.Duration = 4 * sec
+	s.Load = Load{}
+	for _, a := range arrivals {
+		s.Load.Bursts = append(s.Load.Bursts, Burst{At: Duration(a), Requests: 1})
+	}
+	s.Upstream.Windows = slowSpells
+	s.Policies = []Policy{{Name: "hedge",
+		Budget: &BudgetConfig{Ratio: budgetCfg.Ratio, MinPerSecond: budgetCfg.MinPerSecond},
+		Hedge: &HedgeConfig{Percentile: hedgeCfg.Percentile, MinSamples: hedgeCfg.MinSamples,
+			InitialDelay: Duration(hedgeCfg.InitialDelay), MaxHedges: hedgeCfg.MaxHedges, UseBudget: true}}}
+	var simulated []time.Duration // the latencies, from the histogram's buckets
+	var simRefused uint64
+	runHook = func(r *run) {
+		for i, n := range r.hist.counts {
+			for range n {
+				simulated = append(simulated, time.Duration(histValue(i)))
+			}
+		}
+		simRefused = r.clients[0].budget.Snapshot().Exhausted
+	}
+	t.Cleanup(func() { runHook = nil })
+	p := run1(t, s)
+	runHook = nil
+	if p.Succeeded != len(arrivals) || p.Calls != wantCalls || simRefused != wantRefused {
+		t.Fatalf("simulated: %d succeeded after %d calls, %d hedges refused; want %d, %d, %d",
+			p.Succeeded, p.Calls, simRefused, len(arrivals), wantCalls, wantRefused)
+	}
+
+	var latencies []time.Duration
+	var calls atomic.Int64
+	var refused uint64
+	synctest.Test(t, func(t *testing.T) {
+		b := budget.MustNew(budgetCfg)
+		cfg := hedgeCfg
+		cfg.Budget, cfg.Deposit = b, true // as the simulator does without a Retry
+		h := hedge.MustNew(cfg)
+		start := time.Now()
+		slow := func(at time.Duration) bool {
+			for _, w := range slowSpells {
+				if at >= time.Duration(w.From) && at < time.Duration(w.To) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, a := range arrivals {
+			time.Sleep(a - time.Since(start))
+			began := time.Now()
+			_, err := hedge.Do(t.Context(), h, func(ctx context.Context) (struct{}, error) {
+				calls.Add(1)
+				d := 10 * ms
+				if slow(time.Since(start)) {
+					d = 200 * ms
+				}
+				timer := time.NewTimer(d)
+				defer timer.Stop()
+				select {
+				case <-timer.C:
+					return struct{}{}, nil
+				case <-ctx.Done():
+					return struct{}{}, context.Cause(ctx)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			latencies = append(latencies, time.Since(began))
+		}
+		refused = b.Snapshot().Exhausted
+	})
+	slices.Sort(latencies)
+	same := len(latencies) == len(simulated)
+	for i := 0; same && i < len(latencies); i++ {
+		// The histogram keeps latencies to within 0.4%.
+		same = math.Abs(float64(simulated[i]-latencies[i])) <= 0.004*float64(latencies[i])
+	}
+	if calls.Load() != int64(p.Calls) || refused != simRefused || !same {
+		t.Fatalf("hedge.Do: %d calls, %d hedges refused, latencies %v; the simulator: %d calls, %d refused, latencies %v",
+			calls.Load(), refused, latencies, p.Calls, simRefused, simulated)
+	}
+	t.Logf("both: %d calls, %d hedges refused, latencies %v", p.Calls, refused, latencies)
 }
 
 // TestRetryAfter checks that refusals for overload carry the upstream's
