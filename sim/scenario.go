@@ -17,6 +17,7 @@ import (
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
+	"github.com/netresilience/resilience/timeout"
 )
 
 // Duration is a time.Duration written in JSON as a string such as "250ms" or
@@ -167,7 +168,8 @@ type Policy struct {
 	Throttle *ThrottleConfig `json:",omitzero"`
 	Hedge    *HedgeConfig    `json:",omitzero"`
 	// Timeout limits each attempt, as timeout.Config's Timeout does: an
-	// attempt still running after it fails with a transient timeout.
+	// attempt still running after it fails with a transient timeout. Zero
+	// means none.
 	Timeout Duration `json:",omitzero"`
 }
 
@@ -407,48 +409,53 @@ type stack struct {
 	breaker  *breaker.Breaker
 	throttle *throttle.Throttle
 	hedger   *hedge.Hedger
-	timeout  time.Duration
+	timeout  time.Duration // the attempt timeout, 0 for none
 }
 
-// build makes one client's instances of p, seeding what draws random
-// numbers of its own with seed.
-func (p *Policy) build(seed uint64) (*stack, error) {
-	st := &stack{timeout: time.Duration(p.Timeout)}
-	if p.Timeout < 0 {
-		return nil, errors.New("Timeout must not be negative")
+// configs is a Policy mapped onto the Configs of the library's packages: a
+// nil Config for a section the Policy does not have.
+type configs struct {
+	budget   *budget.Config
+	retry    *retry.Config
+	breaker  *breaker.Config
+	throttle *throttle.Config
+	hedge    *hedge.Config
+	timeout  *timeout.Config
+}
+
+// budgetConfig maps p.Budget onto budget.Config; nil without one.
+func (p *Policy) budgetConfig() *budget.Config {
+	c := p.Budget
+	if c == nil {
+		return nil
 	}
-	if p.Budget != nil {
-		if p.Retry == nil && (p.Hedge == nil || !p.Hedge.UseBudget) {
-			return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
+	return &budget.Config{Ratio: c.Ratio, MinPerSecond: c.MinPerSecond, Window: time.Duration(c.Window)}
+}
+
+// configs maps p's sections onto the Configs of their packages, field for
+// field (the test of the mapping checks that every field of every Config is
+// mapped, or is listed as not simulated), with b, the budget made from
+// p.Budget, where a Config takes the budget, and seed for what draws random
+// numbers of its own. It checks nothing that New checks.
+func (p *Policy) configs(seed uint64, b *budget.Budget) (configs, error) {
+	cs := configs{budget: p.budgetConfig()}
+	if c := p.Retry; c != nil {
+		cs.retry = &retry.Config{
+			MaxAttempts:   c.MaxAttempts,
+			MaxElapsed:    time.Duration(c.MaxElapsed),
+			MaxRetryAfter: time.Duration(c.MaxRetryAfter),
+			Budget:        b,
 		}
-		b, err := budget.New(budget.Config{Ratio: p.Budget.Ratio, MinPerSecond: p.Budget.MinPerSecond, Window: time.Duration(p.Budget.Window)})
-		if err != nil {
-			return nil, err
-		}
-		st.budget = b
-	}
-	if p.Retry != nil {
-		cfg := retry.Config{
-			MaxAttempts:   p.Retry.MaxAttempts,
-			MaxElapsed:    time.Duration(p.Retry.MaxElapsed),
-			MaxRetryAfter: time.Duration(p.Retry.MaxRetryAfter),
-			Budget:        st.budget,
-		}
-		if b := p.Retry.Backoff; b != nil {
-			strategy, err := b.strategy()
+		if c.Backoff != nil {
+			strategy, err := c.Backoff.strategy()
 			if err != nil {
-				return nil, err
+				return configs{}, err
 			}
-			cfg.Backoff = strategy
+			cs.retry.Backoff = strategy
 		}
-		r, err := retry.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		st.retry = r
 	}
 	if c := p.Breaker; c != nil {
-		b, err := breaker.New(breaker.Config{
+		cs.breaker = &breaker.Config{
 			Name:               p.Name,
 			FailureThreshold:   c.FailureThreshold,
 			RecoveryTimeout:    time.Duration(c.RecoveryTimeout),
@@ -461,31 +468,20 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			SlowCallRate:       c.SlowCallRate,
 			MinCalls:           c.MinCalls,
 			Seed:               seed | 1,
-		})
-		if err != nil {
-			return nil, err
 		}
-		st.breaker = b
 	}
 	if c := p.Throttle; c != nil {
-		t, err := throttle.New(throttle.Config{
+		cs.throttle = &throttle.Config{
 			Name:                 p.Name,
 			K:                    c.K,
 			Window:               time.Duration(c.Window),
 			MinRequests:          c.MinRequests,
 			MaxRejectProbability: c.MaxRejectProbability,
 			Seed:                 seed | 1,
-		})
-		if err != nil {
-			return nil, err
 		}
-		st.throttle = t
 	}
 	if c := p.Hedge; c != nil {
-		if c.UseBudget && p.Budget == nil {
-			return nil, errors.New("Hedge.UseBudget needs a Budget")
-		}
-		cfg := hedge.Config{
+		cs.hedge = &hedge.Config{
 			Name:         p.Name,
 			Delay:        time.Duration(c.Delay),
 			Percentile:   c.Percentile,
@@ -497,13 +493,62 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		if c.UseBudget {
 			// The retry policy counts each request in the budget; without
 			// one, the hedger counts each call it hedges.
-			cfg.Budget, cfg.Deposit = st.budget, p.Retry == nil
+			cs.hedge.Budget, cs.hedge.Deposit = b, p.Retry == nil
 		}
-		h, err := hedge.New(cfg)
+	}
+	if p.Timeout != 0 {
+		cs.timeout = &timeout.Config{Name: p.Name, Timeout: time.Duration(p.Timeout)}
+	}
+	return cs, nil
+}
+
+// build makes one client's instances of p, seeding what draws random
+// numbers of its own with seed.
+func (p *Policy) build(seed uint64) (*stack, error) {
+	switch {
+	case p.Budget != nil && p.Retry == nil && (p.Hedge == nil || !p.Hedge.UseBudget):
+		return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
+	case p.Hedge != nil && p.Hedge.UseBudget && p.Budget == nil:
+		return nil, errors.New("Hedge.UseBudget needs a Budget")
+	}
+	st := &stack{}
+	if c := p.budgetConfig(); c != nil {
+		b, err := budget.New(*c)
 		if err != nil {
 			return nil, err
 		}
-		st.hedger = h
+		st.budget = b
+	}
+	cs, err := p.configs(seed, st.budget)
+	if err != nil {
+		return nil, err
+	}
+	if cs.timeout != nil {
+		t, err := timeout.New(*cs.timeout)
+		if err != nil {
+			return nil, err
+		}
+		st.timeout = t.Snapshot().Timeout
+	}
+	if cs.retry != nil {
+		if st.retry, err = retry.New(*cs.retry); err != nil {
+			return nil, err
+		}
+	}
+	if cs.breaker != nil {
+		if st.breaker, err = breaker.New(*cs.breaker); err != nil {
+			return nil, err
+		}
+	}
+	if cs.throttle != nil {
+		if st.throttle, err = throttle.New(*cs.throttle); err != nil {
+			return nil, err
+		}
+	}
+	if cs.hedge != nil {
+		if st.hedger, err = hedge.New(*cs.hedge); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }

@@ -417,6 +417,7 @@ func TestBadScenarios(t *testing.T) {
 		{"breaker", func(s *Scenario) { s.Policies[0].Breaker = &BreakerConfig{FailureRate: 2} }, "breaker:"},
 		{"throttle", func(s *Scenario) { s.Policies[0].Throttle = &ThrottleConfig{K: 0.5} }, "throttle:"},
 		{"hedge", func(s *Scenario) { s.Policies[0].Hedge = &HedgeConfig{Percentile: 1} }, "hedge:"},
+		{"attempt timeout", func(s *Scenario) { s.Policies[0].Timeout = Duration(-time.Second) }, "timeout:"},
 		{"budget alone", func(s *Scenario) { s.Policies[0].Budget = &BudgetConfig{} }, "Budget needs"},
 		{"hedge budget", func(s *Scenario) { s.Policies[0].Hedge = &HedgeConfig{UseBudget: true} }, "UseBudget"},
 		{"budget ratio", func(s *Scenario) {
