@@ -429,7 +429,7 @@ func (p *Policy) budgetConfig() *budget.Config {
 	if c == nil {
 		return nil
 	}
-	return &budget.Config{Ratio: c.Ratio, MinPerSecond: c.MinPerSecond, Window: time.Duration(c.Window)}
+	return &budget.Config{Name: p.Name, Ratio: c.Ratio, MinPerSecond: c.MinPerSecond, Window: time.Duration(c.Window)}
 }
 
 // configs maps p's sections onto the Configs of their packages, field for
