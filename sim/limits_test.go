@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -309,7 +310,7 @@ func TestRunGuards(t *testing.T) {
 	s.Load.Rate = 0
 	s.Load.Bursts = []Burst{{At: Duration(time.Second), Requests: 80}, {At: Duration(time.Second), Requests: 80}}
 	s.Upstream.Latency = Latency{Median: Duration(time.Second), P99: Duration(time.Second)}
-	if _, err := Run(s); err == nil || !strings.Contains(err.Error(), "policy none: more than 100 requests in flight at once") {
+	if _, err := Run(s); err == nil || !strings.Contains(err.Error(), "policy none: more than 100 requests in flight at once") || !stoppedAtLimits(err) {
 		t.Errorf("160 requests at once: %v", err)
 	}
 	// 40 requests, each of whose 100ms attempts leaves a 10s call behind.
@@ -317,12 +318,22 @@ func TestRunGuards(t *testing.T) {
 	s.Upstream.Latency = Latency{Median: Duration(10 * time.Second), P99: Duration(10 * time.Second)}
 	s.Policies = []Policy{{Name: "timeouts", Timeout: Duration(100 * time.Millisecond),
 		Retry: &RetryConfig{MaxAttempts: 50, Backoff: &BackoffConfig{Constant: Duration(time.Millisecond)}}}}
-	if _, err := Run(s); err == nil || !strings.Contains(err.Error(), "policy timeouts: more than 1000 events pending at once") {
+	if _, err := Run(s); err == nil || !strings.Contains(err.Error(), "policy timeouts: more than 1000 events pending at once") || !stoppedAtLimits(err) {
 		t.Errorf("2,000 abandoned calls: %v", err)
 	}
 	s.Load.Bursts[0].Requests = 10
 	if _, err := Run(s); err != nil {
 		t.Errorf("500 abandoned calls: %v", err)
+	}
+	// What the fuzz tests accept of Run: these errors, and only these.
+	two := errors.Join(&limitError{"a"}, &limitError{"b"})
+	if !stoppedAtLimits(two) {
+		t.Errorf("stoppedAtLimits(%q) is false", two)
+	}
+	for _, err := range []error{errors.New("sim: panic"), errors.Join(&limitError{"a"}, errors.New("b")), (&Scenario{}).Check()} {
+		if stoppedAtLimits(err) {
+			t.Errorf("stoppedAtLimits(%v) is true", err)
+		}
 	}
 }
 

@@ -241,7 +241,7 @@ type HedgeConfig struct {
 // make more than 5e8 upstream calls together (or sample 1e8 breaker states):
 // see the limits in the package doc.
 func Parse(r io.Reader) ([]*Scenario, error) {
-	data, err := io.ReadAll(io.LimitReader(r, lim.input+1))
+	data, err := readAtMost(r, lim.input+1)
 	if err != nil {
 		return nil, err
 	}
@@ -291,6 +291,31 @@ func Parse(r io.Reader) ([]*Scenario, error) {
 			fmtCount(samples), fmtCount(lim.samples))
 	}
 	return list, nil
+}
+
+// readAtMost reads r to its end, or to n bytes if it has more. It reads
+// into chunks that double in size up to 1 MiB and copies them together
+// once, where io.ReadAll would copy a large input several times as it
+// grows its buffer.
+func readAtMost(r io.Reader, n int64) ([]byte, error) {
+	var chunks [][]byte
+	var total int64
+	for size := int64(4 << 10); total < n; size = min(2*size, 1<<20) {
+		buf := make([]byte, min(size, n-total))
+		k, err := io.ReadFull(r, buf)
+		chunks = append(chunks, buf[:k])
+		total += int64(k)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return bytes.Join(chunks, nil), nil
 }
 
 // Check reports the first thing in s that makes no sense, or that goes past

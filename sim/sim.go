@@ -363,14 +363,21 @@ func (r *run) loop() error {
 // only it needed: the tests measure what a run held.
 var runHook func(*run)
 
+// limitError is the error of a run stopped for holding more requests in
+// flight or more events pending at once than lim allows: the two limits
+// that only a run can know (see the package doc).
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
 // stopped returns the error of a run stopped for holding too much at once.
 func (r *run) stopped() error {
 	r.clients, r.q.h, r.reqs, r.free, r.workers = nil, nil, nil, nil, nil
 	if r.err != nil {
 		return r.err
 	}
-	return fmt.Errorf("sim: scenario %s: policy %s: more than %d events pending at once (timers, and upstream calls that outlast their attempts); simulate fewer requests or shorter latencies",
-		scenarioName(r.s), r.p.Name, lim.events)
+	return &limitError{fmt.Sprintf("sim: scenario %s: policy %s: more than %d events pending at once (timers, and upstream calls that outlast their attempts); simulate fewer requests or shorter latencies",
+		scenarioName(r.s), r.p.Name, lim.events)}
 }
 
 // sample records the clients' breaker states at the end of every bucket
@@ -417,8 +424,8 @@ func (r *run) arrive(now int64) {
 		r.free = r.free[:n-1]
 	} else {
 		if len(r.reqs) >= lim.inFlight {
-			r.err = fmt.Errorf("sim: scenario %s: policy %s: more than %d requests in flight at once; simulate a lower Load.Rate, fewer burst requests or a shorter Load.Deadline",
-				scenarioName(r.s), r.p.Name, lim.inFlight)
+			r.err = &limitError{fmt.Sprintf("sim: scenario %s: policy %s: more than %d requests in flight at once; simulate a lower Load.Rate, fewer burst requests or a shorter Load.Deadline",
+				scenarioName(r.s), r.p.Name, lim.inFlight)}
 			return
 		}
 		r.reqs = append(r.reqs, request{})
