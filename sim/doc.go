@@ -13,10 +13,12 @@
 //	p := res.Policy("ours")
 //	if p.TroubleAmplification > 1.2 || !p.Recovered || p.Recovery > 5*time.Second { t.Error(...) }
 //
-// A [Scenario] is built in Go, read from JSON with [Parse] or taken from
-// [Builtins]; [Run] runs it and returns a [Result], with one [PolicyResult]
-// per policy holding the numbers of a row of the table that [WriteText]
-// prints; a [Report] makes an HTML page with charts of the results.
+// (ExampleRun runs such a scenario.) A [Scenario] is built in Go, read from
+// JSON with [Parse] or taken from [Builtins]; [Run] runs it and returns a
+// [Result], with one [PolicyResult] per policy holding the numbers of a row
+// of the table that [WriteText] prints; a [Report] makes an HTML page with
+// charts of the results. Run does not change the Scenario, and may be
+// called from any number of goroutines at once.
 //
 // # What is stable
 //

@@ -1,0 +1,199 @@
+package sim_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/netresilience/resilience/sim"
+)
+
+func dur(d time.Duration) sim.Duration { return sim.Duration(d) }
+
+// outage is a scenario of a minute's outage of an upstream that four
+// clients call 200 times a second, with two policies: a production
+// configuration of retries with a budget and a circuit breaker, and
+// retries alone.
+func outage() *sim.Scenario {
+	return &sim.Scenario{
+		Name:     "outage",
+		Duration: dur(2 * time.Minute),
+		Upstream: sim.Upstream{
+			Latency: sim.Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
+			Windows: []sim.Window{{Name: "down", From: dur(30 * time.Second), To: dur(90 * time.Second), Down: true}},
+		},
+		Load: sim.Load{Rate: 200, Clients: 4, Deadline: dur(5 * time.Second)},
+		Policies: []sim.Policy{
+			{
+				Name:    "retry+budget+breaker",
+				Retry:   &sim.RetryConfig{MaxAttempts: 3},
+				Budget:  &sim.BudgetConfig{Ratio: 0.1},
+				Breaker: &sim.BreakerConfig{FailureThreshold: 5, RecoveryTimeout: dur(2 * time.Second)},
+			},
+			{Name: "retry", Retry: &sim.RetryConfig{MaxAttempts: 3}},
+		},
+	}
+}
+
+// Run a scenario and read, for each policy, what it did to the upstream
+// while it was down and how soon its clients saw it back.
+func ExampleRun() {
+	res, err := sim.Run(outage())
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range res.Policies {
+		fmt.Printf("%s: ×%.2f upstream calls per request during the outage, recovered %v after it\n",
+			p.Name, p.TroubleAmplification, p.Recovery)
+	}
+	// Output:
+	// retry+budget+breaker: ×0.01 upstream calls per request during the outage, recovered 1s after it
+	// retry: ×3.00 upstream calls per request during the outage, recovered 0s after it
+}
+
+func ExampleResult_Policy() {
+	res, err := sim.Run(outage())
+	if err != nil {
+		panic(err)
+	}
+	p := res.Policy("retry")
+	fmt.Printf("%d requests, %d upstream calls, %.1f%% succeeded\n", p.Requests, p.Calls, 100*p.SuccessRatio)
+	fmt.Println(res.Policy("no such policy") == nil)
+	// Output:
+	// 23927 requests, 47801 upstream calls, 50.2% succeeded
+	// true
+}
+
+// The time series of a result: the success ratio second by second around
+// the end of the outage, at 1m30s, through a breaker that probes every 2s.
+func ExamplePoint_Ratio() {
+	res, err := sim.Run(outage())
+	if err != nil {
+		panic(err)
+	}
+	p := res.Policy("retry+budget+breaker")
+	for i := 88; i < 94; i++ {
+		ratio, ok := p.Series[i].Ratio()
+		fmt.Printf("%v: %.2f %v\n", time.Duration(i)*res.Bucket, ratio, ok)
+	}
+	// Output:
+	// 1m28s: 0.00 true
+	// 1m29s: 0.00 true
+	// 1m30s: 0.52 true
+	// 1m31s: 1.00 true
+	// 1m32s: 1.00 true
+	// 1m33s: 1.00 true
+}
+
+func ExampleParse() {
+	const file = `{
+		"Name": "brown-out",
+		"Duration": "1m",
+		"Upstream": {"Windows": [{"From": "20s", "To": "40s", "ErrorRate": 0.3}]},
+		"Load": {"Rate": 100},
+		"Policies": [
+			{"Name": "no retry"},
+			{"Name": "retry", "Retry": {"MaxAttempts": 3, "Backoff": {"Base": "50ms", "Jitter": "full"}}}
+		]
+	}`
+	scenarios, err := sim.Parse(strings.NewReader(file))
+	if err != nil {
+		panic(err)
+	}
+	res, err := sim.Run(scenarios[0])
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range res.Policies {
+		fmt.Printf("%s: %.1f%% succeeded\n", p.Name, 100*p.SuccessRatio)
+	}
+	// Output:
+	// no retry: 89.9% succeeded
+	// retry: 99.1% succeeded
+}
+
+// Check names the field that makes no sense, before anything runs; Parse
+// and Run check the same.
+func ExampleScenario_Check() {
+	s := outage()
+	s.Upstream.Windows[0].To = s.Upstream.Windows[0].From
+	fmt.Println(s.Check())
+	s = outage()
+	s.Policies[0].Breaker.FailureRate = 2
+	fmt.Println(s.Check())
+	// Output:
+	// sim: scenario outage: Upstream.Windows[0]: From must be at least 0 and To after it
+	// sim: scenario outage: Policies[0] (retry+budget+breaker): breaker: FailureRate must be in (0, 1], or 0 for off; not 2
+}
+
+func ExampleBuiltins() {
+	for _, s := range sim.Builtins() {
+		fmt.Printf("%s: %v at %v requests/s, %d policies\n", s.Name, time.Duration(s.Duration), s.Load.Rate, len(s.Policies))
+	}
+	// Output:
+	// outage: 10m0s at 1000 requests/s, 5 policies
+	// brownout: 5m0s at 500 requests/s, 5 policies
+	// overload: 5m0s at 1000 requests/s, 4 policies
+	// latency-tail: 2m0s at 500 requests/s, 5 policies
+	// herd: 20s at 20 requests/s, 3 policies
+}
+
+// Start from a built-in scenario and compare a policy of one's own with
+// its.
+func ExampleBuiltin() {
+	s, ok := sim.Builtin("herd")
+	if !ok {
+		panic("no herd")
+	}
+	s.Policies = append(s.Policies[2:], sim.Policy{
+		Name:  "full jitter, 5 attempts",
+		Retry: &sim.RetryConfig{MaxAttempts: 5, Backoff: s.Policies[2].Retry.Backoff},
+	})
+	res, err := sim.Run(s)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range res.Policies {
+		fmt.Printf("%s: %d upstream calls, %.1f%% succeeded\n", p.Name, p.Calls, 100*p.SuccessRatio)
+	}
+	// Output:
+	// full jitter: 7921 upstream calls, 100.0% succeeded
+	// full jitter, 5 attempts: 7808 upstream calls, 96.9% succeeded
+}
+
+func ExampleWriteText() {
+	res, err := sim.Run(outage())
+	if err != nil {
+		panic(err)
+	}
+	if err := sim.WriteText(os.Stdout, res); err != nil {
+		panic(err)
+	}
+	// Output:
+	// == outage
+	//    2m of load · 200 req/s · 4 clients · deadline 5s · trouble: down 30s–1m30s (down)
+	//   policy                requests  upstream calls  amplification  success   p50     p99  p99.9  recovery  peak calls/s                failures
+	//   retry+budget+breaker    23,927          12,032          ×0.50    49.7%  20ms  78.4ms  114ms        1s           233  errors 1 · open 12,035
+	//   retry                   23,927          47,801          ×2.00    50.2%  20ms  82.6ms  198ms        0s           660           errors 11,910
+}
+
+// A Report takes results one at a time and writes one page.
+func ExampleReport() {
+	var report sim.Report
+	for _, s := range []*sim.Scenario{outage()} {
+		res, err := sim.Run(s)
+		if err != nil {
+			panic(err)
+		}
+		report.Add(res)
+	}
+	var page bytes.Buffer
+	if _, err := report.WriteTo(&page); err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.HasPrefix(page.String(), "<!DOCTYPE html>"), strings.Count(page.String(), "<svg"), "charts")
+	// Output:
+	// true 3 charts
+}
