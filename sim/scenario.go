@@ -555,27 +555,28 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		}
 		st.timeout = t.Snapshot().Timeout
 	}
-	if cs.retry != nil {
-		if st.retry, err = retry.New(*cs.retry); err != nil {
-			return nil, err
-		}
-	}
-	if cs.breaker != nil {
-		if st.breaker, err = breaker.New(*cs.breaker); err != nil {
-			return nil, err
-		}
-	}
-	if cs.throttle != nil {
-		if st.throttle, err = throttle.New(*cs.throttle); err != nil {
-			return nil, err
-		}
-	}
-	if cs.hedge != nil {
-		if st.hedger, err = hedge.New(*cs.hedge); err != nil {
-			return nil, err
-		}
+	// The first error, in the order of the sections.
+	if err := cmp.Or(
+		newFrom(cs.retry, retry.New, &st.retry),
+		newFrom(cs.breaker, breaker.New, &st.breaker),
+		newFrom(cs.throttle, throttle.New, &st.throttle),
+		newFrom(cs.hedge, hedge.New, &st.hedger),
+	); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// newFrom sets *dst to what newPolicy makes of *cfg, unless cfg is nil.
+func newFrom[C, P any](cfg *C, newPolicy func(C) (P, error), dst *P) error {
+	if cfg == nil {
+		return nil
+	}
+	p, err := newPolicy(*cfg)
+	if err == nil {
+		*dst = p
+	}
+	return err
 }
 
 func (b *BackoffConfig) strategy() (backoff.Strategy, error) {
