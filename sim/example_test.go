@@ -12,19 +12,19 @@ import (
 
 func dur(d time.Duration) sim.Duration { return sim.Duration(d) }
 
-// outage is a scenario of a minute's outage of an upstream that four
-// clients call 200 times a second, with two policies: a production
+// outage is a scenario of a 20s outage of an upstream that two clients
+// call 100 times a second, with two policies: a production
 // configuration of retries with a budget and a circuit breaker, and
 // retries alone.
 func outage() *sim.Scenario {
 	return &sim.Scenario{
 		Name:     "outage",
-		Duration: dur(2 * time.Minute),
+		Duration: dur(time.Minute),
 		Upstream: sim.Upstream{
 			Latency: sim.Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
-			Windows: []sim.Window{{Name: "down", From: dur(30 * time.Second), To: dur(90 * time.Second), Down: true}},
+			Windows: []sim.Window{{Name: "down", From: dur(20 * time.Second), To: dur(40 * time.Second), Down: true}},
 		},
-		Load: sim.Load{Rate: 200, Clients: 4, Deadline: dur(5 * time.Second)},
+		Load: sim.Load{Rate: 100, Clients: 2, Deadline: dur(5 * time.Second)},
 		Policies: []sim.Policy{
 			{
 				Name:    "retry+budget+breaker",
@@ -50,7 +50,7 @@ func ExampleRun() {
 	}
 	// Output:
 	// retry+budget+breaker: ×0.01 upstream calls per request during the outage, recovered 1s after it
-	// retry: ×3.00 upstream calls per request during the outage, recovered 0s after it
+	// retry: ×2.99 upstream calls per request during the outage, recovered 0s after it
 }
 
 func ExampleResult_Policy() {
@@ -62,29 +62,29 @@ func ExampleResult_Policy() {
 	fmt.Printf("%d requests, %d upstream calls, %.1f%% succeeded\n", p.Requests, p.Calls, 100*p.SuccessRatio)
 	fmt.Println(res.Policy("no such policy") == nil)
 	// Output:
-	// 23927 requests, 47801 upstream calls, 50.2% succeeded
+	// 5981 requests, 9846 upstream calls, 67.9% succeeded
 	// true
 }
 
 // The time series of a result: the success ratio second by second around
-// the end of the outage, at 1m30s, through a breaker that probes every 2s.
+// the end of the outage, at 40s, through a breaker that probes every 2s.
 func ExamplePoint_Ratio() {
 	res, err := sim.Run(outage())
 	if err != nil {
 		panic(err)
 	}
 	p := res.Policy("retry+budget+breaker")
-	for i := 88; i < 94; i++ {
+	for i := 38; i < 44; i++ {
 		ratio, ok := p.Series[i].Ratio()
 		fmt.Printf("%v: %.2f %v\n", time.Duration(i)*res.Bucket, ratio, ok)
 	}
 	// Output:
-	// 1m28s: 0.00 true
-	// 1m29s: 0.00 true
-	// 1m30s: 0.52 true
-	// 1m31s: 1.00 true
-	// 1m32s: 1.00 true
-	// 1m33s: 1.00 true
+	// 38s: 0.00 true
+	// 39s: 0.00 true
+	// 40s: 0.75 true
+	// 41s: 1.00 true
+	// 42s: 1.00 true
+	// 43s: 1.00 true
 }
 
 func ExampleParse() {
@@ -173,10 +173,10 @@ func ExampleWriteText() {
 	}
 	// Output:
 	// == outage
-	//    2m of load · 200 req/s · 4 clients · deadline 5s · trouble: down 30s–1m30s (down)
-	//   policy                requests  upstream calls  amplification  success   p50     p99  p99.9  recovery  peak calls/s                failures
-	//   retry+budget+breaker    23,927          12,032          ×0.50    49.7%  20ms  78.4ms  114ms        1s           233  errors 1 · open 12,035
-	//   retry                   23,927          47,801          ×2.00    50.2%  20ms  82.6ms  198ms        0s           660           errors 11,910
+	//    1m of load · 100 req/s · 2 clients · deadline 5s · trouble: down 20s–40s (down)
+	//   policy                requests  upstream calls  amplification  success     p50     p99  p99.9  recovery  peak calls/s      failures
+	//   retry+budget+breaker     5,981           4,050          ×0.68    67.2%  19.9ms  82.1ms  135ms        1s           126    open 1,960
+	//   retry                    5,981           9,846          ×1.65    67.9%  19.9ms  85.2ms  258ms        0s           360  errors 1,920
 }
 
 // A Report takes results one at a time and writes one page.
