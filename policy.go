@@ -44,7 +44,9 @@ func (f OperationFunc) Call(ctx context.Context) error { return f(ctx) }
 var (
 	// ErrNilFunc is returned by executors given a nil function.
 	ErrNilFunc = errors.New("resilience: nil function")
-	// ErrNilPolicy is returned by executors given a nil Policy.
+	// ErrNilPolicy is returned by executors given a nil Policy. The error of
+	// every policy of this module called through a nil pointer matches it too,
+	// through errors.Is.
 	ErrNilPolicy = errors.New("resilience: nil Policy")
 	// ErrNilContext is returned by executors given a nil context.Context.
 	ErrNilContext = errors.New("resilience: nil Context")

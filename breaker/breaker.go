@@ -76,8 +76,10 @@ const noSlot = -1
 const forever = math.MaxInt64
 
 // Breaker is a circuit breaker. Make one with [New]; the zero Breaker is not
-// valid, and a nil *Breaker returns an error from every call. A Breaker is
-// safe for concurrent use; share one per guarded service. It is a
+// valid, and a nil *Breaker never panics: a method that would run or admit a
+// call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values. A
+// Breaker is safe for concurrent use; share one per guarded service. It is a
 // resilience.Policy and a resilience.Guard; [Do] and [Run] are what most
 // callers want, and [Breaker.Allow] is the two-step alternative.
 type Breaker struct {
@@ -187,7 +189,12 @@ func MustNew(cfg Config) *Breaker {
 }
 
 // Name returns the breaker's name.
-func (b *Breaker) Name() string { return b.name }
+func (b *Breaker) Name() string {
+	if b == nil {
+		return ""
+	}
+	return b.name
+}
 
 // nanos and sampled read the breaker's clock; fromTime and toTime convert.
 func (b *Breaker) nanos() int64               { return b.clock.Now() }

@@ -17,7 +17,9 @@ import (
 // Hedger decides when to hedge a call and runs hedged calls. Make one with
 // [New]; one Hedger per service, since its adaptive delay learns that
 // service's latencies. It is safe for concurrent use. The zero Hedger is not
-// valid; a nil *Hedger returns an error from every call.
+// valid; a nil *Hedger never panics: a method that would run or admit a call
+// refuses it, with an error matching resilience.ErrNilPolicy where it returns
+// one, and the other methods do nothing and report zero values.
 //
 // A Hedger is a resilience.Policy, so it composes with the other policies;
 // it is not a resilience.Guard, since it runs attempts concurrently.

@@ -25,8 +25,10 @@ const keptCosts = 32
 
 // Limiter is a token bucket: it holds up to Burst tokens, gains Limit tokens
 // per Per, continuously, and lets a call go when the bucket holds the call's
-// tokens, which the call then spends. Make one with [New]; the zero Limiter
-// is not valid, and a nil *Limiter returns an error from every call. A
+// tokens, which the call then spends. Make one with [New]; the zero Limiter is
+// not valid, and a nil *Limiter never panics: a method that would run or admit
+// a call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values. A
 // Limiter is safe for concurrent use; share one per quota.
 //
 // It is a resilience.Policy and a resilience.Guard. [Do] and [Run] are what

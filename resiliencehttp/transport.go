@@ -19,6 +19,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/nilpolicy"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -104,7 +105,10 @@ type Config struct {
 
 // Transport is an http.RoundTripper that retries and guards the requests it
 // sends through another. Make one with [NewTransport]; it is safe for
-// concurrent use, as an http.RoundTripper must be.
+// concurrent use, as an http.RoundTripper must be. The zero Transport is not
+// valid, and a nil *Transport never panics: a method that would run or admit a
+// call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values.
 type Transport struct {
 	base           http.RoundTripper
 	retry          *retry.Policy
@@ -191,6 +195,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	return t, nil
 }
 
+// errNilTransport is the error of a request sent through a nil *Transport.
+const errNilTransport = nilpolicy.Error("resiliencehttp: nil *Transport")
+
 // isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2), as
 // a header name must be.
 func isToken(s string) bool {
@@ -275,6 +282,9 @@ func (t *Transport) breakerFor(host string) *breaker.Breaker {
 // or nil if it has none yet or the transport has no breakers: for metrics
 // and manual control.
 func (t *Transport) Breaker(host string) *breaker.Breaker {
+	if t == nil {
+		return nil
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.breakers[host]
@@ -284,6 +294,9 @@ func (t *Transport) Breaker(host string) *breaker.Breaker {
 // it has a CloseIdleConnections method, so that http.Client's method of the
 // same name reaches through the wrapper.
 func (t *Transport) CloseIdleConnections() {
+	if t == nil {
+		return
+	}
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
@@ -342,7 +355,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("resiliencehttp: nil *http.Request")
 	case t == nil:
 		closeBody(req)
-		return nil, errors.New("resiliencehttp: nil *Transport")
+		return nil, errNilTransport
 	case req.URL == nil:
 		closeBody(req)
 		return nil, errors.New("resiliencehttp: nil Request.URL")

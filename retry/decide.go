@@ -88,7 +88,12 @@ type Decision struct {
 // budget, which a decision cannot do without spending it: the executor
 // (through [Policy.NextRetry]) or a simulator asks the budget after Decide
 // says retry.
+//
+// A nil *Policy allows no retry: Decide returns [Exhausted].
 func (p *Policy) Decide(s resilience.RetryState) Decision {
+	if p == nil {
+		return Decision{Reason: Exhausted}
+	}
 	d := Decision{Class: p.classify(s.Err)}
 	hint, hasHint := resilience.RetryAfter(s.Err)
 	d.Hint = hint

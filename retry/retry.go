@@ -9,6 +9,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // Defaults of [Config]'s zero fields.
@@ -66,8 +67,10 @@ type Event struct {
 // Policy is a retry policy: the decision of when to try a failed call again,
 // and the executor that does so. Make one with [New]; a Policy is immutable
 // and safe for concurrent use by any number of calls. It is a
-// resilience.Policy and a resilience.Retrier. The zero Policy is not valid;
-// a nil *Policy returns an error from every call.
+// resilience.Policy and a resilience.Retrier. The zero Policy is not valid; a
+// nil *Policy never panics: a method that would run or admit a call refuses
+// it, with an error matching resilience.ErrNilPolicy where it returns one, and
+// the other methods do nothing and report zero values.
 type Policy struct {
 	maxAttempts   int
 	backoff       backoff.Strategy
@@ -160,7 +163,8 @@ func (p *Policy) Execute(ctx context.Context, op resilience.Operation) error {
 	return resilience.Run(ctx, p, op.Call)
 }
 
-var errNilPolicy = errors.New("retry: nil *Policy")
+// errNilPolicy is the error of a call through a nil pointer.
+const errNilPolicy = nilpolicy.Error("retry: nil *Policy")
 
 // BeginRetries implements resilience.Retrier: it counts the call in the
 // budget, if there is one.

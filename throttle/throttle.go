@@ -21,10 +21,12 @@ const (
 	accepts  = 1 // requests the backend accepted
 )
 
-// Throttle is an adaptive client-side throttle. Make one with [New]; the
-// zero Throttle is not valid, and a nil *Throttle returns an error from
-// every call. A Throttle is safe for concurrent use; share one per backend
-// among all the calls to it. It is a resilience.Policy and a
+// Throttle is an adaptive client-side throttle. Make one with [New]; the zero
+// Throttle is not valid, and a nil *Throttle never panics: a method that would
+// run or admit a call refuses it, with an error matching
+// resilience.ErrNilPolicy where it returns one, and the other methods do
+// nothing and report zero values. A Throttle is safe for concurrent use; share
+// one per backend among all the calls to it. It is a resilience.Policy and a
 // resilience.Guard; [Do] and [Run] are what most callers want, and
 // [Throttle.Allow] is the two-step alternative.
 type Throttle struct {

@@ -11,8 +11,10 @@ import (
 )
 
 // Timeout gives each attempt of a call its own deadline within the caller's.
-// Make one with [New]; the zero Timeout is not valid, and a nil *Timeout
-// returns an error from every call. A Timeout is safe for concurrent use;
+// Make one with [New]; the zero Timeout is not valid, and a nil *Timeout never
+// panics: a method that would run or admit a call refuses it, with an error
+// matching resilience.ErrNilPolicy where it returns one, and the other methods
+// do nothing and report zero values. A Timeout is safe for concurrent use;
 // share one per kind of call. It is a resilience.Policy; [Do] and [Run] are
 // what most callers want.
 type Timeout struct {
