@@ -659,9 +659,21 @@ func (b *Breaker) ForceOpen() {
 	if b == nil {
 		return
 	}
+	b.forceOpen(b.nanos())
+}
+
+// ForceOpenAt is [Breaker.ForceOpen] at the time now, for virtual time.
+func (b *Breaker) ForceOpenAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.forceOpen(b.fromTime(now))
+}
+
+func (b *Breaker) forceOpen(now int64) {
 	b.mu.Lock()
 	b.forced = true
-	b.setLocked(Open, b.nanos())
+	b.setLocked(Open, now)
 	b.mu.Unlock()
 	b.dispatch()
 }
@@ -674,6 +686,18 @@ func (b *Breaker) Reset() {
 	if b == nil {
 		return
 	}
+	b.reset(b.nanos())
+}
+
+// ResetAt is [Breaker.Reset] at the time now, for virtual time.
+func (b *Breaker) ResetAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.reset(b.fromTime(now))
+}
+
+func (b *Breaker) reset(now int64) {
 	b.mu.Lock()
 	b.forced = false
 	if w := b.word.Load(); stateOf(w) == Closed {
@@ -685,7 +709,7 @@ func (b *Breaker) Reset() {
 			b.win.Reset()
 		}
 	} else {
-		b.setLocked(Closed, b.nanos())
+		b.setLocked(Closed, now)
 	}
 	b.mu.Unlock()
 	b.dispatch()

@@ -59,8 +59,14 @@ func (e *Error) Is(target error) bool { return target == ErrOpen }
 // RetryAfter returns the time from now until Until, or zero if that has
 // passed or is unknown.
 func (e *Error) RetryAfter() time.Duration {
+	return e.RetryAfterAt(time.Now())
+}
+
+// RetryAfterAt is [Error.RetryAfter] at the time now, for virtual time: the
+// time from now until Until, or zero if that has passed or is unknown.
+func (e *Error) RetryAfterAt(now time.Time) time.Duration {
 	if e.Until.IsZero() {
 		return 0
 	}
-	return max(time.Until(e.Until), 0)
+	return max(e.Until.Sub(now), 0)
 }

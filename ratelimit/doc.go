@@ -25,9 +25,10 @@
 // decisions beneath, which never block, for callers that wait in their own
 // way.
 //
-// Every decision has a form that takes the time as an argument
-// ([Limiter.AllowAt], [Limiter.ReserveAt], [Limiter.TokensAt]), so that tests
-// and simulators can drive a limiter on virtual time.
+// Every method that reads the clock has a form that takes the time as an
+// argument ([Limiter.AllowAt], [Limiter.ReserveAt], [Limiter.TokensAt],
+// [Reservation.DelayAt], [Reservation.CancelAt], [Error.RetryAfterAt]), so
+// that tests and simulators can drive a limiter on virtual time.
 //
 // The bucket counts in exact integer arithmetic: a token's refill time,
 // Per/Limit, is kept as a fraction, so a limiter of 3 per second lets

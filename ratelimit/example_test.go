@@ -134,12 +134,12 @@ func ExampleLimiter_ReserveAt() {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for range 3 {
 		r := l.ReserveAt(now, 1)
-		fmt.Println(r.DelayFrom(now))
+		fmt.Println(r.DelayAt(now))
 	}
 	last := l.ReserveAt(now, 1)
-	fmt.Println(last.DelayFrom(now))
+	fmt.Println(last.DelayAt(now))
 	last.CancelAt(now)
-	fmt.Println(l.ReserveAt(now, 1).DelayFrom(now))
+	fmt.Println(l.ReserveAt(now, 1).DelayAt(now))
 	// Output:
 	// 0s
 	// 500ms

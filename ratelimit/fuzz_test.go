@@ -25,7 +25,7 @@ import (
 //     prefixed "ratelimit: ";
 //   - times are clamped to ±2^61ns of the limiter's creation;
 //   - until the first cancellation, AllowAt, ReserveAt, TokensAt and
-//     Reservation.Time and DelayFrom are the generic cell rate algorithm:
+//     Reservation.Time and DelayAt are the generic cell rate algorithm:
 //     a call of cost c at now may go at the first whole nanosecond, not
 //     before now, at which tat + c·Per/Limit − Burst·Per/Limit has passed,
 //     and then moves tat to max(tat, then) + c·Per/Limit; AllowAt admits
@@ -194,8 +194,8 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 			var at int64
 			if r.OK() {
 				at = r.Time().Sub(start).Nanoseconds()
-				if at < clamped || r.DelayFrom(now) != time.Duration(at-clamped) {
-					t.Fatalf("step %d at %d: a reservation of %d goes at %d, DelayFrom %v", i/17, clamped, cost, at, r.DelayFrom(now))
+				if at < clamped || r.DelayAt(now) != time.Duration(at-clamped) {
+					t.Fatalf("step %d at %d: a reservation of %d goes at %d, DelayAt %v", i/17, clamped, cost, at, r.DelayAt(now))
 				}
 			}
 			if exact {

@@ -294,8 +294,8 @@ func (r Reservation) Delay() time.Duration {
 	return time.Duration(max(r.at-r.l.nanos(), 0))
 }
 
-// DelayFrom is [Reservation.Delay] from the time now, for virtual time.
-func (r Reservation) DelayFrom(now time.Time) time.Duration {
+// DelayAt is [Reservation.Delay] from the time now, for virtual time.
+func (r Reservation) DelayAt(now time.Time) time.Duration {
 	if r.l == nil {
 		return 0
 	}

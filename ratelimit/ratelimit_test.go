@@ -394,13 +394,13 @@ func TestReservations(t *testing.T) {
 	l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
 	now := t0
 	r0 := l.ReserveAt(now, 1)
-	if !r0.OK() || r0.DelayFrom(now) != 0 || !r0.Time().Equal(now) {
-		t.Fatalf("first reservation: ok=%v delay=%v time=%v; want at once", r0.OK(), r0.DelayFrom(now), r0.Time())
+	if !r0.OK() || r0.DelayAt(now) != 0 || !r0.Time().Equal(now) {
+		t.Fatalf("first reservation: ok=%v delay=%v time=%v; want at once", r0.OK(), r0.DelayAt(now), r0.Time())
 	}
 	r1 := l.ReserveAt(now, 1)
 	r2 := l.ReserveAt(now, 1)
-	if r1.DelayFrom(now) != sec || r2.DelayFrom(now) != 2*sec || r2.DelayFrom(now.Add(3*sec)) != 0 {
-		t.Fatalf("delays %v, %v; want 1s, 2s", r1.DelayFrom(now), r2.DelayFrom(now))
+	if r1.DelayAt(now) != sec || r2.DelayAt(now) != 2*sec || r2.DelayAt(now.Add(3*sec)) != 0 {
+		t.Fatalf("delays %v, %v; want 1s, 2s", r1.DelayAt(now), r2.DelayAt(now))
 	}
 	if !r2.Time().Equal(t0.Add(2 * sec)) {
 		t.Fatalf("r2.Time() = %v, want t0+2s", r2.Time())
@@ -447,13 +447,13 @@ func TestReservations(t *testing.T) {
 	}
 
 	// Zero costs and the zero Reservation.
-	if r := l.ReserveAt(now, 0); !r.OK() || r.DelayFrom(now) != 0 {
+	if r := l.ReserveAt(now, 0); !r.OK() || r.DelayAt(now) != 0 {
 		t.Fatal("a free reservation is not OK at once")
 	}
 	var zero ratelimit.Reservation
 	zero.Cancel()
 	zero.CancelAt(now)
-	if zero.OK() || zero.Delay() != 0 || zero.DelayFrom(now) != 0 || !zero.Time().IsZero() {
+	if zero.OK() || zero.Delay() != 0 || zero.DelayAt(now) != 0 || !zero.Time().IsZero() {
 		t.Fatal("the zero Reservation is OK, or has a time")
 	}
 }
@@ -915,12 +915,12 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 	r := l.ReserveAt(now, 1) // waits a second
 	r.CancelAt(now)
 	x := l.ReserveAt(now, 1) // waits a second too: the tokens r gave back
-	if x.DelayFrom(now) != time.Second {
-		t.Fatalf("the call after the undo waits %v, want 1s", x.DelayFrom(now))
+	if x.DelayAt(now) != time.Second {
+		t.Fatalf("the call after the undo waits %v, want 1s", x.DelayAt(now))
 	}
 	r.CancelAt(now)
-	if y := l.ReserveAt(now, 1); y.DelayFrom(now) != 2*time.Second {
-		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayFrom(now))
+	if y := l.ReserveAt(now, 1); y.DelayAt(now) != 2*time.Second {
+		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayAt(now))
 	}
 
 	// Partly refunded, then canceled again after more calls.

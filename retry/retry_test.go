@@ -512,6 +512,8 @@ func TestDecideStepTable(t *testing.T) {
 			retry.Decision{Reason: retry.Retrying, Delay: 5 * time.Second, Class: resilience.ClassTransient, Hint: 5 * time.Second}},
 		{"hint over cap", resilience.RetryState{Attempts: 1, Err: hinted(5*time.Second + 1), Start: t0, Now: t0},
 			retry.Decision{Reason: retry.HintTooLong, Class: resilience.ClassTransient, Hint: 5*time.Second + 1}},
+		{"hint counting down, read at Now", resilience.RetryState{Attempts: 1, Err: resilience.Transient(countdown{at(3 * time.Second)}), Start: t0, Now: at(time.Second)},
+			retry.Decision{Reason: retry.Retrying, Delay: 2 * time.Second, Class: resilience.ClassTransient, Hint: 2 * time.Second}},
 		{"within time limit", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: at(9900 * time.Millisecond)},
 			retry.Decision{Reason: retry.Retrying, Delay: 100 * time.Millisecond, Class: resilience.ClassTransient}},
 		{"past time limit", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: at(9901 * time.Millisecond)},
@@ -530,6 +532,15 @@ func TestDecideStepTable(t *testing.T) {
 		}
 	}
 }
+
+// countdown is a hint that counts down to a moment, as a circuit breaker's
+// rejection does: Decide must read it at the decision's time, not the wall
+// clock's.
+type countdown struct{ until time.Time }
+
+func (c countdown) Error() string                            { return "rejected until " + c.until.String() }
+func (c countdown) RetryAfter() time.Duration                { return time.Until(c.until) }
+func (c countdown) RetryAfterAt(now time.Time) time.Duration { return c.until.Sub(now) }
 
 func TestReasonString(t *testing.T) {
 	want := map[retry.Reason]string{
