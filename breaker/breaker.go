@@ -161,10 +161,16 @@ func New(cfg Config) (*Breaker, error) {
 	if b.classify == nil {
 		b.classify = resilience.Classify
 	}
+	if cfg.FailureThreshold < 0 {
+		b.threshold = math.MaxUint64 // off: no count of failures reaches it
+	}
+	if cfg.ProbeTimeout < 0 {
+		b.probeTimeout = 0 // off
+	}
 	if cfg.Window > 0 {
 		b.windowed = true
 		b.win = window.New(cfg.Window)
-		b.minCalls = uint64(cmp.Or(cfg.MinCalls, DefaultMinCalls))
+		b.minCalls = uint64(max(cmp.Or(cfg.MinCalls, DefaultMinCalls), 0)) // off: no minimum
 	}
 	b.timed = b.slowCall > 0
 	b.lockFree = !b.windowed && !b.timed
@@ -406,8 +412,8 @@ func (b *Breaker) refreshLocked(now int64) {
 		}
 		fallthrough
 	case HalfOpen:
-		if stateOf(b.word.Load()) != HalfOpen {
-			return
+		if stateOf(b.word.Load()) != HalfOpen || b.probeTimeout == 0 {
+			return // not half-open, or no probe timeout
 		}
 		// The probe admitted first is the first to run out of time.
 		oldest, found := int64(0), false

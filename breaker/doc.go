@@ -32,4 +32,9 @@
 // [Breaker.SnapshotAt], [Breaker.ForceOpenAt], [Breaker.ResetAt],
 // [Error.RetryAfterAt]) so that tests and simulators can drive a breaker on
 // virtual time.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package breaker

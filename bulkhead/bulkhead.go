@@ -83,9 +83,11 @@ func New(cfg Config) (*Bulkhead, error) {
 	}
 	queue := 0
 	if cfg.MaxWait > 0 {
-		queue = cfg.MaxQueue
-		if queue == 0 {
+		switch queue = cfg.MaxQueue; {
+		case queue == 0:
 			queue = limit
+		case queue < 0:
+			queue = maxLimit // off: as many as the state word counts
 		}
 	}
 	b := &Bulkhead{

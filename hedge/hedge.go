@@ -73,8 +73,8 @@ func New(cfg Config) (*Hedger, error) {
 		delay:        cfg.Delay,
 		percentile:   cmp.Or(cfg.Percentile, DefaultPercentile),
 		initialDelay: cmp.Or(cfg.InitialDelay, DefaultInitialDelay),
-		minSamples:   cmp.Or(cfg.MinSamples, DefaultMinSamples),
-		maxHedges:    cmp.Or(cfg.MaxHedges, DefaultMaxHedges),
+		minSamples:   max(cmp.Or(cfg.MinSamples, DefaultMinSamples), 1), // negative: off, from the first
+		maxHedges:    max(cmp.Or(cfg.MaxHedges, DefaultMaxHedges), 0),   // negative: off
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
 		onHedge:      cfg.OnHedge,
@@ -226,8 +226,10 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	r.first = cancel
 	r.slot = h.getSlot()
 	r.slot.target = r
-	r.wg.Add(1)
-	r.slot.timer.Reset(r.delay)
+	if h.maxHedges > 0 {
+		r.wg.Add(1)
+		r.slot.timer.Reset(r.delay)
+	}
 	v, err := r.runFirst(actx)
 	if h.delay == 0 && (err == nil || context.Cause(actx) == ErrLost) {
 		// The first attempt's latency, or, if it lost, a lower bound of it

@@ -38,4 +38,9 @@
 // once and a rejection allocate nothing; only a wait does. Observer hooks
 // ([Config].OnWait, [Config].OnReject) run outside the limiter's lock and may
 // call any of its methods.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package ratelimit

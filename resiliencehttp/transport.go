@@ -59,7 +59,9 @@ type Config struct {
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
-	// breaker made first is dropped. Default 1024.
+	// breaker made first is dropped. Zero means [DefaultMaxHosts], 1024;
+	// negative turns it off: every host's breaker is kept, for a transport
+	// that calls a known set of hosts.
 	MaxHosts int
 
 	// RetryNonIdempotent allows replaying requests whose method is not
@@ -83,11 +85,16 @@ type Config struct {
 	// body was sent is replayed with the copy and then the rest of the
 	// body, never with a part of it. Once more than MaxBodyBuffer bytes
 	// have been sent, the request cannot be replayed: a failed attempt's
-	// response or error is returned as it came. Default 1 MiB.
+	// response or error is returned as it came. Zero means
+	// [DefaultMaxBodyBuffer], 1 MiB; negative turns it off: nothing is kept,
+	// and a request whose body has no GetBody is sent once, as one that may
+	// not be replayed.
 	MaxBodyBuffer int64
 
 	// MaxDrain is how much of a discarded response's body is read before
-	// closing it, so that its connection can be reused. Default 64 KiB.
+	// closing it, so that its connection can be reused. Zero means
+	// [DefaultMaxDrain], 64 KiB; negative turns it off: a discarded body is
+	// closed unread, which on HTTP/1 costs its connection.
 	MaxDrain int64
 
 	// AttemptTimeout, if set, gives each attempt its own deadline inside the
@@ -134,12 +141,6 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		base = http.DefaultTransport
 	}
 	switch {
-	case cfg.MaxHosts < 0:
-		return nil, errors.New("resiliencehttp: MaxHosts is negative: " + strconv.Itoa(cfg.MaxHosts))
-	case cfg.MaxBodyBuffer < 0:
-		return nil, errors.New("resiliencehttp: MaxBodyBuffer is negative: " + strconv.FormatInt(cfg.MaxBodyBuffer, 10))
-	case cfg.MaxDrain < 0:
-		return nil, errors.New("resiliencehttp: MaxDrain is negative: " + strconv.FormatInt(cfg.MaxDrain, 10))
 	case cfg.AttemptTimeout < 0:
 		return nil, errors.New("resiliencehttp: AttemptTimeout is negative: " + cfg.AttemptTimeout.String())
 	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
@@ -269,11 +270,14 @@ func (t *Transport) breakerFor(host string) *breaker.Breaker {
 	cfg := *t.breakerConfig
 	cfg.Name = host
 	b = breaker.MustNew(cfg) // validated in NewTransport
+	t.breakers[host] = b
+	if t.maxHosts < 0 {
+		return b // no bound: nothing is dropped
+	}
 	if len(t.made) >= t.maxHosts {
 		delete(t.breakers, t.made[0])
 		t.made = t.made[1:]
 	}
-	t.breakers[host] = b
 	t.made = append(t.made, host)
 	return b
 }
@@ -314,6 +318,9 @@ func AllowRetry(ctx context.Context) context.Context {
 
 // replayable reports whether req may be sent more than once.
 func (t *Transport) replayable(req *http.Request) bool {
+	if t.maxBody < 0 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false // no body is kept for a replay
+	}
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -658,7 +665,9 @@ func (t *Transport) discard(resp *http.Response) {
 	if resp == nil {
 		return
 	}
-	io.CopyN(io.Discard, resp.Body, t.maxDrain)
+	if t.maxDrain > 0 {
+		io.CopyN(io.Discard, resp.Body, t.maxDrain)
+	}
 	resp.Body.Close()
 }
 

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -38,7 +39,10 @@ type Config struct {
 
 	// MaxRetryAfter caps server hints (an error's RetryAfter() method, such
 	// as an HTTP Retry-After header): a hint longer than this stops the
-	// retries at once rather than sleeping for it. Default 30s.
+	// retries at once rather than sleeping for it. Zero means
+	// [DefaultMaxRetryAfter], 30s; negative turns it off: a hint of any
+	// length is waited for, as long as the caller's deadline and MaxElapsed
+	// allow.
 	MaxRetryAfter time.Duration
 
 	// Classifier decides which errors are retried: only those it calls
@@ -82,8 +86,8 @@ type Policy struct {
 }
 
 // New returns a Policy configured by cfg, or an error if a field makes no
-// sense (a negative count or duration, or a backoff whose Validate method
-// fails).
+// sense (a negative MaxAttempts or MaxElapsed, or a backoff whose Validate
+// method fails).
 func New(cfg Config) (*Policy, error) {
 	p := &Policy{
 		maxAttempts:   cfg.MaxAttempts,
@@ -99,8 +103,6 @@ func New(cfg Config) (*Policy, error) {
 		return nil, errors.New("retry: MaxAttempts is negative: " + strconv.Itoa(cfg.MaxAttempts))
 	case cfg.MaxElapsed < 0:
 		return nil, errors.New("retry: MaxElapsed is negative: " + cfg.MaxElapsed.String())
-	case cfg.MaxRetryAfter < 0:
-		return nil, errors.New("retry: MaxRetryAfter is negative: " + cfg.MaxRetryAfter.String())
 	}
 	if v, ok := cfg.Backoff.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
@@ -113,8 +115,11 @@ func New(cfg Config) (*Policy, error) {
 	if p.backoff == nil {
 		p.backoff = backoff.Exponential{}
 	}
-	if p.maxRetryAfter == 0 {
+	switch {
+	case p.maxRetryAfter == 0:
 		p.maxRetryAfter = DefaultMaxRetryAfter
+	case p.maxRetryAfter < 0:
+		p.maxRetryAfter = math.MaxInt64 // no hint is longer
 	}
 	if p.classify == nil {
 		p.classify = resilience.Classify

@@ -256,6 +256,29 @@ func TestServerHintIsAFloor(t *testing.T) {
 	})
 }
 
+func TestMaxRetryAfterOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, retry.Config{Backoff: steady, MaxRetryAfter: -1})
+		hinted := resilience.WithRetryAfter(errReset, 1000*time.Hour)
+		s := &script{errs: []error{hinted}}
+		start := time.Now()
+		if _, err := retry.Do(context.Background(), p, s.call); err != nil || len(s.calls) != 2 {
+			t.Fatalf("err %v after %d attempts; want the second to succeed", err, len(s.calls))
+		}
+		if waited := time.Since(start); waited != 1000*time.Hour {
+			t.Fatalf("waited %v, want the hint's 1000h: no cap", waited)
+		}
+		// The caller's deadline still bounds the wait.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		s = &script{errs: []error{hinted}}
+		_, err := retry.Do(ctx, p, s.call)
+		if re := asRetryError(t, err); re.Reason != retry.Deadline || len(s.calls) != 1 {
+			t.Fatalf("reason %v after %d attempts; want Deadline after 1", re.Reason, len(s.calls))
+		}
+	})
+}
+
 func TestHintBeyondCapStopsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, retry.Config{Backoff: steady, MaxRetryAfter: time.Minute})
@@ -393,7 +416,6 @@ func TestNewRejectsNonsense(t *testing.T) {
 	for _, cfg := range []retry.Config{
 		{MaxAttempts: -1},
 		{MaxElapsed: -time.Second},
-		{MaxRetryAfter: -time.Second},
 		{Backoff: backoff.Exponential{Multiplier: 0.5}},
 		{Backoff: backoff.Exponential{Base: -time.Second}},
 	} {

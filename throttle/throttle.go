@@ -59,8 +59,7 @@ type Throttle struct {
 
 // New returns a Throttle configured by cfg, or an error if a field makes no
 // sense: K below 1, infinite or NaN, a negative Window or one above
-// [MaxWindow], a negative MinRequests, a MaxRejectProbability outside
-// (0, 1].
+// [MaxWindow], a MaxRejectProbability outside (0, 1].
 func New(cfg Config) (*Throttle, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -68,7 +67,7 @@ func New(cfg Config) (*Throttle, error) {
 	t := &Throttle{
 		name:        cfg.Name,
 		k:           cmp.Or(cfg.K, DefaultK),
-		minRequests: uint64(cmp.Or(cfg.MinRequests, DefaultMinRequests)),
+		minRequests: uint64(max(cmp.Or(cfg.MinRequests, DefaultMinRequests), 0)), // negative: off
 		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
 		classify:    cfg.Classifier,
 		onReject:    cfg.OnReject,

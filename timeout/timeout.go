@@ -3,6 +3,7 @@ package timeout
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -74,8 +75,7 @@ type Snapshot struct {
 }
 
 // New returns a Timeout configured by cfg, or an error if a field makes no
-// sense: a Timeout that is not positive, a negative MaxAbandoned, or a
-// MaxAbandoned without Abandon.
+// sense: a Timeout that is not positive, or a MaxAbandoned without Abandon.
 func New(cfg Config) (*Timeout, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -88,8 +88,11 @@ func New(cfg Config) (*Timeout, error) {
 		onTimeout:         cfg.OnTimeout,
 		onAbandonedReturn: cfg.OnAbandonedReturn,
 	}
-	if t.maxAbandoned == 0 {
+	switch {
+	case t.maxAbandoned == 0:
 		t.maxAbandoned = DefaultMaxAbandoned
+	case t.maxAbandoned < 0:
+		t.maxAbandoned = math.MaxInt64 // off
 	}
 	t.cause = &Error{Name: t.name, Limit: t.timeout, Err: context.DeadlineExceeded}
 	t.abandoned = &Error{Name: t.name, Limit: t.timeout, Abandoned: true, Err: context.DeadlineExceeded}

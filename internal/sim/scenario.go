@@ -502,7 +502,7 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 			return nil, err
 		}
 		st.hedger = h
-		st.hedges = cmp.Or(c.MaxHedges, hedge.DefaultMaxHedges)
+		st.hedges = max(cmp.Or(c.MaxHedges, hedge.DefaultMaxHedges), 0) // negative: hedging off
 	}
 	return st, nil
 }

@@ -470,7 +470,7 @@ func (r *run) startAttempt(id int32, now int64) {
 		q.delay = max(int64(st.hedger.DelayAt(at(now))), 0)
 	}
 	done := r.call(id, now, 0)
-	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
+	if st.hedges > 0 && done > now+q.delay && now+q.delay < q.limit {
 		r.q.push(event{at: now + q.delay, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
 	}
 }
