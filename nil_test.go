@@ -106,6 +106,8 @@ func TestNilReceivers(t *testing.T) {
 		"budget.Budget.WithdrawAt": {true},
 		// A nil *Policy allows no retry.
 		"retry.Policy.Decide": {retry.Decision{Reason: retry.Exhausted}},
+		// A nil *Limiter adds no cost: the context comes back as it was.
+		"ratelimit.Limiter.WithCost": {ctx},
 	}
 	seen := map[string]bool{}
 	for _, recv := range receivers {

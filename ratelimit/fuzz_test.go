@@ -421,7 +421,7 @@ func runWaits(t *testing.T, cfg ratelimit.Config, program []byte) {
 		}
 		var err error
 		if op&waitEnter != 0 {
-			_, err = l.Enter(ratelimit.WithCost(ctx, cost))
+			_, err = l.Enter(l.WithCost(ctx, cost))
 		} else {
 			err = l.Wait(ctx, cost)
 		}

@@ -409,8 +409,8 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 }
 
 // Enter implements resilience.Guard: it is [Limiter.Wait] for the cost that
-// ctx carries ([WithCost]), one token by default. Most callers use [Do] or
-// [Run] instead.
+// ctx carries for l ([Limiter.WithCost]), one token by default. Most callers
+// use [Do] or [Run] instead.
 func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if l == nil {
 		return resilience.Ticket{}, errNilLimiter
@@ -418,7 +418,7 @@ func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if ctx == nil {
 		return resilience.Ticket{}, resilience.ErrNilContext
 	}
-	return resilience.Ticket{}, l.wait(ctx, costOf(ctx))
+	return resilience.Ticket{}, l.wait(ctx, l.costOf(ctx))
 }
 
 // Exit implements resilience.Guard. It does nothing: a call's tokens are
@@ -435,9 +435,9 @@ func (l *Limiter) Execute(ctx context.Context, op resilience.Operation) error {
 }
 
 // Do runs fn once the limiter lets the call go, waiting for its tokens as
-// [Limiter.Wait] does; the call costs what its context carries
-// ([WithCost]), one token by default. If the limiter rejects the call, fn
-// does not run and the error matches [ErrLimited]. Do never stores fn, so a
+// [Limiter.Wait] does; the call costs what its context carries for l
+// ([Limiter.WithCost]), one token by default. If the limiter rejects the call,
+// fn does not run and the error matches [ErrLimited]. Do never stores fn, so a
 // closure passed to it stays on the caller's stack, and a call that goes at
 // once allocates nothing.
 func Do[T any](ctx context.Context, l *Limiter, fn func(context.Context) (T, error)) (T, error) {
