@@ -64,6 +64,10 @@ func TestNilPolicyError(t *testing.T) {
 				return c.run(ctx, nilPolicy, func(ctx context.Context) error { _, err := fn(ctx); return err })
 			}
 		}
+		ways["Compose(p, nil)"] = func(fn func(context.Context) (int, error)) error {
+			_, err := resilience.Do(ctx, resilience.Compose(c.policy(), nil), fn)
+			return err
+		}
 		for way, call := range ways {
 			t.Run(c.name+"/"+way, func(t *testing.T) {
 				calls := 0
@@ -72,7 +76,7 @@ func TestNilPolicyError(t *testing.T) {
 					t.Errorf("through a nil %T: the function ran %d times, error %v; want no call and an error matching ErrNilPolicy",
 						nilPolicy, calls, err)
 				}
-				if err != nil && !strings.HasPrefix(err.Error(), strings.Split(c.name, ".")[0]+": ") {
+				if prefix := strings.Split(c.name, ".")[0] + ": "; err != nil && way != "Compose(p, nil)" && !strings.HasPrefix(err.Error(), prefix) {
 					t.Errorf("error %q is not prefixed with its package's name", err)
 				}
 			})
