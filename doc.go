@@ -10,7 +10,8 @@
 //   - the [Classifier] that sorts any error into a [Class], and the default,
 //     [Classify], which knows Go's network errors;
 //   - server hints: any error with a RetryAfter() time.Duration method carries
-//     one, [WithRetryAfter] attaches one and [RetryAfter] finds it;
+//     one, [WithRetryAfter] attaches one and [RetryAfter] finds it
+//     ([RetryAfterAt] at a given time, for virtual time);
 //   - the [Policy] interface, [Compose] to stack policies, and the executors
 //     [Do] and [Run] that run a function through a policy;
 //   - the two extension points through which executors drive a policy's

@@ -122,3 +122,19 @@ func RetryAfter(err error) (d time.Duration, ok bool) {
 	}
 	return max(h.RetryAfter(), 0), true
 }
+
+// RetryAfterAt is [RetryAfter] at the time now, for virtual time. It finds
+// the same hint; if the error that carries it also has a method
+// RetryAfterAt(time.Time) time.Duration — a hint that counts down from when
+// it is asked, such as a circuit breaker's or a rate limiter's rejection —
+// that method is asked at now. A negative hint is reported as zero.
+func RetryAfterAt(err error, now time.Time) (d time.Duration, ok bool) {
+	h, ok := find[hinter](err)
+	if !ok {
+		return 0, false
+	}
+	if a, ok := h.(interface{ RetryAfterAt(time.Time) time.Duration }); ok {
+		return max(a.RetryAfterAt(now), 0), true
+	}
+	return max(h.RetryAfter(), 0), true
+}

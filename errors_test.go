@@ -181,3 +181,35 @@ func TestWithRetryAfterKeepsClass(t *testing.T) {
 		})
 	}
 }
+
+// countdown is a hint that counts down to a moment, as a breaker's
+// rejection does.
+type countdown struct{ until time.Time }
+
+func (c countdown) Error() string                            { return "rejected" }
+func (c countdown) RetryAfter() time.Duration                { return time.Until(c.until) }
+func (c countdown) RetryAfterAt(now time.Time) time.Duration { return c.until.Sub(now) }
+
+func TestRetryAfterAt(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	down := countdown{until: t0.Add(5 * time.Second)}
+	for _, c := range []struct {
+		name string
+		err  error
+		now  time.Time
+		want time.Duration
+		ok   bool
+	}{
+		{"countdown", down, t0, 5 * time.Second, true},
+		{"wrapped countdown", fmt.Errorf("call: %w", down), t0.Add(2 * time.Second), 3 * time.Second, true},
+		{"countdown passed", down, t0.Add(time.Minute), 0, true},
+		{"a fixed hint reads the same at any time", resilience.WithRetryAfter(errors.New("x"), time.Second), t0, time.Second, true},
+		{"the outer hint first", resilience.WithRetryAfter(down, time.Second), t0, time.Second, true},
+		{"no hint", errors.New("x"), t0, 0, false},
+		{"nil", nil, t0, 0, false},
+	} {
+		if got, ok := resilience.RetryAfterAt(c.err, c.now); got != c.want || ok != c.ok {
+			t.Errorf("%s: RetryAfterAt = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}

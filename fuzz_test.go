@@ -25,7 +25,10 @@ func (h rawHint) RetryAfter() time.Duration { return time.Duration(h) }
 //   - of several hints in a chain, RetryAfter reports the first in the order
 //     errors.As searches (the outermost; in a join, the first branch that
 //     has one);
-//   - a hint reported by any error's RetryAfter method is never negative;
+//   - the error WithRetryAfter makes reports its own hint through its
+//     RetryAfter method as the hint given, or zero for a negative one;
+//   - RetryAfterAt finds the same hint at any time, none of these hints
+//     counting down;
 //   - a chain without a hint reports none.
 //
 // shape picks how the chain is built: bits 0-1, how the inner error is
@@ -63,10 +66,12 @@ func FuzzRetryAfter(f *testing.F) {
 		if shape&4 != 0 {
 			err = resilience.WithRetryAfter(err, time.Duration(d2))
 			want, found = max(time.Duration(d2), 0), true
+			checkOwnHint(t, err, want)
 		}
 		if shape&32 == 0 {
 			err = resilience.WithRetryAfter(err, time.Duration(d1))
 			want, found = max(time.Duration(d1), 0), true
+			checkOwnHint(t, err, want)
 			if !errors.Is(err, inner) {
 				t.Fatalf("%v does not unwrap to %v", err, inner)
 			}
@@ -81,12 +86,22 @@ func FuzzRetryAfter(f *testing.F) {
 		if got != want || ok != found {
 			t.Fatalf("RetryAfter(%v) = %v, %v; want %v, %v", err, got, ok, want, found)
 		}
-		if got < 0 {
-			t.Fatalf("RetryAfter(%v) = %v, a negative hint", err, got)
+		if gotAt, okAt := resilience.RetryAfterAt(err, time.Unix(int64(d1), int64(d2))); gotAt != got || okAt != ok {
+			t.Fatalf("RetryAfterAt(%v) = %v, %v; RetryAfter says %v, %v", err, gotAt, okAt, got, ok)
 		}
 		if shape&16 == 0 && resilience.Classify(err) != class {
 			t.Fatalf("Classify(%v) = %v, but the error it wraps is %v", err, resilience.Classify(err), class)
 		}
 		_ = err.Error()
 	})
+}
+
+// checkOwnHint checks that err, made by WithRetryAfter, reports the hint want
+// through its own RetryAfter method.
+func checkOwnHint(t *testing.T, err error, want time.Duration) {
+	t.Helper()
+	h, ok := err.(interface{ RetryAfter() time.Duration })
+	if !ok || h.RetryAfter() != want {
+		t.Fatalf("WithRetryAfter made %#v, whose RetryAfter method does not report %v", err, want)
+	}
 }

@@ -44,7 +44,9 @@ func (f OperationFunc) Call(ctx context.Context) error { return f(ctx) }
 var (
 	// ErrNilFunc is returned by executors given a nil function.
 	ErrNilFunc = errors.New("resilience: nil function")
-	// ErrNilPolicy is returned by executors given a nil Policy.
+	// ErrNilPolicy is returned by executors given a nil Policy. The error of
+	// every policy of this module called through a nil pointer matches it too,
+	// through errors.Is.
 	ErrNilPolicy = errors.New("resilience: nil Policy")
 	// ErrNilContext is returned by executors given a nil context.Context.
 	ErrNilContext = errors.New("resilience: nil Context")
@@ -58,7 +60,7 @@ var (
 // by it. Composed policies nest the same way in any order; a composition
 // inside another is flattened. Compose with no policies runs calls as they
 // are. If any policy is nil, every call through the result fails with an
-// error that names its position.
+// error that names its position and matches [ErrNilPolicy].
 func Compose(policies ...Policy) Policy {
 	if len(policies) == 1 && policies[0] != nil {
 		return policies[0]
@@ -67,7 +69,7 @@ func Compose(policies ...Policy) Policy {
 	for i, p := range policies {
 		switch p := p.(type) {
 		case nil:
-			c.err = errors.New("resilience: Compose: policy " + strconv.Itoa(i) + " is nil")
+			c.err = nilAt(i)
 			return c
 		case *chain:
 			if p.err != nil {
@@ -80,6 +82,16 @@ func Compose(policies ...Policy) Policy {
 	}
 	return c
 }
+
+// nilAt is the error of a composition whose policy at that position is
+// nil. It matches ErrNilPolicy.
+type nilAt int
+
+func (i nilAt) Error() string {
+	return "resilience: Compose: policy " + strconv.Itoa(int(i)) + " is nil"
+}
+
+func (i nilAt) Is(target error) bool { return target == ErrNilPolicy }
 
 // chain is the Policy that Compose returns.
 type chain struct {

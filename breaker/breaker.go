@@ -76,8 +76,10 @@ const noSlot = -1
 const forever = math.MaxInt64
 
 // Breaker is a circuit breaker. Make one with [New]; the zero Breaker is not
-// valid, and a nil *Breaker returns an error from every call. A Breaker is
-// safe for concurrent use; share one per guarded service. It is a
+// valid, and a nil *Breaker never panics: a method that would run or admit a
+// call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values. A
+// Breaker is safe for concurrent use; share one per guarded service. It is a
 // resilience.Policy and a resilience.Guard; [Do] and [Run] are what most
 // callers want, and [Breaker.Allow] is the two-step alternative.
 type Breaker struct {
@@ -159,10 +161,16 @@ func New(cfg Config) (*Breaker, error) {
 	if b.classify == nil {
 		b.classify = resilience.Classify
 	}
+	if cfg.FailureThreshold < 0 {
+		b.threshold = math.MaxUint64 // off: no count of failures reaches it
+	}
+	if cfg.ProbeTimeout < 0 {
+		b.probeTimeout = 0 // off
+	}
 	if cfg.Window > 0 {
 		b.windowed = true
 		b.win = window.New(cfg.Window)
-		b.minCalls = uint64(cmp.Or(cfg.MinCalls, DefaultMinCalls))
+		b.minCalls = uint64(max(cmp.Or(cfg.MinCalls, DefaultMinCalls), 0)) // off: no minimum
 	}
 	b.timed = b.slowCall > 0
 	b.lockFree = !b.windowed && !b.timed
@@ -187,7 +195,12 @@ func MustNew(cfg Config) *Breaker {
 }
 
 // Name returns the breaker's name.
-func (b *Breaker) Name() string { return b.name }
+func (b *Breaker) Name() string {
+	if b == nil {
+		return ""
+	}
+	return b.name
+}
 
 // nanos and sampled read the breaker's clock; fromTime and toTime convert.
 func (b *Breaker) nanos() int64               { return b.clock.Now() }
@@ -399,8 +412,8 @@ func (b *Breaker) refreshLocked(now int64) {
 		}
 		fallthrough
 	case HalfOpen:
-		if stateOf(b.word.Load()) != HalfOpen {
-			return
+		if stateOf(b.word.Load()) != HalfOpen || b.probeTimeout == 0 {
+			return // not half-open, or no probe timeout
 		}
 		// The probe admitted first is the first to run out of time.
 		oldest, found := int64(0), false
@@ -652,9 +665,21 @@ func (b *Breaker) ForceOpen() {
 	if b == nil {
 		return
 	}
+	b.forceOpen(b.nanos())
+}
+
+// ForceOpenAt is [Breaker.ForceOpen] at the time now, for virtual time.
+func (b *Breaker) ForceOpenAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.forceOpen(b.fromTime(now))
+}
+
+func (b *Breaker) forceOpen(now int64) {
 	b.mu.Lock()
 	b.forced = true
-	b.setLocked(Open, b.nanos())
+	b.setLocked(Open, now)
 	b.mu.Unlock()
 	b.dispatch()
 }
@@ -667,6 +692,18 @@ func (b *Breaker) Reset() {
 	if b == nil {
 		return
 	}
+	b.reset(b.nanos())
+}
+
+// ResetAt is [Breaker.Reset] at the time now, for virtual time.
+func (b *Breaker) ResetAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.reset(b.fromTime(now))
+}
+
+func (b *Breaker) reset(now int64) {
 	b.mu.Lock()
 	b.forced = false
 	if w := b.word.Load(); stateOf(w) == Closed {
@@ -678,7 +715,7 @@ func (b *Breaker) Reset() {
 			b.win.Reset()
 		}
 	} else {
-		b.setLocked(Closed, b.nanos())
+		b.setLocked(Closed, now)
 	}
 	b.mu.Unlock()
 	b.dispatch()

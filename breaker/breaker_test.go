@@ -523,15 +523,14 @@ func TestNewRejectsNonsense(t *testing.T) {
 		cfg  breaker.Config
 		want string
 	}{
-		{breaker.Config{FailureThreshold: -1}, "FailureThreshold is negative"},
+		{breaker.Config{FailureThreshold: -1}, "the breaker would never open"},
 		{breaker.Config{FailureThreshold: 1 << 30}, "FailureThreshold is above"},
 		{breaker.Config{HalfOpenProbes: -1}, "HalfOpenProbes is negative"},
 		{breaker.Config{HalfOpenProbes: 1 << 20}, "HalfOpenProbes is above"},
-		{breaker.Config{MinCalls: -1}, "MinCalls is negative"},
+		{breaker.Config{MinCalls: -1}, "MinCalls is set but"},
 		{breaker.Config{RecoveryTimeout: -time.Second}, "RecoveryTimeout is negative"},
 		{breaker.Config{MaxRecoveryTimeout: -time.Second}, "MaxRecoveryTimeout is negative"},
 		{breaker.Config{MaxRecoveryTimeout: time.Second}, "below RecoveryTimeout"},
-		{breaker.Config{ProbeTimeout: -1}, "ProbeTimeout is negative"},
 		{breaker.Config{Window: -1}, "Window is negative"},
 		{breaker.Config{SlowCall: -1}, "SlowCall is negative"},
 		{breaker.Config{FailureRate: 1.5, Window: time.Second}, "FailureRate must be in (0, 1]"},
@@ -554,6 +553,9 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{FailureRate: 1, Window: time.Second},
 		{SlowCall: time.Second, SlowCallRate: 0.2, Window: time.Minute, MinCalls: 100},
 		{RecoveryTimeout: time.Second, MaxRecoveryTimeout: time.Second},
+		{FailureThreshold: -1, FailureRate: 0.5, Window: time.Minute},
+		{FailureThreshold: -1, SlowCall: time.Second, SlowCallRate: 0.5, Window: time.Minute, MinCalls: -1},
+		{ProbeTimeout: -1},
 	} {
 		if _, err := breaker.New(cfg); err != nil {
 			t.Errorf("New(%+v) = %v, want a valid breaker", cfg, err)

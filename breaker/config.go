@@ -34,8 +34,11 @@ type Config struct {
 	Name string
 
 	// FailureThreshold is how many failures in a row open the breaker (the
-	// original design's failure_threshold). Default 5, at most 16,777,215
-	// (2^24−1). Successes reset the count; ignored outcomes leave it alone.
+	// original design's failure_threshold), at most 16,777,215 (2^24−1).
+	// Successes reset the count; ignored outcomes leave it alone. Zero means
+	// [DefaultFailureThreshold], 5; negative turns it off: failures in a row
+	// alone never open the breaker, which then needs a FailureRate or a
+	// SlowCallRate.
 	FailureThreshold int
 
 	// RecoveryTimeout is how long the breaker stays open before it admits a
@@ -53,15 +56,20 @@ type Config struct {
 
 	// ProbeTimeout is how long a half-open probe may go without reporting
 	// before it is counted as failed, so that a permit that is never
-	// returned cannot hold the breaker half-open. Default 1 minute.
+	// returned cannot hold the breaker half-open. Zero means
+	// [DefaultProbeTimeout], 1 minute; negative turns it off: a probe may
+	// take as long as it takes, for calls that last longer than any bound
+	// (streams), whose permits are sure to be reported.
 	ProbeTimeout time.Duration
 
 	// Window, FailureRate, SlowCall, SlowCallRate and MinCalls add
 	// conditions on a sliding time window of length Window: the breaker
-	// also opens when, with at least MinCalls calls in the window (default
-	// 10), failures make up FailureRate or more of them, or calls that took
-	// longer than SlowCall make up SlowCallRate or more. Rates are in
-	// (0, 1]; zero turns a condition off. A rate needs a Window.
+	// also opens when, with at least MinCalls calls in the window, failures
+	// make up FailureRate or more of them, or calls that took longer than
+	// SlowCall make up SlowCallRate or more. Rates are in (0, 1]; zero turns
+	// a condition off. A rate needs a Window. For MinCalls, zero means
+	// [DefaultMinCalls], 10; negative turns it off: the rates count from the
+	// first call.
 	//
 	// The window keeps at most 600 buckets, each at least 100ms wide (10
 	// buckets for windows under a second), so its memory does not grow with
@@ -109,22 +117,16 @@ func (c *Config) validate() error {
 		return nil
 	}
 	switch {
-	case c.FailureThreshold < 0:
-		return count("FailureThreshold", c.FailureThreshold)
 	case c.FailureThreshold > maxCount:
 		return errors.New("breaker: FailureThreshold is above " + strconv.Itoa(maxCount))
 	case c.HalfOpenProbes < 0:
 		return count("HalfOpenProbes", c.HalfOpenProbes)
 	case c.HalfOpenProbes > maxProbes:
 		return errors.New("breaker: HalfOpenProbes is above " + strconv.Itoa(maxProbes))
-	case c.MinCalls < 0:
-		return count("MinCalls", c.MinCalls)
 	case c.RecoveryTimeout < 0:
 		return neg("RecoveryTimeout", c.RecoveryTimeout)
 	case c.MaxRecoveryTimeout < 0:
 		return neg("MaxRecoveryTimeout", c.MaxRecoveryTimeout)
-	case c.ProbeTimeout < 0:
-		return neg("ProbeTimeout", c.ProbeTimeout)
 	case c.Window < 0:
 		return neg("Window", c.Window)
 	case c.SlowCall < 0:
@@ -146,8 +148,10 @@ func (c *Config) validate() error {
 		return errors.New("breaker: SlowCallRate needs SlowCall, the duration above which a call is slow")
 	case c.SlowCall > 0 && c.SlowCallRate == 0:
 		return errors.New("breaker: SlowCall is set but SlowCallRate is not")
-	case c.MinCalls > 0 && !rates:
+	case c.MinCalls != 0 && !rates:
 		return errors.New("breaker: MinCalls is set but neither FailureRate nor SlowCallRate is")
+	case c.FailureThreshold < 0 && !rates:
+		return errors.New("breaker: FailureThreshold is off but neither FailureRate nor SlowCallRate is set: the breaker would never open")
 	}
 	if c.MaxRecoveryTimeout != 0 {
 		recovery := c.RecoveryTimeout

@@ -27,7 +27,14 @@
 // hooks run outside the breaker's lock, in order, so a hook may call back
 // into the breaker.
 //
-// Every decision has a form that takes the time as an argument
-// ([Breaker.AllowAt], [Permit.DoneAt], [Breaker.StateAt]) so that tests and
-// simulators can drive a breaker on virtual time.
+// Every method that reads the clock has a form that takes the time as an
+// argument ([Breaker.AllowAt], [Permit.DoneAt], [Breaker.StateAt],
+// [Breaker.SnapshotAt], [Breaker.ForceOpenAt], [Breaker.ResetAt],
+// [Error.RetryAfterAt]) so that tests and simulators can drive a breaker on
+// virtual time.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package breaker

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrOpen matches every rejection by a breaker, through errors.Is:
@@ -13,7 +15,8 @@ import (
 // The rejection itself is an *[Error], which says more.
 var ErrOpen = errors.New("breaker: open")
 
-var errNilBreaker = errors.New("breaker: nil *Breaker")
+// errNilBreaker is the error of a call through a nil pointer.
+const errNilBreaker = nilpolicy.Error("breaker: nil *Breaker")
 
 // Error is a breaker's rejection of a call: the breaker is open, or
 // half-open with every probe slot taken. It matches [ErrOpen], and its
@@ -56,8 +59,14 @@ func (e *Error) Is(target error) bool { return target == ErrOpen }
 // RetryAfter returns the time from now until Until, or zero if that has
 // passed or is unknown.
 func (e *Error) RetryAfter() time.Duration {
+	return e.RetryAfterAt(time.Now())
+}
+
+// RetryAfterAt is [Error.RetryAfter] at the time now, for virtual time: the
+// time from now until Until, or zero if that has passed or is unknown.
+func (e *Error) RetryAfterAt(now time.Time) time.Duration {
 	if e.Until.IsZero() {
 		return 0
 	}
-	return max(time.Until(e.Until), 0)
+	return max(e.Until.Sub(now), 0)
 }

@@ -35,34 +35,43 @@ func FuzzBreakerConfig(f *testing.F) {
 	f.Add(0, int64(0), int64(0), 0, int64(0), s, math.NaN(), int64(0), 0.0, 0)
 	f.Add(0, int64(0), int64(0), 0, int64(0), int64(0), 0.0, int64(0), 0.0, 3)
 
+	f.Add(-1, int64(0), int64(0), 0, int64(-1), s, 0.5, int64(0), 0.0, -1)
+	f.Add(-1, int64(0), int64(0), 0, int64(0), int64(0), 0.0, int64(0), 0.0, 0)
+
 	f.Fuzz(func(t *testing.T, threshold int, recovery, maxRecovery int64, probes int, probeTimeout, window int64, failureRate float64, slowCall int64, slowRate float64, minCalls int) {
-		cfg := breaker.Config{
-			FailureThreshold:   threshold,
-			RecoveryTimeout:    time.Duration(recovery),
-			MaxRecoveryTimeout: time.Duration(maxRecovery),
-			HalfOpenProbes:     probes,
-			ProbeTimeout:       time.Duration(probeTimeout),
-			Window:             time.Duration(window),
-			FailureRate:        failureRate,
-			SlowCall:           time.Duration(slowCall),
-			SlowCallRate:       slowRate,
-			MinCalls:           minCalls,
-		}
+		cfg := fuzzConfig(threshold, recovery, maxRecovery, probes, probeTimeout, window, failureRate, slowCall, slowRate, minCalls)
 		rate := func(r float64) bool { return r >= 0 && r <= 1 }
 		rates := failureRate > 0 || slowRate > 0
 		rec := recovery
 		if rec == 0 {
 			rec = int64(breaker.DefaultRecoveryTimeout)
 		}
-		valid := threshold >= 0 && threshold <= 1<<24-1 &&
-			probes >= 0 && probes <= 1<<16-1 && minCalls >= 0 &&
-			recovery >= 0 && maxRecovery >= 0 && probeTimeout >= 0 && window >= 0 && slowCall >= 0 &&
+		// A negative FailureThreshold, ProbeTimeout or MinCalls turns it off.
+		valid := threshold <= 1<<24-1 && (threshold >= 0 || rates) &&
+			probes >= 0 && probes <= 1<<16-1 &&
+			recovery >= 0 && maxRecovery >= 0 && window >= 0 && slowCall >= 0 &&
 			rate(failureRate) && rate(slowRate) &&
 			rates == (window > 0) && (slowRate > 0) == (slowCall > 0) && (minCalls == 0 || rates) &&
 			(maxRecovery == 0 || maxRecovery >= rec)
 		b, err := breaker.New(cfg)
 		fuzzprog.CheckNew(t, "breaker", cfg, b, err, valid)
 	})
+}
+
+// fuzzConfig is the Config of the fuzz targets' arguments.
+func fuzzConfig(threshold int, recovery, maxRecovery int64, probes int, probeTimeout, window int64, failureRate float64, slowCall int64, slowRate float64, minCalls int) breaker.Config {
+	return breaker.Config{
+		FailureThreshold:   threshold,
+		RecoveryTimeout:    time.Duration(recovery),
+		MaxRecoveryTimeout: time.Duration(maxRecovery),
+		HalfOpenProbes:     probes,
+		ProbeTimeout:       time.Duration(probeTimeout),
+		Window:             time.Duration(window),
+		FailureRate:        failureRate,
+		SlowCall:           time.Duration(slowCall),
+		SlowCallRate:       slowRate,
+		MinCalls:           minCalls,
+	}
 }
 
 // FuzzBreaker checks the breaker's arithmetic on durations and times for
@@ -100,21 +109,14 @@ func FuzzBreaker(f *testing.F) {
 	f.Add(2, s, 8*s, 2, 3*s, int64(0), 0.0, int64(0), 0.0, 0, prog(step(allow, 0, 0), step(allow, 0, 0), step(done|fail, 0, 0), step(done|fail, 0, 1), step(snap, s, 0), step(allow, 0, 0), step(allow, 0, 0), step(snap, 2*s, 0), step(snap, 2*s, 0), step(allow, 0, 0), step(done|fail, 0, 4), step(snap, 10*s, 0)))
 	f.Add(1, maxI, maxI, 1, maxI, int64(0), 0.0, int64(0), 0.0, 0, prog(step(allow, 0, 0), step(done|bad, 0, 0), step(snap|abs, maxI, 0), step(allow|abs, maxI, 0)))
 	f.Add(5, s, int64(0), 1, s, 10*s, 0.5, s, 0.5, 2, prog(step(allow, 0, 0), step(allow, 0, 0), step(done|ok, 2*s, 0), step(done|canceled, 0, 1), step(allow, 0, 0), step(done|fail, 0, 2), step(snap, 0, 0)))
+	// A call that takes exactly SlowCall is not slow.
+	f.Add(5, s, int64(0), 1, s, 10*s, 0.0, s, 0.5, 1, prog(step(allow, 0, 0), step(done|ok, s, 0)))
+	// FailureThreshold, ProbeTimeout and MinCalls off.
+	f.Add(-1, s, int64(0), 1, int64(-1), 10*s, 0.5, int64(0), 0.0, -1, prog(step(allow, 0, 0), step(done|fail, 0, 0), step(snap, s, 0), step(allow, 0, 0), step(snap, 1<<39, 0), step(allow, 0, 0), step(done|ok, 0, 1)))
 
 	f.Fuzz(func(t *testing.T, threshold int, recovery, maxRecovery int64, probes int, probeTimeout, window int64, failureRate float64, slowCall int64, slowRate float64, minCalls int, program []byte) {
-		cfg := breaker.Config{
-			FailureThreshold:   threshold,
-			RecoveryTimeout:    time.Duration(recovery),
-			MaxRecoveryTimeout: time.Duration(maxRecovery),
-			HalfOpenProbes:     probes,
-			ProbeTimeout:       time.Duration(probeTimeout),
-			Window:             time.Duration(window),
-			FailureRate:        failureRate,
-			SlowCall:           time.Duration(slowCall),
-			SlowCallRate:       slowRate,
-			MinCalls:           minCalls,
-			Seed:               1,
-		}
+		cfg := fuzzConfig(threshold, recovery, maxRecovery, probes, probeTimeout, window, failureRate, slowCall, slowRate, minCalls)
+		cfg.Seed = 1
 		if _, err := breaker.New(cfg); err != nil {
 			return // FuzzBreakerConfig checks the validation
 		}
@@ -142,8 +144,11 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 	b := breaker.MustNew(cfg)
 
 	threshold := uint64(cfg.FailureThreshold)
-	if threshold == 0 {
+	switch {
+	case cfg.FailureThreshold == 0:
 		threshold = breaker.DefaultFailureThreshold
+	case cfg.FailureThreshold < 0:
+		threshold = math.MaxUint64 // off
 	}
 	recovery := int64(cfg.RecoveryTimeout)
 	if recovery == 0 {
@@ -155,9 +160,11 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 		probes = breaker.DefaultHalfOpenProbes
 	}
 	probeTimeout := int64(cfg.ProbeTimeout)
-	if probeTimeout == 0 {
+	switch {
+	case probeTimeout == 0:
 		probeTimeout = int64(breaker.DefaultProbeTimeout)
 	}
+	probeTimeoutOff := probeTimeout < 0 // no probe runs out of time
 	nanos := func(at time.Time) int64 { return at.Sub(start).Nanoseconds() }
 
 	type permit struct {
@@ -199,6 +206,9 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 					t.Fatalf("step %d: rejected at %d as open until %d", i/17, last, nanos(oe.Until))
 				}
 				continue
+			}
+			if s.State == breaker.Open {
+				t.Fatalf("step %d: AllowAt admitted a call at %d, when the breaker is open: %+v", i/17, last, s)
 			}
 			permits = append(permits, &permit{p: p, at: last, gen: s.Generation, probe: s.State == breaker.HalfOpen})
 		case brDone:
@@ -273,7 +283,7 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 				if pm.probe && pm.gen == s.Generation && !pm.reported {
 					inFlight++
 					took := new(big.Int).Sub(big.NewInt(last), big.NewInt(pm.at))
-					if took.Cmp(big.NewInt(probeTimeout)) >= 0 {
+					if !probeTimeoutOff && took.Cmp(big.NewInt(probeTimeout)) >= 0 {
 						t.Fatalf("step %d: a probe admitted at %d still in flight at %d, with a probe timeout of %v", i/17, pm.at, last, time.Duration(probeTimeout))
 					}
 				}

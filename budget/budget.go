@@ -27,17 +27,20 @@ var ErrExhausted = errors.New("budget: retry budget exhausted")
 
 // Config configures a [Budget]. Each zero field means its documented
 // default, so Config{} lets retries spend 10% of the calls of the last 10s,
-// or 10 retries a second, whichever allows more.
+// or 10 retries a second, whichever allows more; Config{MinPerSecond: -1}
+// lets them spend 10% of the calls and nothing more.
 type Config struct {
 	// Name names the budget in snapshots.
 	Name string
 	// Ratio is the share of recent calls that retries may add, in (0, 1].
-	// Default 0.1.
+	// Zero means [DefaultRatio], 0.1; negative turns it off: retries are
+	// allowed at MinPerSecond alone, however many calls there are.
 	Ratio float64
 	// MinPerSecond is the floor: retries a second that are allowed however
-	// little traffic there is. Default 10; set it tiny (such as 1e-9) to have
-	// no floor. However large it is, or Ratio's share, the budget holds at
-	// most a billion retries.
+	// little traffic there is. Zero means [DefaultMinPerSecond], 10;
+	// negative turns it off: retries are allowed by Ratio alone. However
+	// large it is, or Ratio's share, the budget holds at most a billion
+	// retries. Ratio and MinPerSecond cannot both be off.
 	MinPerSecond float64
 	// Window is how long a call or a retry counts. Default 10s.
 	Window time.Duration
@@ -80,19 +83,27 @@ const flushEvery = 8
 // sense.
 func New(cfg Config) (*Budget, error) {
 	switch {
-	case math.IsNaN(cfg.Ratio) || cfg.Ratio < 0 || cfg.Ratio > 1:
-		return nil, errors.New("budget: Ratio must be in (0, 1], or 0 for the default; not " + strconv.FormatFloat(cfg.Ratio, 'g', -1, 64))
-	case math.IsNaN(cfg.MinPerSecond) || math.IsInf(cfg.MinPerSecond, 0) || cfg.MinPerSecond < 0:
-		return nil, errors.New("budget: MinPerSecond must be a finite number of at least 0; not " + strconv.FormatFloat(cfg.MinPerSecond, 'g', -1, 64))
+	case math.IsNaN(cfg.Ratio) || cfg.Ratio > 1:
+		return nil, errors.New("budget: Ratio must be in (0, 1], 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.Ratio, 'g', -1, 64))
+	case math.IsNaN(cfg.MinPerSecond) || math.IsInf(cfg.MinPerSecond, 1):
+		return nil, errors.New("budget: MinPerSecond must be finite, 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.MinPerSecond, 'g', -1, 64))
+	case cfg.Ratio < 0 && cfg.MinPerSecond < 0:
+		return nil, errors.New("budget: Ratio and MinPerSecond are both off: the budget would allow no retry")
 	case cfg.Window < 0:
 		return nil, errors.New("budget: Window is negative: " + cfg.Window.String())
 	}
 	ratio, perSecond, length := cfg.Ratio, cfg.MinPerSecond, cfg.Window
-	if ratio == 0 {
+	switch {
+	case ratio == 0:
 		ratio = DefaultRatio
+	case ratio < 0:
+		ratio = 0 // off
 	}
-	if perSecond == 0 {
+	switch {
+	case perSecond == 0:
 		perSecond = DefaultMinPerSecond
+	case perSecond < 0:
+		perSecond = 0 // off
 	}
 	if length == 0 {
 		length = DefaultWindow

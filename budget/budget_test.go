@@ -15,8 +15,8 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
-// noFloor is a MinPerSecond so small that the floor allows no retry.
-const noFloor = 1e-9
+// noFloor is the MinPerSecond that turns the floor off.
+const noFloor = -1
 
 func TestRatioOfRecentCalls(t *testing.T) {
 	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: noFloor, Window: 10 * time.Second})
@@ -167,15 +167,57 @@ func TestNilBudgetAllowsEverything(t *testing.T) {
 	}
 }
 
+func TestFloorOff(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: -1, Window: 10 * time.Second})
+	if b.WithdrawAt(t0) {
+		t.Fatal("a budget without a floor allowed a retry before any call")
+	}
+	for range 10 {
+		b.DepositAt(t0)
+	}
+	if !b.WithdrawAt(t0) || b.WithdrawAt(t0) {
+		t.Fatal("10 calls at 10% without a floor: want exactly one retry")
+	}
+	if b.WithdrawAt(at(time.Hour)) {
+		t.Fatal("an hour of quiet refilled a budget without a floor")
+	}
+	if s := b.SnapshotAt(t0); s.Floor != 0 || s.Ratio != 0.1 {
+		t.Fatalf("snapshot %+v; want no floor and a ratio of 0.1", s)
+	}
+}
+
+func TestRatioOff(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: -1, MinPerSecond: 1, Window: 10 * time.Second})
+	for range 1000 {
+		b.DepositAt(t0)
+	}
+	granted := 0
+	for b.WithdrawAt(t0) {
+		granted++
+	}
+	if granted != 10 {
+		t.Fatalf("1000 calls and a floor of 1 a second over 10s, without a ratio: %d retries, want 10", granted)
+	}
+	if b.WithdrawAt(at(time.Second)) {
+		t.Fatal("a second later, without a ratio: a retry above the floor over the window")
+	}
+	if !b.WithdrawAt(at(20 * time.Second)) {
+		t.Fatal("once the window has passed, without a ratio: no retry")
+	}
+	if s := b.SnapshotAt(t0); s.Ratio != 0 || s.Floor != 10 {
+		t.Fatalf("snapshot %+v; want no ratio and a floor of 10", s)
+	}
+}
+
 func TestNewRejectsNonsense(t *testing.T) {
 	for _, tc := range []struct {
 		cfg  budget.Config
 		want string
 	}{
 		{budget.Config{Ratio: 1.5}, "Ratio must be in (0, 1]"},
-		{budget.Config{Ratio: -0.1}, "Ratio must be in (0, 1]"},
 		{budget.Config{Ratio: math.NaN()}, "Ratio must be in (0, 1]"},
-		{budget.Config{MinPerSecond: -1}, "MinPerSecond must be"},
+		{budget.Config{MinPerSecond: math.NaN()}, "MinPerSecond must be"},
+		{budget.Config{Ratio: -1, MinPerSecond: -0.5}, "both off"},
 		{budget.Config{MinPerSecond: math.Inf(1)}, "MinPerSecond must be"},
 		{budget.Config{Window: -time.Second}, "Window is negative"},
 	} {

@@ -11,7 +11,8 @@
 // allows more — so that a client with little traffic can still retry. This
 // is the model of Finagle's retry budgets, with the floor taken as a minimum
 // rather than added to the ratio, so that under heavy traffic the share is
-// exact.
+// exact. Either bound may be turned off: a budget without a floor allows
+// Ratio of the calls and no more, one without a ratio a steady MinPerSecond.
 //
 // Within that bound, retries are let out evenly: each call earns Ratio of a
 // retry (or the passing time earns MinPerSecond a second, whichever earns
@@ -33,4 +34,9 @@
 // one takes the lock and reads the clock. Withdrawals, made only after a
 // failure, are exact. The forms that take the time, [Budget.DepositAt] and
 // [Budget.WithdrawAt], are exact and serve simulations on virtual time.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package budget

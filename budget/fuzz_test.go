@@ -16,8 +16,9 @@ import (
 // however far apart:
 //
 //   - New accepts exactly the configurations its doc comment calls valid
-//     (Ratio in [0, 1], MinPerSecond finite and not negative, Window not
-//     negative) and rejects the others with an error prefixed "budget: ";
+//     (Ratio at most 1, MinPerSecond below +Inf, not both negative — off —,
+//     Window not negative) and rejects the others with an error prefixed
+//     "budget: ";
 //   - the balance is never negative, never above what the window still
 //     allows (Ratio of its calls or the floor, whichever is more, less its
 //     retries), and never above a billion retries;
@@ -41,19 +42,24 @@ func FuzzBudget(f *testing.F) {
 	f.Add(1.0, 1e300, int64(math.MaxInt64), prog(step(opWithdraw, 0), step(opDeposit, s), step(opWithdraw|opAbs, math.MaxInt64), step(opSnapshot|opAbs, math.MinInt64)))
 	f.Add(5e-10, 5e-324, int64(1), prog(step(opDeposits|31<<3, 0), step(opWithdraw, 1), step(opSnapshot|opAbs, 1<<62)))
 	f.Add(0.5, 1.0, int64(time.Minute), prog(step(opDeposit|opAbs, 1<<62), step(opWithdraw|opAbs, -1<<62), step(opWithdraw|opAbs, 1<<62), step(opSnapshot|opAbs, math.MaxInt64)))
+	f.Add(0.5, 1e-9, int64(10*time.Second), prog(step(opDeposit, 0), step(opWithdraw, 0)))
+	// A negative floor or ratio turns it off.
+	f.Add(0.5, -1.0, int64(10*time.Second), prog(step(opDeposit, 0), step(opWithdraw, 0), step(opDeposit, 0), step(opWithdraw, 0), step(opSnapshot, 30*s), step(opWithdraw, 0)))
+	f.Add(-1.0, 0.5, int64(10*time.Second), prog(step(opDeposits|31<<3, 0), step(opWithdraw, 0), step(opWithdraw, 0), step(opWithdraw, 0), step(opWithdraw, 0), step(opWithdraw, 0), step(opWithdraw, 0), step(opSnapshot, 30*s), step(opWithdraw, 0)))
 	// Invalid configurations.
 	f.Add(math.NaN(), 0.0, int64(0), []byte(nil))
-	f.Add(-0.1, 0.0, int64(0), []byte(nil))
+	f.Add(-0.1, -0.1, int64(0), []byte(nil))
 	f.Add(1.5, 0.0, int64(0), []byte(nil))
 	f.Add(math.Inf(1), 0.0, int64(0), []byte(nil))
 	f.Add(0.0, math.NaN(), int64(0), []byte(nil))
 	f.Add(0.0, math.Inf(1), int64(0), []byte(nil))
-	f.Add(0.0, -1.0, int64(0), []byte(nil))
+	f.Add(0.0, math.Inf(-1), int64(0), []byte(nil))
 	f.Add(0.0, 0.0, int64(-1), []byte(nil))
 
 	f.Fuzz(func(t *testing.T, ratio, perSecond float64, window int64, program []byte) {
 		cfg := budget.Config{Ratio: ratio, MinPerSecond: perSecond, Window: time.Duration(window)}
-		valid := ratio >= 0 && ratio <= 1 && perSecond >= 0 && !math.IsInf(perSecond, 1) && window >= 0
+		// A negative Ratio or MinPerSecond turns it off, but not both.
+		valid := ratio <= 1 && !math.IsNaN(perSecond) && !math.IsInf(perSecond, 1) && !(ratio < 0 && perSecond < 0) && window >= 0
 		b, err := budget.New(cfg)
 		if !fuzzprog.CheckNew(t, "budget", cfg, b, err, valid) {
 			return
@@ -78,8 +84,11 @@ func runBudget(t *testing.T, cfg budget.Config, program []byte) {
 	start := time.Now()
 	b := budget.MustNew(cfg)
 	ratio := cfg.Ratio
-	if ratio == 0 {
+	switch {
+	case ratio == 0:
 		ratio = budget.DefaultRatio
+	case ratio < 0:
+		ratio = 0 // off
 	}
 	length := cfg.Window
 	if length == 0 {

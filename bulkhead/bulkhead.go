@@ -29,11 +29,13 @@ const (
 )
 
 // Bulkhead limits the calls in flight through it. Make one with [New]; the
-// zero Bulkhead is not valid, and a nil *Bulkhead returns an error from every
-// call. A Bulkhead is safe for concurrent use; share one per protected
-// dependency. It is a resilience.Policy and a resilience.Guard; [Do] and
-// [Run] are what most callers want, and [Bulkhead.Acquire] is the two-step
-// alternative.
+// zero Bulkhead is not valid, and a nil *Bulkhead never panics: a method that
+// would run or admit a call refuses it, with an error matching
+// resilience.ErrNilPolicy where it returns one, and the other methods do
+// nothing and report zero values. A Bulkhead is safe for concurrent use; share
+// one per protected dependency. It is a resilience.Policy and a
+// resilience.Guard; [Do] and [Run] are what most callers want, and
+// [Bulkhead.Acquire] is the two-step alternative.
 type Bulkhead struct {
 	// Set by New, then read-only.
 	name     string
@@ -81,9 +83,11 @@ func New(cfg Config) (*Bulkhead, error) {
 	}
 	queue := 0
 	if cfg.MaxWait > 0 {
-		queue = cfg.MaxQueue
-		if queue == 0 {
+		switch queue = cfg.MaxQueue; {
+		case queue == 0:
 			queue = limit
+		case queue < 0:
+			queue = maxLimit // off: as many as the state word counts
 		}
 	}
 	b := &Bulkhead{

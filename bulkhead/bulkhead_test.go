@@ -227,6 +227,40 @@ func TestDefaultQueueIsMaxConcurrent(t *testing.T) {
 	})
 }
 
+func TestQueueBoundOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const waiters = 100 // fifty times the default bound, MaxConcurrent
+		b := mustNew(t, bulkhead.Config{MaxConcurrent: 2, MaxWait: time.Minute, MaxQueue: -1})
+		ps := hold(t, b, 2)
+		errs := make(chan error, waiters)
+		for range waiters {
+			go func() {
+				p, err := b.Acquire(context.Background())
+				p.Release()
+				errs <- err
+			}()
+		}
+		synctest.Wait()
+		wantCounts(t, b, 2, waiters)
+		releaseAll(ps)
+		for range waiters {
+			if err := <-errs; err != nil {
+				t.Fatalf("a waiter in a queue without a bound: %v", err)
+			}
+		}
+		wantCounts(t, b, 0, 0)
+		// MaxWait still bounds each wait.
+		ps = hold(t, b, 2)
+		start := time.Now()
+		_, err := b.Acquire(context.Background())
+		wantFull(t, err, "", bulkhead.WaitTimeout)
+		if waited := time.Since(start); waited != time.Minute {
+			t.Fatalf("waited %v, want MaxWait, 1m", waited)
+		}
+		releaseAll(ps)
+	})
+}
+
 func TestMaxWaitIsHonouredExactly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
@@ -737,7 +771,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 	}{
 		{bulkhead.Config{MaxConcurrent: -1}, "bulkhead: MaxConcurrent is negative: -1"},
 		{bulkhead.Config{MaxConcurrent: 1 << 31}, "bulkhead: MaxConcurrent is above 2147483647: 2147483648"},
-		{bulkhead.Config{MaxQueue: -3, MaxWait: time.Second}, "bulkhead: MaxQueue is negative: -3"},
+		{bulkhead.Config{MaxQueue: -3}, "bulkhead: MaxQueue is set but MaxWait is not: with no wait allowed, nobody queues"},
 		{bulkhead.Config{MaxQueue: 1 << 31, MaxWait: time.Second}, "bulkhead: MaxQueue is above 2147483647: 2147483648"},
 		{bulkhead.Config{MaxWait: -time.Second}, "bulkhead: MaxWait is negative: -1s"},
 		{bulkhead.Config{MaxQueue: 5}, "bulkhead: MaxQueue is set but MaxWait is not: with no wait allowed, nobody queues"},
@@ -759,6 +793,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{},
 		{MaxConcurrent: 1},
 		{MaxConcurrent: 1<<31 - 1, MaxQueue: 1<<31 - 1, MaxWait: time.Hour},
+		{MaxQueue: -1, MaxWait: time.Hour},
 		{MaxWait: time.Duration(1<<63 - 1)},
 	} {
 		if _, err := bulkhead.New(cfg); err != nil {

@@ -34,9 +34,10 @@ type Config struct {
 	MaxWait time.Duration
 
 	// MaxQueue is how many callers may wait for a slot at once; a caller
-	// that finds the queue full is rejected at once. It needs MaxWait.
-	// Default, when MaxWait is set: MaxConcurrent, so that a waiter is at
-	// most about one round of calls away from a slot.
+	// that finds the queue full is rejected at once. It needs MaxWait. Zero
+	// means MaxConcurrent, so that a waiter is at most about one round of
+	// calls away from a slot; negative turns it off: any number of callers
+	// may wait (up to 2^31−1), each for MaxWait at most.
 	MaxQueue int
 
 	// OnAdmit, if set, is called when a call is admitted, on the caller's
@@ -83,13 +84,13 @@ func (c *Config) validate() error {
 	if err := count("MaxConcurrent", c.MaxConcurrent); err != nil {
 		return err
 	}
-	if err := count("MaxQueue", c.MaxQueue); err != nil {
-		return err
+	if c.MaxQueue > maxLimit {
+		return errors.New("bulkhead: MaxQueue is above " + strconv.Itoa(maxLimit) + ": " + strconv.Itoa(c.MaxQueue))
 	}
 	switch {
 	case c.MaxWait < 0:
 		return errors.New("bulkhead: MaxWait is negative: " + c.MaxWait.String())
-	case c.MaxQueue > 0 && c.MaxWait == 0:
+	case c.MaxQueue != 0 && c.MaxWait == 0:
 		return errors.New("bulkhead: MaxQueue is set but MaxWait is not: with no wait allowed, nobody queues")
 	}
 	return nil

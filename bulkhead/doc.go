@@ -32,4 +32,9 @@
 // answers at once and reads no time, so a simulator can drive it on virtual
 // time without goroutines. Only a wait reads the clock, through a timer, and
 // so runs on the virtual time of testing/synctest too.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package bulkhead

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrFull matches every rejection by a bulkhead, through errors.Is:
@@ -13,7 +15,8 @@ import (
 // The rejection itself is a *[Error], which says why.
 var ErrFull = errors.New("bulkhead: full")
 
-var errNilBulkhead = errors.New("bulkhead: nil *Bulkhead")
+// errNilBulkhead is the error of a call through a nil pointer.
+const errNilBulkhead = nilpolicy.Error("bulkhead: nil *Bulkhead")
 
 // Reason is why a bulkhead rejected a call. The zero Reason is [NoWait].
 type Reason uint8

@@ -14,8 +14,9 @@ import (
 // of admissions and releases made one at a time:
 //
 //   - New accepts exactly the configurations its doc comment calls valid
-//     (no negative field, counts of at most 2^31−1, MaxQueue only with
-//     MaxWait) and rejects the others with an error prefixed "bulkhead: ";
+//     (no negative MaxConcurrent or MaxWait, counts of at most 2^31−1,
+//     MaxQueue — negative turns its bound off — only with MaxWait) and
+//     rejects the others with an error prefixed "bulkhead: ";
 //   - the snapshot says the slots and the queue that the defaults give;
 //   - TryAcquire and Acquire admit exactly while a slot is free, never more
 //     calls than MaxConcurrent, and reject with reason NoWait (Acquire, when
@@ -36,10 +37,11 @@ func FuzzBulkhead(f *testing.F) {
 	f.Add(0, int64(-1), 0, []byte(nil))
 	f.Add(0, int64(0), -1, []byte(nil))
 	f.Add(0, int64(0), 5, []byte(nil))
+	f.Add(1, int64(time.Second), -1, []byte{1, 3, 1, 0, 3})
 
 	f.Fuzz(func(t *testing.T, maxConcurrent int, maxWait int64, maxQueue int, program []byte) {
 		cfg := bulkhead.Config{MaxConcurrent: maxConcurrent, MaxWait: time.Duration(maxWait), MaxQueue: maxQueue}
-		valid := maxConcurrent >= 0 && maxConcurrent <= 1<<31-1 && maxQueue >= 0 && maxQueue <= 1<<31-1 &&
+		valid := maxConcurrent >= 0 && maxConcurrent <= 1<<31-1 && maxQueue <= 1<<31-1 &&
 			maxWait >= 0 && (maxQueue == 0 || maxWait > 0)
 		b, err := bulkhead.New(cfg)
 		if !fuzzprog.CheckNew(t, "bulkhead", cfg, b, err, valid) {

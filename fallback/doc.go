@@ -31,4 +31,9 @@
 // A Fallback is immutable once made and safe for concurrent use. A call
 // whose first attempt succeeds allocates nothing; panics in the call or the
 // alternative are not recovered.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package fallback

@@ -3,6 +3,8 @@ package fallback
 import (
 	"errors"
 	"strconv"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrFailed matches, through errors.Is, every error of a call whose
@@ -18,7 +20,8 @@ var ErrFailed = errors.New("fallback: the call and its alternative failed")
 // operation does not run.
 var ErrNoAlternative = errors.New("fallback: no Alternative in Config")
 
-var errNilFallback = errors.New("fallback: nil *Fallback")
+// errNilFallback is the error of a call through a nil pointer.
+const errNilFallback = nilpolicy.Error("fallback: nil *Fallback")
 
 // Error is the failure of a call whose alternative failed too. It matches
 // [ErrFailed], and its Unwrap method returns both errors, the alternative's

@@ -11,9 +11,11 @@ const all = 1<<resilience.ClassTransient | 1<<resilience.ClassPermanent | 1<<res
 
 // Fallback decides when a failed call falls back to an alternative, and runs
 // calls that way through [Do], [Value], [Run] or, as a resilience.Policy,
-// [Fallback.Execute]. Make one with [New]; the zero value is not usable (a
-// nil *Fallback returns an error from every call). A Fallback is immutable
-// and safe for concurrent use.
+// [Fallback.Execute]. Make one with [New]; the zero Fallback is not valid, and
+// a nil *Fallback never panics: a method that would run or admit a call
+// refuses it, with an error matching resilience.ErrNilPolicy where it returns
+// one, and the other methods do nothing and report zero values. A Fallback is
+// immutable and safe for concurrent use.
 type Fallback struct {
 	name     string
 	classify resilience.Classifier

@@ -43,7 +43,9 @@ type Config struct {
 	InitialDelay time.Duration
 
 	// MinSamples is how many latencies the window needs before the adaptive
-	// delay follows them. Default 20. Only with Delay zero.
+	// delay follows them. Only with Delay zero. Zero means
+	// [DefaultMinSamples], 20; negative turns it off: the delay follows the
+	// latencies from the first one, and InitialDelay serves only until then.
 	MinSamples int
 
 	// Window is how long a latency counts: the estimate covers between
@@ -52,7 +54,11 @@ type Config struct {
 	Window time.Duration
 
 	// MaxHedges is the most extra attempts of one call, each started a delay
-	// after the one before. Default 1, at most 16.
+	// after the one before, at most 16. Zero means [DefaultMaxHedges], 1;
+	// negative turns it off: no call is hedged, and the hedger only measures
+	// latencies (Delay still reports the delay it would use), so that
+	// hedging can be switched off by configuration without taking the
+	// hedger out of a composition.
 	MaxHedges int
 
 	// Budget, if set, must allow each hedge (Budget.WithdrawAt); a refused
@@ -94,10 +100,6 @@ func (c *Config) validate() error {
 		return neg("InitialDelay", c.InitialDelay)
 	case c.Window < 0:
 		return neg("Window", c.Window)
-	case c.MinSamples < 0:
-		return errors.New("hedge: MinSamples is negative: " + strconv.Itoa(c.MinSamples))
-	case c.MaxHedges < 0:
-		return errors.New("hedge: MaxHedges is negative: " + strconv.Itoa(c.MaxHedges))
 	case c.MaxHedges > maxHedgesLimit:
 		return errors.New("hedge: MaxHedges is above " + strconv.Itoa(maxHedgesLimit) + ": " + strconv.Itoa(c.MaxHedges))
 	case c.Percentile < 0 || c.Percentile >= 1 || math.IsNaN(c.Percentile):

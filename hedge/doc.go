@@ -29,4 +29,9 @@
 // A Hedger is safe for concurrent use. Do returns only after every attempt it
 // started has returned: losers are canceled and are expected to return
 // promptly; no goroutine that Do started outlives it.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package hedge

@@ -1,6 +1,10 @@
 package hedge
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
+)
 
 // ErrLost is the cause with which the context of a losing attempt ends: another
 // attempt of the same call succeeded first, or panicked. An attempt that sees
@@ -9,4 +13,5 @@ import "errors"
 //	if errors.Is(context.Cause(ctx), hedge.ErrLost) { ... }
 var ErrLost = errors.New("hedge: another attempt won")
 
-var errNilHedger = errors.New("hedge: nil *Hedger")
+// errNilHedger is the error of a call through a nil pointer.
+const errNilHedger = nilpolicy.Error("hedge: nil *Hedger")

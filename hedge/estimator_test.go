@@ -95,6 +95,18 @@ func TestAdaptiveDelaySteps(t *testing.T) {
 	}
 }
 
+func TestMinSamplesOff(t *testing.T) {
+	h := hedge.MustNew(hedge.Config{Percentile: 0.5, InitialDelay: 7 * time.Millisecond, MinSamples: -1})
+	t0 := time.Now()
+	if got := h.DelayAt(t0); got != 7*time.Millisecond {
+		t.Fatalf("delay %v before any latency; want InitialDelay, 7ms", got)
+	}
+	h.ObserveAt(t0, 20*time.Millisecond)
+	if got := h.DelayAt(t0); got != 19922944 { // 20ms's bucket's midpoint
+		t.Fatalf("delay %v after one latency of 20ms, with no minimum of samples; want about 20ms", got)
+	}
+}
+
 // TestDelayCountsOnlyDifferencesOfTimes checks that the adaptive delay
 // depends on the times given to ObserveAt and DelayAt only through their
 // differences: the same calls shifted by any amount give the same delays,

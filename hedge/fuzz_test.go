@@ -44,15 +44,16 @@ func FuzzHedgeDelay(f *testing.F) {
 	f.Add(int64(0), math.Nextafter(1, 0), int64(math.MaxInt64), 1, int64(math.MaxInt64), 1, prog(obs(0, 1), step(hedgeObserve|hedgeAbs, math.MaxInt64, 2), step(hedgeDelay|hedgeAbs, math.MinInt64, 0)))
 	f.Add(int64(time.Second), 0.0, int64(0), 0, int64(0), 0, prog(obs(0, 1), step(hedgeDelay, 0, 0)))
 	f.Add(int64(math.MaxInt64), 0.0, int64(0), 0, int64(0), 16, prog(obs(0, 1), step(hedgeDelay|hedgeAbs, math.MinInt64, 0)))
+	// MinSamples and MaxHedges off.
+	f.Add(int64(0), 0.0, int64(0), -1, int64(0), -1, prog(step(hedgeDelay, 0, 0), obs(0, 20*ms), step(hedgeDelay, 0, 0)))
 	// Invalid configurations.
+	f.Add(int64(time.Second), 0.0, int64(0), -1, int64(0), 0, []byte(nil))
 	f.Add(int64(-1), 0.0, int64(0), 0, int64(0), 0, []byte(nil))
 	f.Add(int64(0), 1.0, int64(0), 0, int64(0), 0, []byte(nil))
 	f.Add(int64(0), math.NaN(), int64(0), 0, int64(0), 0, []byte(nil))
 	f.Add(int64(0), -0.5, int64(0), 0, int64(0), 0, []byte(nil))
 	f.Add(int64(0), 0.0, int64(-1), 0, int64(0), 0, []byte(nil))
-	f.Add(int64(0), 0.0, int64(0), -1, int64(0), 0, []byte(nil))
 	f.Add(int64(0), 0.0, int64(0), 0, int64(-1), 0, []byte(nil))
-	f.Add(int64(0), 0.0, int64(0), 0, int64(0), -1, []byte(nil))
 	f.Add(int64(0), 0.0, int64(0), 0, int64(0), 17, []byte(nil))
 	f.Add(int64(time.Second), 0.5, int64(0), 0, int64(0), 0, []byte(nil))
 	f.Add(int64(time.Second), 0.0, int64(0), 0, int64(time.Second), 0, []byte(nil))
@@ -66,8 +67,9 @@ func FuzzHedgeDelay(f *testing.F) {
 			Window:       time.Duration(window),
 			MaxHedges:    maxHedges,
 		}
-		valid := delay >= 0 && initialDelay >= 0 && window >= 0 && minSamples >= 0 &&
-			maxHedges >= 0 && maxHedges <= 16 && percentile >= 0 && percentile < 1 &&
+		// A negative MinSamples or MaxHedges turns it off.
+		valid := delay >= 0 && initialDelay >= 0 && window >= 0 &&
+			maxHedges <= 16 && percentile >= 0 && percentile < 1 &&
 			(delay == 0 || percentile == 0 && initialDelay == 0 && minSamples == 0 && window == 0)
 		h, err := hedge.New(cfg)
 		if !fuzzprog.CheckNew(t, "hedge", cfg, h, err, valid) {
@@ -108,8 +110,11 @@ func runHedge(t *testing.T, cfg hedge.Config, program []byte) {
 		p = hedge.DefaultPercentile
 	}
 	minSamples := cfg.MinSamples
-	if minSamples == 0 {
+	switch {
+	case minSamples == 0:
 		minSamples = hedge.DefaultMinSamples
+	case minSamples < 0:
+		minSamples = 1 // off: the delay follows the first latency
 	}
 	initial := cfg.InitialDelay
 	if initial == 0 {

@@ -17,7 +17,9 @@ import (
 // Hedger decides when to hedge a call and runs hedged calls. Make one with
 // [New]; one Hedger per service, since its adaptive delay learns that
 // service's latencies. It is safe for concurrent use. The zero Hedger is not
-// valid; a nil *Hedger returns an error from every call.
+// valid; a nil *Hedger never panics: a method that would run or admit a call
+// refuses it, with an error matching resilience.ErrNilPolicy where it returns
+// one, and the other methods do nothing and report zero values.
 //
 // A Hedger is a resilience.Policy, so it composes with the other policies;
 // it is not a resilience.Guard, since it runs attempts concurrently.
@@ -71,8 +73,8 @@ func New(cfg Config) (*Hedger, error) {
 		delay:        cfg.Delay,
 		percentile:   cmp.Or(cfg.Percentile, DefaultPercentile),
 		initialDelay: cmp.Or(cfg.InitialDelay, DefaultInitialDelay),
-		minSamples:   cmp.Or(cfg.MinSamples, DefaultMinSamples),
-		maxHedges:    cmp.Or(cfg.MaxHedges, DefaultMaxHedges),
+		minSamples:   max(cmp.Or(cfg.MinSamples, DefaultMinSamples), 1), // negative: off, from the first
+		maxHedges:    max(cmp.Or(cfg.MaxHedges, DefaultMaxHedges), 0),   // negative: off
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
 		onHedge:      cfg.OnHedge,
@@ -314,8 +316,10 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	r.first = cancel
 	r.slot = h.getSlot()
 	r.slot.target = r
-	r.wg.Add(1)
-	r.slot.timer.Reset(r.delay)
+	if h.maxHedges > 0 {
+		r.wg.Add(1)
+		r.slot.timer.Reset(r.delay)
+	}
 	v, err := r.runFirst(actx)
 	first := err // how the first attempt ended: ErrLost if a hedge beat it
 	if err != nil {

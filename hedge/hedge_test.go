@@ -38,8 +38,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{hedge.Config{Delay: -time.Second}, "hedge: Delay is negative: -1s"},
 		{hedge.Config{InitialDelay: -1}, "hedge: InitialDelay is negative: -1ns"},
 		{hedge.Config{Window: -time.Minute}, "hedge: Window is negative: -1m0s"},
-		{hedge.Config{MinSamples: -1}, "hedge: MinSamples is negative: -1"},
-		{hedge.Config{MaxHedges: -2}, "hedge: MaxHedges is negative: -2"},
+		{hedge.Config{Delay: time.Second, MinSamples: -1}, "hedge: Delay is fixed, so Percentile"},
 		{hedge.Config{MaxHedges: 17}, "hedge: MaxHedges is above 16: 17"},
 		{hedge.Config{Percentile: 1}, "hedge: Percentile must be in (0, 1), or 0 for the default; not 1"},
 		{hedge.Config{Percentile: -0.5}, "hedge: Percentile must be in (0, 1), or 0 for the default; not -0.5"},
@@ -52,7 +51,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 			t.Errorf("New(%+v) = %v, %v; want error %q", tc.cfg, h, err, tc.want)
 		}
 	}
-	for _, cfg := range []hedge.Config{{}, {Delay: time.Millisecond, MaxHedges: 16}, {Percentile: 0.5, Budget: b, Deposit: true}} {
+	for _, cfg := range []hedge.Config{{}, {Delay: time.Millisecond, MaxHedges: 16}, {Percentile: 0.5, Budget: b, Deposit: true}, {MinSamples: -1, MaxHedges: -2}} {
 		if _, err := hedge.New(cfg); err != nil {
 			t.Errorf("New(%+v): %v", cfg, err)
 		}
@@ -156,12 +155,15 @@ func TestFirstInTime(t *testing.T) {
 
 // TestMaxHedges: hedges start one delay apart, MaxHedges of them and no more.
 func TestMaxHedges(t *testing.T) {
-	for _, max := range []int{0, 1, 3} {
+	for _, max := range []int{0, 1, 3, -1} {
 		synctest.Test(t, func(t *testing.T) {
 			h := hedge.MustNew(hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: max})
 			want := max
-			if want == 0 {
+			switch {
+			case want == 0:
 				want = hedge.DefaultMaxHedges
+			case want < 0:
+				want = 0 // off: no hedge
 			}
 			start := time.Now()
 			var mu sync.Mutex
@@ -202,7 +204,7 @@ func TestMaxHedges(t *testing.T) {
 // TestBudgetRefusal: a refused withdrawal means no hedge, not an error.
 func TestBudgetRefusal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := budget.MustNew(budget.Config{Ratio: 0.5, MinPerSecond: 1e-9})
+		b := budget.MustNew(budget.Config{Ratio: 0.5, MinPerSecond: -1})
 		var events []hedge.Event
 		h := hedge.MustNew(hedge.Config{Delay: 10 * time.Millisecond, Budget: b, Deposit: true,
 			OnHedge: func(e hedge.Event) { events = append(events, e) }})

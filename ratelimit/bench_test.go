@@ -36,21 +36,30 @@ func dry(maxWait time.Duration) *ratelimit.Limiter {
 	return l
 }
 
+// costly returns a context in which a call costs l n tokens.
+func costly(l *ratelimit.Limiter, n int) context.Context {
+	if n == 1 {
+		return context.Background()
+	}
+	return l.WithCost(context.Background(), n)
+}
+
 func BenchmarkAdmitted(b *testing.B) {
 	for _, bc := range []struct {
 		name string
-		ctx  context.Context
+		cost int
 		l    *ratelimit.Limiter
 	}{
-		{"cost1", context.Background(), plentiful()},
-		{"weighted", ratelimit.WithCost(context.Background(), 100), plentiful()},
-		{"weighted/fractional", ratelimit.WithCost(context.Background(), 100), fractional()},
+		{"cost1", 1, plentiful()},
+		{"weighted", 100, plentiful()},
+		{"weighted/fractional", 100, fractional()},
 	} {
 		l := bc.l
+		ctx := costly(l, bc.cost)
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				v, _ := ratelimit.Do(bc.ctx, l, succeed)
+				v, _ := ratelimit.Do(ctx, l, succeed)
 				sink += v
 			}
 		})
@@ -58,7 +67,7 @@ func BenchmarkAdmitted(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					ratelimit.Do(bc.ctx, l, succeed)
+					ratelimit.Do(ctx, l, succeed)
 				}
 			})
 		})
@@ -68,18 +77,19 @@ func BenchmarkAdmitted(b *testing.B) {
 func BenchmarkRejected(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
-		ctx     context.Context
+		cost    int
 		maxWait time.Duration
 	}{
-		{"cost1", context.Background(), 0},
-		{"weighted", ratelimit.WithCost(context.Background(), 100), 0},
-		{"cost1/maxwait", context.Background(), time.Minute},
+		{"cost1", 1, 0},
+		{"weighted", 100, 0},
+		{"cost1/maxwait", 1, time.Minute},
 	} {
 		l := dry(bc.maxWait)
+		ctx := costly(l, bc.cost)
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_, err := ratelimit.Do(bc.ctx, l, succeed)
+				_, err := ratelimit.Do(ctx, l, succeed)
 				if !errors.Is(err, ratelimit.ErrLimited) {
 					b.Fatal(err)
 				}
@@ -89,7 +99,7 @@ func BenchmarkRejected(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					ratelimit.Do(bc.ctx, l, succeed)
+					ratelimit.Do(ctx, l, succeed)
 				}
 			})
 		})

@@ -49,7 +49,7 @@ func TestConcurrentWaitsNeverExceedTheRate(t *testing.T) {
 			wg.Go(func() {
 				for c := range calls {
 					cost := 1 + (g+c)%5
-					ctx := ratelimit.WithCost(context.Background(), cost)
+					ctx := l.WithCost(context.Background(), cost)
 					err := ratelimit.Run(ctx, l, func(context.Context) error {
 						rec.record(cost)
 						return nil
@@ -104,7 +104,7 @@ func TestConcurrentCancelledWaitsNeverExceedTheRate(t *testing.T) {
 					defer stop.Stop()
 				}
 				cost := 1 + g%3
-				err := ratelimit.Run(ratelimit.WithCost(ctx, cost), l, func(context.Context) error {
+				err := ratelimit.Run(l.WithCost(ctx, cost), l, func(context.Context) error {
 					rec.record(cost)
 					return nil
 				})
@@ -179,7 +179,7 @@ func TestConcurrentRejectionsAndHooks(t *testing.T) {
 		errs := make([]error, 200)
 		for g := range errs {
 			wg.Go(func() {
-				errs[g] = resilience.Run(ratelimit.WithCost(context.Background(), 1+g%2), l, func(context.Context) error {
+				errs[g] = resilience.Run(l.WithCost(context.Background(), 1+g%2), l, func(context.Context) error {
 					t.Error("a call ran on an empty bucket")
 					return nil
 				})

@@ -30,9 +30,9 @@ type Config struct {
 	// Limit is how many tokens the bucket gains per Per, continuously: with
 	// Limit 100 and Per one minute, one token every 600ms. It is required: a
 	// limiter without a rate is a mistake, not a default. A call costs one
-	// token unless its context says otherwise ([WithCost]); an LLM client
-	// can set Limit to its quota of model tokens per minute and make each
-	// call cost its tokens.
+	// token unless its context says otherwise for this limiter
+	// ([Limiter.WithCost]); an LLM client can set Limit to its quota of model
+	// tokens per minute and make each call cost its tokens.
 	Limit int
 
 	// Per is the period of Limit. Default [DefaultPer], one second.

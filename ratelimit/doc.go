@@ -3,18 +3,19 @@
 // interval, with bursts. Calls over the quota wait for their turn, as long as
 // the caller allows, or are rejected at once.
 //
-// A [Limiter] is a token bucket. The bucket holds up to Burst tokens and
-// gains Limit tokens per Per, continuously; a call goes when the bucket holds
-// its tokens, and spends them. A call costs one token, or what its context
-// says through [WithCost]. When the tokens are not there, a call waits for
-// them up to MaxWait, and never past its context's deadline: a call whose
-// tokens would come too late is rejected at once, without waiting and without
-// spending them, with an error matching [ErrLimited] whose RetryAfter method
-// says when they will be there. A wait that ends because the caller's context
-// is done returns an error that wraps context.Cause of the context — the
-// caller's doing, not a rejection — and gives the tokens back, as far as the
-// callers already waiting behind it allow, so that the next caller is not
-// held up by a call that did not go.
+// A [Limiter] is a token bucket. The bucket holds up to Burst tokens and gains
+// Limit tokens per Per, continuously; a call goes when the bucket holds its
+// tokens, and spends them. A call costs one token, or what its context says
+// for this limiter through [Limiter.WithCost], so that limiters of requests
+// and of tokens stacked on one call charge it each their own. When the tokens
+// are not there, a call waits for them up to MaxWait, and never past its
+// context's deadline: a call whose tokens would come too late is rejected at
+// once, without waiting and without spending them, with an error matching
+// [ErrLimited] whose RetryAfter method says when they will be there. A wait
+// that ends because the caller's context is done returns an error that wraps
+// context.Cause of the context — the caller's doing, not a rejection — and
+// gives the tokens back, as far as the callers already waiting behind it
+// allow, so that the next caller is not held up by a call that did not go.
 //
 // Most callers make one Limiter per quota with [New] and run calls through
 // it with [Do] or [Run], or compose it with other policies through
@@ -25,9 +26,10 @@
 // decisions beneath, which never block, for callers that wait in their own
 // way.
 //
-// Every decision has a form that takes the time as an argument
-// ([Limiter.AllowAt], [Limiter.ReserveAt], [Limiter.TokensAt]), so that tests
-// and simulators can drive a limiter on virtual time.
+// Every method that reads the clock has a form that takes the time as an
+// argument ([Limiter.AllowAt], [Limiter.ReserveAt], [Limiter.TokensAt],
+// [Reservation.DelayAt], [Reservation.CancelAt], [Error.RetryAfterAt]), so
+// that tests and simulators can drive a limiter on virtual time.
 //
 // The bucket counts in exact integer arithmetic: a token's refill time,
 // Per/Limit, is kept as a fraction, so a limiter of 3 per second lets
@@ -37,4 +39,9 @@
 // once and a rejection allocate nothing; only a wait does. Observer hooks
 // ([Config].OnWait, [Config].OnReject) run outside the limiter's lock and may
 // call any of its methods.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package ratelimit

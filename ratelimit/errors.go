@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrLimited matches every rejection by a limiter, through errors.Is:
@@ -19,7 +21,8 @@ var ErrLimited = errors.New("ratelimit: limited")
 // fails at once. It is not a rejection: it does not match [ErrLimited].
 var ErrBadCost = errors.New("ratelimit: bad cost")
 
-var errNilLimiter = errors.New("ratelimit: nil *Limiter")
+// errNilLimiter is the error of a call through a nil pointer.
+const errNilLimiter = nilpolicy.Error("ratelimit: nil *Limiter")
 
 // Reason is why a limiter rejected a call.
 type Reason uint8

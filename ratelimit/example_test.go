@@ -68,24 +68,29 @@ func ExampleRun() {
 	// Output: sent 5
 }
 
-func ExampleWithCost() {
-	// An LLM client's quota is in model tokens: 10,000 a minute. Each call
-	// costs what it may spend, prompt and answer.
-	l := ratelimit.MustNew(ratelimit.Config{Name: "llm-tokens", Limit: 10_000, Per: time.Minute})
+func ExampleLimiter_WithCost() {
+	// An LLM provider's daily quota: 3 requests and 10,000 model tokens a
+	// day. Each call is one request, and costs the tokens it may spend,
+	// prompt and answer.
+	day := 24 * time.Hour
+	requests := ratelimit.MustNew(ratelimit.Config{Name: "llm-requests", Limit: 3, Per: day})
+	tokens := ratelimit.MustNew(ratelimit.Config{Name: "llm-tokens", Limit: 10_000, Per: day})
+	quota := resilience.Compose(tokens, requests)
 	complete := func(ctx context.Context) (string, error) { return "…", nil }
 
-	ctx := ratelimit.WithCost(context.Background(), 6000)
-	_, err := resilience.Do(ctx, l, complete)
-	fmt.Println(err)
-
-	_, err = resilience.Do(ctx, l, complete)
-	fmt.Println(err)
-	d, _ := resilience.RetryAfter(err)
-	fmt.Println("the 2,000 tokens missing come in", d.Round(time.Second))
+	for _, maxTokens := range []int{4000, 5000, 2000} {
+		ctx := tokens.WithCost(context.Background(), maxTokens) // the requests' limiter charges 1
+		_, err := resilience.Do(ctx, quota, complete)
+		fmt.Printf("%d tokens: %v; left: requests %.0f, tokens %.0f\n", maxTokens, err, requests.Tokens(), tokens.Tokens())
+		if d, ok := resilience.RetryAfter(err); ok {
+			fmt.Println("the tokens missing come in", d.Round(time.Minute))
+		}
+	}
 	// Output:
-	// <nil>
-	// ratelimit "llm-tokens": 6000 tokens not available now
-	// the 2,000 tokens missing come in 12s
+	// 4000 tokens: <nil>; left: requests 2, tokens 6000
+	// 5000 tokens: <nil>; left: requests 1, tokens 1000
+	// 2000 tokens: ratelimit "llm-tokens": 2000 tokens not available now; left: requests 1, tokens 1000
+	// the tokens missing come in 2h24m0s
 }
 
 func ExampleLimiter_Wait() {
@@ -134,12 +139,12 @@ func ExampleLimiter_ReserveAt() {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	for range 3 {
 		r := l.ReserveAt(now, 1)
-		fmt.Println(r.DelayFrom(now))
+		fmt.Println(r.DelayAt(now))
 	}
 	last := l.ReserveAt(now, 1)
-	fmt.Println(last.DelayFrom(now))
+	fmt.Println(last.DelayAt(now))
 	last.CancelAt(now)
-	fmt.Println(l.ReserveAt(now, 1).DelayFrom(now))
+	fmt.Println(l.ReserveAt(now, 1).DelayAt(now))
 	// Output:
 	// 0s
 	// 500ms

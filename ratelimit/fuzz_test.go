@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -25,7 +26,7 @@ import (
 //     prefixed "ratelimit: ";
 //   - times are clamped to ±2^61ns of the limiter's creation;
 //   - until the first cancellation, AllowAt, ReserveAt, TokensAt and
-//     Reservation.Time and DelayFrom are the generic cell rate algorithm:
+//     Reservation.Time and DelayAt are the generic cell rate algorithm:
 //     a call of cost c at now may go at the first whole nanosecond, not
 //     before now, at which tat + c·Per/Limit − Burst·Per/Limit has passed,
 //     and then moves tat to max(tat, then) + c·Per/Limit; AllowAt admits
@@ -103,10 +104,6 @@ const (
 func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 	start := time.Now()
 	l := ratelimit.MustNew(cfg)
-	per := int64(cfg.Per)
-	if per == 0 {
-		per = int64(ratelimit.DefaultPer)
-	}
 	burst := cfg.Burst
 	if burst == 0 {
 		burst = cfg.Limit
@@ -114,15 +111,7 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 	if l.Burst() != burst {
 		t.Fatalf("Burst() = %d, want %d", l.Burst(), burst)
 	}
-	ref := &gcra{
-		limit: big.NewInt(int64(cfg.Limit)),
-		per:   big.NewInt(per),
-		tau:   new(big.Int).Mul(big.NewInt(int64(burst)), big.NewInt(per)),
-	}
-	// refill is the time to refill a full bucket, rounded up, at least 1ns.
-	refill := new(big.Int).Add(ref.tau, ref.limit)
-	refill.Sub(refill, big.NewInt(1)).Div(refill, ref.limit)
-	stepMax := uint64(refill.Int64())*2 + 2
+	ref, stepMax := newGCRA(cfg, burst)
 
 	type held struct {
 		r        ratelimit.Reservation
@@ -194,8 +183,8 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 			var at int64
 			if r.OK() {
 				at = r.Time().Sub(start).Nanoseconds()
-				if at < clamped || r.DelayFrom(now) != time.Duration(at-clamped) {
-					t.Fatalf("step %d at %d: a reservation of %d goes at %d, DelayFrom %v", i/17, clamped, cost, at, r.DelayFrom(now))
+				if at < clamped || r.DelayAt(now) != time.Duration(at-clamped) {
+					t.Fatalf("step %d at %d: a reservation of %d goes at %d, DelayAt %v", i/17, clamped, cost, at, r.DelayAt(now))
 				}
 			}
 			if exact {
@@ -249,7 +238,7 @@ func runLimiter(t *testing.T, cfg ratelimit.Config, program []byte) {
 			gone = append(gone, went{h.at, h.cost})
 		}
 	}
-	checkSpent(t, gone, int64(cfg.Limit), per, int64(burst))
+	checkSpent(t, gone, int64(cfg.Limit), ref.per.Int64(), int64(burst))
 }
 
 // went is a call that went: at a time on the limiter's clock, spending
@@ -293,6 +282,21 @@ func checkSpent(t *testing.T, calls []went, limit, per, burst int64) {
 
 // gcra is the token bucket in exact integers, with times scaled by Limit
 // so that a token refills in Per (scaled) nanoseconds.
+// newGCRA returns the reference for a limiter of cfg whose bucket holds
+// burst tokens, and the longest step of time the programs take: twice the
+// time to refill a full bucket (rounded up, at least 1ns), and 2ns.
+func newGCRA(cfg ratelimit.Config, burst int) (ref *gcra, stepMax uint64) {
+	per := int64(cmp.Or(cfg.Per, ratelimit.DefaultPer))
+	ref = &gcra{
+		limit: big.NewInt(int64(cfg.Limit)),
+		per:   big.NewInt(per),
+		tau:   new(big.Int).Mul(big.NewInt(int64(burst)), big.NewInt(per)),
+	}
+	refill := new(big.Int).Add(ref.tau, ref.limit)
+	refill.Sub(refill, big.NewInt(1)).Div(refill, ref.limit)
+	return ref, uint64(refill.Int64())*2 + 2
+}
+
 type gcra struct {
 	limit, per, tau *big.Int
 	tat             *big.Int // nil: full since ever
@@ -385,19 +389,8 @@ const waitEnter, waitDeadline, waitRawCost = 1, 2, 4
 func runWaits(t *testing.T, cfg ratelimit.Config, program []byte) {
 	start := time.Now()
 	l := ratelimit.MustNew(cfg)
-	per := int64(cfg.Per)
-	if per == 0 {
-		per = int64(ratelimit.DefaultPer)
-	}
 	burst := l.Burst()
-	ref := &gcra{
-		limit: big.NewInt(int64(cfg.Limit)),
-		per:   big.NewInt(per),
-		tau:   new(big.Int).Mul(big.NewInt(int64(burst)), big.NewInt(per)),
-	}
-	refill := new(big.Int).Add(ref.tau, ref.limit)
-	refill.Sub(refill, big.NewInt(1)).Div(refill, ref.limit)
-	span := uint64(refill.Int64())*2 + 2
+	ref, span := newGCRA(cfg, burst)
 	maxWait := min(int64(cfg.MaxWait), 1<<60)
 	for i := 0; i+25 <= len(program); i += 25 {
 		op := program[i]
@@ -421,7 +414,7 @@ func runWaits(t *testing.T, cfg ratelimit.Config, program []byte) {
 		}
 		var err error
 		if op&waitEnter != 0 {
-			_, err = l.Enter(ratelimit.WithCost(ctx, cost))
+			_, err = l.Enter(l.WithCost(ctx, cost))
 		} else {
 			err = l.Wait(ctx, cost)
 		}

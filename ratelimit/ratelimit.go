@@ -25,8 +25,10 @@ const keptCosts = 32
 
 // Limiter is a token bucket: it holds up to Burst tokens, gains Limit tokens
 // per Per, continuously, and lets a call go when the bucket holds the call's
-// tokens, which the call then spends. Make one with [New]; the zero Limiter
-// is not valid, and a nil *Limiter returns an error from every call. A
+// tokens, which the call then spends. Make one with [New]; the zero Limiter is
+// not valid, and a nil *Limiter never panics: a method that would run or admit
+// a call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values. A
 // Limiter is safe for concurrent use; share one per quota.
 //
 // It is a resilience.Policy and a resilience.Guard. [Do] and [Run] are what
@@ -292,8 +294,8 @@ func (r Reservation) Delay() time.Duration {
 	return time.Duration(max(r.at-r.l.nanos(), 0))
 }
 
-// DelayFrom is [Reservation.Delay] from the time now, for virtual time.
-func (r Reservation) DelayFrom(now time.Time) time.Duration {
+// DelayAt is [Reservation.Delay] from the time now, for virtual time.
+func (r Reservation) DelayAt(now time.Time) time.Duration {
 	if r.l == nil {
 		return 0
 	}
@@ -407,8 +409,8 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 }
 
 // Enter implements resilience.Guard: it is [Limiter.Wait] for the cost that
-// ctx carries ([WithCost]), one token by default. Most callers use [Do] or
-// [Run] instead.
+// ctx carries for l ([Limiter.WithCost]), one token by default. Most callers
+// use [Do] or [Run] instead.
 func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if l == nil {
 		return resilience.Ticket{}, errNilLimiter
@@ -416,7 +418,7 @@ func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if ctx == nil {
 		return resilience.Ticket{}, resilience.ErrNilContext
 	}
-	return resilience.Ticket{}, l.wait(ctx, costOf(ctx))
+	return resilience.Ticket{}, l.wait(ctx, l.costOf(ctx))
 }
 
 // Exit implements resilience.Guard. It does nothing: a call's tokens are
@@ -433,9 +435,9 @@ func (l *Limiter) Execute(ctx context.Context, op resilience.Operation) error {
 }
 
 // Do runs fn once the limiter lets the call go, waiting for its tokens as
-// [Limiter.Wait] does; the call costs what its context carries
-// ([WithCost]), one token by default. If the limiter rejects the call, fn
-// does not run and the error matches [ErrLimited]. Do never stores fn, so a
+// [Limiter.Wait] does; the call costs what its context carries for l
+// ([Limiter.WithCost]), one token by default. If the limiter rejects the call,
+// fn does not run and the error matches [ErrLimited]. Do never stores fn, so a
 // closure passed to it stays on the caller's stack, and a call that goes at
 // once allocates nothing.
 func Do[T any](ctx context.Context, l *Limiter, fn func(context.Context) (T, error)) (T, error) {

@@ -153,7 +153,7 @@ func TestCostTheBucketCannotHoldFailsAtOnce(t *testing.T) {
 				t.Fatalf("Wait(%d) = %v; want ErrBadCost, not ErrLimited", n, err)
 			}
 			ran := false
-			err = ratelimit.Run(ratelimit.WithCost(context.Background(), n), l, func(context.Context) error { ran = true; return nil })
+			err = ratelimit.Run(l.WithCost(context.Background(), n), l, func(context.Context) error { ran = true; return nil })
 			if !errors.Is(err, ratelimit.ErrBadCost) || ran {
 				t.Fatalf("Run with cost %d: %v, ran=%v; want ErrBadCost and no call", n, err, ran)
 			}
@@ -384,7 +384,7 @@ func TestDoneContextSpendsNothing(t *testing.T) {
 	if err := l.Wait(ctx, 0); !errors.Is(err, errStop) {
 		t.Fatalf("Wait(done, 0) = %v; want the cause", err)
 	}
-	if err := ratelimit.Run(ratelimit.WithCost(ctx, 0), l, func(context.Context) error { ran = true; return nil }); !errors.Is(err, errStop) || ran {
+	if err := ratelimit.Run(l.WithCost(ctx, 0), l, func(context.Context) error { ran = true; return nil }); !errors.Is(err, errStop) || ran {
 		t.Fatalf("Run of a free call on a done context: %v, ran=%v; want the cause and no call", err, ran)
 	}
 }
@@ -394,13 +394,13 @@ func TestReservations(t *testing.T) {
 	l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
 	now := t0
 	r0 := l.ReserveAt(now, 1)
-	if !r0.OK() || r0.DelayFrom(now) != 0 || !r0.Time().Equal(now) {
-		t.Fatalf("first reservation: ok=%v delay=%v time=%v; want at once", r0.OK(), r0.DelayFrom(now), r0.Time())
+	if !r0.OK() || r0.DelayAt(now) != 0 || !r0.Time().Equal(now) {
+		t.Fatalf("first reservation: ok=%v delay=%v time=%v; want at once", r0.OK(), r0.DelayAt(now), r0.Time())
 	}
 	r1 := l.ReserveAt(now, 1)
 	r2 := l.ReserveAt(now, 1)
-	if r1.DelayFrom(now) != sec || r2.DelayFrom(now) != 2*sec || r2.DelayFrom(now.Add(3*sec)) != 0 {
-		t.Fatalf("delays %v, %v; want 1s, 2s", r1.DelayFrom(now), r2.DelayFrom(now))
+	if r1.DelayAt(now) != sec || r2.DelayAt(now) != 2*sec || r2.DelayAt(now.Add(3*sec)) != 0 {
+		t.Fatalf("delays %v, %v; want 1s, 2s", r1.DelayAt(now), r2.DelayAt(now))
 	}
 	if !r2.Time().Equal(t0.Add(2 * sec)) {
 		t.Fatalf("r2.Time() = %v, want t0+2s", r2.Time())
@@ -447,13 +447,13 @@ func TestReservations(t *testing.T) {
 	}
 
 	// Zero costs and the zero Reservation.
-	if r := l.ReserveAt(now, 0); !r.OK() || r.DelayFrom(now) != 0 {
+	if r := l.ReserveAt(now, 0); !r.OK() || r.DelayAt(now) != 0 {
 		t.Fatal("a free reservation is not OK at once")
 	}
 	var zero ratelimit.Reservation
 	zero.Cancel()
 	zero.CancelAt(now)
-	if zero.OK() || zero.Delay() != 0 || zero.DelayFrom(now) != 0 || !zero.Time().IsZero() {
+	if zero.OK() || zero.Delay() != 0 || zero.DelayAt(now) != 0 || !zero.Time().IsZero() {
 		t.Fatal("the zero Reservation is OK, or has a time")
 	}
 }
@@ -533,7 +533,7 @@ func TestWithCostThroughResilienceDo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := mustNew(t, ratelimit.Config{Limit: 100, Per: time.Minute})
 		b := breaker.MustNew(breaker.Config{})
-		ctx := ratelimit.WithCost(context.Background(), 40)
+		ctx := l.WithCost(context.Background(), 40)
 		ok := func(context.Context) (string, error) { return "ok", nil }
 
 		if v, err := resilience.Do(ctx, l, ok); err != nil || v != "ok" {
@@ -543,7 +543,7 @@ func TestWithCostThroughResilienceDo(t *testing.T) {
 			t.Fatalf("after a call of cost 40: %v tokens, want 60", got)
 		}
 		// Through a composition, and with the innermost cost winning.
-		inner := ratelimit.WithCost(context.WithValue(ctx, struct{}{}, "x"), 25)
+		inner := l.WithCost(context.WithValue(ctx, struct{}{}, "x"), 25)
 		if _, err := resilience.Do(inner, resilience.Compose(b, l), ok); err != nil {
 			t.Fatal(err)
 		}
@@ -551,7 +551,7 @@ func TestWithCostThroughResilienceDo(t *testing.T) {
 			t.Fatalf("after a call of cost 25: %v tokens, want 35", got)
 		}
 		// A free call, and a context without a cost: one token.
-		if _, err := resilience.Do(ratelimit.WithCost(ctx, 0), l, ok); err != nil {
+		if _, err := resilience.Do(l.WithCost(ctx, 0), l, ok); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := resilience.Do(context.Background(), l, ok); err != nil {
@@ -569,17 +569,73 @@ func TestWithCostThroughResilienceDo(t *testing.T) {
 	})
 }
 
+// TestCostIsPerLimiter checks that each limiter reads its own cost: a stack
+// of a limiter of requests and one of model tokens charges a call one
+// request and its tokens.
+func TestCostIsPerLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		requests := mustNew(t, ratelimit.Config{Name: "requests", Limit: 10, Per: time.Minute})
+		tokens := mustNew(t, ratelimit.Config{Name: "tokens", Limit: 10_000, Per: time.Minute})
+		stack := resilience.Compose(requests, tokens)
+		ok := func(context.Context) (int, error) { return 1, nil }
+		want := func(r, tk float64) {
+			t.Helper()
+			if requests.Tokens() != r || tokens.Tokens() != tk {
+				t.Fatalf("requests %v, tokens %v left; want %v and %v", requests.Tokens(), tokens.Tokens(), r, tk)
+			}
+		}
+
+		ctx := tokens.WithCost(context.Background(), 6000)
+		if _, err := resilience.Do(ctx, stack, ok); err != nil {
+			t.Fatal(err)
+		}
+		want(9, 4000)
+		// A cost for one limiter leaves the other's alone, whichever is
+		// innermost.
+		both := requests.WithCost(tokens.WithCost(context.Background(), 1000), 2)
+		if _, err := resilience.Do(both, stack, ok); err != nil {
+			t.Fatal(err)
+		}
+		want(7, 3000)
+		// Of two costs for one limiter, the innermost wins.
+		twice := tokens.WithCost(requests.WithCost(tokens.WithCost(context.Background(), 2000), 3), 500)
+		if _, err := ratelimit.Do(twice, tokens, ok); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ratelimit.Do(twice, requests, ok); err != nil {
+			t.Fatal(err)
+		}
+		want(4, 2500)
+		// Another limiter with the same configuration has a cost of its own.
+		twin := mustNew(t, ratelimit.Config{Name: "tokens", Limit: 10_000, Per: time.Minute})
+		if _, err := ratelimit.Do(ctx, twin, ok); err != nil || twin.Tokens() != 9999 {
+			t.Fatalf("a limiter given no cost of its own: %v, %v tokens left; want one spent", err, twin.Tokens())
+		}
+		// A rejection by the tokens' limiter says its own cost.
+		_, err := resilience.Do(ctx, stack, ok)
+		var le *ratelimit.Error
+		if !errors.As(err, &le) || le.Name != "tokens" || le.Cost != 6000 {
+			t.Fatalf("6000 tokens with 2500 left: %v; want the tokens' rejection of cost 6000", err)
+		}
+	})
+}
+
 func TestWithCostContext(t *testing.T) {
-	if ratelimit.WithCost(nilCtx, 3) != nil {
+	l := mustNew(t, ratelimit.Config{Name: "llm", Limit: 10})
+	if l.WithCost(nilCtx, 3) != nil {
 		t.Fatal("WithCost(nil, 3) is not nil")
 	}
-	ctx := ratelimit.WithCost(context.Background(), 3)
-	if got := fmt.Sprint(ctx); got != "context.Background.WithCost(3)" {
+	ctx := l.WithCost(context.Background(), 3)
+	if got := fmt.Sprint(ctx); got != `context.Background.WithCost("llm", 3)` {
 		t.Fatalf("String() = %q", got)
+	}
+	var none *ratelimit.Limiter
+	if none.WithCost(ctx, 5) != ctx {
+		t.Fatal("a nil *Limiter's WithCost changed the context")
 	}
 	type key struct{}
 	parent := context.WithValue(context.Background(), key{}, "v")
-	ctx = ratelimit.WithCost(parent, 2)
+	ctx = l.WithCost(parent, 2)
 	if ctx.Value(key{}) != "v" {
 		t.Fatal("WithCost hides its parent's values")
 	}
@@ -629,7 +685,7 @@ func TestRejectionsDoNotCountAgainstTheService(t *testing.T) {
 	}
 	// Not so for a cost the limiter can never serve: that is the caller's
 	// mistake, and the default classifier calls it permanent.
-	err := resilience.Run(ratelimit.WithCost(context.Background(), 2), l, ok)
+	err := resilience.Run(l.WithCost(context.Background(), 2), l, ok)
 	if !errors.Is(err, ratelimit.ErrBadCost) || resilience.Classify(err) != resilience.ClassPermanent {
 		t.Fatalf("a bad cost: %v, classified %v; want ErrBadCost, permanent", err, resilience.Classify(err))
 	}
@@ -659,10 +715,10 @@ func TestHooks(t *testing.T) {
 			},
 		})
 		ctx := context.Background()
-		l.Wait(ctx, 2)                                    // at once: no hook
-		l.Wait(ctx, 1)                                    // waits 100ms
-		l.Wait(ctx, 2)                                    // would wait 200ms: rejected
-		ratelimit.Run(ratelimit.WithCost(ctx, 2), l, nil) // nil fn: no call at all
+		l.Wait(ctx, 2)                            // at once: no hook
+		l.Wait(ctx, 1)                            // waits 100ms
+		l.Wait(ctx, 2)                            // would wait 200ms: rejected
+		ratelimit.Run(l.WithCost(ctx, 2), l, nil) // nil fn: no call at all
 		timeout, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		l.Wait(timeout, 1) // would wait 100ms, past the deadline
 		cancel()
@@ -848,13 +904,14 @@ func TestBadArguments(t *testing.T) {
 
 func TestNoAllocations(t *testing.T) {
 	ctx := context.Background()
-	weighted := ratelimit.WithCost(ctx, 3)
 	ok := func(context.Context) (int, error) { return 1, nil }
 	okErr := func(context.Context) error { return nil }
 	// A bucket that never runs dry, and one that always is.
 	plenty := mustNew(t, ratelimit.Config{Limit: math.MaxInt, Burst: math.MaxInt})
 	dry := mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 5, MaxWait: time.Minute})
 	dry.Allow(5)
+	// A context in which a call costs each limiter 3 tokens.
+	weighted := dry.WithCost(plenty.WithCost(ctx, 3), 3)
 	composed := resilience.Compose(retry.MustNew(retry.Config{}), plenty)
 	for name, f := range map[string]func(){
 		"Do":                      func() { ratelimit.Do(ctx, plenty, ok) },
@@ -915,12 +972,12 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 	r := l.ReserveAt(now, 1) // waits a second
 	r.CancelAt(now)
 	x := l.ReserveAt(now, 1) // waits a second too: the tokens r gave back
-	if x.DelayFrom(now) != time.Second {
-		t.Fatalf("the call after the undo waits %v, want 1s", x.DelayFrom(now))
+	if x.DelayAt(now) != time.Second {
+		t.Fatalf("the call after the undo waits %v, want 1s", x.DelayAt(now))
 	}
 	r.CancelAt(now)
-	if y := l.ReserveAt(now, 1); y.DelayFrom(now) != 2*time.Second {
-		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayFrom(now))
+	if y := l.ReserveAt(now, 1); y.DelayAt(now) != 2*time.Second {
+		t.Fatalf("a second Cancel of an undone reservation gave back the next call's tokens: a third call waits %v, want 2s", y.DelayAt(now))
 	}
 
 	// Partly refunded, then canceled again after more calls.

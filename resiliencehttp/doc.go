@@ -28,4 +28,9 @@
 //
 // On the server side, [Shed] is middleware that sheds load with a bulkhead
 // and the adaptive throttle, answering 503 with a Retry-After header.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package resiliencehttp

@@ -2,6 +2,7 @@ package resiliencehttp
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -42,18 +43,19 @@ type ShedConfig struct {
 	Throttle *throttle.Throttle
 
 	// RetryAfter is the Retry-After header of a shed request's answer,
-	// rounded up to whole seconds. Default [DefaultShedRetryAfter], 1s.
+	// rounded up to whole seconds. Zero means [DefaultShedRetryAfter], 1s;
+	// negative turns it off: the answer has no Retry-After header.
 	RetryAfter time.Duration
 
 	// Rejected, if set, writes the answer to a shed request in place of the
-	// default, a 503 with a short text body. It is called with the error
-	// that shed the request, which matches bulkhead.ErrFull or
-	// throttle.ErrThrottled through errors.Is, or — when the request's
-	// context ended its wait for a bulkhead slot — wraps the context's cause.
-	// When it is called the Retry-After header is already set; it may change
-	// it. The handler is never called for a shed request. Like the errors,
-	// the header's value is shared between answers: replace it, never
-	// modify it in place.
+	// default, a 503 with a short text body. It is called with the error that
+	// shed the request, which matches bulkhead.ErrFull or
+	// throttle.ErrThrottled through errors.Is, or — when the request's context
+	// ended its wait for a bulkhead slot — wraps the context's cause. When it
+	// is called the Retry-After header is already set (unless RetryAfter turns
+	// it off); it may change it. The handler is never called for a shed
+	// request. Like the errors, the header's value is shared between answers:
+	// replace it, never modify it in place.
 	Rejected func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Classify sorts the status the handler answered with, for the
@@ -85,7 +87,7 @@ func ShedClassifyStatus(status int) resilience.Class {
 // cfg.Rejected), and the handler is not called. Every handler that the
 // middleware wraps shares cfg's bulkhead and throttle. Shed returns an
 // error, prefixed "resiliencehttp:", if cfg has neither a bulkhead nor a
-// throttle or if RetryAfter is negative. The middleware and the handlers it
+// throttle. The middleware and the handlers it
 // returns are safe for concurrent use; given a nil handler, it returns one
 // that answers every request with 500 Internal Server Error rather than
 // panicking.
@@ -136,16 +138,14 @@ func Shed(cfg ShedConfig) (func(http.Handler) http.Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	retryAfter := cfg.RetryAfter
-	if retryAfter == 0 {
-		retryAfter = DefaultShedRetryAfter
-	}
 	s := shedder{
-		bulkhead:   cfg.Bulkhead,
-		throttle:   cfg.Throttle,
-		classify:   cfg.Classify,
-		rejected:   cfg.Rejected,
-		retryAfter: []string{shedSeconds(retryAfter)},
+		bulkhead: cfg.Bulkhead,
+		throttle: cfg.Throttle,
+		classify: cfg.Classify,
+		rejected: cfg.Rejected,
+	}
+	if cfg.RetryAfter >= 0 {
+		s.retryAfter = []string{shedSeconds(cmp.Or(cfg.RetryAfter, DefaultShedRetryAfter))}
 	}
 	if s.classify == nil {
 		s.classify = ShedClassifyStatus
@@ -176,8 +176,6 @@ func (c *ShedConfig) validate() error {
 	switch {
 	case c.Bulkhead == nil && c.Throttle == nil:
 		return errors.New("resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with")
-	case c.RetryAfter < 0:
-		return errors.New("resiliencehttp: ShedConfig.RetryAfter is negative: " + c.RetryAfter.String())
 	}
 	return nil
 }
@@ -198,7 +196,7 @@ type shedder struct {
 	throttle   *throttle.Throttle
 	classify   func(status int) resilience.Class
 	rejected   func(http.ResponseWriter, *http.Request, error)
-	retryAfter []string // the Retry-After header's value, shared by every answer
+	retryAfter []string // the Retry-After header's value, shared by every answer; nil for none
 }
 
 // shedHandler is a handler behind the middleware.
@@ -293,7 +291,9 @@ func (h *shedHandler) outcome(status int, ctx context.Context) resilience.Outcom
 
 // reject answers a shed request.
 func (h *shedHandler) reject(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header()["Retry-After"] = h.retryAfter
+	if h.retryAfter != nil {
+		w.Header()["Retry-After"] = h.retryAfter
+	}
 	h.rejected(w, r, err)
 }
 

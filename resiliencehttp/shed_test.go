@@ -125,7 +125,7 @@ func TestShedRejectsNonsense(t *testing.T) {
 	}{
 		{"zero", resiliencehttp.ShedConfig{}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
 		{"nothing to shed with", resiliencehttp.ShedConfig{RetryAfter: time.Second, Classify: resiliencehttp.ShedClassifyStatus}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
-		{"negative RetryAfter", resiliencehttp.ShedConfig{Bulkhead: bh, RetryAfter: -time.Second}, "resiliencehttp: ShedConfig.RetryAfter is negative: -1s"},
+		{"no Bulkhead nor Throttle, RetryAfter off", resiliencehttp.ShedConfig{RetryAfter: -time.Second}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := resiliencehttp.Shed(tc.cfg)
@@ -178,7 +178,7 @@ func TestShedClassifyStatus(t *testing.T) {
 	}
 }
 
-func TestShedRetryAfterIsRoundedUpToSeconds(t *testing.T) {
+func TestShedRetryAfterIsRoundedUpToSecondsOrOff(t *testing.T) {
 	bh := bulkhead.MustNew(bulkhead.Config{MaxConcurrent: 1})
 	p, err := bh.TryAcquire()
 	if err != nil {
@@ -197,10 +197,15 @@ func TestShedRetryAfterIsRoundedUpToSeconds(t *testing.T) {
 		{3 * time.Second, "3"},
 		{time.Hour, "3600"},
 		{1<<63 - 1, "9223372037"},
+		{-1, ""}, // off: no header
+		{-time.Hour, ""},
 	} {
 		m := shedMiddleware(t, resiliencehttp.ShedConfig{Bulkhead: bh, RetryAfter: tc.retryAfter})
 		rec := shedServe(m(http.NotFoundHandler()), context.Background())
 		shedCheckShed(t, rec, tc.want, shedBodyFull)
+		if _, set := rec.Header()["Retry-After"]; set != (tc.want != "") {
+			t.Errorf("RetryAfter %v: Retry-After header set = %v", tc.retryAfter, set)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/nilpolicy"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -58,7 +59,9 @@ type Config struct {
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
-	// breaker made first is dropped. Default 1024.
+	// breaker made first is dropped. Zero means [DefaultMaxHosts], 1024;
+	// negative turns it off: every host's breaker is kept, for a transport
+	// that calls a known set of hosts.
 	MaxHosts int
 
 	// RetryNonIdempotent allows replaying requests whose method is not
@@ -82,11 +85,16 @@ type Config struct {
 	// body was sent is replayed with the copy and then the rest of the
 	// body, never with a part of it. Once more than MaxBodyBuffer bytes
 	// have been sent, the request cannot be replayed: a failed attempt's
-	// response or error is returned as it came. Default 1 MiB.
+	// response or error is returned as it came. Zero means
+	// [DefaultMaxBodyBuffer], 1 MiB; negative turns it off: nothing is kept,
+	// and a request whose body has no GetBody is sent once, as one that may
+	// not be replayed.
 	MaxBodyBuffer int64
 
 	// MaxDrain is how much of a discarded response's body is read before
-	// closing it, so that its connection can be reused. Default 64 KiB.
+	// closing it, so that its connection can be reused. Zero means
+	// [DefaultMaxDrain], 64 KiB; negative turns it off: a discarded body is
+	// closed unread, which on HTTP/1 costs its connection.
 	MaxDrain int64
 
 	// AttemptTimeout, if set, gives each attempt its own deadline inside the
@@ -104,7 +112,10 @@ type Config struct {
 
 // Transport is an http.RoundTripper that retries and guards the requests it
 // sends through another. Make one with [NewTransport]; it is safe for
-// concurrent use, as an http.RoundTripper must be.
+// concurrent use, as an http.RoundTripper must be. The zero Transport is not
+// valid, and a nil *Transport never panics: a method that would run or admit a
+// call refuses it, with an error matching resilience.ErrNilPolicy where it
+// returns one, and the other methods do nothing and report zero values.
 type Transport struct {
 	base           http.RoundTripper
 	retry          *retry.Policy
@@ -130,12 +141,6 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		base = http.DefaultTransport
 	}
 	switch {
-	case cfg.MaxHosts < 0:
-		return nil, errors.New("resiliencehttp: MaxHosts is negative: " + strconv.Itoa(cfg.MaxHosts))
-	case cfg.MaxBodyBuffer < 0:
-		return nil, errors.New("resiliencehttp: MaxBodyBuffer is negative: " + strconv.FormatInt(cfg.MaxBodyBuffer, 10))
-	case cfg.MaxDrain < 0:
-		return nil, errors.New("resiliencehttp: MaxDrain is negative: " + strconv.FormatInt(cfg.MaxDrain, 10))
 	case cfg.AttemptTimeout < 0:
 		return nil, errors.New("resiliencehttp: AttemptTimeout is negative: " + cfg.AttemptTimeout.String())
 	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
@@ -190,6 +195,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	return t, nil
 }
+
+// errNilTransport is the error of a request sent through a nil *Transport.
+const errNilTransport = nilpolicy.Error("resiliencehttp: nil *Transport")
 
 // isToken reports whether s is an HTTP token (RFC 9110, section 5.6.2), as
 // a header name must be.
@@ -262,11 +270,14 @@ func (t *Transport) breakerFor(host string) *breaker.Breaker {
 	cfg := *t.breakerConfig
 	cfg.Name = host
 	b = breaker.MustNew(cfg) // validated in NewTransport
+	t.breakers[host] = b
+	if t.maxHosts < 0 {
+		return b // no bound: nothing is dropped
+	}
 	if len(t.made) >= t.maxHosts {
 		delete(t.breakers, t.made[0])
 		t.made = t.made[1:]
 	}
-	t.breakers[host] = b
 	t.made = append(t.made, host)
 	return b
 }
@@ -275,6 +286,9 @@ func (t *Transport) breakerFor(host string) *breaker.Breaker {
 // or nil if it has none yet or the transport has no breakers: for metrics
 // and manual control.
 func (t *Transport) Breaker(host string) *breaker.Breaker {
+	if t == nil {
+		return nil
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.breakers[host]
@@ -284,6 +298,9 @@ func (t *Transport) Breaker(host string) *breaker.Breaker {
 // it has a CloseIdleConnections method, so that http.Client's method of the
 // same name reaches through the wrapper.
 func (t *Transport) CloseIdleConnections() {
+	if t == nil {
+		return
+	}
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
@@ -301,6 +318,9 @@ func AllowRetry(ctx context.Context) context.Context {
 
 // replayable reports whether req may be sent more than once.
 func (t *Transport) replayable(req *http.Request) bool {
+	if t.maxBody < 0 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false // no body is kept for a replay
+	}
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -342,7 +362,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("resiliencehttp: nil *http.Request")
 	case t == nil:
 		closeBody(req)
-		return nil, errors.New("resiliencehttp: nil *Transport")
+		return nil, errNilTransport
 	case req.URL == nil:
 		closeBody(req)
 		return nil, errors.New("resiliencehttp: nil Request.URL")
@@ -645,7 +665,9 @@ func (t *Transport) discard(resp *http.Response) {
 	if resp == nil {
 		return
 	}
-	io.CopyN(io.Discard, resp.Body, t.maxDrain)
+	if t.maxDrain > 0 {
+		io.CopyN(io.Discard, resp.Body, t.maxDrain)
+	}
 	resp.Body.Close()
 }
 

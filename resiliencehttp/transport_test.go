@@ -387,7 +387,7 @@ func TestAttemptTimeout(t *testing.T) {
 
 func TestNewRejectsNonsense(t *testing.T) {
 	for _, cfg := range []resiliencehttp.Config{
-		{MaxHosts: -1}, {MaxBodyBuffer: -1}, {MaxDrain: -1}, {AttemptTimeout: -time.Second},
+		{AttemptTimeout: -time.Second},
 		{RetryStatuses: []int{42}},
 		{AttemptHeader: "X Attempt"}, {AttemptHeader: "X-Attempt\r\nX-Injected: 1"}, {AttemptHeader: "Attempt:"},
 		{AttemptHeader: "X-Versuch-\u00e4"},

@@ -56,7 +56,7 @@ func TestBudgetBoundsLoadInAnOutage(t *testing.T) {
 }
 
 func TestExhaustedBudgetStopsWithAnErrorThatSaysSo(t *testing.T) {
-	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: 1e-9})
+	b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: -1})
 	p := retry.MustNew(retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0), Budget: b})
 	attempts := 0
 	err := retry.Run(context.Background(), p, func(context.Context) error {

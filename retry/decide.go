@@ -65,13 +65,15 @@ type Decision struct {
 	Delay time.Duration
 	// Class is the failed attempt's class, from the policy's classifier.
 	Class resilience.Class
-	// Hint is the server's hint found in the error, zero if none.
+	// Hint is the server's hint found in the error, as
+	// resilience.RetryAfterAt reads it at the decision's time; zero if none.
 	Hint time.Duration
 }
 
 // Decide answers, after attempt s.Attempts failed with s.Err: wait how long,
 // or stop and why. It reads the clock only through s.Now, s.Start and
-// s.Deadline, draws jitter only from s.Jitter, never blocks, and has no side
+// s.Deadline (a hint that counts down, such as a circuit breaker's, is read
+// at s.Now), draws jitter only from s.Jitter, never blocks, and has no side
 // effects, so it gives the same answer for the same state — on real time in
 // [Do], or on virtual time in a simulator. It checks, in order:
 //
@@ -88,9 +90,14 @@ type Decision struct {
 // budget, which a decision cannot do without spending it: the executor
 // (through [Policy.NextRetry]) or a simulator asks the budget after Decide
 // says retry.
+//
+// A nil *Policy allows no retry: Decide returns [Exhausted].
 func (p *Policy) Decide(s resilience.RetryState) Decision {
+	if p == nil {
+		return Decision{Reason: Exhausted}
+	}
 	d := Decision{Class: p.classify(s.Err)}
-	hint, hasHint := resilience.RetryAfter(s.Err)
+	hint, hasHint := resilience.RetryAfterAt(s.Err, s.Now)
 	d.Hint = hint
 	switch {
 	case s.Cause != nil:

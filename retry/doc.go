@@ -17,4 +17,9 @@
 // failure, wait how long, or stop and why" from the attempt count, the error
 // and the times involved, without sleeping. [Do] uses it; so can a simulator
 // running on virtual time.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package retry

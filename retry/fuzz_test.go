@@ -26,8 +26,9 @@ func (h hintErr) RetryAfter() time.Duration { return time.Duration(h) }
 // hints of any length or sign:
 //
 //   - New accepts exactly the configurations its doc comment calls valid
-//     (no negative count or duration, a backoff that validates) and rejects
-//     the others with an error prefixed "retry: ";
+//     (no negative MaxAttempts or MaxElapsed — a negative MaxRetryAfter
+//     turns the cap off —, a backoff that validates) and rejects the others
+//     with an error prefixed "retry: ";
 //   - Decide checks in its documented order: the caller's cancellation, the
 //     class, MaxAttempts, a hint above MaxRetryAfter, MaxElapsed, the
 //     deadline; the time checks are exact (the next attempt starts at Now
@@ -46,10 +47,11 @@ func FuzzDecide(f *testing.F) {
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindPermanent))
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 2, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindCancelled))
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 2, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindDeadlineCause))
+	// No cap on hints.
+	f.Add(0, int64(0), int64(-1), int64(0), int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(math.MaxInt64), uint8(kindHint))
 	// Invalid configurations.
 	f.Add(-1, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
 	f.Add(0, int64(-1), int64(0), int64(0), int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
-	f.Add(0, int64(0), int64(-1), int64(0), int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
 	f.Add(0, int64(0), int64(0), int64(0), int64(0), math.NaN(), uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
 	f.Add(0, int64(0), int64(0), int64(0), int64(0), math.Inf(1), uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
 	f.Add(0, int64(0), int64(0), 20*s, int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(0))
@@ -64,7 +66,7 @@ func FuzzDecide(f *testing.F) {
 			MaxRetryAfter: time.Duration(maxRetryAfter),
 			Backoff:       bo,
 		}
-		valid := maxAttempts >= 0 && maxElapsed >= 0 && maxRetryAfter >= 0 && bo.Validate() == nil
+		valid := maxAttempts >= 0 && maxElapsed >= 0 && bo.Validate() == nil
 		p, err := retry.New(cfg)
 		if !fuzzprog.CheckNew(t, "retry", cfg, p, err, valid) {
 			return
@@ -72,8 +74,11 @@ func FuzzDecide(f *testing.F) {
 		if maxAttempts == 0 {
 			maxAttempts = retry.DefaultMaxAttempts
 		}
-		if maxRetryAfter == 0 {
+		switch {
+		case maxRetryAfter == 0:
 			maxRetryAfter = int64(retry.DefaultMaxRetryAfter)
+		case maxRetryAfter < 0:
+			maxRetryAfter = math.MaxInt64 // off: no hint is above it
 		}
 
 		st := resilience.RetryState{Attempts: attempts, Now: t0.Add(time.Duration(now)), LastDelay: time.Duration(lastDelay), Jitter: u}

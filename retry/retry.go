@@ -3,12 +3,14 @@ package retry
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // Defaults of [Config]'s zero fields.
@@ -37,7 +39,10 @@ type Config struct {
 
 	// MaxRetryAfter caps server hints (an error's RetryAfter() method, such
 	// as an HTTP Retry-After header): a hint longer than this stops the
-	// retries at once rather than sleeping for it. Default 30s.
+	// retries at once rather than sleeping for it. Zero means
+	// [DefaultMaxRetryAfter], 30s; negative turns it off: a hint of any
+	// length is waited for, as long as the caller's deadline and MaxElapsed
+	// allow.
 	MaxRetryAfter time.Duration
 
 	// Classifier decides which errors are retried: only those it calls
@@ -66,8 +71,10 @@ type Event struct {
 // Policy is a retry policy: the decision of when to try a failed call again,
 // and the executor that does so. Make one with [New]; a Policy is immutable
 // and safe for concurrent use by any number of calls. It is a
-// resilience.Policy and a resilience.Retrier. The zero Policy is not valid;
-// a nil *Policy returns an error from every call.
+// resilience.Policy and a resilience.Retrier. The zero Policy is not valid; a
+// nil *Policy never panics: a method that would run or admit a call refuses
+// it, with an error matching resilience.ErrNilPolicy where it returns one, and
+// the other methods do nothing and report zero values.
 type Policy struct {
 	maxAttempts   int
 	backoff       backoff.Strategy
@@ -79,8 +86,8 @@ type Policy struct {
 }
 
 // New returns a Policy configured by cfg, or an error if a field makes no
-// sense (a negative count or duration, or a backoff whose Validate method
-// fails).
+// sense (a negative MaxAttempts or MaxElapsed, or a backoff whose Validate
+// method fails).
 func New(cfg Config) (*Policy, error) {
 	p := &Policy{
 		maxAttempts:   cfg.MaxAttempts,
@@ -96,8 +103,6 @@ func New(cfg Config) (*Policy, error) {
 		return nil, errors.New("retry: MaxAttempts is negative: " + strconv.Itoa(cfg.MaxAttempts))
 	case cfg.MaxElapsed < 0:
 		return nil, errors.New("retry: MaxElapsed is negative: " + cfg.MaxElapsed.String())
-	case cfg.MaxRetryAfter < 0:
-		return nil, errors.New("retry: MaxRetryAfter is negative: " + cfg.MaxRetryAfter.String())
 	}
 	if v, ok := cfg.Backoff.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
@@ -110,8 +115,11 @@ func New(cfg Config) (*Policy, error) {
 	if p.backoff == nil {
 		p.backoff = backoff.Exponential{}
 	}
-	if p.maxRetryAfter == 0 {
+	switch {
+	case p.maxRetryAfter == 0:
 		p.maxRetryAfter = DefaultMaxRetryAfter
+	case p.maxRetryAfter < 0:
+		p.maxRetryAfter = math.MaxInt64 // no hint is longer
 	}
 	if p.classify == nil {
 		p.classify = resilience.Classify
@@ -160,7 +168,8 @@ func (p *Policy) Execute(ctx context.Context, op resilience.Operation) error {
 	return resilience.Run(ctx, p, op.Call)
 }
 
-var errNilPolicy = errors.New("retry: nil *Policy")
+// errNilPolicy is the error of a call through a nil pointer.
+const errNilPolicy = nilpolicy.Error("retry: nil *Policy")
 
 // BeginRetries implements resilience.Retrier: it counts the call in the
 // budget, if there is one.

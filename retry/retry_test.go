@@ -256,6 +256,29 @@ func TestServerHintIsAFloor(t *testing.T) {
 	})
 }
 
+func TestMaxRetryAfterOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, retry.Config{Backoff: steady, MaxRetryAfter: -1})
+		hinted := resilience.WithRetryAfter(errReset, 1000*time.Hour)
+		s := &script{errs: []error{hinted}}
+		start := time.Now()
+		if _, err := retry.Do(context.Background(), p, s.call); err != nil || len(s.calls) != 2 {
+			t.Fatalf("err %v after %d attempts; want the second to succeed", err, len(s.calls))
+		}
+		if waited := time.Since(start); waited != 1000*time.Hour {
+			t.Fatalf("waited %v, want the hint's 1000h: no cap", waited)
+		}
+		// The caller's deadline still bounds the wait.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		s = &script{errs: []error{hinted}}
+		_, err := retry.Do(ctx, p, s.call)
+		if re := asRetryError(t, err); re.Reason != retry.Deadline || len(s.calls) != 1 {
+			t.Fatalf("reason %v after %d attempts; want Deadline after 1", re.Reason, len(s.calls))
+		}
+	})
+}
+
 func TestHintBeyondCapStopsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := mustNew(t, retry.Config{Backoff: steady, MaxRetryAfter: time.Minute})
@@ -393,7 +416,6 @@ func TestNewRejectsNonsense(t *testing.T) {
 	for _, cfg := range []retry.Config{
 		{MaxAttempts: -1},
 		{MaxElapsed: -time.Second},
-		{MaxRetryAfter: -time.Second},
 		{Backoff: backoff.Exponential{Multiplier: 0.5}},
 		{Backoff: backoff.Exponential{Base: -time.Second}},
 	} {
@@ -512,6 +534,8 @@ func TestDecideStepTable(t *testing.T) {
 			retry.Decision{Reason: retry.Retrying, Delay: 5 * time.Second, Class: resilience.ClassTransient, Hint: 5 * time.Second}},
 		{"hint over cap", resilience.RetryState{Attempts: 1, Err: hinted(5*time.Second + 1), Start: t0, Now: t0},
 			retry.Decision{Reason: retry.HintTooLong, Class: resilience.ClassTransient, Hint: 5*time.Second + 1}},
+		{"hint counting down, read at Now", resilience.RetryState{Attempts: 1, Err: resilience.Transient(countdown{at(3 * time.Second)}), Start: t0, Now: at(time.Second)},
+			retry.Decision{Reason: retry.Retrying, Delay: 2 * time.Second, Class: resilience.ClassTransient, Hint: 2 * time.Second}},
 		{"within time limit", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: at(9900 * time.Millisecond)},
 			retry.Decision{Reason: retry.Retrying, Delay: 100 * time.Millisecond, Class: resilience.ClassTransient}},
 		{"past time limit", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: at(9901 * time.Millisecond)},
@@ -530,6 +554,15 @@ func TestDecideStepTable(t *testing.T) {
 		}
 	}
 }
+
+// countdown is a hint that counts down to a moment, as a circuit breaker's
+// rejection does: Decide must read it at the decision's time, not the wall
+// clock's.
+type countdown struct{ until time.Time }
+
+func (c countdown) Error() string                            { return "rejected until " + c.until.String() }
+func (c countdown) RetryAfter() time.Duration                { return time.Until(c.until) }
+func (c countdown) RetryAfterAt(now time.Time) time.Duration { return c.until.Sub(now) }
 
 func TestReasonString(t *testing.T) {
 	want := map[retry.Reason]string{

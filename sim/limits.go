@@ -176,7 +176,7 @@ func (p *Policy) hedges() int {
 	if p.Hedge == nil {
 		return 0
 	}
-	return cmp.Or(p.Hedge.MaxHedges, hedge.DefaultMaxHedges)
+	return max(cmp.Or(p.Hedge.MaxHedges, hedge.DefaultMaxHedges), 0) // negative: hedging off
 }
 
 // checkLimits reports the first limit on the size of s that it goes past,

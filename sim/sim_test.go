@@ -786,3 +786,25 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("capped: %d succeeded, %d calls, failures %+v; want 2, 3, 1 stopped by the hint", capped.Succeeded, capped.Calls, capped.Failures)
 	}
 }
+
+// TestHedgingOff checks that a negative MaxHedges reaches the simulation as
+// it reaches the hedger: no call is hedged.
+func TestHedgingOff(t *testing.T) {
+	s, _ := Builtin("latency-tail")
+	s.Duration = dur(10 * time.Second)
+	s.Policies = []Policy{
+		{Name: "hedge", Hedge: &HedgeConfig{}},
+		{Name: "hedging off", Hedge: &HedgeConfig{MaxHedges: -1}},
+	}
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, off := policy(t, res, "hedge"), policy(t, res, "hedging off")
+	if on.Calls <= on.Requests {
+		t.Fatalf("the hedged policy made %d calls for %d requests: no hedge to turn off", on.Calls, on.Requests)
+	}
+	if off.Calls != off.Requests {
+		t.Errorf("with MaxHedges negative, %d calls for %d requests; want one each", off.Calls, off.Requests)
+	}
+}

@@ -66,10 +66,11 @@ type Config struct {
 	Window time.Duration
 
 	// MinRequests is how many requests the window must hold before the
-	// throttle rejects any: below it the probability is 0. Default 10; 1
-	// gives the book's formula alone, which rejects half the calls after a
-	// single failure. Local rejections count as requests, so once the
-	// throttle rejects, its own rejections keep it above the minimum.
+	// throttle rejects any: below it the probability is 0. Local rejections
+	// count as requests, so once the throttle rejects, its own rejections
+	// keep it above the minimum. Zero means [DefaultMinRequests], 10;
+	// negative turns it off, which gives the book's formula alone: it
+	// rejects half the calls after a single failure.
 	MinRequests int
 
 	// MaxRejectProbability, if set, caps the rejection probability, in
@@ -119,8 +120,6 @@ func (c *Config) validate() error {
 		return errors.New("throttle: Window is negative: " + c.Window.String())
 	case c.Window > MaxWindow:
 		return errors.New("throttle: Window " + c.Window.String() + " is above " + MaxWindow.String())
-	case c.MinRequests < 0:
-		return errors.New("throttle: MinRequests is negative: " + strconv.Itoa(c.MinRequests))
 	case c.MaxRejectProbability < 0 || c.MaxRejectProbability > 1 || math.IsNaN(c.MaxRejectProbability):
 		return errors.New("throttle: MaxRejectProbability must be in (0, 1], or 0 for no cap; not " + formatFloat(c.MaxRejectProbability))
 	}

@@ -45,4 +45,9 @@
 // A Throttle is safe for concurrent use. The OnReject hook runs outside its
 // lock, so it may call back into the throttle. An admitted call that
 // succeeds, and a rejection, allocate nothing.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package throttle

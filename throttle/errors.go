@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrThrottled matches every local rejection by a throttle, through
@@ -14,7 +16,8 @@ import (
 // The rejection itself is a *[Error], which says more.
 var ErrThrottled = errors.New("throttle: rejected locally")
 
-var errNilThrottle = errors.New("throttle: nil *Throttle")
+// errNilThrottle is the error of a call through a nil pointer.
+const errNilThrottle = nilpolicy.Error("throttle: nil *Throttle")
 
 // Error is a throttle's local rejection of a call: the backend has
 // lately accepted too few of the client's requests, and this one lost the

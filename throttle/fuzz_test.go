@@ -1,6 +1,7 @@
 package throttle_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -48,13 +49,13 @@ func FuzzThrottle(f *testing.F) {
 	f.Add(1.0, int64(time.Second), 1, 0.9, prog(step(allowDone|ok, 0, 0), step(allowDone|transient, 1, math.NaN()), step(allowOnly, 0, math.NaN()), step(allowOnly, 0, math.Inf(1)), step(allowOnly, 0, math.Inf(-1)), step(snap, int64(time.Second), 0)))
 	f.Add(1e300, int64(throttle.MaxWindow), 1<<40, 1e-9, prog(step(allowDone|permanent, math.MaxInt64, 0.5), step(allowDone|cancel|abs, math.MinInt64, 0.5), step(snap|abs, math.MaxInt64, 0)))
 	f.Add(2.0, int64(time.Nanosecond), 1, 0.0, prog(fail, step(allowDone|transient|abs, 0, 0.1), step(probe|abs, 1, 0), step(allowOnly|abs, math.MinInt64, -1), step(snap|abs, math.MaxInt64, 0)))
+	f.Add(2.0, int64(0), -1, 0.0, prog(fail, step(allowOnly, 0, 0.4), step(allowOnly, 0, 0.6), step(probe, 0, 0)))
 	// Invalid configurations.
 	f.Add(0.5, int64(0), 0, 0.0, []byte(nil))
 	f.Add(math.NaN(), int64(0), 0, 0.0, []byte(nil))
 	f.Add(math.Inf(1), int64(0), 0, 0.0, []byte(nil))
 	f.Add(2.0, int64(-1), 0, 0.0, []byte(nil))
 	f.Add(2.0, int64(throttle.MaxWindow)+1, 0, 0.0, []byte(nil))
-	f.Add(2.0, int64(0), -1, 0.0, []byte(nil))
 	f.Add(2.0, int64(0), 0, math.NaN(), []byte(nil))
 	f.Add(2.0, int64(0), 0, 1.5, []byte(nil))
 	f.Add(2.0, int64(0), 0, -0.1, []byte(nil))
@@ -69,7 +70,7 @@ func FuzzThrottle(f *testing.F) {
 		}
 		valid := (k == 0 || k >= 1 && !math.IsInf(k, 1)) &&
 			window >= 0 && window <= int64(throttle.MaxWindow) &&
-			minRequests >= 0 && maxP >= 0 && maxP <= 1
+			maxP >= 0 && maxP <= 1 // a negative MinRequests turns it off
 		th, err := throttle.New(cfg)
 		if !fuzzprog.CheckNew(t, "throttle", cfg, th, err, valid) {
 			return
@@ -77,9 +78,13 @@ func FuzzThrottle(f *testing.F) {
 		if k == 0 {
 			k = throttle.DefaultK
 		}
-		if minRequests == 0 {
+		switch {
+		case minRequests == 0:
 			minRequests = throttle.DefaultMinRequests
+		case minRequests < 0:
+			minRequests = 0 // off
 		}
+		window = int64(cmp.Or(cfg.Window, throttle.DefaultWindow))
 		if maxP == 0 {
 			maxP = 1
 		}
@@ -103,7 +108,7 @@ func FuzzThrottle(f *testing.F) {
 			if op&abs != 0 {
 				last = time.Duration(x)
 			} else {
-				last += time.Duration(uint64(x) % uint64(2*cfg.Window+2)) // forward, by up to two windows
+				last += time.Duration(uint64(x) % uint64(2*window+2)) // forward, by up to two windows
 			}
 			now := t0.Add(last)
 

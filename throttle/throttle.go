@@ -21,10 +21,12 @@ const (
 	accepts  = 1 // requests the backend accepted
 )
 
-// Throttle is an adaptive client-side throttle. Make one with [New]; the
-// zero Throttle is not valid, and a nil *Throttle returns an error from
-// every call. A Throttle is safe for concurrent use; share one per backend
-// among all the calls to it. It is a resilience.Policy and a
+// Throttle is an adaptive client-side throttle. Make one with [New]; the zero
+// Throttle is not valid, and a nil *Throttle never panics: a method that would
+// run or admit a call refuses it, with an error matching
+// resilience.ErrNilPolicy where it returns one, and the other methods do
+// nothing and report zero values. A Throttle is safe for concurrent use; share
+// one per backend among all the calls to it. It is a resilience.Policy and a
 // resilience.Guard; [Do] and [Run] are what most callers want, and
 // [Throttle.Allow] is the two-step alternative.
 type Throttle struct {
@@ -57,8 +59,7 @@ type Throttle struct {
 
 // New returns a Throttle configured by cfg, or an error if a field makes no
 // sense: K below 1, infinite or NaN, a negative Window or one above
-// [MaxWindow], a negative MinRequests, a MaxRejectProbability outside
-// (0, 1].
+// [MaxWindow], a MaxRejectProbability outside (0, 1].
 func New(cfg Config) (*Throttle, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func New(cfg Config) (*Throttle, error) {
 	t := &Throttle{
 		name:        cfg.Name,
 		k:           cmp.Or(cfg.K, DefaultK),
-		minRequests: uint64(cmp.Or(cfg.MinRequests, DefaultMinRequests)),
+		minRequests: uint64(max(cmp.Or(cfg.MinRequests, DefaultMinRequests), 0)), // negative: off
 		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
 		classify:    cfg.Classifier,
 		onReject:    cfg.OnReject,

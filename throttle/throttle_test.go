@@ -88,6 +88,7 @@ func TestProbabilityIsTheFormula(t *testing.T) {
 		{"MinRequests 50: 49 requests", throttle.Config{MinRequests: 50}, 0, 49, 0},
 		{"MinRequests 50: 50 requests", throttle.Config{MinRequests: 50}, 10, 40, (50.0 - 20) / 51},
 		{"MinRequests 1: one failure", one, 0, 1, 0.5},
+		{"MinRequests off: one failure", throttle.Config{MinRequests: -1}, 0, 1, 0.5},
 		{"capped", throttle.Config{MinRequests: 1, MaxRejectProbability: 0.5}, 0, 100, 0.5},
 		{"cap above the formula", throttle.Config{MinRequests: 1, MaxRejectProbability: 0.9}, 40, 60, 20.0 / 101},
 	} {
@@ -552,7 +553,6 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{throttle.Config{K: math.Inf(1)}, "not +Inf"},
 		{throttle.Config{Window: -time.Second}, "Window is negative: -1s"},
 		{throttle.Config{Window: 25 * time.Hour}, "Window 25h0m0s is above 24h0m0s"},
-		{throttle.Config{MinRequests: -1}, "MinRequests is negative: -1"},
 		{throttle.Config{MaxRejectProbability: -0.1}, "MaxRejectProbability must be in (0, 1], or 0 for no cap; not -0.1"},
 		{throttle.Config{MaxRejectProbability: 1.5}, "MaxRejectProbability must be in (0, 1]"},
 		{throttle.Config{MaxRejectProbability: math.NaN()}, "MaxRejectProbability must be in (0, 1]"},

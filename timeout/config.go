@@ -2,7 +2,6 @@ package timeout
 
 import (
 	"errors"
-	"strconv"
 	"time"
 )
 
@@ -37,10 +36,12 @@ type Config struct {
 
 	// MaxAbandoned bounds how many abandoned calls may still be running at
 	// once, so that a service that hangs cannot pile up goroutines without
-	// end. Default [DefaultMaxAbandoned]. While that many are running, a
-	// timed-out attempt is not abandoned: the timeout waits for it, as in
-	// cooperative mode, and an attempt that starts then runs on the
-	// caller's goroutine, as in cooperative mode. It needs Abandon.
+	// end. While that many are running, a timed-out attempt is not
+	// abandoned: the timeout waits for it, as in cooperative mode, and an
+	// attempt that starts then runs on the caller's goroutine, as in
+	// cooperative mode. It needs Abandon. Zero means [DefaultMaxAbandoned],
+	// 100; negative turns it off: every attempt that times out is abandoned,
+	// however many are still running.
 	MaxAbandoned int
 
 	// OnTimeout, if set, is called for every attempt that timed out, on the
@@ -61,9 +62,7 @@ func (c *Config) validate() error {
 		return errors.New("timeout: Timeout is negative: " + c.Timeout.String())
 	case c.Timeout == 0:
 		return errors.New("timeout: Timeout is zero: set how long each attempt may take")
-	case c.MaxAbandoned < 0:
-		return errors.New("timeout: MaxAbandoned is negative: " + strconv.Itoa(c.MaxAbandoned))
-	case c.MaxAbandoned > 0 && !c.Abandon:
+	case c.MaxAbandoned != 0 && !c.Abandon:
 		return errors.New("timeout: MaxAbandoned is set but Abandon is not")
 	}
 	return nil

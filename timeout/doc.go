@@ -31,4 +31,9 @@
 // cannot be free: the attempt's context costs the allocations of
 // context.WithTimeout, except when the caller's deadline comes first and the
 // attempt simply runs with the caller's context.
+//
+// Config fields follow the standard library's convention (net.Dialer's
+// KeepAlive): zero means the documented default, and for a field whose
+// default can be turned off — the field's doc says so — a negative value
+// turns it off; any other negative value is an error.
 package timeout

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/internal/nilpolicy"
 )
 
 // ErrTimeout matches, through errors.Is, every error with which an attempt
@@ -17,7 +19,8 @@ import (
 // match ErrTimeout.
 var ErrTimeout = errors.New("timeout: attempt timed out")
 
-var errNilTimeout = errors.New("timeout: nil *Timeout")
+// errNilTimeout is the error of a call through a nil pointer.
+const errNilTimeout = nilpolicy.Error("timeout: nil *Timeout")
 
 // Error is an attempt that timed out: its deadline passed while the caller's
 // context was still alive, and the function either returned an error after

@@ -16,8 +16,9 @@ import (
 // deadline and any length of call:
 //
 //   - New accepts exactly the configurations its doc comment calls valid (a
-//     positive Timeout; MaxAbandoned not negative, and only with Abandon) and
-//     rejects the others with an error prefixed "timeout: ";
+//     positive Timeout; MaxAbandoned — negative turns its bound off — only
+//     with Abandon) and rejects the others with an error prefixed
+//     "timeout: ";
 //   - the attempt's context ends at the earlier of its start plus Timeout
 //     (saturating at the end of time.Time's range) and the caller's
 //     deadline;
@@ -38,11 +39,12 @@ func FuzzTimeout(f *testing.F) {
 	f.Add(int64(0), false, 0, int64(0), int64(0))
 	f.Add(int64(-1), false, 0, int64(0), int64(0))
 	f.Add(s, false, 1, int64(0), int64(0))
-	f.Add(s, true, -1, int64(0), int64(0))
+	f.Add(s, true, -1, int64(0), int64(2*s))
+	f.Add(s, false, -1, int64(0), int64(0))
 
 	f.Fuzz(func(t *testing.T, limit int64, abandon bool, maxAbandoned int, deadline, takes int64) {
 		cfg := timeout.Config{Timeout: time.Duration(limit), Abandon: abandon, MaxAbandoned: maxAbandoned}
-		valid := limit > 0 && maxAbandoned >= 0 && (maxAbandoned == 0 || abandon)
+		valid := limit > 0 && (maxAbandoned == 0 || abandon)
 		to, err := timeout.New(cfg)
 		if !fuzzprog.CheckNew(t, "timeout", cfg, to, err, valid) {
 			return
@@ -77,7 +79,7 @@ func FuzzTimeout(f *testing.F) {
 			}
 			callerDone := deadline > 0 && deadline <= takes
 			switch {
-			case takes == limit || takes == deadline || takes > 1<<62:
+			case takes == limit || takes == deadline || takes > 1<<62 && (limit > 1<<62 || deadline > 1<<62):
 				// The call's end and a deadline come at once: either may
 				// win. (The runtime's timers stop at the end of its int64
 				// clock, so the call's end and a deadline 146 years or more

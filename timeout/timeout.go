@@ -3,6 +3,7 @@ package timeout
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,10 @@ import (
 )
 
 // Timeout gives each attempt of a call its own deadline within the caller's.
-// Make one with [New]; the zero Timeout is not valid, and a nil *Timeout
-// returns an error from every call. A Timeout is safe for concurrent use;
+// Make one with [New]; the zero Timeout is not valid, and a nil *Timeout never
+// panics: a method that would run or admit a call refuses it, with an error
+// matching resilience.ErrNilPolicy where it returns one, and the other methods
+// do nothing and report zero values. A Timeout is safe for concurrent use;
 // share one per kind of call. It is a resilience.Policy; [Do] and [Run] are
 // what most callers want.
 type Timeout struct {
@@ -72,8 +75,7 @@ type Snapshot struct {
 }
 
 // New returns a Timeout configured by cfg, or an error if a field makes no
-// sense: a Timeout that is not positive, a negative MaxAbandoned, or a
-// MaxAbandoned without Abandon.
+// sense: a Timeout that is not positive, or a MaxAbandoned without Abandon.
 func New(cfg Config) (*Timeout, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -86,8 +88,11 @@ func New(cfg Config) (*Timeout, error) {
 		onTimeout:         cfg.OnTimeout,
 		onAbandonedReturn: cfg.OnAbandonedReturn,
 	}
-	if t.maxAbandoned == 0 {
+	switch {
+	case t.maxAbandoned == 0:
 		t.maxAbandoned = DefaultMaxAbandoned
+	case t.maxAbandoned < 0:
+		t.maxAbandoned = math.MaxInt64 // off
 	}
 	t.cause = &Error{Name: t.name, Limit: t.timeout, Err: context.DeadlineExceeded}
 	t.abandoned = &Error{Name: t.name, Limit: t.timeout, Abandoned: true, Err: context.DeadlineExceeded}

@@ -67,7 +67,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 	}{
 		{timeout.Config{}, "timeout: Timeout is zero: set how long each attempt may take"},
 		{timeout.Config{Timeout: -time.Second}, "timeout: Timeout is negative: -1s"},
-		{timeout.Config{Timeout: time.Second, Abandon: true, MaxAbandoned: -1}, "timeout: MaxAbandoned is negative: -1"},
+		{timeout.Config{Timeout: time.Second, MaxAbandoned: -1}, "timeout: MaxAbandoned is set but Abandon is not"},
 		{timeout.Config{Timeout: time.Second, MaxAbandoned: 3}, "timeout: MaxAbandoned is set but Abandon is not"},
 	} {
 		tm, err := timeout.New(tc.cfg)
@@ -87,6 +87,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{Timeout: time.Nanosecond},
 		{Timeout: time.Second, Abandon: true},
 		{Timeout: time.Second, Abandon: true, MaxAbandoned: 1},
+		{Timeout: time.Second, Abandon: true, MaxAbandoned: -1},
 		{Name: "x", Timeout: time.Hour, OnTimeout: func(timeout.Event) {}, OnAbandonedReturn: func(timeout.Event) {}},
 	} {
 		if _, err := timeout.New(cfg); err != nil {
@@ -590,6 +591,25 @@ func TestMaxAbandonedBoundsTheCallsLeftRunning(t *testing.T) {
 			t.Errorf("after the abandoned calls ended: %v; want an abandoned call", err)
 		}
 		close(release)
+	})
+}
+
+func TestMaxAbandonedOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const calls = 2*timeout.DefaultMaxAbandoned + 1
+		tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: true, MaxAbandoned: -1})
+		release := make(chan struct{})
+		stuck := func(context.Context) error { <-release; return errLate }
+		for i := 1; i <= calls; i++ {
+			var te *timeout.Error
+			if err := timeout.Run(context.Background(), tm, stuck); !errors.As(err, &te) || !te.Abandoned {
+				t.Fatalf("call %d with no bound on abandoned calls: %v; want it abandoned", i, err)
+			}
+		}
+		wantSnapshot(t, tm, timeout.Snapshot{Timeout: time.Second, TimedOut: calls, Abandoned: calls, AbandonedRunning: calls})
+		close(release)
+		synctest.Wait()
+		wantSnapshot(t, tm, timeout.Snapshot{Timeout: time.Second, TimedOut: calls, Abandoned: calls})
 	})
 }
 
