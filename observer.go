@@ -146,6 +146,10 @@ type Event struct {
 
 	// Cost is the call's tokens, for a rate limiter's Admit and Reject.
 	Cost int
+
+	// Probability is the exact rejection probability a throttle refused
+	// the call at, for its Reject.
+	Probability float64
 }
 
 // Observer receives the events of the policies it is given to, in the spirit

@@ -33,4 +33,6 @@
 // one takes the lock and reads the clock. Withdrawals, made only after a
 // failure, are exact. The forms that take the time, [Budget.DepositAt] and
 // [Budget.WithdrawAt], are exact and serve simulations on virtual time.
+// [Budget.Snapshot] gives the counts and the balance for metrics, and the
+// budget's observer ([Config].Observer) hears of every refusal.
 package budget

@@ -17,9 +17,9 @@ func ExampleDo() {
 	h, err := hedge.New(hedge.Config{
 		Name:  "search",
 		Delay: time.Nanosecond, // hedge at once, for the example
-		OnHedge: func(e hedge.Event) {
+		Observer: &resilience.Observer{Hedge: func(e resilience.Event) {
 			fmt.Println("hedge", e.Attempt, "started")
-		},
+		}},
 	})
 	if err != nil {
 		panic(err)
