@@ -107,3 +107,21 @@ func ExampleHedger_Execute() {
 	// Output:
 	// ok <nil> 2
 }
+
+func ExampleHedger_Snapshot() {
+	// Gauges for metrics, read without events.
+	h := hedge.MustNew(hedge.Config{Name: "search", Delay: time.Nanosecond})
+	replica := make(chan string, 2)
+	replica <- "stuck"
+	replica <- "fast"
+	hedge.Do(context.Background(), h, func(ctx context.Context) (string, error) {
+		if <-replica == "stuck" {
+			<-ctx.Done()
+			return "", context.Cause(ctx)
+		}
+		return "ok", nil
+	})
+	s := h.Snapshot()
+	fmt.Println(s.Name, s.Delay, s.Calls, s.Hedges, s.Won, s.InFlight)
+	// Output: search 1ns 1 1 1 0
+}
