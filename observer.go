@@ -159,7 +159,10 @@ type Event struct {
 // joins several into one.
 //
 // A policy without an Observer, or whose Observer lacks the func for an
-// event, pays a nil check for it and builds no event. The funcs run on the
+// event, pays a nil check for it and builds no event. Building one allocates
+// nothing, but reads the clock for its Time where the policy has not read it
+// already (about 20 to 60ns, by machine): set Success and Admit, which come
+// with every call, only if you use them. The funcs run on the
 // goroutine of the call the event belongs to (or, for a breaker's state
 // changes, on the goroutine of a call that made a change), never while the
 // policy holds a lock, so they may call any method of the policy; they
