@@ -17,7 +17,12 @@
 //   - the two extension points through which executors drive a policy's
 //     decisions themselves, without allocating: [Retrier] (decide after each
 //     failure whether and when to try again; run by [Retry]) and [Guard]
-//     (admit a pass, then hear how it ended; run by [Guarded]).
+//     (admit a pass, then hear how it ended; run by [Guarded]);
+//   - the one observer model of every policy: an [Observer] of optional
+//     funcs, one per [EventType], each taking an [Event] by value, which any
+//     policy's Config takes, and [Observers] to join several. An exporter
+//     (logs, metrics, traces) is an Observer, and reads the policies'
+//     gauges from their Snapshot methods.
 //
 // The policies themselves live in their own packages: retry (with delay
 // strategies from package backoff and retry budgets from package budget),

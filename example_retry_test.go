@@ -17,7 +17,9 @@ func (fiveTimes) Execute(ctx context.Context, op resilience.Operation) error {
 	return resilience.Run(ctx, fiveTimes{}, op.Call)
 }
 
-func (fiveTimes) BeginRetries() (timed bool, err error) { return false, nil }
+func (fiveTimes) BeginRetries() (resilience.RetryPlan, error) { return resilience.RetryPlan{}, nil }
+
+func (fiveTimes) Succeeded(resilience.RetryState) {}
 
 func (fiveTimes) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	if s.Cause != nil {

@@ -22,15 +22,30 @@ type Retrier interface {
 	// for a call whose context had ended before it began, which makes no
 	// attempt). It
 	// returns an error if the policy cannot run (so that no attempt is made),
-	// and whether NextRetry reads RetryState.Start: executors read the clock
-	// before the first attempt only when it does.
-	BeginRetries() (timed bool, err error)
+	// or else what the policy needs of the executor for this call.
+	BeginRetries() (RetryPlan, error)
 
 	// NextRetry is called after each failed attempt. It returns how long to
 	// wait before the next attempt, or a non-nil error to end the call with.
 	// When s.Cause is set the caller's context has ended and NextRetry must
 	// return an error; if it returns nil, the executor returns s.Cause.
 	NextRetry(s RetryState) (time.Duration, error)
+
+	// Succeeded is called when attempt s.Attempts of a call succeeds, if
+	// BeginRetries asked for it (RetryPlan.ReportSuccess): for a policy
+	// that reports the end of its calls to an [Observer]. s.Err is nil.
+	Succeeded(s RetryState)
+}
+
+// RetryPlan is what a [Retrier] needs of an executor for one call, in
+// answer to BeginRetries. The zero RetryPlan needs nothing.
+type RetryPlan struct {
+	// Timed asks for RetryState.Start: executors read the clock before
+	// the first attempt only when it is set.
+	Timed bool
+	// ReportSuccess asks the executor to call Succeeded when an attempt
+	// succeeds; when it is not set, a success costs the Retrier nothing.
+	ReportSuccess bool
 }
 
 // RetryState is what a [Retrier] knows about a call when it decides. The
@@ -42,7 +57,7 @@ type RetryState struct {
 	// Err is the error of the last attempt.
 	Err error
 	// Start is when the first attempt began. It is zero unless BeginRetries
-	// asked for it.
+	// asked for it (RetryPlan.Timed).
 	Start time.Time
 	// Now is the time of the decision.
 	Now time.Time
@@ -56,6 +71,11 @@ type RetryState struct {
 	// Cause is set when the caller's context ended, during the last attempt
 	// or the wait after it: it is context.Cause of that context.
 	Cause error
+	// Context is the caller's context, for the events the Retrier reports
+	// to an [Observer]; nil when the executor has none, as in a simulator.
+	// The decision must not depend on it: what it needs of the context is
+	// in Deadline and Cause.
+	Context context.Context
 }
 
 // Retry runs fn under the retry decision r alone: it calls fn, and after
@@ -78,11 +98,12 @@ func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, e
 
 // Failed records in s that attempt n failed with err, as an executor does
 // before it asks a [Retrier] what next: it reads the clock, the deadline and
-// (if it ended) the cause of the caller's ctx, and draws the jitter.
+// (if it ended) the cause of the caller's ctx, keeps ctx for events, and
+// draws the jitter.
 // Executors of their own, such as an HTTP transport, use it so that every
 // executor tells a Retrier the same things.
 func (s *RetryState) Failed(ctx context.Context, n int, err error) {
-	s.Attempts, s.Err, s.Now = n, err, time.Now()
+	s.Attempts, s.Err, s.Now, s.Context = n, err, time.Now(), ctx
 	s.Deadline, _ = ctx.Deadline()
 	s.Jitter = rand.Float64()
 	if ctx.Err() != nil {
@@ -97,25 +118,34 @@ func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Conte
 		var zero T
 		return zero, context.Cause(ctx)
 	}
-	timed, err := r.BeginRetries()
+	plan, err := r.BeginRetries()
 	if err != nil {
 		var zero T
 		return zero, err
 	}
 	var start time.Time
-	if timed {
+	if plan.Timed {
 		start = time.Now()
 	}
 	v, err := attempt(ctx)
 	if err == nil {
+		if plan.ReportSuccess {
+			succeeded(ctx, r, RetryState{Start: start}, 1)
+		}
 		return v, nil
 	}
-	return retryFailed(ctx, r, attempt, start, v, err)
+	return retryFailed(ctx, r, plan, attempt, start, v, err)
+}
+
+// succeeded tells r that attempt n of a call succeeded.
+func succeeded(ctx context.Context, r Retrier, s RetryState, n int) {
+	s.Attempts, s.Err, s.Cause, s.Now, s.Context = n, nil, nil, time.Now(), ctx
+	r.Succeeded(s)
 }
 
 // retryFailed goes on from a first attempt that failed with err. It is apart
 // from retryLoop to keep the successful path short.
-func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
+func retryFailed[T any](ctx context.Context, r Retrier, plan RetryPlan, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
 	s := RetryState{Start: start}
 	for {
 		s.Failed(ctx, s.Attempts+1, err)
@@ -134,6 +164,9 @@ func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Con
 		}
 		s.LastDelay = delay
 		if v, err = attempt(ctx); err == nil {
+			if plan.ReportSuccess {
+				succeeded(ctx, r, s, s.Attempts+1)
+			}
 			return v, nil
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
@@ -41,14 +42,6 @@ func (s State) String() string {
 		return "half-open"
 	}
 	return "State(" + strconv.Itoa(int(s)) + ")"
-}
-
-// StateChange describes a change of state, for [Config].OnStateChange.
-type StateChange struct {
-	Name       string
-	From, To   State
-	At         time.Time // when the change happened, on the breaker's clock
-	Generation uint64    // the new state's generation; it grows by one per change
 }
 
 // The breaker's state word packs the generation, the state and the count of
@@ -95,7 +88,7 @@ type Breaker struct {
 	slowRate     float64
 	minCalls     uint64
 	classify     resilience.Classifier
-	onChange     func(StateChange)
+	obs          *resilience.Observer
 	clock        *clock.Clock
 	windowed     bool // a window is kept
 	timed        bool // calls are timed (slow-call detection)
@@ -117,7 +110,7 @@ type Breaker struct {
 	probeSeq    int   // probes admitted since New
 	since       int64 // when the current state began
 	forced      bool  // forced open
-	events      []StateChange
+	events      []resilience.Event
 	dispatching bool
 
 	marks once.Pool // tell a permit's first report from later ones
@@ -155,7 +148,7 @@ func New(cfg Config) (*Breaker, error) {
 		failureRate:  cfg.FailureRate,
 		slowRate:     cfg.SlowCallRate,
 		classify:     cfg.Classifier,
-		onChange:     cfg.OnStateChange,
+		obs:          cfg.Observer,
 		clock:        clock.New(),
 	}
 	if b.classify == nil {
@@ -226,7 +219,7 @@ func (b *Breaker) Allow() (Permit, error) {
 	if b == nil {
 		return Permit{}, errNilBreaker
 	}
-	t, err := b.enter(b.nanos)
+	t, err := b.enter(nil, b.nanos)
 	if err != nil {
 		return Permit{}, err
 	}
@@ -239,7 +232,7 @@ func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
 		return Permit{}, errNilBreaker
 	}
 	n := b.fromTime(now)
-	t, err := b.enter(func() int64 { return n })
+	t, err := b.enter(nil, func() int64 { return n })
 	if err != nil {
 		return Permit{}, err
 	}
@@ -268,7 +261,8 @@ func (p Permit) DoneAt(now time.Time, err error) {
 }
 
 // Enter implements resilience.Guard; most callers use [Do] or
-// [Breaker.Allow] instead. The breaker never waits, so ctx is not used.
+// [Breaker.Allow] instead. The breaker never waits: ctx is only passed on to
+// the observer of a rejection.
 func (b *Breaker) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if b == nil {
 		return resilience.Ticket{}, errNilBreaker
@@ -278,7 +272,7 @@ func (b *Breaker) Enter(ctx context.Context) (resilience.Ticket, error) {
 			return resilience.Ticket{ID: genOf(w), Index: noSlot}, nil
 		}
 	}
-	return b.enter(b.nanos)
+	return b.enter(ctx, b.nanos)
 }
 
 // Exit implements resilience.Guard.
@@ -351,8 +345,9 @@ func (b *Breaker) closedSuccess(gen uint64) {
 	}
 }
 
-// enter decides whether to admit a call at the time clock returns.
-func (b *Breaker) enter(clock func() int64) (resilience.Ticket, error) {
+// enter decides whether to admit a call at the time clock returns; ctx is
+// the call's context, if the caller has one, for the observer.
+func (b *Breaker) enter(ctx context.Context, clock func() int64) (resilience.Ticket, error) {
 	w := b.word.Load()
 	switch stateOf(w) {
 	case Closed:
@@ -365,13 +360,43 @@ func (b *Breaker) enter(clock func() int64) (resilience.Ticket, error) {
 	now := clock()
 	if stateOf(w) == Open && now < b.until.Load() {
 		b.rejected.Add(1)
-		return resilience.Ticket{}, b.openErr.Load()
+		err := b.openErr.Load()
+		if b.obs != nil && b.obs.Reject != nil {
+			b.notifyReject(ctx, err, now)
+		}
+		return resilience.Ticket{}, err
 	}
 	b.mu.Lock()
 	t, err := b.admitLocked(now)
 	b.mu.Unlock()
 	b.dispatch()
+	if err != nil && b.obs != nil && b.obs.Reject != nil {
+		b.notifyReject(ctx, err.(*Error), now)
+	}
 	return t, err
+}
+
+// notifyReject reports the rejection err, at now, of a call with context
+// ctx (nil for none) to the observer.
+func (b *Breaker) notifyReject(ctx context.Context, err *Error, now int64) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e := resilience.Event{
+		Type:    resilience.EventReject,
+		Kind:    resilience.KindBreaker,
+		Policy:  b.name,
+		Context: ctx,
+		Time:    b.toTime(now),
+		Err:     err,
+		Reason:  "open",
+	}
+	if err.State == HalfOpen {
+		e.Reason = "half-open full"
+	} else if until := b.until.Load(); until != forever {
+		e.Delay = time.Duration(max(clock.Elapsed(now, until), 0))
+	}
+	observe.Call(b.obs.Reject, e)
 }
 
 // admitLocked decides under the lock, for the open and half-open states.
@@ -551,8 +576,17 @@ func (b *Breaker) setLocked(to State, now int64) {
 		}
 	}
 	b.word.Store(pack(gen, to, 0))
-	if b.onChange != nil {
-		b.events = append(b.events, StateChange{Name: b.name, From: stateOf(old), To: to, At: b.toTime(now), Generation: gen})
+	if b.obs != nil && b.obs.StateChange != nil {
+		b.events = append(b.events, resilience.Event{
+			Type:    resilience.EventStateChange,
+			Kind:    resilience.KindBreaker,
+			Policy:  b.name,
+			Context: context.Background(),
+			Time:    b.toTime(now),
+			Attempt: int(gen),
+			From:    stateOf(old).String(),
+			To:      to.String(),
+		})
 	}
 }
 
@@ -587,12 +621,12 @@ func saturatingAdd(a, b int64) int64 {
 	return a + b
 }
 
-// dispatch calls the state-change hook for the queued changes, in order,
+// dispatch calls the observer for the queued state changes, in order,
 // outside the lock. While one goroutine dispatches, others only queue: the
-// dispatching one delivers their changes too, so order holds and a hook
-// that changes the state does not deadlock.
+// dispatching one delivers their changes too, so order holds and an
+// observer that changes the state does not deadlock.
 func (b *Breaker) dispatch() {
-	if b.onChange == nil {
+	if b.obs == nil || b.obs.StateChange == nil {
 		return
 	}
 	b.mu.Lock()
@@ -609,22 +643,10 @@ func (b *Breaker) dispatch() {
 		ev := b.events[0]
 		b.events = b.events[1:]
 		b.mu.Unlock()
-		b.callHook(ev)
+		observe.Call(b.obs.StateChange, ev)
 		b.mu.Lock()
 	}
 	b.events = b.events[:0:0]
-}
-
-// callHook calls the hook; if it panics, the lock is taken back before the
-// panic goes on, so that dispatch's deferred unlock stays balanced.
-func (b *Breaker) callHook(ev StateChange) {
-	defer func() {
-		if r := recover(); r != nil {
-			b.mu.Lock()
-			panic(r)
-		}
-	}()
-	b.onChange(ev)
 }
 
 // State returns the breaker's state now. An open breaker whose recovery
@@ -721,10 +743,11 @@ func (b *Breaker) reset(now int64) {
 	b.dispatch()
 }
 
-// Snapshot is a breaker's state and counts at one moment, for metrics.
+// Snapshot is a breaker's state and counts at one moment, for metrics: a
+// plain value, whose zero value is the snapshot of a nil *Breaker.
 type Snapshot struct {
-	Name                string
-	State               State
+	Name                string    // the breaker's name
+	State               State     // the state at the snapshot's time
 	Generation          uint64    // grows by one with every change of state
 	Since               time.Time // when the current state began
 	OpenUntil           time.Time // while open: when a probe will be allowed; zero if forced open

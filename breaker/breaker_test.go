@@ -484,7 +484,7 @@ func TestSnapshotCounts(t *testing.T) {
 	})
 }
 
-func TestStateChangeHookOrderAndReentry(t *testing.T) {
+func TestStateChangeObserverOrderAndReentry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
 			mu     sync.Mutex
@@ -492,17 +492,17 @@ func TestStateChangeHookOrderAndReentry(t *testing.T) {
 			b      *breaker.Breaker
 		)
 		b = mustNew(t, breaker.Config{Name: "q", FailureThreshold: 1, RecoveryTimeout: time.Second,
-			OnStateChange: func(c breaker.StateChange) {
+			Observer: &resilience.Observer{StateChange: func(c resilience.Event) {
 				// Calling back into the breaker must not deadlock.
 				s := b.State()
 				_ = b.Snapshot()
 				mu.Lock()
-				events = append(events, fmt.Sprintf("%s:%v>%v#%d(now %v)", c.Name, c.From, c.To, c.Generation, s))
+				events = append(events, fmt.Sprintf("%s:%v>%v#%d(now %v)", c.Policy, c.From, c.To, c.Attempt, s))
 				mu.Unlock()
-				if c.To == breaker.Open && c.Generation == 3 {
-					b.Reset() // a hook may change the state; its change comes after this one
+				if c.To == "open" && c.Attempt == 3 {
+					b.Reset() // an observer may change the state; its change comes after this one
 				}
-			}})
+			}}})
 		call(b, errDown) // closed > open
 		time.Sleep(time.Second)
 		call(b, errDown) // open > half-open, half-open > open; the hook resets
@@ -654,8 +654,8 @@ func TestLateReportIsNotTakenForALaterProbe(t *testing.T) {
 }
 
 func TestResetOfAClosedBreakerClearsCountsWithoutAnEvent(t *testing.T) {
-	var events []breaker.StateChange
-	b := mustNew(t, breaker.Config{FailureThreshold: 3, OnStateChange: func(c breaker.StateChange) { events = append(events, c) }})
+	var events []resilience.Event
+	b := mustNew(t, breaker.Config{FailureThreshold: 3, Observer: &resilience.Observer{StateChange: func(c resilience.Event) { events = append(events, c) }}})
 	call(b, errDown)
 	call(b, errDown)
 	b.Reset()

@@ -53,7 +53,7 @@ func concRun(t *testing.T, n int, f func(i int)) {
 	}
 }
 
-// concRecorder records state changes from an OnStateChange hook, which may
+// concRecorder records state changes from an observer, which may
 // run on any goroutine, and counts the calls of the hook that overlapped: the
 // hook is called in the order of the changes, so one call must have returned
 // before the next begins.
@@ -61,15 +61,16 @@ type concRecorder struct {
 	running, overlaps atomic.Int32
 
 	mu     sync.Mutex
-	events []breaker.StateChange
+	events []resilience.Event
 }
 
-func (r *concRecorder) record(ev breaker.StateChange) { r.hook(nil)(ev) }
+// observer returns an observer of state changes that records each change.
+func (r *concRecorder) observer() *resilience.Observer { return r.hook(nil) }
 
-// hook returns a state-change hook that records each change and then calls
-// then, if it is not nil.
-func (r *concRecorder) hook(then func(breaker.StateChange)) func(breaker.StateChange) {
-	return func(ev breaker.StateChange) {
+// hook returns an observer of state changes that records each change and
+// then calls then, if it is not nil.
+func (r *concRecorder) hook(then func(resilience.Event)) *resilience.Observer {
+	return &resilience.Observer{StateChange: func(ev resilience.Event) {
 		if r.running.Add(1) != 1 {
 			r.overlaps.Add(1)
 		}
@@ -80,26 +81,26 @@ func (r *concRecorder) hook(then func(breaker.StateChange)) func(breaker.StateCh
 		if then != nil {
 			then(ev)
 		}
-	}
+	}}
 }
 
 // check verifies that the hook's calls did not overlap and that the
 // recorded changes form one chain — each starts where the one before ended,
 // from a new breaker's closed state, with generations 1, 2, 3, ... so none is
 // missing, repeated or out of order — and returns their target states.
-func (r *concRecorder) check(t *testing.T) []breaker.State {
+func (r *concRecorder) check(t *testing.T) []string {
 	t.Helper()
 	if n := r.overlaps.Load(); n != 0 {
 		t.Fatalf("the state-change hook was called %d times while a call for an earlier change was running", n)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	from := breaker.Closed
-	to := make([]breaker.State, len(r.events))
+	from := breaker.Closed.String()
+	to := make([]string, len(r.events))
 	for i, ev := range r.events {
-		if ev.Generation != uint64(i+1) || ev.From != from {
+		if ev.Attempt != i+1 || ev.From != from || ev.Type != resilience.EventStateChange || ev.Kind != resilience.KindBreaker {
 			t.Fatalf("state change %d is %v→%v generation %d; want from %v, generation %d\nall: %+v",
-				i, ev.From, ev.To, ev.Generation, from, i+1, r.events)
+				i, ev.From, ev.To, ev.Attempt, from, i+1, r.events)
 		}
 		from, to[i] = ev.To, ev.To
 	}
@@ -107,7 +108,7 @@ func (r *concRecorder) check(t *testing.T) []breaker.State {
 }
 
 // concWant is the sequence of target states a recorder should hold.
-func concWant(t *testing.T, got []breaker.State, want ...breaker.State) {
+func concWant(t *testing.T, got []string, want ...breaker.State) {
 	t.Helper()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("state changes to %v; want %v", got, want)
@@ -235,7 +236,7 @@ func TestConcurrentTripOpensOnce(t *testing.T) {
 		Name:             "trip",
 		FailureThreshold: threshold,
 		RecoveryTimeout:  time.Hour, // never half-open during the test
-		OnStateChange:    rec.record,
+		Observer:         rec.observer(),
 	})
 	ctx := context.Background()
 
@@ -313,7 +314,7 @@ func TestConcurrentSuccessesRacingATrip(t *testing.T) {
 	b := breaker.MustNew(breaker.Config{
 		FailureThreshold: 2,
 		RecoveryTimeout:  time.Hour, // an opening lasts until the Reset
-		OnStateChange:    rec.record,
+		Observer:         rec.observer(),
 	})
 	ctx := context.Background()
 	fail := func(context.Context) error { return concFailure }
@@ -346,7 +347,7 @@ func TestConcurrentSuccessesRacingATrip(t *testing.T) {
 	}
 	got := rec.check(t)
 	for i, s := range got {
-		if want := []breaker.State{breaker.Open, breaker.Closed}[i%2]; s != want {
+		if want := []breaker.State{breaker.Open, breaker.Closed}[i%2]; s != want.String() {
 			t.Fatalf("state change %d is to %v, want %v: %v", i, s, want, got)
 		}
 	}
@@ -372,7 +373,7 @@ func TestConcurrentHalfOpenAdmitsExactlyTheProbes(t *testing.T) {
 				FailureThreshold: 1,
 				RecoveryTimeout:  recovery,
 				HalfOpenProbes:   probes,
-				OnStateChange:    rec.record,
+				Observer:         rec.observer(),
 			})
 			at := time.Now()
 			p, err := b.AllowAt(at)
@@ -472,12 +473,12 @@ func TestConcurrentHookCallsBackIntoTheBreaker(t *testing.T) {
 	b = breaker.MustNew(breaker.Config{
 		FailureThreshold: 3,
 		RecoveryTimeout:  time.Hour, // only the hook's Reset ends an opening
-		OnStateChange: rec.hook(func(ev breaker.StateChange) {
+		Observer: rec.hook(func(ev resilience.Event) {
 			state := b.State()
-			if s := b.Snapshot(); s.Generation < ev.Generation {
+			if s := b.Snapshot(); s.Generation < uint64(ev.Attempt) {
 				hookErrs.Add(1) // the hook learns of a change the breaker has not made
 			}
-			if ev.To == breaker.Open {
+			if ev.To == breaker.Open.String() {
 				// Nothing but this hook moves the breaker out of this
 				// opening, so it is still open.
 				if state != breaker.Open {
@@ -525,7 +526,7 @@ func TestConcurrentHookCallsBackIntoTheBreaker(t *testing.T) {
 	// Every opening is followed by the Reset of its own hook, and nothing
 	// else changes the state.
 	for i, s := range got {
-		if want := []breaker.State{breaker.Open, breaker.Closed}[i%2]; s != want {
+		if want := []breaker.State{breaker.Open, breaker.Closed}[i%2]; s != want.String() {
 			t.Fatalf("state change %d is to %v, want %v: %v", i, s, want, got)
 		}
 	}

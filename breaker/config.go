@@ -30,7 +30,7 @@ const maxProbes = 1<<slotBits - 1
 // failures in a row, probes with one call after 30s, and closes when the
 // probe succeeds.
 type Config struct {
-	// Name names the breaker in its errors, hooks and snapshots.
+	// Name names the breaker in its errors, events and snapshots.
 	Name string
 
 	// FailureThreshold is how many failures in a row open the breaker (the
@@ -91,11 +91,16 @@ type Config struct {
 	// and a panic is always a failure.
 	Classifier resilience.Classifier
 
-	// OnStateChange, if set, is called after every change of state, in the
-	// order the changes happened, outside the breaker's lock: it may call
-	// any method of the breaker. It runs on the goroutine that made the
-	// change or on one that made a later change, and should not block.
-	OnStateChange func(StateChange)
+	// Observer, if set, receives the breaker's events, with Kind
+	// resilience.KindBreaker. StateChange comes after every change of
+	// state, in the order the changes happened, outside the breaker's lock
+	// (so it may call any method of the breaker), on the goroutine that
+	// made the change or on one that made a later change; Attempt is the
+	// new state's generation and Time when the change happened. Reject
+	// comes for every call the breaker rejects, on the caller's goroutine,
+	// with the rejection (an *Error) as Err, Reason "open" or "half-open
+	// full", and the time until a probe is allowed as Delay. Default: none.
+	Observer *resilience.Observer
 
 	// Seed seeds the jitter of growing open times; zero picks a random
 	// seed. Set it for reproducible simulations.

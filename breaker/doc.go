@@ -23,9 +23,11 @@
 // timer or a goroutine, so [Breaker.State] reports half-open once the
 // recovery timeout has passed even if no call came; a probe that never
 // reports back is counted as failed after ProbeTimeout; results of calls
-// admitted before a state change cannot move the new state; and state-change
-// hooks run outside the breaker's lock, in order, so a hook may call back
-// into the breaker.
+// admitted before a state change cannot move the new state; and its
+// observer ([Config].Observer), which hears of every change of state and
+// every rejection, runs outside the breaker's lock, in order, so it may call
+// back into the breaker. [Breaker.Snapshot] gives the state and the counts
+// for metrics without events.
 //
 // Every method that reads the clock has a form that takes the time as an
 // argument ([Breaker.AllowAt], [Permit.DoneAt], [Breaker.StateAt],

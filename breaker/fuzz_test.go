@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/fuzzprog"
 )
@@ -139,8 +140,8 @@ const (
 
 func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 	start := time.Now()
-	var changes []breaker.StateChange
-	cfg.OnStateChange = func(c breaker.StateChange) { changes = append(changes, c) }
+	var changes []resilience.Event
+	cfg.Observer = &resilience.Observer{StateChange: func(c resilience.Event) { changes = append(changes, c) }}
 	b := breaker.MustNew(cfg)
 
 	threshold := uint64(cfg.FailureThreshold)
@@ -248,13 +249,14 @@ func runBreaker(t *testing.T, cfg breaker.Config, program []byte) {
 		// The state, at now.
 		s := b.SnapshotAt(now)
 		for _, c := range changes {
-			legal := c.From == breaker.Closed && c.To == breaker.Open ||
-				c.From == breaker.Open && c.To == breaker.HalfOpen ||
-				c.From == breaker.HalfOpen && (c.To == breaker.Open || c.To == breaker.Closed)
-			if !legal || c.Generation != gen+1 {
+			closed, open, halfOpen := breaker.Closed.String(), breaker.Open.String(), breaker.HalfOpen.String()
+			legal := c.From == closed && c.To == open ||
+				c.From == open && c.To == halfOpen ||
+				c.From == halfOpen && (c.To == open || c.To == closed)
+			if !legal || uint64(c.Attempt) != gen+1 || !c.Time.Equal(s.Since) && c.Attempt == int(s.Generation) {
 				t.Fatalf("step %d: change %+v after generation %d", i/17, c, gen)
 			}
-			gen = c.Generation
+			gen = uint64(c.Attempt)
 		}
 		changes = changes[:0]
 		if s.Generation != gen {

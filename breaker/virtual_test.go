@@ -48,8 +48,8 @@ func TestErrorRetryAfterAt(t *testing.T) {
 }
 
 func TestForceOpenAtAndResetAt(t *testing.T) {
-	var changes []breaker.StateChange
-	b := mustNew(t, breaker.Config{OnStateChange: func(c breaker.StateChange) { changes = append(changes, c) }})
+	var changes []resilience.Event
+	b := mustNew(t, breaker.Config{Observer: &resilience.Observer{StateChange: func(e resilience.Event) { changes = append(changes, e) }}})
 	t0 := time.Now().Add(-time.Hour) // not the wall clock
 	b.ForceOpenAt(t0)
 	if s := b.SnapshotAt(t0.Add(time.Minute)); s.State != breaker.Open || !s.Forced || !s.Since.Equal(t0) {
@@ -63,7 +63,7 @@ func TestForceOpenAtAndResetAt(t *testing.T) {
 	if s := b.SnapshotAt(t1.Add(time.Second)); s.State != breaker.Closed || s.Forced || !s.Since.Equal(t1) {
 		t.Fatalf("after ResetAt(t1): %+v; want closed since t1", s)
 	}
-	if len(changes) != 2 || !changes[0].At.Equal(t0) || changes[0].To != breaker.Open || !changes[1].At.Equal(t1) || changes[1].To != breaker.Closed {
+	if len(changes) != 2 || !changes[0].Time.Equal(t0) || changes[0].To != breaker.Open.String() || !changes[1].Time.Equal(t1) || changes[1].To != breaker.Closed.String() {
 		t.Fatalf("changes %+v; want open at t0, closed at t1", changes)
 	}
 }

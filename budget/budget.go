@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strconv"
@@ -8,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/window"
 )
 
@@ -30,7 +33,7 @@ var ErrExhausted = errors.New("budget: retry budget exhausted")
 // or 10 retries a second, whichever allows more; Config{MinPerSecond: -1}
 // lets them spend 10% of the calls and nothing more.
 type Config struct {
-	// Name names the budget in snapshots.
+	// Name names the budget in its events and snapshots.
 	Name string
 	// Ratio is the share of recent calls that retries may add, in (0, 1].
 	// Zero means [DefaultRatio], 0.1; negative turns it off: retries are
@@ -44,6 +47,13 @@ type Config struct {
 	MinPerSecond float64
 	// Window is how long a call or a retry counts. Default 10s.
 	Window time.Duration
+	// Observer, if set, receives a Reject event, with Kind
+	// resilience.KindBudget, Reason "exhausted" and ErrExhausted as Err,
+	// for every retry or hedge the budget refuses, on the goroutine that
+	// asked and outside the budget's lock. The policy that asked reports
+	// the refusal too (a retry policy's GiveUp, a hedger's Reject), with
+	// the call's context; this event has none. Default: none.
+	Observer *resilience.Observer
 }
 
 // Budget is a retry budget. Make one with [New]; share it between the
@@ -56,6 +66,7 @@ type Budget struct {
 	perSecond float64 // MinPerSecond
 	perCall   int64   // Ratio, in units
 	clock     *clock.Clock
+	obs       *resilience.Observer
 	pending   atomic.Uint64 // deposits not yet in the window
 	exhausted atomic.Uint64 // withdrawals refused since New
 
@@ -116,6 +127,7 @@ func New(cfg Config) (*Budget, error) {
 		perSecond: perSecond,
 		perCall:   int64(math.Round(ratio * unit)),
 		clock:     clock.New(),
+		obs:       cfg.Observer,
 		win:       window.New(length),
 		tokens:    toUnits(floor),
 	}, nil
@@ -173,7 +185,23 @@ func (b *Budget) WithdrawAt(now time.Time) bool {
 
 func (b *Budget) withdraw(now int64) bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	ok := b.withdrawLocked(now)
+	b.mu.Unlock()
+	if !ok && b.obs != nil && b.obs.Reject != nil {
+		observe.Call(b.obs.Reject, resilience.Event{
+			Type:    resilience.EventReject,
+			Kind:    resilience.KindBudget,
+			Policy:  b.name,
+			Context: context.Background(),
+			Time:    b.clock.Time(now),
+			Err:     ErrExhausted,
+			Reason:  "exhausted",
+		})
+	}
+	return ok
+}
+
+func (b *Budget) withdrawLocked(now int64) bool {
 	b.flushLocked(now)
 	b.tokens = b.capLocked(now)
 	if b.tokens < unit {
@@ -235,14 +263,15 @@ func toUnits(retries float64) int64 {
 	return int64(math.Round(min(retries, maxUnits/unit) * unit))
 }
 
-// Snapshot is a budget's counts at one moment, for metrics.
+// Snapshot is a budget's counts at one moment, for metrics: a plain value,
+// whose zero value is the snapshot of a nil *Budget.
 type Snapshot struct {
-	Name      string
+	Name      string  // the budget's name
 	Calls     int     // deposits in the window
 	Retries   int     // withdrawals in the window
 	Balance   float64 // retries allowed now (the tokens); below 1, none
 	Exhausted uint64  // retries refused since New
-	Ratio     float64
+	Ratio     float64 // the share of recent calls that retries may add
 	Floor     float64 // retries per window allowed whatever the traffic
 }
 

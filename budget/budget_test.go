@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 )
 
@@ -292,5 +293,34 @@ func TestRetriesGoOutEvenly(t *testing.T) {
 		if float64(r) > 0.1*float64(c)+1 {
 			t.Errorf("seconds %d–%d: %d retries for %d calls", s, s+10, r, c)
 		}
+	}
+}
+
+func TestObserverHearsRefusals(t *testing.T) {
+	var events []resilience.Event
+	b := budget.MustNew(budget.Config{Name: "api", Ratio: 0.5, MinPerSecond: 1e-9,
+		Observer: resilience.ObserveAll(func(e resilience.Event) {
+			events = append(events, e)
+			panic("observer") // the budget goes on
+		})})
+	t0 := time.Now()
+	b.DepositAt(t0)
+	b.DepositAt(t0)
+	if !b.WithdrawAt(t0) {
+		t.Fatal("the first withdrawal was refused")
+	}
+	if b.WithdrawAt(t0.Add(time.Second)) {
+		t.Fatal("a withdrawal beyond the ratio was allowed")
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d events, want one refusal", len(events))
+	}
+	e := events[0]
+	if e.Type != resilience.EventReject || e.Kind != resilience.KindBudget || e.Policy != "api" || e.Reason != "exhausted" ||
+		e.Err != budget.ErrExhausted || !e.Time.Equal(t0.Add(time.Second)) || e.Context == nil {
+		t.Errorf("event %+v", e)
+	}
+	if s := b.SnapshotAt(t0.Add(time.Second)); s.Exhausted != 1 || s.Retries != 1 {
+		t.Errorf("snapshot %+v; want one refusal and one retry", s)
 	}
 }

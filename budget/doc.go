@@ -39,4 +39,7 @@
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value
 // turns it off; any other negative value is an error.
+//
+// [Budget.Snapshot] gives the counts and the balance for metrics, and the
+// budget's observer ([Config].Observer) hears of every refusal.
 package budget

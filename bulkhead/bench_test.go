@@ -24,7 +24,7 @@ func BenchmarkAdmittedSuccess(b *testing.B) {
 	}{
 		{"no-wait", bulkhead.Config{}},
 		{"may-wait", bulkhead.Config{MaxWait: time.Second}},
-		{"hooks", bulkhead.Config{OnAdmit: func(bulkhead.Admission) {}}},
+		{"observer", bulkhead.Config{Observer: &resilience.Observer{Admit: func(resilience.Event) {}}}},
 	} {
 		bh := bulkhead.MustNew(bc.cfg)
 		b.Run(bc.name, func(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 )
 
@@ -42,8 +43,7 @@ type Bulkhead struct {
 	limit    uint64
 	maxQueue uint64
 	maxWait  time.Duration
-	onAdmit  func(Admission)
-	onReject func(Rejection)
+	obs      *resilience.Observer
 	clock    *clock.Clock
 	errs     [3]*Error // the rejection for each Reason
 
@@ -95,8 +95,7 @@ func New(cfg Config) (*Bulkhead, error) {
 		limit:    uint64(limit),
 		maxQueue: uint64(queue),
 		maxWait:  cfg.MaxWait,
-		onAdmit:  cfg.OnAdmit,
-		onReject: cfg.OnReject,
+		obs:      cfg.Observer,
 		clock:    clock.New(),
 	}
 	for r := range b.errs {
@@ -142,10 +141,10 @@ func (b *Bulkhead) Waiting() int {
 // Snapshot is a bulkhead's counts at one moment, for metrics: a plain value,
 // whose zero value is the snapshot of a nil *Bulkhead.
 type Snapshot struct {
-	Name          string
-	MaxConcurrent int // the number of slots
-	InFlight      int // calls holding a slot
-	Waiting       int // callers waiting for a slot
+	Name          string // the bulkhead's name
+	MaxConcurrent int    // the number of slots
+	InFlight      int    // calls holding a slot
+	Waiting       int    // callers waiting for a slot
 
 	Admitted  uint64 // calls admitted since New
 	Rejected  uint64 // calls rejected since New
@@ -259,9 +258,9 @@ func (b *Bulkhead) TryAcquire() (Permit, error) {
 		return Permit{}, errNilBulkhead
 	}
 	if !b.tryEnter() {
-		return Permit{}, b.reject(NoWait, 0)
+		return Permit{}, b.reject(nil, NoWait, 0)
 	}
-	b.admit(0)
+	b.admit(nil, 0)
 	return b.permit(), nil
 }
 
@@ -283,11 +282,11 @@ func (p Permit) Release() {
 // enter admits a call, waiting as configured, or returns why not.
 func (b *Bulkhead) enter(ctx context.Context) error {
 	if b.tryEnter() {
-		b.admit(0)
+		b.admit(ctx, 0)
 		return nil
 	}
 	if b.maxWait == 0 {
-		return b.reject(NoWait, 0)
+		return b.reject(ctx, NoWait, 0)
 	}
 	return b.wait(ctx)
 }
@@ -307,35 +306,34 @@ func (b *Bulkhead) tryEnter() bool {
 	}
 }
 
-// admit counts an admission and reports it to the hook.
-func (b *Bulkhead) admit(waited time.Duration) {
+// admit counts an admission of a call with context ctx (nil for none) that
+// waited for its slot, and reports it to the observer.
+func (b *Bulkhead) admit(ctx context.Context, waited time.Duration) {
 	b.admitted.Add(1)
-	if b.onAdmit != nil {
-		b.notifyAdmit(waited)
+	if b.obs != nil && b.obs.Admit != nil {
+		observe.Call(b.obs.Admit, b.event(resilience.EventAdmit, ctx, waited))
 	}
 }
 
-// notifyAdmit calls the admission hook; if the hook panics, the call that
-// was admitted will not run, so its slot is released before the panic goes
-// on.
-func (b *Bulkhead) notifyAdmit(waited time.Duration) {
-	returned := false
-	defer func() {
-		if !returned {
-			b.release()
-		}
-	}()
-	b.onAdmit(Admission{Name: b.name, Waited: waited})
-	returned = true
-}
-
-// reject counts a rejection, reports it to the hook, and returns its error.
-func (b *Bulkhead) reject(r Reason, waited time.Duration) error {
+// reject counts a rejection of a call with context ctx (nil for none),
+// reports it to the observer, and returns its error.
+func (b *Bulkhead) reject(ctx context.Context, r Reason, waited time.Duration) error {
 	b.rejected.Add(1)
-	if b.onReject != nil {
-		b.onReject(Rejection{Name: b.name, Reason: r, Waited: waited})
+	err := b.errs[r]
+	if b.obs != nil && b.obs.Reject != nil {
+		e := b.event(resilience.EventReject, ctx, waited)
+		e.Err, e.Reason = err, r.String()
+		observe.Call(b.obs.Reject, e)
 	}
-	return b.errs[r]
+	return err
+}
+
+// event returns an event of type t for a call with context ctx that waited.
+func (b *Bulkhead) event(t resilience.EventType, ctx context.Context, waited time.Duration) resilience.Event {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return resilience.Event{Type: t, Kind: resilience.KindBulkhead, Policy: b.name, Context: ctx, Time: time.Now(), Delay: waited}
 }
 
 // wait queues for a slot, every slot being taken, and waits until one is
@@ -345,7 +343,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		return resilience.ErrNilContext
 	}
 	if b.state.Load()>>waitingShift >= b.maxQueue {
-		return b.reject(QueueFull, 0) // without the lock, and without allocating
+		return b.reject(ctx, QueueFull, 0) // without the lock, and without allocating
 	}
 	if ctx.Err() != nil {
 		return b.abandon(ctx)
@@ -360,14 +358,14 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		if s < b.limit { // a slot came free meanwhile, and nobody waits
 			if b.state.CompareAndSwap(s, s+1) {
 				b.mu.Unlock()
-				b.admit(0)
+				b.admit(ctx, 0)
 				return nil
 			}
 			continue
 		}
 		if s>>waitingShift >= b.maxQueue {
 			b.mu.Unlock()
-			return b.reject(QueueFull, 0)
+			return b.reject(ctx, QueueFull, 0)
 		}
 		if b.state.CompareAndSwap(s, s+oneWaiting) {
 			break
@@ -403,10 +401,10 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		}
 		return b.abandon(ctx)
 	case granted:
-		b.admit(waited)
+		b.admit(ctx, waited)
 		return nil
 	}
-	return b.reject(WaitTimeout, waited)
+	return b.reject(ctx, WaitTimeout, waited)
 }
 
 // abandon counts a wait that ctx ended and returns its error.

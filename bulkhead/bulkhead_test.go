@@ -147,14 +147,14 @@ func TestQueueIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
 			mu         sync.Mutex
-			rejections []bulkhead.Rejection
+			rejections []string
 		)
 		b := mustNew(t, bulkhead.Config{Name: "q", MaxConcurrent: 2, MaxQueue: 3, MaxWait: time.Second,
-			OnReject: func(r bulkhead.Rejection) {
+			Observer: &resilience.Observer{Reject: func(r resilience.Event) {
 				mu.Lock()
-				rejections = append(rejections, r)
+				rejections = append(rejections, fmt.Sprintf("%s %s: %s", r.Kind, r.Policy, r.Reason))
 				mu.Unlock()
-			}})
+			}}})
 		ps := hold(t, b, 2)
 		var waiters []<-chan result
 		for range 3 {
@@ -179,7 +179,7 @@ func TestQueueIsBounded(t *testing.T) {
 		_, err = b.TryAcquire()
 		wantFull(t, err, "q", bulkhead.NoWait)
 		mu.Lock()
-		if want := []bulkhead.Rejection{{Name: "q", Reason: bulkhead.QueueFull}, {Name: "q", Reason: bulkhead.NoWait}}; fmt.Sprint(rejections) != fmt.Sprint(want) {
+		if want := "[bulkhead q: queue full bulkhead q: no wait allowed]"; fmt.Sprint(rejections) != want {
 			t.Fatalf("rejections %v, want %v", rejections, want)
 		}
 		mu.Unlock()
@@ -268,16 +268,17 @@ func TestMaxWaitIsHonouredExactly(t *testing.T) {
 			events []string
 		)
 		b := mustNew(t, bulkhead.Config{Name: "w", MaxConcurrent: 1, MaxWait: time.Second,
-			OnAdmit: func(a bulkhead.Admission) {
-				mu.Lock()
-				events = append(events, fmt.Sprintf("admit %s after %v", a.Name, a.Waited))
-				mu.Unlock()
-			},
-			OnReject: func(r bulkhead.Rejection) {
-				mu.Lock()
-				events = append(events, fmt.Sprintf("reject %s: %v after %v", r.Name, r.Reason, r.Waited))
-				mu.Unlock()
-			}})
+			Observer: &resilience.Observer{
+				Admit: func(a resilience.Event) {
+					mu.Lock()
+					events = append(events, fmt.Sprintf("admit %s after %v", a.Policy, a.Delay))
+					mu.Unlock()
+				},
+				Reject: func(r resilience.Event) {
+					mu.Lock()
+					events = append(events, fmt.Sprintf("reject %s: %v after %v", r.Policy, r.Reason, r.Delay))
+					mu.Unlock()
+				}}})
 		ps := hold(t, b, 1)
 		start := time.Now()
 		w := acquireAsync(b, context.Background())
@@ -409,7 +410,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rejected atomic.Int32
 		b := mustNew(t, bulkhead.Config{Name: "c", MaxConcurrent: 1, MaxWait: time.Minute,
-			OnReject: func(bulkhead.Rejection) { rejected.Add(1) }})
+			Observer: &resilience.Observer{Reject: func(resilience.Event) { rejected.Add(1) }}})
 		ps := hold(t, b, 1)
 		ctx, cancel := context.WithCancelCause(context.Background())
 		start := time.Now()
@@ -672,43 +673,88 @@ func TestRetryAroundBulkhead(t *testing.T) {
 	}
 }
 
-func TestHooksMayCallBack(t *testing.T) {
+func TestObserverMayCallBack(t *testing.T) {
 	var b *bulkhead.Bulkhead
 	var seen []string
-	b = mustNew(t, bulkhead.Config{Name: "h", MaxConcurrent: 1,
-		OnAdmit: func(a bulkhead.Admission) {
+	b = mustNew(t, bulkhead.Config{Name: "h", MaxConcurrent: 1, Observer: &resilience.Observer{
+		Admit: func(a resilience.Event) {
 			s := b.Snapshot() // would deadlock if called under a lock
 			seen = append(seen, fmt.Sprintf("admit %d/%d", s.InFlight, s.Admitted))
 		},
-		OnReject: func(r bulkhead.Rejection) {
+		Reject: func(r resilience.Event) {
 			s := b.Snapshot()
 			seen = append(seen, fmt.Sprintf("reject %v %d/%d", r.Reason, s.InFlight, s.Rejected))
-		}})
+		}}})
 	p, _ := b.TryAcquire()
 	b.TryAcquire()
 	p.Release()
 	if want := "[admit 1/1 reject no wait allowed 1/1]"; fmt.Sprint(seen) != want {
-		t.Fatalf("hooks saw %v, want %v", seen, want)
+		t.Fatalf("the observer saw %v, want %v", seen, want)
 	}
 }
 
-func TestPanickingAdmitHookReleasesTheSlot(t *testing.T) {
-	b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, OnAdmit: func(bulkhead.Admission) { panic("hook") }})
-	for name, f := range map[string]func(){
-		"Run":        func() { bulkhead.Run(context.Background(), b, func(context.Context) error { return nil }) },
-		"Acquire":    func() { b.Acquire(context.Background()) },
-		"TryAcquire": func() { b.TryAcquire() },
-	} {
-		func() {
-			defer func() {
-				if r := recover(); r != "hook" {
-					t.Fatalf("%s: recovered %v, want the hook's panic", name, r)
-				}
-			}()
-			f()
-		}()
+func TestPanickingObserverLeavesTheBulkheadWorking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boom := resilience.ObserveAll(func(resilience.Event) { panic("observer") })
+		b := mustNew(t, bulkhead.Config{MaxConcurrent: 1, MaxWait: time.Second, Observer: boom})
+		ran := false
+		if err := bulkhead.Run(context.Background(), b, func(context.Context) error { ran = true; return nil }); err != nil || !ran {
+			t.Fatalf("Run = %v, ran %v; want the call run", err, ran)
+		}
 		wantCounts(t, b, 0, 0)
-	}
+		p, err := b.Acquire(context.Background())
+		if err != nil {
+			t.Fatalf("Acquire = %v", err)
+		}
+		wantCounts(t, b, 1, 0)
+		if _, err := b.TryAcquire(); !errors.Is(err, bulkhead.ErrFull) {
+			t.Fatalf("TryAcquire = %v, want a rejection", err)
+		}
+		w := acquireAsync(b, context.Background()) // waits, then gets the slot
+		synctest.Wait()
+		p.Release()
+		r := <-w
+		if r.err != nil {
+			t.Fatalf("waiter: %v", r.err)
+		}
+		r.p.Release()
+		if _, err := b.Acquire(context.Background()); err != nil {
+			t.Fatalf("Acquire after the observer's panics: %v", err)
+		}
+		if s := b.Snapshot(); s.InFlight != 1 || s.Admitted != 4 || s.Rejected != 1 {
+			t.Fatalf("Snapshot %+v; want 1 in flight, 4 admitted, 1 rejected", s)
+		}
+	})
+}
+
+func TestObserverEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []resilience.Event
+		b := mustNew(t, bulkhead.Config{Name: "db", MaxConcurrent: 1, MaxWait: time.Second,
+			Observer: resilience.ObserveAll(func(e resilience.Event) { events = append(events, e) })})
+		start := time.Now()
+		ctx := context.WithValue(context.Background(), ctxKey{}, "call")
+		p, _ := b.Acquire(ctx)
+		w := acquireAsync(b, ctx)
+		time.Sleep(300 * time.Millisecond)
+		p.Release()
+		r := <-w
+		w = acquireAsync(b, ctx)
+		time.Sleep(2 * time.Second)
+		r.p.Release()
+		r2 := <-w
+		var log []string
+		for _, e := range events {
+			log = append(log, fmt.Sprintf("%v %v %s at %v after %v (%s) %v", e.Type, e.Kind, e.Policy, e.Time.Sub(start), e.Delay, e.Reason, e.Context.Value(ctxKey{})))
+		}
+		want := "[admit bulkhead db at 0s after 0s () call admit bulkhead db at 300ms after 300ms () call reject bulkhead db at 1.3s after 1s (wait timed out) call]"
+		if got := fmt.Sprint(log); got != want {
+			t.Fatalf("events\n%s\nwant\n%s", got, want)
+		}
+		if events[2].Err != r2.err {
+			t.Errorf("rejection event's Err = %v, want the rejection %v", events[2].Err, r2.err)
+		}
+	})
 }
 
 func TestNilBulkhead(t *testing.T) {
@@ -834,7 +880,9 @@ func TestNoAllocations(t *testing.T) {
 	okErr := func(context.Context) error { return nil }
 	free := mustNew(t, bulkhead.Config{})
 	waits := mustNew(t, bulkhead.Config{MaxWait: time.Hour})
-	hooked := mustNew(t, bulkhead.Config{OnAdmit: func(bulkhead.Admission) {}, OnReject: func(bulkhead.Rejection) {}})
+	hooked := mustNew(t, bulkhead.Config{Observer: resilience.ObserveAll(func(resilience.Event) {})})
+	fullHooked := mustNew(t, bulkhead.Config{MaxConcurrent: 1, Observer: resilience.ObserveAll(func(resilience.Event) {})})
+	hold(t, fullHooked, 1)
 	full := mustNew(t, bulkhead.Config{MaxConcurrent: 1})
 	hold(t, full, 1)
 	composed := resilience.Compose(retry.MustNew(retry.Config{}), mustNew(t, bulkhead.Config{}))
@@ -852,15 +900,16 @@ func TestNoAllocations(t *testing.T) {
 	}()
 
 	for name, f := range map[string]func(){
-		"Do":                 func() { bulkhead.Do(ctx, free, ok) },
-		"Run":                func() { bulkhead.Run(ctx, free, okErr) },
-		"Do, wait allowed":   func() { bulkhead.Do(ctx, waits, ok) },
-		"Do, hooks":          func() { bulkhead.Do(ctx, hooked, ok) },
-		"resilience.Do":      func() { resilience.Do(ctx, free, ok) },
-		"Compose(retry, bh)": func() { resilience.Do(ctx, composed, ok) },
-		"Acquire":            func() { p, _ := free.Acquire(ctx); p.Release() },
-		"TryAcquire":         func() { p, _ := free.TryAcquire(); p.Release() },
-		"rejection":          func() { bulkhead.Do(ctx, full, ok) },
+		"Do":                  func() { bulkhead.Do(ctx, free, ok) },
+		"Run":                 func() { bulkhead.Run(ctx, free, okErr) },
+		"Do, wait allowed":    func() { bulkhead.Do(ctx, waits, ok) },
+		"Do, observer":        func() { bulkhead.Do(ctx, hooked, ok) },
+		"rejection, observer": func() { bulkhead.Do(ctx, fullHooked, ok) },
+		"resilience.Do":       func() { resilience.Do(ctx, free, ok) },
+		"Compose(retry, bh)":  func() { resilience.Do(ctx, composed, ok) },
+		"Acquire":             func() { p, _ := free.Acquire(ctx); p.Release() },
+		"TryAcquire":          func() { p, _ := free.TryAcquire(); p.Release() },
+		"rejection":           func() { bulkhead.Do(ctx, full, ok) },
 		"TryAcquire rejection": func() {
 			full.TryAcquire()
 		},
@@ -872,23 +921,24 @@ func TestNoAllocations(t *testing.T) {
 	}
 }
 
-func TestHooksRunOutsideTheLock(t *testing.T) {
-	// Hooks that release slots while callers wait: the releases hand the
-	// slots on, which takes the bulkhead's lock, so a hook called under it
-	// would deadlock.
+func TestObserverRunsOutsideTheLock(t *testing.T) {
+	// An observer that releases slots while callers wait: the releases hand
+	// the slots on, which takes the bulkhead's lock, so an observer called
+	// under it would deadlock.
 	synctest.Test(t, func(t *testing.T) {
 		var p1, p2 bulkhead.Permit
 		b := mustNew(t, bulkhead.Config{MaxConcurrent: 2, MaxQueue: 3, MaxWait: time.Second,
-			OnReject: func(r bulkhead.Rejection) {
-				if r.Reason == bulkhead.WaitTimeout {
-					p2.Release()
-				}
-			},
-			OnAdmit: func(a bulkhead.Admission) {
-				if a.Waited > 0 {
-					p1.Release()
-				}
-			}})
+			Observer: &resilience.Observer{
+				Reject: func(r resilience.Event) {
+					if r.Reason == bulkhead.WaitTimeout.String() {
+						p2.Release()
+					}
+				},
+				Admit: func(a resilience.Event) {
+					if a.Delay > 0 {
+						p1.Release()
+					}
+				}}})
 		ps := hold(t, b, 2)
 		p1, p2 = ps[0], ps[1]
 		start := time.Now()
@@ -897,7 +947,7 @@ func TestHooksRunOutsideTheLock(t *testing.T) {
 		bw := acquireAsync(b, context.Background())
 		time.Sleep(100 * time.Millisecond)
 		c := acquireAsync(b, context.Background())
-		// At 1s, A times out; its hook hands p2's slot to B, and B's hook
+		// At 1s, A times out; its event hands p2's slot to B, and B's
 		// hands p1's to C.
 		if r := <-a; !errors.Is(r.err, bulkhead.ErrFull) || r.at.Sub(start) != time.Second {
 			t.Fatalf("A: %v at %v; want a timeout at 1s", r.err, r.at.Sub(start))
@@ -931,3 +981,5 @@ func TestSlotFreedAsTheCallerQueuesIsTaken(t *testing.T) {
 		wantCounts(t, b, 0, 0)
 	})
 }
+
+type ctxKey struct{}

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/bulkhead"
 )
 
@@ -167,17 +168,22 @@ func TestConcurrentTimeoutsRaceHandOffs(t *testing.T) {
 		const limit, n = 5, 400
 		var admits, noWait, queueFull, timeouts atomic.Int64
 		b := mustNew(t, bulkhead.Config{MaxConcurrent: limit, MaxQueue: 20, MaxWait: 2 * time.Millisecond,
-			OnAdmit: func(bulkhead.Admission) { admits.Add(1) },
-			OnReject: func(r bulkhead.Rejection) {
-				switch r.Reason {
-				case bulkhead.NoWait:
-					noWait.Add(1)
-				case bulkhead.QueueFull:
-					queueFull.Add(1)
-				case bulkhead.WaitTimeout:
-					timeouts.Add(1)
-				}
-			}})
+			Observer: &resilience.Observer{
+				Admit: func(resilience.Event) { admits.Add(1) },
+				Reject: func(r resilience.Event) {
+					var be *bulkhead.Error
+					if !errors.As(r.Err, &be) {
+						return
+					}
+					switch be.Reason {
+					case bulkhead.NoWait:
+						noWait.Add(1)
+					case bulkhead.QueueFull:
+						queueFull.Add(1)
+					case bulkhead.WaitTimeout:
+						timeouts.Add(1)
+					}
+				}}})
 		var (
 			g                      gauge
 			ran, full, gaveUp, odd atomic.Int64

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience"
 )
 
 // DefaultMaxConcurrent is the number of slots of a [Config] whose
@@ -19,7 +21,7 @@ const maxLimit = 1<<31 - 1
 // they are all taken. New copies what it needs: changing a Config after New
 // has no effect on the bulkhead.
 type Config struct {
-	// Name names the bulkhead in its errors, hooks and snapshots.
+	// Name names the bulkhead in its errors, events and snapshots.
 	Name string
 
 	// MaxConcurrent is how many calls may be in flight at once. Default
@@ -40,34 +42,17 @@ type Config struct {
 	// may wait (up to 2^31−1), each for MaxWait at most.
 	MaxQueue int
 
-	// OnAdmit, if set, is called when a call is admitted, on the caller's
-	// goroutine, before the call runs, and outside the bulkhead's lock: it
-	// may call any method of the bulkhead. It should be fast, since every
-	// admitted call runs it. If it panics, the call's slot is released
-	// and the panic goes on.
-	OnAdmit func(Admission)
-
-	// OnReject, if set, is called when a call is rejected, on the caller's
-	// goroutine and outside the bulkhead's lock, before the rejection is
-	// returned. A wait the caller gave up on is not a rejection.
-	OnReject func(Rejection)
-}
-
-// Admission describes an admitted call, for [Config].OnAdmit: a plain value.
-type Admission struct {
-	Name string
-	// Waited is how long the call waited for its slot: zero when a slot was
-	// free at once.
-	Waited time.Duration
-}
-
-// Rejection describes a rejected call, for [Config].OnReject: a plain value.
-type Rejection struct {
-	Name   string
-	Reason Reason
-	// Waited is how long the call waited before it was rejected: about
-	// MaxWait for [WaitTimeout], zero otherwise.
-	Waited time.Duration
+	// Observer, if set, receives the bulkhead's events, with Kind
+	// resilience.KindBulkhead, on the caller's goroutine and outside the
+	// bulkhead's lock (so it may call any method of the bulkhead): Admit
+	// for every admitted call, before it runs, with how long it waited for
+	// its slot as Delay (zero when a slot was free at once); Reject for
+	// every rejected call, before the rejection is returned, with the
+	// rejection (an *Error) as Err, its Reason's String as Reason, and how
+	// long the call waited as Delay (about MaxWait for [WaitTimeout], zero
+	// otherwise). A wait the caller gave up on is not a rejection. Default:
+	// none.
+	Observer *resilience.Observer
 }
 
 // validate reports the first nonsense in c.

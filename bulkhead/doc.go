@@ -25,11 +25,13 @@
 // A Bulkhead is safe for concurrent use. Admitting a call while a slot is
 // free, and releasing one while nobody waits, take no lock: a
 // compare-and-swap each, and an atomic count of the admission. An admitted
-// call and a rejection allocate nothing; only a wait does. Observer hooks ([Config].OnAdmit, [Config].OnReject) run
-// outside the bulkhead's lock and may call any of its methods.
+// call and a rejection allocate nothing; only a wait does. The funcs of the
+// bulkhead's observer ([Config].Observer) run outside its lock and may call
+// any of its methods; [Bulkhead.Snapshot] gives its counts for metrics
+// without events.
 //
 // A bulkhead decides by counting, never by the clock: [Bulkhead.TryAcquire]
-// answers at once and reads no time, so a simulator can drive it on virtual
+// answers at once and reads no time (but for an observer's event), so a simulator can drive it on virtual
 // time without goroutines. Only a wait reads the clock, through a timer, and
 // so runs on the virtual time of testing/synctest too.
 //

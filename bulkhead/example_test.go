@@ -155,12 +155,14 @@ func ExampleError() {
 	// Output: db no wait allowed 1
 }
 
-func ExampleConfig_hooks() {
+func ExampleConfig_observer() {
 	b := bulkhead.MustNew(bulkhead.Config{
 		Name:          "db",
 		MaxConcurrent: 1,
-		OnAdmit:       func(a bulkhead.Admission) { fmt.Println("admitted, waited", a.Waited) },
-		OnReject:      func(r bulkhead.Rejection) { fmt.Println("rejected:", r.Reason) },
+		Observer: &resilience.Observer{
+			Admit:  func(e resilience.Event) { fmt.Println("admitted, waited", e.Delay) },
+			Reject: func(e resilience.Event) { fmt.Println("rejected:", e.Reason) },
+		},
 	})
 	p, _ := b.TryAcquire()
 	b.TryAcquire()

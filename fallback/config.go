@@ -36,16 +36,11 @@ type Config struct {
 	// Execute then returns [ErrNoAlternative] without running the operation.
 	Alternative func(ctx context.Context, err error) error
 
-	// OnFallback, if set, is called before each alternative runs, on the
-	// caller's goroutine. It must be safe for concurrent use.
-	OnFallback func(Event)
-}
-
-// Event describes one fallback, for [Config.OnFallback].
-type Event struct {
-	Name  string           // the fallback's name
-	Err   error            // the failure that triggered the fallback
-	Class resilience.Class // its class
+	// Observer, if set, receives a Fallback event before each alternative
+	// runs, on the caller's goroutine, with Kind resilience.KindFallback:
+	// Err is the failure that fell back and Reason its class (the
+	// resilience.Class's String, such as "transient"). Default: none.
+	Observer *resilience.Observer
 }
 
 // validate returns the error for a nonsense configuration.

@@ -2,8 +2,10 @@ package fallback
 
 import (
 	"context"
+	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/internal/observe"
 )
 
 // all is the class set On defaults to.
@@ -21,7 +23,7 @@ type Fallback struct {
 	classify resilience.Classifier
 	on       uint8 // bit c set: class c falls back
 	alt      func(context.Context, error) error
-	onEvent  func(Event)
+	obs      *resilience.Observer
 }
 
 // New returns a Fallback configured by cfg, or an error if cfg.On lists
@@ -35,7 +37,7 @@ func New(cfg Config) (*Fallback, error) {
 		classify: cfg.Classifier,
 		on:       all,
 		alt:      cfg.Alternative,
-		onEvent:  cfg.OnFallback,
+		obs:      cfg.Observer,
 	}
 	if f.classify == nil {
 		f.classify = resilience.Classify
@@ -86,14 +88,22 @@ func (f *Fallback) handles(err error) (resilience.Class, bool) {
 }
 
 // falls reports whether the failure err of a call under ctx falls back, and
-// tells the hook.
+// tells the observer.
 func (f *Fallback) falls(ctx context.Context, err error) bool {
 	if ctx.Err() == context.Canceled {
 		return false // the caller's own cancellation
 	}
 	c, ok := f.handles(err)
-	if ok && f.onEvent != nil {
-		f.onEvent(Event{Name: f.name, Err: err, Class: c})
+	if ok && f.obs != nil && f.obs.Fallback != nil {
+		observe.Call(f.obs.Fallback, resilience.Event{
+			Type:    resilience.EventFallback,
+			Kind:    resilience.KindFallback,
+			Policy:  f.name,
+			Context: ctx,
+			Time:    time.Now(),
+			Err:     err,
+			Reason:  c.String(),
+		})
 	}
 	return ok
 }

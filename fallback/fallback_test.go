@@ -102,7 +102,7 @@ func TestFallsBackOnConfiguredClassesOnly(t *testing.T) {
 }
 
 func TestSuccessNeverFallsBack(t *testing.T) {
-	f := fallback.MustNew(fallback.Config{OnFallback: func(fallback.Event) { t.Error("hook called on success") }})
+	f := fallback.MustNew(fallback.Config{Observer: &resilience.Observer{Fallback: func(resilience.Event) { t.Error("observer called on success") }}})
 	v, err := fallback.Do(context.Background(), f,
 		func(context.Context) (int, error) { return 1, nil },
 		func(context.Context, error) (int, error) { t.Error("alternative called"); return 2, nil })
@@ -115,7 +115,7 @@ func TestSuccessNeverFallsBack(t *testing.T) {
 }
 
 func TestCallerCancellationNeverFallsBack(t *testing.T) {
-	f := fallback.MustNew(fallback.Config{OnFallback: func(fallback.Event) { t.Error("hook called") }})
+	f := fallback.MustNew(fallback.Config{Observer: &resilience.Observer{Fallback: func(resilience.Event) { t.Error("observer called") }}})
 	for _, cause := range []error{nil, errors.New("shutting down")} {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		// The call sees the cancellation and returns its cause, which
@@ -196,18 +196,29 @@ func TestAlternativeErrorJoinsBoth(t *testing.T) {
 	}
 }
 
-func TestHook(t *testing.T) {
-	var events []fallback.Event
+func TestObserver(t *testing.T) {
+	var events []resilience.Event
 	f := fallback.MustNew(fallback.Config{
-		Name:       "h",
-		On:         []resilience.Class{resilience.ClassTransient},
-		OnFallback: func(e fallback.Event) { events = append(events, e) },
+		Name:     "h",
+		On:       []resilience.Class{resilience.ClassTransient},
+		Observer: &resilience.Observer{Fallback: func(e resilience.Event) { events = append(events, e) }},
 	})
 	ctx := context.Background()
 	fallback.Value(ctx, f, func(context.Context) (int, error) { return 0, errPermanent }, 1)
 	fallback.Value(ctx, f, func(context.Context) (int, error) { return 0, errTransient }, 1)
-	if len(events) != 1 || events[0] != (fallback.Event{Name: "h", Err: errTransient, Class: resilience.ClassTransient}) {
+	if len(events) != 1 {
 		t.Fatalf("events = %+v; want one transient event", events)
+	}
+	if e := events[0]; e.Type != resilience.EventFallback || e.Kind != resilience.KindFallback || e.Policy != "h" ||
+		e.Err != errTransient || e.Reason != resilience.ClassTransient.String() || e.Context != ctx || e.Time.IsZero() {
+		t.Fatalf("event = %+v; want a transient fallback of h", e)
+	}
+}
+
+func TestPanickingObserverLeavesTheFallbackWorking(t *testing.T) {
+	f := fallback.MustNew(fallback.Config{Observer: resilience.ObserveAll(func(resilience.Event) { panic("observer") })})
+	if v, err := fallback.Value(context.Background(), f, fail, 2); v != 2 || err != nil {
+		t.Fatalf("Value = %v, %v; want the fallback value 2", v, err)
 	}
 }
 
@@ -389,7 +400,7 @@ func TestExecuteAsPolicy(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	var hooks atomic.Int64
-	f := fallback.MustNew(fallback.Config{OnFallback: func(fallback.Event) { hooks.Add(1) }})
+	f := fallback.MustNew(fallback.Config{Observer: &resilience.Observer{Fallback: func(resilience.Event) { hooks.Add(1) }}})
 	const goroutines, calls = 16, 200
 	var wg sync.WaitGroup
 	var fellBack atomic.Int64
@@ -436,7 +447,7 @@ func fail(context.Context) (int, error) { return 0, errTransient }
 func alternative(context.Context, error) (int, error) { return 2, nil }
 
 func TestNoAllocations(t *testing.T) {
-	f := fallback.MustNew(fallback.Config{OnFallback: func(fallback.Event) {}})
+	f := fallback.MustNew(fallback.Config{Observer: resilience.ObserveAll(func(resilience.Event) {})})
 	ctx := context.Background()
 	for name, call := range map[string]func(){
 		"Do success":    func() { fallback.Do(ctx, f, succeed, alternative) },

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/hedge"
 )
 
@@ -16,16 +17,21 @@ import (
 const maxFastPathAllocs = 3
 
 func TestFastPathAllocs(t *testing.T) {
-	h := hedge.MustNew(hedge.Config{Delay: time.Hour})
 	ctx := context.Background()
 	fn := func(context.Context) (int, error) { return 1, nil }
-	n := testing.AllocsPerRun(1000, func() {
-		if v, err := hedge.Do(ctx, h, fn); v != 1 || err != nil {
-			t.Fatal(v, err)
+	for name, cfg := range map[string]hedge.Config{
+		"":              {Delay: time.Hour},
+		"with observer": {Delay: time.Hour, Observer: resilience.ObserveAll(func(resilience.Event) {})},
+	} {
+		h := hedge.MustNew(cfg)
+		n := testing.AllocsPerRun(1000, func() {
+			if v, err := hedge.Do(ctx, h, fn); v != 1 || err != nil {
+				t.Fatal(v, err)
+			}
+		})
+		t.Logf("%v allocations per call answered before the delay %s", n, name)
+		if n > maxFastPathAllocs {
+			t.Errorf("%v allocations %s; want at most %d", n, name, maxFastPathAllocs)
 		}
-	})
-	t.Logf("%v allocations per call answered before the delay", n)
-	if n > maxFastPathAllocs {
-		t.Errorf("%v allocations; want at most %d", n, maxFastPathAllocs)
 	}
 }

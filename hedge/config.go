@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 )
 
@@ -27,7 +28,7 @@ const maxHedgesLimit = 16
 // latencies of the last 10s (100ms until 20 calls are known), with no budget.
 // A Config is a plain value; New copies what it needs.
 type Config struct {
-	// Name names the hedger in its events.
+	// Name names the hedger in its events and snapshots.
 	Name string
 
 	// Delay, if set, is a fixed delay before each hedge; zero makes the delay
@@ -73,19 +74,14 @@ type Config struct {
 	// no retry policy shares the budget.
 	Deposit bool
 
-	// OnHedge, if set, is called when a hedge starts, or when Budget refuses
-	// one, on the goroutine that runs the hedge, outside any lock of the
-	// hedger, before the hedge's attempt. It should not block.
-	OnHedge func(Event)
-}
-
-// Event is a hedge of one call, as [Config.OnHedge] reports it: a plain
-// value, whose zero value reports nothing.
-type Event struct {
-	Name    string        // the hedger's name
-	Attempt int           // 1 for the first hedge, 2 for the second, ...
-	Delay   time.Duration // the delay after which it was started
-	Refused bool          // the budget refused it: no attempt was started
+	// Observer, if set, receives the hedger's events, with Kind
+	// resilience.KindHedge, on the goroutine that runs the hedge, outside
+	// any lock of the hedger, before the hedge's attempt: Hedge when hedge
+	// number Attempt starts, with the hedge delay as Delay (hedge n starts
+	// n delays after the call began); Reject when Budget refuses one, with
+	// Reason "budget exhausted" and budget.ErrExhausted as Err. Default:
+	// none.
+	Observer *resilience.Observer
 }
 
 // validate reports the first nonsense in c.

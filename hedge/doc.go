@@ -28,7 +28,9 @@
 //
 // A Hedger is safe for concurrent use. Do returns only after every attempt it
 // started has returned: losers are canceled and are expected to return
-// promptly; no goroutine that Do started outlives it.
+// promptly; no goroutine that Do started outlives it. Its observer
+// ([Config].Observer) hears of every hedge and every refusal, and
+// [Hedger.Snapshot] gives the current delay and the counts for metrics.
 //
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose

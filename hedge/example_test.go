@@ -17,9 +17,9 @@ func ExampleDo() {
 	h, err := hedge.New(hedge.Config{
 		Name:  "search",
 		Delay: time.Nanosecond, // hedge at once, for the example
-		OnHedge: func(e hedge.Event) {
+		Observer: &resilience.Observer{Hedge: func(e resilience.Event) {
 			fmt.Println("hedge", e.Attempt, "started")
-		},
+		}},
 	})
 	if err != nil {
 		panic(err)
@@ -131,4 +131,22 @@ func ExampleHedger_StartAt() {
 	// first hedge due after 100ms
 	// hedge 1 may start: true and another may follow: true
 	// next delay: about 120ms
+}
+
+func ExampleHedger_Snapshot() {
+	// Gauges for metrics, read without events.
+	h := hedge.MustNew(hedge.Config{Name: "search", Delay: time.Nanosecond})
+	replica := make(chan string, 2)
+	replica <- "stuck"
+	replica <- "fast"
+	hedge.Do(context.Background(), h, func(ctx context.Context) (string, error) {
+		if <-replica == "stuck" {
+			<-ctx.Done()
+			return "", context.Cause(ctx)
+		}
+		return "ok", nil
+	})
+	s := h.Snapshot()
+	fmt.Println(s.Name, s.Delay, s.Calls, s.Hedges, s.Won, s.InFlight)
+	// Output: search 1ns 1 1 1 0
 }

@@ -7,11 +7,13 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 )
 
 // Hedger decides when to hedge a call and runs hedged calls. Make one with
@@ -32,8 +34,12 @@ type Hedger struct {
 	maxHedges    int
 	budget       *budget.Budget
 	deposit      bool
-	onHedge      func(Event)
+	obs          *resilience.Observer
 	clock        *clock.Clock
+
+	// For snapshots.
+	calls, hedges, refused, won atomic.Uint64
+	inFlight                    atomic.Int64 // hedges running
 
 	slots sync.Pool // of *slot, so that calls reuse timers
 
@@ -77,7 +83,7 @@ func New(cfg Config) (*Hedger, error) {
 		maxHedges:    max(cmp.Or(cfg.MaxHedges, DefaultMaxHedges), 0),   // negative: off
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
-		onHedge:      cfg.OnHedge,
+		obs:          cfg.Observer,
 		clock:        clock.New(),
 	}
 	h.est.half = int64(max(cmp.Or(cfg.Window, DefaultWindow)/2, 1))
@@ -114,16 +120,23 @@ func (h *Hedger) DelayAt(now time.Time) time.Duration {
 }
 
 func (h *Hedger) delayAt(now int64) time.Duration {
+	d, _ := h.estimate(now)
+	return d
+}
+
+// estimate returns the delay for a call starting at now, and the number of
+// latencies the adaptive delay rests on (zero with a fixed delay).
+func (h *Hedger) estimate(now int64) (time.Duration, int) {
 	if h.delay > 0 {
-		return h.delay
+		return h.delay, 0
 	}
 	h.mu.Lock()
 	v, n := h.est.percentile(now, h.percentile)
 	h.mu.Unlock()
 	if n < h.minSamples {
-		return h.initialDelay
+		return h.initialDelay, n
 	}
-	return time.Duration(v)
+	return time.Duration(v), n
 }
 
 // Observe records the latency of a call that ended now. The executors ([Do],
@@ -310,6 +323,7 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	if err := ctx.Err(); err != nil {
 		return zero, context.Cause(ctx)
 	}
+	h.calls.Add(1)
 	start := h.clock.Now()
 	r := &race[T]{h: h, ctx: ctx, fn: fn, release: release, delay: h.start(start)}
 	actx, cancel := context.WithCancelCause(ctx)
@@ -399,6 +413,7 @@ func (r *race[T]) result(v T, err error) (T, error) {
 	}
 	if r.won {
 		if r.winner != 0 {
+			r.h.won.Add(1)
 			r.first(ErrLost)
 		}
 		return r.value, nil
@@ -485,9 +500,13 @@ func (r *race[T]) hedge() {
 	allowed, more := h.allowHedge(h.clock.Time(h.clock.Now()), r.hedges+1)
 	if !allowed {
 		r.stopped = true
+		n := r.hedges + 1
 		r.mu.Unlock()
-		if h.onHedge != nil {
-			h.onHedge(Event{Name: h.name, Attempt: r.hedges + 1, Delay: r.delay, Refused: true})
+		h.refused.Add(1)
+		if h.obs != nil && h.obs.Reject != nil {
+			e := r.event(resilience.EventReject, n)
+			e.Err, e.Reason = budget.ErrExhausted, "budget exhausted"
+			observe.Call(h.obs.Reject, e)
 		}
 		return
 	}
@@ -503,8 +522,11 @@ func (r *race[T]) hedge() {
 		r.slot.timer.Reset(r.delay)
 	}
 	r.mu.Unlock()
-	if h.onHedge != nil {
-		h.onHedge(Event{Name: h.name, Attempt: i, Delay: r.delay})
+	h.hedges.Add(1)
+	h.inFlight.Add(1)
+	defer h.inFlight.Add(-1)
+	if h.obs != nil && h.obs.Hedge != nil {
+		observe.Call(h.obs.Hedge, r.event(resilience.EventHedge, i))
 	}
 	ok := false
 	defer func() {
@@ -520,4 +542,67 @@ func (r *race[T]) hedge() {
 	v, err := r.fn(actx)
 	ok = true
 	r.finish(i, v, err)
+}
+
+// event returns an event of type t about hedge number n of the call.
+func (r *race[T]) event(t resilience.EventType, n int) resilience.Event {
+	return resilience.Event{
+		Type:    t,
+		Kind:    resilience.KindHedge,
+		Policy:  r.h.name,
+		Context: r.ctx,
+		Time:    time.Now(),
+		Attempt: n,
+		Delay:   r.delay,
+	}
+}
+
+// Snapshot is a hedger's state at one moment, for metrics, from
+// [Hedger.Snapshot]: a plain value, whose zero value is the snapshot of a nil
+// *Hedger.
+type Snapshot struct {
+	Name string // the hedger's name
+	// Delay is the delay after which a call starting at the snapshot's
+	// time would be hedged, as [Hedger.DelayAt] says: the fixed delay, or
+	// the adaptive estimate.
+	Delay time.Duration
+	// Samples counts the latencies in the window of the adaptive delay;
+	// zero with a fixed delay. Below MinSamples, Delay is InitialDelay.
+	Samples int
+	// Calls counts the calls run through the hedger's executors since New.
+	Calls uint64
+	// Hedges counts the hedges started since New, Refused those the budget
+	// refused, and Won the hedges that succeeded first and won their call.
+	Hedges, Refused, Won uint64
+	// InFlight counts the hedges running now.
+	InFlight int
+}
+
+// Snapshot returns the hedger's state now.
+func (h *Hedger) Snapshot() Snapshot {
+	if h == nil {
+		return Snapshot{}
+	}
+	return h.snapshot(h.clock.Now())
+}
+
+// SnapshotAt is [Hedger.Snapshot] at the time now, for virtual time.
+func (h *Hedger) SnapshotAt(now time.Time) Snapshot {
+	if h == nil {
+		return Snapshot{}
+	}
+	return h.snapshot(h.clock.From(now))
+}
+
+func (h *Hedger) snapshot(now int64) Snapshot {
+	s := Snapshot{
+		Name:     h.name,
+		Calls:    h.calls.Load(),
+		Hedges:   h.hedges.Load(),
+		Refused:  h.refused.Load(),
+		Won:      h.won.Load(),
+		InFlight: int(h.inFlight.Load()),
+	}
+	s.Delay, s.Samples = h.estimate(now)
+	return s
 }

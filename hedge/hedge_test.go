@@ -94,8 +94,10 @@ func TestNilHedger(t *testing.T) {
 // fixed delay and wins; the first attempt's context ends with ErrLost.
 func TestHedgeWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var events []hedge.Event
-		h := hedge.MustNew(hedge.Config{Name: "api", Delay: 30 * time.Millisecond, OnHedge: func(e hedge.Event) { events = append(events, e) }})
+		var events []resilience.Event
+		h := hedge.MustNew(hedge.Config{Name: "api", Delay: 30 * time.Millisecond, Observer: &resilience.Observer{
+			Hedge: func(e resilience.Event) { events = append(events, e) },
+		}})
 		start := time.Now()
 		var firstCause error
 		var hedgeStart time.Duration
@@ -126,8 +128,13 @@ func TestHedgeWins(t *testing.T) {
 		if err := winnerCtx.Err(); err != nil {
 			t.Errorf("the winner's context ended (%v); its value may still need it", err)
 		}
-		if len(events) != 1 || events[0] != (hedge.Event{Name: "api", Attempt: 1, Delay: 30 * time.Millisecond}) {
+		if len(events) != 1 || events[0].Type != resilience.EventHedge || events[0].Kind != resilience.KindHedge ||
+			events[0].Policy != "api" || events[0].Attempt != 1 || events[0].Delay != 30*time.Millisecond ||
+			events[0].Context != t.Context() || !events[0].Time.Equal(start.Add(30*time.Millisecond)) {
 			t.Errorf("events = %+v", events)
+		}
+		if s := h.Snapshot(); s != (hedge.Snapshot{Name: "api", Delay: 30 * time.Millisecond, Calls: 1, Hedges: 1, Won: 1}) {
+			t.Errorf("snapshot %+v", s)
 		}
 	})
 }
@@ -137,7 +144,7 @@ func TestHedgeWins(t *testing.T) {
 func TestFirstInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hedges := 0
-		h := hedge.MustNew(hedge.Config{Delay: 30 * time.Millisecond, OnHedge: func(hedge.Event) { hedges++ }})
+		h := hedge.MustNew(hedge.Config{Delay: 30 * time.Millisecond, Observer: &resilience.Observer{Hedge: func(resilience.Event) { hedges++ }}})
 		calls := 0
 		var ctxErr error
 		v, err := hedge.Do(t.Context(), h, func(ctx context.Context) (int, error) {
@@ -205,9 +212,9 @@ func TestMaxHedges(t *testing.T) {
 func TestBudgetRefusal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := budget.MustNew(budget.Config{Ratio: 0.5, MinPerSecond: -1})
-		var events []hedge.Event
+		var events []resilience.Event
 		h := hedge.MustNew(hedge.Config{Delay: 10 * time.Millisecond, Budget: b, Deposit: true,
-			OnHedge: func(e hedge.Event) { events = append(events, e) }})
+			Observer: resilience.ObserveAll(func(e resilience.Event) { events = append(events, e) })})
 		var attempts atomic.Int32
 		slow := func(ctx context.Context) (int, error) {
 			attempts.Add(1)
@@ -217,7 +224,8 @@ func TestBudgetRefusal(t *testing.T) {
 		if _, err := hedge.Do(t.Context(), h, slow); err != nil || attempts.Load() != 1 {
 			t.Fatalf("first call: %v, %d attempts; want nil, 1", err, attempts.Load())
 		}
-		if len(events) != 1 || !events[0].Refused {
+		if len(events) != 1 || events[0].Type != resilience.EventReject || events[0].Attempt != 1 ||
+			events[0].Reason != "budget exhausted" || !errors.Is(events[0].Err, budget.ErrExhausted) {
 			t.Errorf("events = %+v; want one refusal", events)
 		}
 		// Two calls deposited: one hedge allowed.
@@ -225,8 +233,11 @@ func TestBudgetRefusal(t *testing.T) {
 		if _, err := hedge.Do(t.Context(), h, slow); err != nil || attempts.Load() != 2 {
 			t.Fatalf("second call: %v, %d attempts; want nil, 2", err, attempts.Load())
 		}
-		if len(events) != 2 || events[1].Refused {
+		if len(events) != 2 || events[1].Type != resilience.EventHedge {
 			t.Errorf("events = %+v; want a hedge after the refusal", events)
+		}
+		if s := h.Snapshot(); s.Calls != 2 || s.Hedges != 1 || s.Refused != 1 || s.Won != 0 || s.InFlight != 0 {
+			t.Errorf("snapshot %+v; want 2 calls, 1 hedge, 1 refused, none won", s)
 		}
 		if s := b.Snapshot(); s.Retries != 1 {
 			t.Errorf("budget snapshot %+v; want 1 retry withdrawn", s)

@@ -392,10 +392,10 @@ type harness struct {
 	start   time.Time
 	now     time.Time
 	permits []*permit
-	got     []breaker.StateChange // from OnStateChange
-	health  string                // of the service: a key of drawOutcome
-	round   int                   // of actions: see run
-	admin   bool                  // a ForceOpen or Reset may run in this round
+	got     []resilience.Event // state changes, from the Observer
+	health  string             // of the service: a key of drawOutcome
+	round   int                // of actions: see run
+	admin   bool               // a ForceOpen or Reset may run in this round
 }
 
 func newHarness(t *rapid.T, opts options) *harness {
@@ -408,7 +408,7 @@ func newHarness(t *rapid.T, opts options) *harness {
 		// probes make the richer sequences.
 		HalfOpenProbes:     rapid.SampledFrom([]int{2, 3, 1, 0}).Draw(t, "HalfOpenProbes"),
 		MaxRecoveryTimeout: 0,
-		OnStateChange:      func(c breaker.StateChange) { h.got = append(h.got, c) },
+		Observer:           &resilience.Observer{StateChange: func(c resilience.Event) { h.got = append(h.got, c) }},
 	}
 	if opts.windowed {
 		cfg.FailureThreshold = rapid.IntRange(0, 20).Draw(t, "FailureThreshold")
@@ -762,14 +762,15 @@ func (h *harness) reset(t *rapid.T) {
 	h.m.reset(lo, hi)
 }
 
-// checkEvents, after every action, compares the state changes the hook saw
-// with the model's, in order.
+// checkEvents, after every action, compares the state changes the observer
+// saw with the model's, in order.
 func (h *harness) checkEvents(t *rapid.T) {
 	ok := len(h.got) == len(h.m.events)
 	for i := 0; ok && i < len(h.got); i++ {
 		g, w := h.got[i], h.m.events[i]
-		ok = g.Name == h.m.name && g.From == w.from && g.To == w.to && g.Generation == w.gen &&
-			!g.At.Before(w.lo) && !g.At.After(w.hi)
+		ok = g.Type == resilience.EventStateChange && g.Kind == resilience.KindBreaker &&
+			g.Policy == h.m.name && g.From == w.from.String() && g.To == w.to.String() && uint64(g.Attempt) == w.gen &&
+			!g.Time.Before(w.lo) && !g.Time.After(w.hi)
 	}
 	if ok {
 		return
@@ -777,11 +778,11 @@ func (h *harness) checkEvents(t *rapid.T) {
 	var b strings.Builder
 	b.WriteString("state changes differ from the model's\n got:")
 	for i, g := range h.got {
-		at := h.rel(g.At)
+		at := h.rel(g.Time)
 		if i < len(h.m.events) {
-			at = h.when(g.At, h.m.events[i].lo, h.m.events[i].hi)
+			at = h.when(g.Time, h.m.events[i].lo, h.m.events[i].hi)
 		}
-		fmt.Fprintf(&b, "\n\t%v -> %v gen %d at %s (name %q)", g.From, g.To, g.Generation, at, g.Name)
+		fmt.Fprintf(&b, "\n\t%v -> %v gen %d at %s (name %q)", g.From, g.To, g.Attempt, at, g.Policy)
 	}
 	b.WriteString("\nwant:")
 	for _, w := range h.m.events {

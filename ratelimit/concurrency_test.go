@@ -162,18 +162,18 @@ func TestConcurrentAllowOnTheRealClock(t *testing.T) {
 	}
 }
 
-func TestConcurrentRejectionsAndHooks(t *testing.T) {
-	// Rejections from many goroutines share their errors, call the hook
-	// outside the lock (the hook calls back in), and spend nothing.
+func TestConcurrentRejectionsAndObserver(t *testing.T) {
+	// Rejections from many goroutines share their errors, reach the
+	// observer outside the lock (it calls back in), and spend nothing.
 	synctest.Test(t, func(t *testing.T) {
 		var hooked atomic.Int32
 		var l *ratelimit.Limiter
-		l = mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 10, OnReject: func(r ratelimit.Rejection) {
-			if r.RetryAfter <= 0 || l.Tokens() != 0 {
-				t.Errorf("hook: %+v with %v tokens", r, l.Tokens())
+		l = mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 10, Observer: &resilience.Observer{Reject: func(r resilience.Event) {
+			if r.Delay <= 0 || l.Tokens() != 0 {
+				t.Errorf("observer: %+v with %v tokens", r, l.Tokens())
 			}
 			hooked.Add(1)
-		}})
+		}}})
 		l.Allow(10)
 		var wg sync.WaitGroup
 		errs := make([]error, 200)
@@ -187,7 +187,7 @@ func TestConcurrentRejectionsAndHooks(t *testing.T) {
 		}
 		wg.Wait()
 		if hooked.Load() != 200 {
-			t.Fatalf("the hook saw %d rejections, want 200", hooked.Load())
+			t.Fatalf("the observer saw %d rejections, want 200", hooked.Load())
 		}
 		for g, err := range errs {
 			if err != errs[g%2] || !errors.Is(err, ratelimit.ErrLimited) {

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience"
 )
 
 // DefaultPer is the period of a [Config] whose Per is zero: Limit is then
@@ -24,7 +26,7 @@ const maxSpan = 1 << 60
 // through at once and then one every 100ms, and rejects the calls that find
 // no token.
 type Config struct {
-	// Name names the limiter in its errors and hooks.
+	// Name names the limiter in its errors, events and snapshots.
 	Name string
 
 	// Limit is how many tokens the bucket gains per Per, continuously: with
@@ -59,34 +61,19 @@ type Config struct {
 	// longer than 2^60ns (about 36 years), whatever MaxWait says.
 	MaxWait time.Duration
 
-	// OnWait, if set, is called when a call through Enter, Wait, Do or Run
-	// has to wait for its tokens, on the caller's goroutine, before it
-	// waits, and outside the limiter's lock: it may call any method of the
-	// limiter. It is not called for a call that goes at once.
-	OnWait func(Waiting)
-
-	// OnReject, if set, is called when a call through Enter, Wait, Do or
-	// Run is rejected, on the caller's goroutine and outside the limiter's
-	// lock, before the rejection is returned. A wait the caller gave up on
-	// is not a rejection, nor is a cost the limiter can never serve.
-	OnReject func(Rejection)
-}
-
-// Waiting describes a call that waits for its tokens, for [Config].OnWait.
-type Waiting struct {
-	Name string
-	Cost int           // the call's tokens
-	Wait time.Duration // how long it will wait
-}
-
-// Rejection describes a rejected call, for [Config].OnReject.
-type Rejection struct {
-	Name   string
-	Reason Reason
-	Cost   int // the call's tokens
-	// RetryAfter is how long, at the time of the rejection, until the
-	// bucket would hold the call's tokens.
-	RetryAfter time.Duration
+	// Observer, if set, receives the limiter's events for calls through
+	// Enter, Wait, Do and Run, with Kind resilience.KindRateLimit and the
+	// call's tokens as Cost, on the caller's goroutine and outside the
+	// limiter's lock (so it may call any method of the limiter): Admit for
+	// every admitted call, once it has its tokens, with how long it waited
+	// for them as Delay (zero when it went at once); Reject for every
+	// rejected call, before the rejection is returned, with the rejection
+	// (an *Error) as Err, its Reason's String as Reason, and how long until
+	// the bucket would have held the call's tokens as Delay. A wait the
+	// caller gave up on is not a rejection, nor is a cost the limiter can
+	// never serve. Allow and Reserve, decisions whose callers see their
+	// answer, report nothing. Default: none.
+	Observer *resilience.Observer
 }
 
 // validate reports the first nonsense in c.
@@ -102,8 +89,6 @@ func (c *Config) validate() error {
 		return errors.New("ratelimit: Burst is negative: " + strconv.Itoa(c.Burst))
 	case c.MaxWait < 0:
 		return errors.New("ratelimit: MaxWait is negative: " + c.MaxWait.String())
-	case c.OnWait != nil && c.MaxWait == 0:
-		return errors.New("ratelimit: OnWait is set but MaxWait is zero, so no call ever waits")
 	}
 	per := cmp.Or(c.Per, DefaultPer)
 	num, den := ratio(c.Limit, per)

@@ -28,7 +28,7 @@
 //
 // Every method that reads the clock has a form that takes the time as an
 // argument ([Limiter.AllowAt], [Limiter.ReserveAt], [Limiter.TokensAt],
-// [Reservation.DelayAt], [Reservation.CancelAt], [Error.RetryAfterAt]), so
+// [Reservation.DelayAt], [Reservation.CancelAt], [Error.RetryAfterAt], [Limiter.SnapshotAt]), so
 // that tests and simulators can drive a limiter on virtual time.
 //
 // The bucket counts in exact integer arithmetic: a token's refill time,
@@ -36,9 +36,10 @@
 // exactly 3 calls a second through however long it runs, with no drift, and
 // no idle time or rate is too large for it. A Limiter is safe for concurrent
 // use; each decision takes a mutex for a few nanoseconds. A call that goes at
-// once and a rejection allocate nothing; only a wait does. Observer hooks
-// ([Config].OnWait, [Config].OnReject) run outside the limiter's lock and may
-// call any of its methods.
+// once and a rejection allocate nothing; only a wait does. The funcs of the
+// limiter's observer ([Config].Observer) run outside its lock and may call
+// any of its methods; [Limiter.Snapshot] gives its tokens and counts for
+// metrics without events.
 //
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose

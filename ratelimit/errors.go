@@ -71,7 +71,8 @@ func (r Reason) String() string {
 // per reason, 32 slots, one for each cost modulo 32: a rejection whose cost
 // is not the one in its slot makes a new Error — one allocation — and
 // takes the slot, so a steady mix of a few costs allocates nothing.) The hint
-// at the moment of the rejection is in [Rejection].RetryAfter.
+// at the moment of the rejection is the Delay of the Reject event that the
+// limiter's observer receives.
 type Error struct {
 	Name    string        // the limiter's name
 	Reason  Reason        // why the call was rejected

@@ -169,3 +169,17 @@ func Example_withRetry() {
 	// 3 true
 	// retry: gave up after 4 attempts (not retryable): ratelimit "api": 1 token not available now
 }
+
+func ExampleLimiter_SnapshotAt() {
+	// Gauges for metrics, read without events; the At form on explicit
+	// times, as a simulator would.
+	l := ratelimit.MustNew(ratelimit.Config{Name: "llm-tokens", Limit: 10, Burst: 4})
+	now := time.Now()
+	l.AllowAt(now, 3)
+	s := l.SnapshotAt(now)
+	fmt.Println(s.Name, s.Burst, s.Tokens, s.Admitted, s.Rejected)
+	fmt.Println(l.SnapshotAt(now.Add(200 * time.Millisecond)).Tokens)
+	// Output:
+	// llm-tokens 4 1 1 0
+	// 3
+}

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 )
 
 // maxTime bounds the times the limiter computes with: readings of its clock
@@ -43,10 +45,12 @@ type Limiter struct {
 	tau       span  // the time to refill a full bucket: burst·num/den
 	costOne   span  // the time to refill one token
 	maxWait   int64 // nanoseconds, at most maxSpan
-	onWait    func(Waiting)
-	onReject  func(Rejection)
+	obs       *resilience.Observer
 	clock     *clock.Clock
 	limitedBy [numReasons]Error // the rejections of calls of cost one
+
+	waiting  atomic.Int64  // calls waiting for their tokens in wait
+	rejected atomic.Uint64 // rejections by wait since New
 
 	mu sync.Mutex // guards what follows
 	// tat is when the bucket will be full again if no call comes: the
@@ -71,9 +75,8 @@ type Limiter struct {
 }
 
 // New returns a Limiter configured by cfg, or an error if a field makes no
-// sense: a Limit that is not positive, negative durations or counts, a
-// bucket that would take more than 36 years to refill, or OnWait without
-// MaxWait.
+// sense: a Limit that is not positive, negative durations or counts, or a
+// bucket that would take more than 36 years to refill.
 func New(cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -85,8 +88,7 @@ func New(cfg Config) (*Limiter, error) {
 		den:        den,
 		burst:      cmp.Or(cfg.Burst, cfg.Limit),
 		maxWait:    min(int64(cfg.MaxWait), maxSpan),
-		onWait:     cfg.OnWait,
-		onReject:   cfg.OnReject,
+		obs:        cfg.Observer,
 		clock:      clock.New(),
 		tat:        full,
 		decidedAt:  -maxTime,
@@ -468,14 +470,17 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 	if at <= now {
 		l.commitLocked(next, now, at)
 		l.mu.Unlock()
+		if l.obs != nil && l.obs.Admit != nil {
+			l.notifyAdmit(ctx, n, now, 0)
+		}
 		return nil
 	}
 	l.mu.Unlock()
 	switch {
 	case l.maxWait == 0:
-		return l.reject(NoWait, n, at-now)
+		return l.reject(ctx, NoWait, n, now, at-now)
 	case at-now > l.maxWait:
-		return l.reject(WaitTooLong, n, at-now)
+		return l.reject(ctx, WaitTooLong, n, now, at-now)
 	}
 	return l.waitLong(ctx, n, cost, now)
 }
@@ -494,24 +499,29 @@ func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) err
 	case wait == 0:
 		l.commitLocked(next, now, at)
 		l.mu.Unlock()
+		if l.obs != nil && l.obs.Admit != nil {
+			l.notifyAdmit(ctx, n, now, 0)
+		}
 		return nil
 	case wait > l.maxWait:
 		l.mu.Unlock()
-		return l.reject(WaitTooLong, n, wait)
+		return l.reject(ctx, WaitTooLong, n, now, wait)
 	case hasDeadline && at >= deadline:
 		l.mu.Unlock()
-		return l.reject(PastDeadline, n, wait)
+		return l.reject(ctx, PastDeadline, n, now, wait)
 	}
 	r := l.reserveLocked(n, next, now, at)
 	l.mu.Unlock()
 
-	if l.onWait != nil {
-		l.notifyWait(r, Waiting{Name: l.name, Cost: n, Wait: time.Duration(wait)})
-	}
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
 	t := time.NewTimer(time.Duration(at - l.nanos()))
 	defer t.Stop()
 	select {
 	case <-t.C:
+		if l.obs != nil && l.obs.Admit != nil {
+			l.notifyAdmit(ctx, n, at, time.Duration(wait))
+		}
 		return nil
 	case <-ctx.Done():
 		l.refund(l.nanos(), r)
@@ -519,25 +529,37 @@ func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) err
 	}
 }
 
-// notifyWait calls the OnWait hook; if it panics, the call's tokens are
-// given back before the panic goes on.
-func (l *Limiter) notifyWait(r Reservation, w Waiting) {
-	returned := false
-	defer func() {
-		if !returned {
-			l.refund(l.nanos(), r)
-		}
-	}()
-	l.onWait(w)
-	returned = true
+// notifyAdmit reports to the observer that a call of n tokens, with context
+// ctx, went at the time at after waiting for them.
+func (l *Limiter) notifyAdmit(ctx context.Context, n int, at int64, waited time.Duration) {
+	observe.Call(l.obs.Admit, resilience.Event{
+		Type:    resilience.EventAdmit,
+		Kind:    resilience.KindRateLimit,
+		Policy:  l.name,
+		Context: ctx,
+		Time:    l.clock.Time(at),
+		Delay:   waited,
+		Cost:    n,
+	})
 }
 
-// reject returns the rejection of a call of n tokens whose tokens would
-// come after wait, and tells the OnReject hook.
-func (l *Limiter) reject(r Reason, n int, wait int64) error {
+// reject counts and returns the rejection, at now, of a call of n tokens
+// whose tokens would come after wait, and reports it to the observer.
+func (l *Limiter) reject(ctx context.Context, r Reason, n int, now, wait int64) error {
 	err := l.limited(r, n)
-	if l.onReject != nil {
-		l.onReject(Rejection{Name: l.name, Reason: r, Cost: n, RetryAfter: time.Duration(wait)})
+	l.rejected.Add(1)
+	if l.obs != nil && l.obs.Reject != nil {
+		observe.Call(l.obs.Reject, resilience.Event{
+			Type:    resilience.EventReject,
+			Kind:    resilience.KindRateLimit,
+			Policy:  l.name,
+			Context: ctx,
+			Time:    l.clock.Time(now),
+			Err:     err,
+			Delay:   time.Duration(wait),
+			Reason:  r.String(),
+			Cost:    n,
+		})
 	}
 	return err
 }
@@ -612,4 +634,55 @@ func (l *Limiter) tokens(now int64) float64 {
 	// nanosecond.
 	left := l.tau.sub(tat.sub(span{ns: now}, l.den), l.den)
 	return left.float(l.den) * float64(l.den) / float64(l.num)
+}
+
+// Snapshot is a limiter's state at one moment, for metrics, from
+// [Limiter.Snapshot]: a plain value, whose zero value is the snapshot of a
+// nil *Limiter.
+type Snapshot struct {
+	Name  string // the limiter's name
+	Burst int    // how many tokens the bucket holds when full
+	// Tokens is how many tokens the bucket holds, as [Limiter.TokensAt]
+	// says: Burst when full, negative while reserved calls wait for tokens
+	// to come.
+	Tokens float64
+	// Waiting counts the calls waiting for their tokens in Wait, Enter, Do
+	// or Run.
+	Waiting int
+	// Admitted counts the calls of a positive cost that got their tokens
+	// since New, through any method; tokens given back are not subtracted.
+	Admitted uint64
+	// Rejected counts the calls that Wait, Enter, Do and Run rejected since
+	// New.
+	Rejected uint64
+}
+
+// Snapshot returns the limiter's state now.
+func (l *Limiter) Snapshot() Snapshot {
+	if l == nil {
+		return Snapshot{}
+	}
+	return l.snapshot(l.nanos())
+}
+
+// SnapshotAt is [Limiter.Snapshot] at the time now, for virtual time.
+func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
+	if l == nil {
+		return Snapshot{}
+	}
+	return l.snapshot(l.fromTime(now))
+}
+
+func (l *Limiter) snapshot(now int64) Snapshot {
+	l.mu.Lock()
+	admitted := l.admitted
+	l.mu.Unlock()
+	return Snapshot{
+		Name:     l.name,
+		Burst:    l.burst,
+		Tokens:   l.tokens(now),
+		Waiting:  int(l.waiting.Load()),
+		Admitted: admitted,
+		Rejected: l.rejected.Load(),
+	}
 }

@@ -691,63 +691,104 @@ func TestRejectionsDoNotCountAgainstTheService(t *testing.T) {
 	}
 }
 
-func TestHooks(t *testing.T) {
+func TestObserver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var (
-			mu       sync.Mutex
-			waits    []ratelimit.Waiting
-			rejected []ratelimit.Rejection
-			l        *ratelimit.Limiter
+			mu     sync.Mutex
+			events []string
+			l      *ratelimit.Limiter
 		)
+		start := time.Now()
 		l = mustNew(t, ratelimit.Config{
 			Name: "h", Limit: 10, Burst: 2, MaxWait: 150 * time.Millisecond,
-			OnWait: func(w ratelimit.Waiting) {
-				l.Tokens() // the hook may call back into the limiter
+			Observer: resilience.ObserveAll(func(e resilience.Event) {
+				l.Tokens() // the observer may call back into the limiter
 				mu.Lock()
-				waits = append(waits, w)
+				events = append(events, fmt.Sprintf("%v %v %s at %v: cost %d, %v (%s)",
+					e.Type, e.Kind, e.Policy, e.Time.Sub(start), e.Cost, e.Delay, e.Reason))
 				mu.Unlock()
-			},
-			OnReject: func(r ratelimit.Rejection) {
-				l.Allow(0)
-				mu.Lock()
-				rejected = append(rejected, r)
-				mu.Unlock()
-			},
+			}),
 		})
 		ctx := context.Background()
-		l.Wait(ctx, 2)                            // at once: no hook
+		l.Wait(ctx, 2)                            // at once
 		l.Wait(ctx, 1)                            // waits 100ms
 		l.Wait(ctx, 2)                            // would wait 200ms: rejected
 		ratelimit.Run(l.WithCost(ctx, 2), l, nil) // nil fn: no call at all
 		timeout, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		l.Wait(timeout, 1) // would wait 100ms, past the deadline
 		cancel()
-		wantWaits := []ratelimit.Waiting{{Name: "h", Cost: 1, Wait: 100 * time.Millisecond}}
-		wantRejected := []ratelimit.Rejection{
-			{Name: "h", Reason: ratelimit.WaitTooLong, Cost: 2, RetryAfter: 200 * time.Millisecond},
-			{Name: "h", Reason: ratelimit.PastDeadline, Cost: 1, RetryAfter: 100 * time.Millisecond},
+		l.Allow(1) // a decision: no event
+		want := []string{
+			"admit ratelimit h at 0s: cost 2, 0s ()",
+			"admit ratelimit h at 100ms: cost 1, 100ms ()",
+			"reject ratelimit h at 100ms: cost 2, 200ms (wait too long)",
+			"reject ratelimit h at 100ms: cost 1, 100ms (past the deadline)",
 		}
-		if fmt.Sprint(waits) != fmt.Sprint(wantWaits) || fmt.Sprint(rejected) != fmt.Sprint(wantRejected) {
-			t.Fatalf("hooks saw\n%v\n%v\nwant\n%v\n%v", waits, rejected, wantWaits, wantRejected)
+		if strings.Join(events, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("events\n%s\nwant\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }
 
-func TestPanickingWaitHookGivesTheTokensBack(t *testing.T) {
+func TestPanickingObserverLeavesTheLimiterWorking(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := mustNew(t, ratelimit.Config{Limit: 10, Burst: 1, MaxWait: time.Second,
-			OnWait: func(ratelimit.Waiting) { panic("hook") }})
+			Observer: resilience.ObserveAll(func(resilience.Event) { panic("observer") })})
+		start := time.Now()
+		ran := 0
+		for range 3 { // at once, then after 100ms each
+			if err := ratelimit.Run(context.Background(), l, func(context.Context) error { ran++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ran != 3 || time.Since(start) != 200*time.Millisecond {
+			t.Fatalf("%d calls ran in %v; want 3 in 200ms", ran, time.Since(start))
+		}
 		l.Allow(1)
-		func() {
-			defer func() {
-				if recover() != "hook" {
-					t.Fatal("the hook's panic did not go on")
-				}
-			}()
-			l.Wait(context.Background(), 1)
-		}()
-		if got := l.TokensAt(time.Now().Add(100 * time.Millisecond)); got != 1 {
-			t.Fatalf("after the panic the bucket will hold %v tokens in 100ms, want 1: the tokens given back", got)
+		if err := l.Wait(context.Background(), 1); err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+		if _, err := ratelimit.Do(context.Background(), mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 1,
+			Observer: resilience.ObserveAll(func(resilience.Event) { panic("observer") })}), okInt); err != nil {
+			t.Fatalf("Do = %v", err)
+		}
+	})
+}
+
+func okInt(context.Context) (int, error) { return 1, nil }
+
+func TestSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mustNew(t, ratelimit.Config{Name: "s", Limit: 10, Burst: 4, MaxWait: time.Second})
+		if s := l.Snapshot(); s != (ratelimit.Snapshot{Name: "s", Burst: 4, Tokens: 4}) {
+			t.Fatalf("new limiter: %+v", s)
+		}
+		l.Allow(3)
+		done := make(chan error)
+		go func() { done <- l.Wait(context.Background(), 3) }() // waits 200ms
+		synctest.Wait()
+		l2 := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1})
+		l2.Allow(1)
+		ratelimit.Run(context.Background(), l2, func(context.Context) error { return nil })
+		s := l.Snapshot()
+		if s.Waiting != 1 || s.Admitted != 2 || s.Tokens != -2 || s.Rejected != 0 {
+			t.Errorf("while a call waits: %+v; want 1 waiting, 2 admitted, -2 tokens", s)
+		}
+		if s := l.SnapshotAt(time.Now().Add(200 * time.Millisecond)); s.Tokens != 0 {
+			t.Errorf("in 200ms: %+v; want 0 tokens", s)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if s := l.Snapshot(); s.Waiting != 0 || s.Tokens != 0 {
+			t.Errorf("after the wait: %+v; want none waiting, 0 tokens", s)
+		}
+		if s := l2.Snapshot(); s.Rejected != 1 || s.Admitted != 1 {
+			t.Errorf("a dry limiter after a rejection: %+v; want 1 rejected, 1 admitted", s)
+		}
+		var nl *ratelimit.Limiter
+		if s := nl.Snapshot(); s != (ratelimit.Snapshot{}) {
+			t.Errorf("nil limiter: %+v", s)
 		}
 	})
 }
@@ -819,7 +860,6 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{ratelimit.Config{Limit: 1, Per: -time.Second}, "ratelimit: Per is negative: -1s"},
 		{ratelimit.Config{Limit: 1, Burst: -2}, "ratelimit: Burst is negative: -2"},
 		{ratelimit.Config{Limit: 1, MaxWait: -time.Millisecond}, "ratelimit: MaxWait is negative: -1ms"},
-		{ratelimit.Config{Limit: 1, OnWait: func(ratelimit.Waiting) {}}, "ratelimit: OnWait is set but MaxWait is zero"},
 		{ratelimit.Config{Limit: 1, Per: time.Duration(math.MaxInt64)}, "ratelimit: refilling a Burst of 1 token at 1 per 2562047h47m16.854775807s takes more than 36 years"},
 		{ratelimit.Config{Limit: 1000, Per: 24 * time.Hour, Burst: 14_000_000}, "takes more than 36 years"},
 		{ratelimit.Config{Limit: 3, Per: time.Hour, Burst: math.MaxInt}, "takes more than 36 years"},
@@ -833,7 +873,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{Limit: 1},
 		{Limit: 1000, Per: 24 * time.Hour, Burst: 13_000_000}, // 35.6 years
 		{Limit: math.MaxInt, Burst: math.MaxInt},
-		{Limit: 1, MaxWait: math.MaxInt64, OnWait: func(ratelimit.Waiting) {}},
+		{Limit: 1, MaxWait: math.MaxInt64, Observer: &resilience.Observer{Admit: func(resilience.Event) {}}},
 	} {
 		if _, err := ratelimit.New(cfg); err != nil {
 			t.Errorf("New(%+v) = %v, want a valid limiter", cfg, err)
@@ -913,7 +953,13 @@ func TestNoAllocations(t *testing.T) {
 	// A context in which a call costs each limiter 3 tokens.
 	weighted := dry.WithCost(plenty.WithCost(ctx, 3), 3)
 	composed := resilience.Compose(retry.MustNew(retry.Config{}), plenty)
+	nop := resilience.ObserveAll(func(resilience.Event) {})
+	observed := mustNew(t, ratelimit.Config{Limit: math.MaxInt, Burst: math.MaxInt, Observer: nop})
+	dryObserved := mustNew(t, ratelimit.Config{Limit: 1, Per: time.Hour, Burst: 5, MaxWait: time.Minute, Observer: nop})
+	dryObserved.Allow(5)
 	for name, f := range map[string]func(){
+		"Do, observer":            func() { ratelimit.Do(ctx, observed, ok) },
+		"rejection, observer":     func() { ratelimit.Do(ctx, dryObserved, ok) },
 		"Do":                      func() { ratelimit.Do(ctx, plenty, ok) },
 		"Run":                     func() { ratelimit.Run(ctx, plenty, okErr) },
 		"Do, weighted":            func() { ratelimit.Do(weighted, plenty, ok) },

@@ -604,13 +604,16 @@ func budgetBound(cfg budget.Config, calls int64, elapsed time.Duration) int {
 // transitions records the breakers' changes of state.
 type transitions struct {
 	mu      sync.Mutex
-	changes []breaker.StateChange
+	changes []resilience.Event
 }
 
-func (tr *transitions) add(c breaker.StateChange) {
-	tr.mu.Lock()
-	tr.changes = append(tr.changes, c)
-	tr.mu.Unlock()
+// observer returns an observer that records the state changes.
+func (tr *transitions) observer() *resilience.Observer {
+	return &resilience.Observer{StateChange: func(c resilience.Event) {
+		tr.mu.Lock()
+		tr.changes = append(tr.changes, c)
+		tr.mu.Unlock()
+	}}
 }
 
 // check fails the test unless each breaker's changes, in the order they
@@ -621,34 +624,37 @@ func (tr *transitions) check(t *testing.T) (opened int) {
 	t.Helper()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	valid := map[[2]breaker.State]bool{
-		{breaker.Closed, breaker.Open}:     true,
-		{breaker.Open, breaker.HalfOpen}:   true,
-		{breaker.HalfOpen, breaker.Closed}: true,
-		{breaker.HalfOpen, breaker.Open}:   true,
+	closed, open, halfOpen := breaker.Closed.String(), breaker.Open.String(), breaker.HalfOpen.String()
+	valid := map[[2]string]bool{
+		{closed, open}:     true,
+		{open, halfOpen}:   true,
+		{halfOpen, closed}: true,
+		{halfOpen, open}:   true,
 	}
 	type last struct {
-		state breaker.State
-		gen   uint64
+		state string
+		gen   int
 	}
 	lasts := make(map[string]last)
 	for i, c := range tr.changes {
-		l, ok := lasts[c.Name]
+		l, ok := lasts[c.Policy]
 		if !ok {
-			l = last{breaker.Closed, 0}
+			l = last{closed, 0}
 		}
 		switch {
+		case c.Kind != resilience.KindBreaker:
+			t.Errorf("state change %d from a %v", i, c.Kind)
 		case c.From != l.state:
-			t.Errorf("breaker %s, change %d: %v → %v, but it was %v", c.Name, i, c.From, c.To, l.state)
-		case !valid[[2]breaker.State{c.From, c.To}]:
-			t.Errorf("breaker %s, change %d: %v → %v is not a valid change", c.Name, i, c.From, c.To)
-		case c.Generation != l.gen+1:
-			t.Errorf("breaker %s, change %d: %v → %v in generation %d after generation %d", c.Name, i, c.From, c.To, c.Generation, l.gen)
+			t.Errorf("breaker %s, change %d: %v → %v, but it was %v", c.Policy, i, c.From, c.To, l.state)
+		case !valid[[2]string{c.From, c.To}]:
+			t.Errorf("breaker %s, change %d: %v → %v is not a valid change", c.Policy, i, c.From, c.To)
+		case c.Attempt != l.gen+1:
+			t.Errorf("breaker %s, change %d: %v → %v in generation %d after generation %d", c.Policy, i, c.From, c.To, c.Attempt, l.gen)
 		}
-		if c.To == breaker.Open {
+		if c.To == open {
 			opened++
 		}
-		lasts[c.Name] = last{c.To, c.Generation}
+		lasts[c.Policy] = last{c.To, c.Attempt}
 	}
 	return opened
 }
@@ -685,11 +691,11 @@ func chaosTransport(t *testing.T, d time.Duration, seed uint64) {
 			RecoveryTimeout:    100 * time.Millisecond,
 			MaxRecoveryTimeout: 300 * time.Millisecond,
 			HalfOpenProbes:     2,
-			OnStateChange:      changes.add,
 			Seed:               seed,
 		},
 		AttemptTimeout: chaosAttemptTimeout,
 		AttemptHeader:  attemptHeader,
+		Observer:       changes.observer(), // reaches every host's breaker
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -782,7 +788,7 @@ func chaosStack(t *testing.T, d time.Duration, seed uint64) {
 		ratelimit.MustNew(ratelimit.Config{Name: "quota", Limit: 400, Burst: 20, MaxWait: 20 * time.Millisecond}),
 		bulkhead.MustNew(bulkhead.Config{
 			Name: "pool", MaxConcurrent: maxConcurrent, MaxWait: 20 * time.Millisecond,
-			OnAdmit: func(bulkhead.Admission) { admitted.Add(1) },
+			Observer: &resilience.Observer{Admit: func(resilience.Event) { admitted.Add(1) }},
 		}),
 		retry.MustNew(retry.Config{
 			MaxAttempts:   chaosMaxAttempts,
@@ -797,7 +803,7 @@ func chaosStack(t *testing.T, d time.Duration, seed uint64) {
 			MinCalls:        10,
 			RecoveryTimeout: 100 * time.Millisecond,
 			HalfOpenProbes:  2,
-			OnStateChange:   changes.add,
+			Observer:        changes.observer(),
 		}),
 		timeout.MustNew(timeout.Config{Name: "attempt", Timeout: chaosAttemptTimeout}),
 	)

@@ -17,6 +17,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
@@ -300,6 +301,7 @@ func TestSuccessAllocatesNothing(t *testing.T) {
 		"retry":          {},
 		"retry+breaker":  {Breaker: &breaker.Config{}},
 		"three attempts": {Retry: retry.Config{MaxAttempts: 3}},
+		"observer":       {Breaker: &breaker.Config{}, Observer: resilience.ObserveAll(func(resilience.Event) {})},
 	} {
 		resp := &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Body: http.NoBody}
 		rt, err := resiliencehttp.NewTransport(roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil }), cfg)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
@@ -107,7 +108,7 @@ func TestHTTP2(t *testing.T) {
 		var delays []time.Duration
 		cfg := fast
 		cfg.MaxRetryAfter = 5 * time.Second
-		cfg.OnRetry = func(e retry.Event) { delays = append(delays, e.Delay) }
+		cfg.Observer = &resilience.Observer{Retry: func(e resilience.Event) { delays = append(delays, e.Delay) }}
 		c, _ := newClient(t, base, resiliencehttp.Config{Retry: cfg})
 		start := time.Now()
 		resp, err := c.Get(srv.URL)

@@ -20,6 +20,7 @@ import (
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/clock"
 	"github.com/netresilience/resilience/internal/nilpolicy"
+	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -46,7 +47,8 @@ var DefaultRetryStatuses = []int{
 type Config struct {
 	// Retry configures the retries, as for retry.New: attempts, backoff,
 	// MaxRetryAfter (the cap on a server's Retry-After: a longer hint ends
-	// the retries at once and hands back the response), a budget, a hook.
+	// the retries at once and hands back the response), a budget, an
+	// observer.
 	// Its Classifier, if set, classifies transport errors (not statuses);
 	// default resilience.Classify.
 	Retry retry.Config
@@ -108,6 +110,18 @@ type Config struct {
 	// AttemptHeader, if set, names a header that tells the server which
 	// attempt a request is: "1", "2", ... It must be a valid header name.
 	AttemptHeader string
+
+	// Observer, if set, receives the events of the retry policy (Kind
+	// resilience.KindRetry) and of every host's breaker (KindBreaker,
+	// with the host as Policy), after the Observer of Retry or Breaker, if
+	// they have one (see resilience.Observers). A request that may be
+	// replayed ends with a Success or a GiveUp event; when it is the
+	// transport, not the retry policy, that stops replaying it — its body
+	// outgrew MaxBodyBuffer, or GetBody failed — the GiveUp has Kind
+	// resilience.KindTransport and says so in Reason. A request that may
+	// not be replayed is sent once, and reports no retry events. Default:
+	// none.
+	Observer *resilience.Observer
 }
 
 // Transport is an http.RoundTripper that retries and guards the requests it
@@ -127,6 +141,8 @@ type Transport struct {
 	maxDrain       int64
 	attemptTimeout time.Duration
 	attemptHeader  string
+	obs            *resilience.Observer // the retry policy's, for the transport's own events
+	retryName      string
 
 	mu       sync.RWMutex
 	breakers map[string]*breaker.Breaker
@@ -170,6 +186,8 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	rc := cfg.Retry
 	rc.Classifier = t.classOf
+	rc.Observer = resilience.Observers(cfg.Retry.Observer, cfg.Observer)
+	t.obs, t.retryName = rc.Observer, rc.Name
 	p, err := retry.New(rc)
 	if err != nil {
 		return nil, errors.New("resiliencehttp: Retry: " + err.Error())
@@ -177,6 +195,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	t.retry = p
 	if cfg.Breaker != nil {
 		bc := *cfg.Breaker
+		bc.Observer = resilience.Observers(cfg.Breaker.Observer, cfg.Observer)
 		userClassify := bc.Classifier
 		if userClassify == nil {
 			userClassify = resilience.Classify
@@ -388,7 +407,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		defer tee.finish()
 		body = tee.view()
 	}
-	timed, err := t.retry.BeginRetries()
+	plan, err := t.retry.BeginRetries()
 	if err != nil {
 		if body != nil {
 			body.Close() // and finish closes the original
@@ -397,7 +416,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 	}
 	ctx := req.Context()
 	var s resilience.RetryState
-	if timed {
+	if plan.Timed {
 		s.Start = time.Now()
 	}
 	for n := 1; ; n++ {
@@ -405,6 +424,10 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		failure := err
 		if err == nil {
 			if t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
+				if plan.ReportSuccess {
+					s.Attempts, s.Err, s.Cause, s.Now, s.Context = n, nil, nil, time.Now(), ctx
+					t.retry.Succeeded(s)
+				}
 				return resp, nil
 			}
 			failure = t.statusFailure(resp)
@@ -416,6 +439,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		var next, prev *replayView
 		if tee != nil {
 			if next, prev = tee.next(); next == nil {
+				t.gaveUp(ctx, n, failure, "request body not replayable")
 				return resp, err
 			}
 		}
@@ -430,9 +454,12 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 				// No body to send again: the last response, as it came, or
 				// the failure to get the body and the attempt's.
 				if resp != nil {
+					t.gaveUp(ctx, n, failure, "GetBody failed")
 					return resp, nil
 				}
-				return nil, fmt.Errorf("%w, after: %w", rerr, err)
+				err = fmt.Errorf("%w, after: %w", rerr, err)
+				t.gaveUp(ctx, n, err, "GetBody failed")
+				return nil, err
 			}
 		}
 		if stop != nil {
@@ -460,6 +487,24 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		}
 		s.LastDelay = delay
 	}
+}
+
+// gaveUp reports that the transport, not the retry policy, ended a call
+// after n attempts, the last of which failed with err.
+func (t *Transport) gaveUp(ctx context.Context, n int, err error, reason string) {
+	if t.obs == nil || t.obs.GiveUp == nil {
+		return
+	}
+	observe.Call(t.obs.GiveUp, resilience.Event{
+		Type:    resilience.EventGiveUp,
+		Kind:    resilience.KindTransport,
+		Policy:  t.retryName,
+		Context: ctx,
+		Time:    time.Now(),
+		Err:     err,
+		Attempt: n,
+		Reason:  reason,
+	})
 }
 
 // rewind returns the body of another attempt of req, which has GetBody or no

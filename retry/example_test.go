@@ -15,8 +15,13 @@ func ExampleDo() {
 	p, err := retry.New(retry.Config{
 		MaxAttempts: 4,                   // max_attempts
 		Backoff:     backoff.Constant(0), // no waiting in an example
-		OnRetry: func(e retry.Event) {
-			fmt.Printf("attempt %d failed: %v\n", e.Attempt, e.Err)
+		Observer: &resilience.Observer{
+			Retry: func(e resilience.Event) {
+				fmt.Printf("attempt %d failed: %v\n", e.Attempt, e.Err)
+			},
+			Success: func(e resilience.Event) {
+				fmt.Printf("succeeded after %d attempts\n", e.Attempt)
+			},
 		},
 	})
 	if err != nil {
@@ -34,6 +39,7 @@ func ExampleDo() {
 	// Output:
 	// attempt 1 failed: network error: connection reset by peer
 	// attempt 2 failed: network error: connection reset by peer
+	// succeeded after 3 attempts
 	// pong <nil>
 }
 

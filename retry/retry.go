@@ -11,6 +11,7 @@ import (
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/nilpolicy"
+	"github.com/netresilience/resilience/internal/observe"
 )
 
 // Defaults of [Config]'s zero fields.
@@ -23,6 +24,9 @@ const (
 // default, so Config{} is a sound policy: 3 attempts, exponential backoff
 // from 100ms doubling to 10s with full jitter, server hints honoured up to 30s.
 type Config struct {
+	// Name names the policy in its events.
+	Name string
+
 	// MaxAttempts is the most attempts a call makes, the first included
 	// (the original design's max_attempts). Default 3; 1 disables retries.
 	MaxAttempts int
@@ -55,17 +59,14 @@ type Config struct {
 	// budget between the policies that call one service. Default: none.
 	Budget *budget.Budget
 
-	// OnRetry, if set, is called after each failed attempt that will be
-	// retried, before the wait, on the goroutine of the call. It must not
-	// block for long.
-	OnRetry func(Event)
-}
-
-// Event describes a retry about to happen, for [Config].OnRetry.
-type Event struct {
-	Attempt int           // the attempt that failed, 1 for the first
-	Err     error         // its error
-	Delay   time.Duration // the wait before the next attempt
+	// Observer, if set, receives the policy's events, with Kind
+	// resilience.KindRetry, on the goroutine of the call: Retry after each
+	// failed attempt that will be retried, before the wait; and at the end
+	// of each call, Success or GiveUp (see resilience.Observer). An event
+	// is built only for a func the Observer has, so a policy whose Observer
+	// has no Success func costs a successful call nothing more. Default:
+	// none.
+	Observer *resilience.Observer
 }
 
 // Policy is a retry policy: the decision of when to try a failed call again,
@@ -82,7 +83,8 @@ type Policy struct {
 	maxRetryAfter time.Duration
 	classify      resilience.Classifier
 	budget        *budget.Budget
-	onRetry       func(Event)
+	name          string
+	obs           *resilience.Observer
 }
 
 // New returns a Policy configured by cfg, or an error if a field makes no
@@ -96,7 +98,8 @@ func New(cfg Config) (*Policy, error) {
 		maxRetryAfter: cfg.MaxRetryAfter,
 		classify:      cfg.Classifier,
 		budget:        cfg.Budget,
-		onRetry:       cfg.OnRetry,
+		name:          cfg.Name,
+		obs:           cfg.Observer,
 	}
 	switch {
 	case cfg.MaxAttempts < 0:
@@ -171,16 +174,27 @@ func (p *Policy) Execute(ctx context.Context, op resilience.Operation) error {
 // errNilPolicy is the error of a call through a nil pointer.
 const errNilPolicy = nilpolicy.Error("retry: nil *Policy")
 
+// Name returns the policy's name.
+func (p *Policy) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.name
+}
+
 // BeginRetries implements resilience.Retrier: it counts the call in the
 // budget, if there is one.
-func (p *Policy) BeginRetries() (timed bool, err error) {
+func (p *Policy) BeginRetries() (resilience.RetryPlan, error) {
 	if p == nil {
-		return false, errNilPolicy
+		return resilience.RetryPlan{}, errNilPolicy
 	}
 	if p.budget != nil {
 		p.budget.Deposit()
 	}
-	return p.maxElapsed > 0, nil
+	return resilience.RetryPlan{
+		Timed:         p.maxElapsed > 0,
+		ReportSuccess: p.obs != nil && p.obs.Success != nil,
+	}, nil
 }
 
 // BeginRetriesAt is [Policy.BeginRetries] for a call that starts at the time
@@ -197,24 +211,52 @@ func (p *Policy) BeginRetriesAt(now time.Time) (timed bool, err error) {
 
 // NextRetry implements resilience.Retrier: it returns the delay that
 // [Policy.Decide] chooses — if the budget, when there is one, lets the retry
-// go — after calling the OnRetry hook, or the error the call ends with when
-// the decision is to stop.
+// go — or the error the call ends with when the decision is to stop, and
+// reports a Retry or GiveUp event to the Observer.
 func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	if p == nil {
 		return 0, errNilPolicy
 	}
 	d := p.Decide(s)
-	if d.Reason == Retrying && p.budget != nil && !p.budget.WithdrawAt(s.Now) {
-		return 0, &Error{Reason: BudgetExhausted, Attempts: s.Attempts, Err: s.Err, Cause: budget.ErrExhausted}
-	}
-	if d.Reason == Retrying {
-		if p.onRetry != nil {
-			p.onRetry(Event{Attempt: s.Attempts, Err: s.Err, Delay: d.Delay})
+	var stop error
+	switch {
+	case d.Reason == Retrying && p.budget != nil && !p.budget.WithdrawAt(s.Now):
+		d.Reason = BudgetExhausted
+		stop = &Error{Reason: BudgetExhausted, Attempts: s.Attempts, Err: s.Err, Cause: budget.ErrExhausted}
+	case d.Reason == Retrying:
+		if p.obs != nil && p.obs.Retry != nil {
+			e := p.event(resilience.EventRetry, s)
+			e.Err, e.Delay = s.Err, d.Delay
+			observe.Call(p.obs.Retry, e)
 		}
 		return d.Delay, nil
+	case d.Reason == NotRetryable && s.Attempts <= 1 && s.Cause == nil:
+		stop = s.Err
+	default:
+		stop = &Error{Reason: d.Reason, Attempts: s.Attempts, Err: s.Err, Cause: s.Cause}
 	}
-	if d.Reason == NotRetryable && s.Attempts <= 1 && s.Cause == nil {
-		return 0, s.Err
+	if p.obs != nil && p.obs.GiveUp != nil {
+		e := p.event(resilience.EventGiveUp, s)
+		e.Err, e.Reason = stop, d.Reason.String()
+		observe.Call(p.obs.GiveUp, e)
 	}
-	return 0, &Error{Reason: d.Reason, Attempts: s.Attempts, Err: s.Err, Cause: s.Cause}
+	return 0, stop
+}
+
+// Succeeded implements resilience.Retrier: it reports a Success event to
+// the Observer. Executors call it only when the Observer has a Success func.
+func (p *Policy) Succeeded(s resilience.RetryState) {
+	if p == nil || p.obs == nil || p.obs.Success == nil {
+		return
+	}
+	observe.Call(p.obs.Success, p.event(resilience.EventSuccess, s))
+}
+
+// event returns an event of type t about the call in state s.
+func (p *Policy) event(t resilience.EventType, s resilience.RetryState) resilience.Event {
+	ctx := s.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return resilience.Event{Type: t, Kind: resilience.KindRetry, Policy: p.name, Context: ctx, Time: s.Now, Attempt: s.Attempts}
 }

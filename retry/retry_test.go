@@ -74,8 +74,10 @@ func asRetryError(t *testing.T, err error) *retry.Error {
 
 func TestRetriesTransientErrorsWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var events []retry.Event
-		p := mustNew(t, retry.Config{MaxAttempts: 4, Backoff: steady, OnRetry: func(e retry.Event) { events = append(events, e) }})
+		var events []resilience.Event
+		p := mustNew(t, retry.Config{MaxAttempts: 4, Backoff: steady, Observer: &resilience.Observer{
+			Retry: func(e resilience.Event) { events = append(events, e) },
+		}})
 		s := &script{errs: []error{errReset, errReset, errReset}}
 		start := time.Now()
 		v, err := retry.Do(context.Background(), p, s.call)
@@ -89,7 +91,7 @@ func TestRetriesTransientErrorsWithBackoff(t *testing.T) {
 			t.Errorf("Do took %v of virtual time, want 700ms", elapsed)
 		}
 		if len(events) != 3 {
-			t.Fatalf("OnRetry called %d times, want 3", len(events))
+			t.Fatalf("Observer.Retry called %d times, want 3", len(events))
 		}
 		for i, e := range events {
 			if e.Attempt != i+1 || e.Err != errReset || e.Delay != s.gaps()[i] {

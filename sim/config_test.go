@@ -45,7 +45,8 @@ var configFields = []struct {
 		"MaxRetryAfter": "Retry.MaxRetryAfter",
 		"Budget":        fromBudget,
 		"Classifier":    notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
-		"OnRetry":       notSimulated + "a hook; the simulator counts retries itself",
+		"Name":          "Name",
+		"Observer":      notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[backoff.Exponential](), func(c *configs) any {
 		if c.retry == nil {
@@ -64,6 +65,7 @@ var configFields = []struct {
 		"Ratio":        "Budget.Ratio",
 		"MinPerSecond": "Budget.MinPerSecond",
 		"Window":       "Budget.Window",
+		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[breaker.Config](), func(c *configs) any { return c.breaker }, map[string]string{
 		"Name":               "Name",
@@ -79,7 +81,7 @@ var configFields = []struct {
 		"MinCalls":           "Breaker.MinCalls",
 		"Seed":               fromSeed,
 		"Classifier":         notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
-		"OnStateChange":      notSimulated + "a hook; the simulator samples the breakers' states itself",
+		"Observer":           notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[throttle.Config](), func(c *configs) any { return c.throttle }, map[string]string{
 		"Name":                 "Name",
@@ -89,7 +91,7 @@ var configFields = []struct {
 		"MaxRejectProbability": "Throttle.MaxRejectProbability",
 		"Seed":                 fromSeed,
 		"Classifier":           notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
-		"OnReject":             notSimulated + "a hook; the simulator counts refusals itself",
+		"Observer":             notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[hedge.Config](), func(c *configs) any { return c.hedge }, map[string]string{
 		"Name":         "Name",
@@ -101,15 +103,14 @@ var configFields = []struct {
 		"MaxHedges":    "Hedge.MaxHedges",
 		"Budget":       fromBudget,
 		"Deposit":      fromRetry,
-		"OnHedge":      notSimulated + "a hook; the simulator counts hedges itself",
+		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[timeout.Config](), func(c *configs) any { return c.timeout }, map[string]string{
-		"Name":              "Name",
-		"Timeout":           "Timeout",
-		"Abandon":           notSimulated + "the simulator runs no function to abandon: an attempt ends at its timeout, and its upstream call runs on either way",
-		"MaxAbandoned":      notSimulated + "as Abandon",
-		"OnTimeout":         notSimulated + "a hook; the simulator counts timeouts itself",
-		"OnAbandonedReturn": notSimulated + "a hook, of Abandon",
+		"Name":         "Name",
+		"Timeout":      "Timeout",
+		"Abandon":      notSimulated + "the simulator runs no function to abandon: an attempt ends at its timeout, and its upstream call runs on either way",
+		"MaxAbandoned": notSimulated + "as Abandon",
+		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 }
 

@@ -466,6 +466,7 @@ func (p *Policy) configs(seed uint64, b *budget.Budget) (configs, error) {
 	cs := configs{budget: p.budgetConfig()}
 	if c := p.Retry; c != nil {
 		cs.retry = &retry.Config{
+			Name:          p.Name,
 			MaxAttempts:   c.MaxAttempts,
 			MaxElapsed:    time.Duration(c.MaxElapsed),
 			MaxRetryAfter: time.Duration(c.MaxRetryAfter),

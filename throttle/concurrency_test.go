@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/throttle"
 )
 
@@ -41,7 +42,7 @@ func concRun(n int, f func(i int)) {
 func TestConcurrentCallsAreCountedExactly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var hooked atomic.Int64
-		th := mustNew(t, throttle.Config{MinRequests: 1, OnReject: func(throttle.Rejection) { hooked.Add(1) }})
+		th := mustNew(t, throttle.Config{MinRequests: 1, Observer: &resilience.Observer{Reject: func(resilience.Event) { hooked.Add(1) }}})
 		var ran, accepted, rejected, ignored atomic.Int64
 		concRun(concGoroutines, func(i int) {
 			for j := range concCalls {

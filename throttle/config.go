@@ -32,7 +32,7 @@ const MaxWindow = 24 * time.Hour
 // requests. New copies what it needs; changing a Config afterwards changes
 // nothing.
 type Config struct {
-	// Name names the throttle in its errors, hooks and snapshots.
+	// Name names the throttle in its errors, events and snapshots.
 	Name string
 
 	// K is the multiplier of the formula
@@ -90,10 +90,14 @@ type Config struct {
 	// a request that was not accepted.
 	Classifier resilience.Classifier
 
-	// OnReject, if set, is called after every local rejection, outside the
-	// throttle's lock, on the goroutine of the rejected call: it may call
-	// any method of the throttle, and should not block.
-	OnReject func(Rejection)
+	// Observer, if set, receives a Reject event, with Kind
+	// resilience.KindThrottle and Reason "throttled", after every local
+	// rejection, outside the throttle's lock (so it may call any method of
+	// the throttle), on the goroutine of the rejected call: its Probability
+	// is the exact rejection probability the call was refused at, its Err
+	// the rejection (an *Error), and its Time when, on the throttle's
+	// clock. Default: none.
+	Observer *resilience.Observer
 
 	// Seed, if not zero, seeds the random numbers that Do, Run, Allow and
 	// Enter draw to decide, so that a simulation that makes the same calls in
@@ -101,14 +105,6 @@ type Config struct {
 	// math/rand/v2's generator. AllowAt takes its random number as an
 	// argument and draws none.
 	Seed uint64
-}
-
-// Rejection describes a local rejection, for [Config].OnReject. It is a
-// plain value, handed to the hook by copy.
-type Rejection struct {
-	Name        string
-	Probability float64   // the rejection probability the call was refused at, exact
-	At          time.Time // when, on the throttle's clock
 }
 
 // validate reports the first nonsense in c.

@@ -42,9 +42,10 @@
 // math/rand/v2, or from a generator seeded by Config.Seed for reproducible
 // simulations.
 //
-// A Throttle is safe for concurrent use. The OnReject hook runs outside its
-// lock, so it may call back into the throttle. An admitted call that
-// succeeds, and a rejection, allocate nothing.
+// A Throttle is safe for concurrent use. Its observer ([Config].Observer)
+// runs outside its lock, so it may call back into the throttle;
+// [Throttle.Snapshot] gives its counts for metrics without events. An
+// admitted call that succeeds, and a rejection, allocate nothing.
 //
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose

@@ -34,7 +34,8 @@ const errNilThrottle = nilpolicy.Error("throttle: nil *Throttle")
 // Rejections allocate nothing: a throttle makes its 99 rejection errors, one
 // per percent of probability, when it is made, and hands out the one for the
 // probability rounded to the nearest percent. Callers must not modify them.
-// The exact probability is in the [Rejection] passed to Config.OnReject.
+// The exact probability is in the Reject event that the throttle's observer
+// receives (Config.Observer).
 // The zero value reads "throttle rejected the call locally (rejection
 // probability 0.00)".
 type Error struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
@@ -36,7 +37,7 @@ type Throttle struct {
 	minRequests uint64
 	maxP        float64
 	classify    resilience.Classifier
-	onReject    func(Rejection)
+	obs         *resilience.Observer
 	clock       *clock.Clock
 	errs        []Error
 
@@ -70,7 +71,7 @@ func New(cfg Config) (*Throttle, error) {
 		minRequests: uint64(max(cmp.Or(cfg.MinRequests, DefaultMinRequests), 0)), // negative: off
 		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
 		classify:    cfg.Classifier,
-		onReject:    cfg.OnReject,
+		obs:         cfg.Observer,
 		clock:       clock.New(),
 		win:         window.New(cmp.Or(cfg.Window, DefaultWindow)),
 		errs:        newErrors(cfg.Name),
@@ -122,7 +123,7 @@ func (t *Throttle) Allow() (Permit, error) {
 	if t == nil {
 		return Permit{}, errNilThrottle
 	}
-	if err := t.enter(); err != nil {
+	if err := t.enter(nil); err != nil {
 		return Permit{}, err
 	}
 	return Permit{t, t.marks.Issue()}, nil
@@ -138,7 +139,7 @@ func (t *Throttle) AllowAt(now time.Time, u float64) (Permit, error) {
 	if t == nil {
 		return Permit{}, errNilThrottle
 	}
-	if err := t.decide(t.clock.From(now), u, false); err != nil {
+	if err := t.decide(nil, t.clock.From(now), u, false); err != nil {
 		return Permit{}, err
 	}
 	return Permit{t, t.marks.Issue()}, nil
@@ -164,12 +165,13 @@ func (p Permit) DoneAt(now time.Time, err error) {
 }
 
 // Enter implements resilience.Guard; most callers use [Do] or
-// [Throttle.Allow] instead. The throttle never waits, so ctx is not used.
+// [Throttle.Allow] instead. The throttle never waits: ctx is only passed on
+// to the observer of a rejection.
 func (t *Throttle) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if t == nil {
 		return resilience.Ticket{}, errNilThrottle
 	}
-	return resilience.Ticket{}, t.enter()
+	return resilience.Ticket{}, t.enter(ctx)
 }
 
 // Exit implements resilience.Guard.
@@ -223,21 +225,21 @@ func (t *Throttle) classOf(o resilience.Outcome) resilience.Class {
 	return t.classify(o.Err)
 }
 
-// enter decides on a call now, drawing the random number. While the
-// probability is 0 and only accepts have come since, the last reading of the
-// clock decides without the lock (see zeroUntil); a decision that may reject
-// reads the clock.
-func (t *Throttle) enter() error {
+// enter decides on a call now, drawing the random number; ctx is the call's
+// context, nil if the caller has none. While the probability is 0 and only
+// accepts have come since, the last reading of the clock decides without the
+// lock (see zeroUntil); a decision that may reject reads the clock.
+func (t *Throttle) enter(ctx context.Context) error {
 	if t.clock.Sampled() < t.zeroUntil.Load() {
 		return nil
 	}
-	return t.decide(t.clock.Now(), 0, true)
+	return t.decide(ctx, t.clock.Now(), 0, true)
 }
 
-// decide admits or rejects a call at time now: it is rejected when u, or a
-// number drawn if draw is set, is below the probability. A rejection counts
-// as a request that was not accepted.
-func (t *Throttle) decide(now int64, u float64, draw bool) error {
+// decide admits or rejects a call with context ctx (nil for none) at time
+// now: it is rejected when u, or a number drawn if draw is set, is below the
+// probability. A rejection counts as a request that was not accepted.
+func (t *Throttle) decide(ctx context.Context, now int64, u float64, draw bool) error {
 	t.mu.Lock()
 	p := t.probabilityLocked(now)
 	if p == 0 {
@@ -254,10 +256,23 @@ func (t *Throttle) decide(now int64, u float64, draw bool) error {
 	t.countLocked(now, false)
 	t.rejected++
 	t.mu.Unlock()
-	if t.onReject != nil {
-		t.onReject(Rejection{Name: t.name, Probability: p, At: t.clock.Time(now)})
+	err := errorFor(t.errs, p)
+	if t.obs != nil && t.obs.Reject != nil {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		observe.Call(t.obs.Reject, resilience.Event{
+			Type:        resilience.EventReject,
+			Kind:        resilience.KindThrottle,
+			Policy:      t.name,
+			Context:     ctx,
+			Time:        t.clock.Time(now),
+			Err:         err,
+			Reason:      "throttled",
+			Probability: p,
+		})
 	}
-	return errorFor(t.errs, p)
+	return err
 }
 
 // drawLocked returns a random number in [0, 1).
@@ -358,7 +373,7 @@ func (t *Throttle) ProbabilityAt(now time.Time) float64 {
 // Snapshot is a throttle's counts at one moment, for metrics. It is a plain
 // value; the zero Snapshot is what a nil *Throttle reports.
 type Snapshot struct {
-	Name string
+	Name string // the throttle's name
 	// Requests and Accepts count the window: the requests attempted, local
 	// rejections included, and those the backend accepted.
 	Requests, Accepts int

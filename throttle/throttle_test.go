@@ -466,34 +466,58 @@ func TestRetryStopsAtARejection(t *testing.T) {
 	}
 }
 
-func TestOnReject(t *testing.T) {
+func TestObserver(t *testing.T) {
 	var (
 		th   *throttle.Throttle
-		got  []throttle.Rejection
+		got  []resilience.Event
 		seen []throttle.Snapshot
 	)
-	th = mustNew(t, throttle.Config{Name: "db", MinRequests: 1, OnReject: func(r throttle.Rejection) {
+	th = mustNew(t, throttle.Config{Name: "db", MinRequests: 1, Observer: &resilience.Observer{Reject: func(r resilience.Event) {
 		got = append(got, r)
-		// Calling back into the throttle must not deadlock: the hook runs
-		// outside the lock.
-		seen = append(seen, th.SnapshotAt(r.At))
-		_ = th.ProbabilityAt(r.At)
-	}})
+		// Calling back into the throttle must not deadlock: the observer
+		// runs outside the lock.
+		seen = append(seen, th.SnapshotAt(r.Time))
+		_ = th.ProbabilityAt(r.Time)
+	}}})
 	record(t, th, t0, 1, 9)
 	at := t0.Add(time.Second)
-	if _, err := th.AllowAt(at, 0.5); err == nil {
+	_, err := th.AllowAt(at, 0.5)
+	if err == nil {
 		t.Fatal("not rejected")
 	}
 	if _, err := th.AllowAt(at, 0.99); err != nil {
 		t.Fatalf("admitted call: %v", err)
 	}
-	want := throttle.Rejection{Name: "db", Probability: (10.0 - 2) / 11, At: at}
-	if len(got) != 1 || got[0].Name != want.Name || got[0].Probability != want.Probability || !got[0].At.Equal(at) {
-		t.Fatalf("OnReject got %+v, want one %+v", got, want)
+	if len(got) != 1 {
+		t.Fatalf("%d events, want one rejection", len(got))
 	}
-	// By the time the hook runs, the rejection is counted.
+	e := got[0]
+	if e.Type != resilience.EventReject || e.Kind != resilience.KindThrottle || e.Policy != "db" || e.Reason != "throttled" ||
+		e.Probability != (10.0-2)/11 || !e.Time.Equal(at) || e.Err != err || e.Context != context.Background() {
+		t.Fatalf("event %+v; want a rejection by db at probability 8/11, at %v, with the error %v", e, at, err)
+	}
+	// By the time the observer runs, the rejection is counted.
 	if seen[0].Requests != 11 || seen[0].Rejected != 1 {
-		t.Fatalf("the hook saw %+v; want the rejection counted", seen[0])
+		t.Fatalf("the observer saw %+v; want the rejection counted", seen[0])
+	}
+}
+
+func TestPanickingObserverLeavesTheThrottleWorking(t *testing.T) {
+	th := mustNew(t, throttle.Config{MinRequests: 1, Observer: resilience.ObserveAll(func(resilience.Event) { panic("observer") })})
+	record(t, th, t0, 0, 10)
+	at := t0.Add(time.Second)
+	for range 3 {
+		if _, err := th.AllowAt(at, 0); !errors.Is(err, throttle.ErrThrottled) {
+			t.Fatalf("AllowAt = %v, want a rejection", err)
+		}
+	}
+	p, err := th.AllowAt(at, 0.9999)
+	if err != nil {
+		t.Fatalf("AllowAt = %v, want an admission", err)
+	}
+	p.DoneAt(at, nil)
+	if s := th.SnapshotAt(at); s.Rejected != 3 || s.Requests != 14 || s.Accepts != 1 {
+		t.Fatalf("snapshot %+v; want 3 rejections counted, 14 requests, 1 accept", s)
 	}
 }
 
@@ -634,7 +658,7 @@ func TestNoAllocations(t *testing.T) {
 	}
 	// A backend that is down: nearly every call is rejected.
 	overloaded := mustNew(t, throttle.Config{})
-	hooked := mustNew(t, throttle.Config{OnReject: func(throttle.Rejection) {}})
+	hooked := mustNew(t, throttle.Config{Observer: resilience.ObserveAll(func(resilience.Event) {})})
 	for range 100 {
 		throttle.Do(ctx, overloaded, down)
 		throttle.Do(ctx, hooked, down)
@@ -648,7 +672,7 @@ func TestNoAllocations(t *testing.T) {
 		"admitted success, failures in window": func() { throttle.Do(ctx, mixed, ok) },
 		"Run":                                  func() { throttle.Run(ctx, clear, func(context.Context) error { return nil }) },
 		"rejection through Do":                 func() { throttle.Do(ctx, overloaded, down) },
-		"rejection with a hook":                func() { throttle.Do(ctx, hooked, down) },
+		"rejection with an observer":           func() { throttle.Do(ctx, hooked, down) },
 		"rejection through AllowAt": func() {
 			if _, err := atExplicit.AllowAt(t0, 0); err == nil {
 				panic("admitted")

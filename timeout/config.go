@@ -3,6 +3,8 @@ package timeout
 import (
 	"errors"
 	"time"
+
+	"github.com/netresilience/resilience"
 )
 
 // DefaultMaxAbandoned is the default of [Config].MaxAbandoned: how many calls
@@ -44,15 +46,16 @@ type Config struct {
 	// however many are still running.
 	MaxAbandoned int
 
-	// OnTimeout, if set, is called for every attempt that timed out, on the
-	// goroutine of the call, just before the timeout returns its error. It
-	// must not block for long.
-	OnTimeout func(Event)
-
-	// OnAbandonedReturn, if set, is called when a call that was left running
-	// returns at last (or panics), on that call's goroutine. It must not block
-	// for long.
-	OnAbandonedReturn func(Event)
+	// Observer, if set, receives the timeout's events, with Kind
+	// resilience.KindTimeout. Timeout comes for every attempt that timed
+	// out, on the goroutine of the call, just before the timeout returns
+	// its error: Err is that error (an *Error, which says whether the call
+	// was left running and unwraps to what the function returned), Delay
+	// how long the attempt ran. AbandonedReturn comes when a call that was
+	// left running returns at last, on that call's goroutine: Err is what
+	// the function returned, Delay how long it ran, and Reason "panicked"
+	// if it panicked (or called runtime.Goexit) instead. Default: none.
+	Observer *resilience.Observer
 }
 
 // validate reports the first nonsense in c.

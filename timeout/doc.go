@@ -23,8 +23,8 @@
 // function does, leaving it running in its own goroutine and dropping its
 // result; at most MaxAbandoned calls may be left running at once, beyond
 // which the timeout waits, as in cooperative mode, rather than pile up
-// goroutines. Hooks and [Timeout.Snapshot] report timeouts and abandoned
-// calls.
+// goroutines. Its observer ([Config].Observer) and [Timeout.Snapshot]
+// report timeouts and abandoned calls.
 //
 // A Timeout holds no per-call state beyond counters, and is safe for
 // concurrent use. Unlike most policies of this module, an attempt through it

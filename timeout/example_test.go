@@ -71,13 +71,15 @@ func Example_withRetry() {
 func ExampleConfig_abandon() {
 	// A call into a library that takes no context: Abandon returns at the
 	// deadline and leaves it running, up to MaxAbandoned at once.
-	returned := make(chan timeout.Event, 1)
+	returned := make(chan resilience.Event, 1)
 	perAttempt := timeout.MustNew(timeout.Config{
-		Name:              "legacy",
-		Timeout:           time.Millisecond,
-		Abandon:           true,
-		MaxAbandoned:      10,
-		OnAbandonedReturn: func(ev timeout.Event) { returned <- ev },
+		Name:         "legacy",
+		Timeout:      time.Millisecond,
+		Abandon:      true,
+		MaxAbandoned: 10,
+		Observer: &resilience.Observer{
+			AbandonedReturn: func(ev resilience.Event) { returned <- ev },
+		},
 	})
 	stuck := make(chan struct{})
 	err := timeout.Run(context.Background(), perAttempt, func(context.Context) error {

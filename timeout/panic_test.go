@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/timeout"
 )
 
@@ -22,9 +23,9 @@ func TestAbandonedPanicEndsTheProgram(t *testing.T) {
 	if os.Getenv(env) == "1" {
 		synctest.Test(t, func(t *testing.T) {
 			tm := timeout.MustNew(timeout.Config{Timeout: time.Second, Abandon: true,
-				OnAbandonedReturn: func(ev timeout.Event) {
-					fmt.Fprintf(os.Stderr, "hook: panicked=%v\n", ev.Panicked)
-				},
+				Observer: &resilience.Observer{AbandonedReturn: func(ev resilience.Event) {
+					fmt.Fprintf(os.Stderr, "hook: panicked=%v\n", ev.Reason == "panicked")
+				}},
 			})
 			release := make(chan struct{})
 			err := timeout.Run(context.Background(), tm, func(context.Context) error {

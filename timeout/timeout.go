@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/internal/observe"
 )
 
 // Timeout gives each attempt of a call its own deadline within the caller's.
@@ -20,39 +21,18 @@ import (
 // what most callers want.
 type Timeout struct {
 	// Set by New, then read-only.
-	name              string
-	timeout           time.Duration
-	abandon           bool
-	maxAbandoned      int64
-	onTimeout         func(Event)
-	onAbandonedReturn func(Event)
-	cause             *Error // the cause with which attempt contexts end
-	abandoned         *Error // returned when a call is left running
+	name         string
+	timeout      time.Duration
+	abandon      bool
+	maxAbandoned int64
+	obs          *resilience.Observer
+	cause        *Error // the cause with which attempt contexts end
+	abandoned    *Error // returned when a call is left running
 
 	timedOut  atomic.Uint64
 	left      atomic.Uint64 // calls abandoned since New
 	running   atomic.Int64  // abandoned calls still running
 	waitedFor atomic.Uint64
-}
-
-// Event describes an attempt that timed out, for [Config].OnTimeout, or an
-// abandoned call that returned at last, for [Config].OnAbandonedReturn. It
-// is a plain value, passed by copy.
-type Event struct {
-	Name    string        // the timeout's name
-	Timeout time.Duration // the attempt timeout
-	// Elapsed is the time from the start of the attempt to the event.
-	Elapsed time.Duration
-	// Abandoned is true when the call was left running: at the deadline, or
-	// when the caller's context ended.
-	Abandoned bool
-	// Err is what the function returned. It is nil in an OnTimeout event of
-	// an abandoned call, whose function has not returned.
-	Err error
-	// Panicked is true in an OnAbandonedReturn event when the abandoned call
-	// panicked or called runtime.Goexit. With no caller left to take the
-	// panic, it then goes on and ends the program, as any goroutine's does.
-	Panicked bool
 }
 
 // Snapshot is a timeout's counts at one moment, for metrics, from
@@ -81,12 +61,11 @@ func New(cfg Config) (*Timeout, error) {
 		return nil, err
 	}
 	t := &Timeout{
-		name:              cfg.Name,
-		timeout:           cfg.Timeout,
-		abandon:           cfg.Abandon,
-		maxAbandoned:      int64(cfg.MaxAbandoned),
-		onTimeout:         cfg.OnTimeout,
-		onAbandonedReturn: cfg.OnAbandonedReturn,
+		name:         cfg.Name,
+		timeout:      cfg.Timeout,
+		abandon:      cfg.Abandon,
+		maxAbandoned: int64(cfg.MaxAbandoned),
+		obs:          cfg.Observer,
 	}
 	switch {
 	case t.maxAbandoned == 0:
@@ -153,8 +132,9 @@ func (t *Timeout) Snapshot() Snapshot {
 // A panic in fn goes on up the stack of the caller of Do; in Abandon mode it
 // is carried over from fn's goroutine, with its original value (the stack
 // trace is then that of Do). A panic in a call already abandoned has no
-// caller to go to: it is reported to OnAbandonedReturn and then ends the
-// program, as the panic of any goroutine does; it is never swallowed.
+// caller to go to: it is reported to the observer's AbandonedReturn and then
+// ends the program, as the panic of any goroutine does; it is never
+// swallowed.
 //
 // The attempt's context costs the allocations of context.WithTimeout (four
 // on 64-bit Linux with Go 1.26) on every call, except when ctx's deadline
@@ -272,15 +252,25 @@ func (t *Timeout) outcome(ctx, actx context.Context, err error) error {
 	if !errors.Is(err, t.cause) { // fn did not return its context's cause
 		timedOut = &Error{Name: t.name, Limit: t.timeout, Err: err}
 	}
-	if t.onTimeout != nil {
-		t.onTimeout(Event{
-			Name:    t.name,
-			Timeout: t.timeout,
-			Elapsed: time.Since(startOf(actx, t)),
-			Err:     err,
-		})
+	if t.obs != nil && t.obs.Timeout != nil {
+		t.notify(t.obs.Timeout, resilience.EventTimeout, ctx, startOf(actx, t), timedOut)
 	}
 	return timedOut
+}
+
+// notify reports to f an event of type typ of the call with context ctx
+// whose attempt began at start.
+func (t *Timeout) notify(f func(resilience.Event), typ resilience.EventType, ctx context.Context, start time.Time, err error) {
+	now := time.Now()
+	observe.Call(f, resilience.Event{
+		Type:    typ,
+		Kind:    resilience.KindTimeout,
+		Policy:  t.name,
+		Context: ctx,
+		Time:    now,
+		Err:     err,
+		Delay:   now.Sub(start),
+	})
 }
 
 // A call's state, in Abandon mode: it changes once, from running to
@@ -336,13 +326,8 @@ func abandonable[T any, A attempt[T]](ctx, actx context.Context, t *Timeout, a A
 				return zero, context.Cause(ctx)
 			}
 			t.timedOut.Add(1)
-			if t.onTimeout != nil {
-				t.onTimeout(Event{
-					Name:      t.name,
-					Timeout:   t.timeout,
-					Elapsed:   time.Since(start),
-					Abandoned: true,
-				})
+			if t.obs != nil && t.obs.Timeout != nil {
+				t.notify(t.obs.Timeout, resilience.EventTimeout, ctx, start, t.abandoned)
 			}
 			return zero, t.abandoned
 		}
@@ -394,15 +379,21 @@ func (c *call[T, A]) run() {
 		}
 		t := c.t
 		t.running.Add(-1)
-		if t.onAbandonedReturn != nil {
-			t.onAbandonedReturn(Event{
-				Name:      t.name,
-				Timeout:   t.timeout,
-				Elapsed:   time.Since(c.start),
-				Abandoned: true,
-				Err:       c.err,
-				Panicked:  !ok,
-			})
+		if t.obs != nil && t.obs.AbandonedReturn != nil {
+			now := time.Now()
+			e := resilience.Event{
+				Type:    resilience.EventAbandonedReturn,
+				Kind:    resilience.KindTimeout,
+				Policy:  t.name,
+				Context: c.actx,
+				Time:    now,
+				Err:     c.err,
+				Delay:   now.Sub(c.start),
+			}
+			if !ok {
+				e.Reason = "panicked"
+			}
+			observe.Call(t.obs.AbandonedReturn, e)
 		}
 	}()
 	c.v, c.err = c.a.run(c.actx)

@@ -35,22 +35,31 @@ func hang(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// events records hook events.
+// events records observer events.
 type events struct {
 	mu   sync.Mutex
-	list []timeout.Event
+	list []resilience.Event
 }
 
-func (e *events) add(ev timeout.Event) {
+func (e *events) add(ev resilience.Event) {
 	e.mu.Lock()
 	e.list = append(e.list, ev)
 	e.mu.Unlock()
 }
 
-func (e *events) get() []timeout.Event {
+func (e *events) get() []resilience.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]timeout.Event(nil), e.list...)
+	return append([]resilience.Event(nil), e.list...)
+}
+
+// timedOut returns the *timeout.Error of a Timeout event, or nil.
+func timedOut(ev resilience.Event) *timeout.Error {
+	var te *timeout.Error
+	if ev.Type != resilience.EventTimeout || ev.Kind != resilience.KindTimeout || !errors.As(ev.Err, &te) {
+		return nil
+	}
+	return te
 }
 
 func wantSnapshot(t *testing.T, tm *timeout.Timeout, want timeout.Snapshot) {
@@ -88,7 +97,7 @@ func TestNewRejectsNonsense(t *testing.T) {
 		{Timeout: time.Second, Abandon: true},
 		{Timeout: time.Second, Abandon: true, MaxAbandoned: 1},
 		{Timeout: time.Second, Abandon: true, MaxAbandoned: -1},
-		{Name: "x", Timeout: time.Hour, OnTimeout: func(timeout.Event) {}, OnAbandonedReturn: func(timeout.Event) {}},
+		{Name: "x", Timeout: time.Hour, Observer: resilience.ObserveAll(func(resilience.Event) {})},
 	} {
 		if _, err := timeout.New(cfg); err != nil {
 			t.Errorf("New(%+v): %v", cfg, err)
@@ -150,7 +159,7 @@ func TestNilArguments(t *testing.T) {
 func TestSlowFunctionTimesOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var seen events
-		tm := mustNew(t, timeout.Config{Name: "llm", Timeout: 2 * time.Second, OnTimeout: seen.add})
+		tm := mustNew(t, timeout.Config{Name: "llm", Timeout: 2 * time.Second, Observer: &resilience.Observer{Timeout: seen.add}})
 		start := time.Now()
 		var deadline time.Time
 		var cause error
@@ -191,10 +200,10 @@ func TestSlowFunctionTimesOut(t *testing.T) {
 		wantSnapshot(t, tm, timeout.Snapshot{Name: "llm", Timeout: 2 * time.Second, TimedOut: 1})
 		evs := seen.get()
 		if len(evs) != 1 {
-			t.Fatalf("OnTimeout called %d times, want 1", len(evs))
+			t.Fatalf("Observer.Timeout called %d times, want 1", len(evs))
 		}
-		if ev := evs[0]; ev.Name != "llm" || ev.Timeout != 2*time.Second || ev.Elapsed != 2*time.Second ||
-			ev.Abandoned || ev.Err != context.DeadlineExceeded || ev.Panicked {
+		if ev, te := evs[0], timedOut(evs[0]); ev.Policy != "llm" || te == nil || te.Limit != 2*time.Second || ev.Delay != 2*time.Second ||
+			te.Abandoned || ev.Err != err || te.Err != context.DeadlineExceeded || ev.Reason != "" || !ev.Time.Equal(start.Add(2*time.Second)) {
 			t.Errorf("event = %+v", ev)
 		}
 	})
@@ -261,7 +270,7 @@ func TestBeforeTheDeadlineResultsAreUntouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, abandon := range []bool{false, true} {
 			var seen events
-			tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: abandon, OnTimeout: seen.add})
+			tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: abandon, Observer: &resilience.Observer{Timeout: seen.add}})
 			v, err := timeout.Do(context.Background(), tm, func(context.Context) (string, error) {
 				time.Sleep(time.Second - time.Nanosecond)
 				return "ok", nil
@@ -278,7 +287,7 @@ func TestBeforeTheDeadlineResultsAreUntouched(t *testing.T) {
 			}
 			wantSnapshot(t, tm, timeout.Snapshot{Timeout: time.Second})
 			if n := len(seen.get()); n != 0 {
-				t.Errorf("abandon=%v: OnTimeout called %d times", abandon, n)
+				t.Errorf("abandon=%v: Observer.Timeout called %d times", abandon, n)
 			}
 		}
 	})
@@ -287,7 +296,7 @@ func TestBeforeTheDeadlineResultsAreUntouched(t *testing.T) {
 func TestCooperativeWaitsForAFunctionThatIgnoresItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var seen events
-		tm := mustNew(t, timeout.Config{Timeout: time.Second, OnTimeout: seen.add})
+		tm := mustNew(t, timeout.Config{Timeout: time.Second, Observer: &resilience.Observer{Timeout: seen.add}})
 		start := time.Now()
 		err := timeout.Run(context.Background(), tm, func(context.Context) error {
 			time.Sleep(5 * time.Second) // ignores its context
@@ -299,7 +308,7 @@ func TestCooperativeWaitsForAFunctionThatIgnoresItsContext(t *testing.T) {
 		if !errors.Is(err, timeout.ErrTimeout) || !errors.Is(err, errLate) {
 			t.Errorf("err = %v; want an ErrTimeout wrapping the late error", err)
 		}
-		if evs := seen.get(); len(evs) != 1 || evs[0].Elapsed != 5*time.Second || evs[0].Err != errLate || evs[0].Abandoned {
+		if evs := seen.get(); len(evs) != 1 || evs[0].Delay != 5*time.Second || timedOut(evs[0]) == nil || timedOut(evs[0]).Err != errLate || timedOut(evs[0]).Abandoned {
 			t.Errorf("events = %+v", evs)
 		}
 
@@ -320,7 +329,7 @@ func TestCallersDeadlineStaysTheCallers(t *testing.T) {
 		t.Run(fmt.Sprint("abandon=", abandon), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var seen events
-				tm := mustNew(t, timeout.Config{Timeout: 5 * time.Second, Abandon: abandon, OnTimeout: seen.add})
+				tm := mustNew(t, timeout.Config{Timeout: 5 * time.Second, Abandon: abandon, Observer: &resilience.Observer{Timeout: seen.add}})
 				start := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
@@ -344,7 +353,7 @@ func TestCallersDeadlineStaysTheCallers(t *testing.T) {
 					t.Errorf("attempt deadline = start+%v, want the caller's, start+1s", deadline.Sub(start))
 				}
 				if n := len(seen.get()); n != 0 {
-					t.Errorf("OnTimeout called %d times", n)
+					t.Errorf("Observer.Timeout called %d times", n)
 				}
 				if s := tm.Snapshot(); s.TimedOut != 0 {
 					t.Errorf("TimedOut = %d, want 0", s.TimedOut)
@@ -382,7 +391,7 @@ func TestCallersCancellationStaysTheCallers(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var timeouts, returns events
 				tm := mustNew(t, timeout.Config{Timeout: 5 * time.Second, Abandon: abandon,
-					OnTimeout: timeouts.add, OnAbandonedReturn: returns.add})
+					Observer: &resilience.Observer{Timeout: timeouts.add, AbandonedReturn: returns.add}})
 				ctx, cancel := context.WithCancelCause(context.Background())
 				time.AfterFunc(time.Second, func() { cancel(errGaveUp) })
 				start := time.Now()
@@ -411,10 +420,10 @@ func TestCallersCancellationStaysTheCallers(t *testing.T) {
 				want.AbandonedRunning = 0
 				wantSnapshot(t, tm, want)
 				if n := len(timeouts.get()); n != 0 {
-					t.Errorf("OnTimeout called %d times", n)
+					t.Errorf("Observer.Timeout called %d times", n)
 				}
 				if evs := returns.get(); abandon && (len(evs) != 1 || evs[0].Err != errLate) {
-					t.Errorf("OnAbandonedReturn events = %+v", evs)
+					t.Errorf("AbandonedReturn events = %+v", evs)
 				}
 			})
 		})
@@ -472,7 +481,7 @@ func TestAbandonReturnsAtTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var timeouts, returns events
 		tm := mustNew(t, timeout.Config{Name: "legacy", Timeout: time.Second, Abandon: true,
-			OnTimeout: timeouts.add, OnAbandonedReturn: returns.add})
+			Observer: &resilience.Observer{Timeout: timeouts.add, AbandonedReturn: returns.add}})
 		start := time.Now()
 		release := make(chan struct{})
 		finished := make(chan struct{})
@@ -500,11 +509,11 @@ func TestAbandonReturnsAtTheDeadline(t *testing.T) {
 		}
 		want := timeout.Snapshot{Name: "legacy", Timeout: time.Second, TimedOut: 1, Abandoned: 1, AbandonedRunning: 1}
 		wantSnapshot(t, tm, want)
-		if evs := timeouts.get(); len(evs) != 1 || !evs[0].Abandoned || evs[0].Err != nil || evs[0].Elapsed != time.Second {
-			t.Errorf("OnTimeout events = %+v", evs)
+		if evs := timeouts.get(); len(evs) != 1 || timedOut(evs[0]) == nil || !timedOut(evs[0]).Abandoned || evs[0].Err != err || evs[0].Delay != time.Second {
+			t.Errorf("Timeout events = %+v", evs)
 		}
 		if n := len(returns.get()); n != 0 {
-			t.Errorf("OnAbandonedReturn called %d times before the call returned", n)
+			t.Errorf("Observer.AbandonedReturn called %d times before the call returned", n)
 		}
 
 		time.Sleep(4 * time.Second)
@@ -519,10 +528,11 @@ func TestAbandonReturnsAtTheDeadline(t *testing.T) {
 		wantSnapshot(t, tm, want)
 		evs := returns.get()
 		if len(evs) != 1 {
-			t.Fatalf("OnAbandonedReturn called %d times, want 1", len(evs))
+			t.Fatalf("Observer.AbandonedReturn called %d times, want 1", len(evs))
 		}
-		if ev := evs[0]; ev.Name != "legacy" || ev.Err != errLate || ev.Elapsed != 5*time.Second || !ev.Abandoned || ev.Panicked {
-			t.Errorf("OnAbandonedReturn event = %+v", ev)
+		if ev := evs[0]; ev.Type != resilience.EventAbandonedReturn || ev.Kind != resilience.KindTimeout || ev.Policy != "legacy" ||
+			ev.Err != errLate || ev.Delay != 5*time.Second || ev.Reason != "" || ev.Context == nil {
+			t.Errorf("AbandonedReturn event = %+v", ev)
 		}
 	})
 }
@@ -549,7 +559,7 @@ func TestAbandonModeWithAFunctionThatHonoursItsContext(t *testing.T) {
 func TestMaxAbandonedBoundsTheCallsLeftRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var returns events
-		tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: true, MaxAbandoned: 2, OnAbandonedReturn: returns.add})
+		tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: true, MaxAbandoned: 2, Observer: &resilience.Observer{AbandonedReturn: returns.add}})
 		release := make(chan struct{})
 		stuck := func(context.Context) error { <-release; return errLate }
 		for i := 1; i <= 2; i++ {
@@ -582,7 +592,7 @@ func TestMaxAbandonedBoundsTheCallsLeftRunning(t *testing.T) {
 		synctest.Wait()
 		wantSnapshot(t, tm, timeout.Snapshot{Timeout: time.Second, TimedOut: 3, Abandoned: 2, WaitedFor: 1})
 		if n := len(returns.get()); n != 2 {
-			t.Errorf("OnAbandonedReturn called %d times, want 2", n)
+			t.Errorf("Observer.AbandonedReturn called %d times, want 2", n)
 		}
 
 		// Room again: the next call is abandoned.
@@ -730,8 +740,10 @@ func TestConcurrentCallsStayWithinTheBound(t *testing.T) {
 		var tm *timeout.Timeout
 		var returned events
 		tm = mustNew(t, timeout.Config{Timeout: time.Second, Abandon: true, MaxAbandoned: bound,
-			OnTimeout:         func(timeout.Event) { observe(tm) },
-			OnAbandonedReturn: func(ev timeout.Event) { observe(tm); returned.add(ev) },
+			Observer: &resilience.Observer{
+				Timeout:         func(resilience.Event) { observe(tm) },
+				AbandonedReturn: func(ev resilience.Event) { observe(tm); returned.add(ev) },
+			},
 		})
 		release := make(chan struct{})
 		const callers, calls = 20, 10

@@ -186,9 +186,9 @@ func demo(out io.Writer, set settings) error {
 			MaxAttempts:   4,
 			Backoff:       strategy,
 			MaxRetryAfter: 5 * time.Second,
-			OnRetry: func(e retry.Event) {
+			Observer: &resilience.Observer{Retry: func(e resilience.Event) {
 				fmt.Fprintf(out, "    retrying in %v\n", e.Delay.Round(time.Millisecond))
-			},
+			}},
 		})
 		if err != nil {
 			return err

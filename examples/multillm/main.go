@@ -222,9 +222,9 @@ func run(w io.Writer, sc scenario) (report, error) {
 	// 50ms; the loser's request is canceled.
 	var hedges atomic.Int64
 	h, err := hedge.New(hedge.Config{
-		Name:    "models",
-		Delay:   50 * time.Millisecond,
-		OnHedge: func(hedge.Event) { hedges.Add(1) },
+		Name:     "models",
+		Delay:    50 * time.Millisecond,
+		Observer: &resilience.Observer{Hedge: func(resilience.Event) { hedges.Add(1) }},
 	})
 	if err != nil {
 		return report{}, err

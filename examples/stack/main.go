@@ -83,22 +83,33 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // waits counts the calls that waited in the rate limiter and the bulkhead.
 type waits struct{ limiter, bulkhead atomic.Int64 }
 
+// observer returns one observer for both policies: the events say which
+// kind of policy sent them.
+func (w *waits) observer() *resilience.Observer {
+	return &resilience.Observer{Admit: func(e resilience.Event) {
+		if e.Delay == 0 {
+			return // admitted at once
+		}
+		switch e.Kind {
+		case resilience.KindRateLimit:
+			w.limiter.Add(1)
+		case resilience.KindBulkhead:
+			w.bulkhead.Add(1)
+		}
+	}}
+}
+
 // stack builds the policies in the recommended order, outermost first.
 func stack(sc scenario, w *waits) (resilience.Policy, *budget.Budget, *breaker.Breaker, error) {
+	obs := w.observer()
 	limit, err := ratelimit.New(ratelimit.Config{
-		Name: "quota", Limit: 400, Burst: 10, MaxWait: 100 * time.Millisecond,
-		OnWait: func(ratelimit.Waiting) { w.limiter.Add(1) },
+		Name: "quota", Limit: 400, Burst: 10, MaxWait: 100 * time.Millisecond, Observer: obs,
 	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	bh, err := bulkhead.New(bulkhead.Config{
-		Name: "pool", MaxConcurrent: 6, MaxWait: 50 * time.Millisecond,
-		OnAdmit: func(a bulkhead.Admission) {
-			if a.Waited > 0 {
-				w.bulkhead.Add(1)
-			}
-		},
+		Name: "pool", MaxConcurrent: 6, MaxWait: 50 * time.Millisecond, Observer: obs,
 	})
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,0 +1,296 @@
+package resilience
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/netresilience/resilience/internal/observe"
+)
+
+// Kind names the kind of policy an [Event] comes from.
+type Kind uint8
+
+// The kinds of policy. The zero Kind is none of them.
+const (
+	KindRetry     Kind = iota + 1 // package retry
+	KindBreaker                   // package breaker
+	KindBudget                    // package budget
+	KindBulkhead                  // package bulkhead
+	KindRateLimit                 // package ratelimit
+	KindThrottle                  // package throttle
+	KindTimeout                   // package timeout
+	KindHedge                     // package hedge
+	KindFallback                  // package fallback
+	KindTransport                 // package resiliencehttp's Transport, for what only it does
+)
+
+var kindNames = [...]string{
+	KindRetry:     "retry",
+	KindBreaker:   "breaker",
+	KindBudget:    "budget",
+	KindBulkhead:  "bulkhead",
+	KindRateLimit: "ratelimit",
+	KindThrottle:  "throttle",
+	KindTimeout:   "timeout",
+	KindHedge:     "hedge",
+	KindFallback:  "fallback",
+	KindTransport: "transport",
+}
+
+// String returns the name of the policy's package, such as "retry" or
+// "ratelimit", or "transport" for [KindTransport].
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// EventType says what happened in an [Event]: it names the field of
+// [Observer] that receives the event.
+type EventType uint8
+
+// The types of event, one per field of [Observer]. The zero EventType is none
+// of them.
+const (
+	EventRetry           EventType = iota + 1 // Observer.Retry
+	EventSuccess                              // Observer.Success
+	EventGiveUp                               // Observer.GiveUp
+	EventStateChange                          // Observer.StateChange
+	EventReject                               // Observer.Reject
+	EventAdmit                                // Observer.Admit
+	EventTimeout                              // Observer.Timeout
+	EventAbandonedReturn                      // Observer.AbandonedReturn
+	EventHedge                                // Observer.Hedge
+	EventFallback                             // Observer.Fallback
+)
+
+var eventNames = [...]string{
+	EventRetry:           "retry",
+	EventSuccess:         "success",
+	EventGiveUp:          "give-up",
+	EventStateChange:     "state-change",
+	EventReject:          "reject",
+	EventAdmit:           "admit",
+	EventTimeout:         "timeout",
+	EventAbandonedReturn: "abandoned-return",
+	EventHedge:           "hedge",
+	EventFallback:        "fallback",
+}
+
+// String returns a short lower-case name, such as "give-up" or
+// "state-change".
+func (t EventType) String() string {
+	if int(t) < len(eventNames) && eventNames[t] != "" {
+		return eventNames[t]
+	}
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Event is one thing a policy did, as an [Observer] receives it: a plain
+// value, passed by copy, that a policy builds only when the Observer has a
+// func for its Type. Which fields are set depends on the Type and Kind, as
+// the fields of Observer say; the others are zero.
+type Event struct {
+	Type   EventType
+	Kind   Kind
+	Policy string // the policy's Config.Name; "" if it has none
+
+	// Context is the context of the call the event belongs to, as the
+	// policy received it. It is context.Background() for events that
+	// belong to no call (a breaker's state change, a budget's refusal) or
+	// that come through a method that takes no context (a breaker's or a
+	// throttle's Allow). It is never nil.
+	Context context.Context
+
+	// Time is when it happened, on the policy's clock: the time given to
+	// an At method (AllowAt, DoneAt, ...) under virtual time, or the time
+	// the policy read.
+	Time time.Time
+
+	// Err is the error behind the event, if any: the failed attempt's
+	// (Retry), the call's final error (GiveUp), the policy's rejection
+	// (Reject: errors.As finds the package's *Error, such as a
+	// *breaker.Error), the timeout's *timeout.Error (Timeout), what an
+	// abandoned call returned (AbandonedReturn), the failure that fell back
+	// (Fallback).
+	Err error
+
+	// Attempt numbers what the event is about: the attempt that failed
+	// (Retry) or the attempts made (Success, GiveUp), 1 for the first; the
+	// hedge (Hedge, and a hedge's Reject), 1 for the first; the breaker's
+	// new state (StateChange: its generation, which grows by one with
+	// every change of state).
+	Attempt int
+
+	// Delay is a duration whose meaning depends on the Type: the wait
+	// before the next attempt (Retry); how long the call waited for its
+	// slot or tokens (Admit, and a bulkhead's Reject); how long until the
+	// policy may admit the call, where it knows (Reject by a breaker or a
+	// rate limiter, as the rejection's RetryAfter); how long the attempt
+	// had run (Timeout, AbandonedReturn); the delay after which the hedge
+	// was sent (Hedge, and a hedge's Reject).
+	Delay time.Duration
+
+	// From and To are the states of a breaker's StateChange, as
+	// breaker.State's String returns them: "closed", "open", "half-open".
+	From, To string
+
+	// Reason says why: the retry.Reason a retry policy gave up for
+	// (GiveUp), such as "attempts exhausted"; the rejection's reason
+	// (Reject), such as "open", "queue full" or "wait too long"; the class
+	// of the failure that fell back (Fallback), such as "transient"; and
+	// "panicked" for an abandoned call that panicked (AbandonedReturn).
+	Reason string
+
+	// Cost is the call's tokens, for a rate limiter's Admit and Reject.
+	Cost int
+
+	// Probability is the exact rejection probability a throttle refused
+	// the call at, for its Reject.
+	Probability float64
+}
+
+// Observer receives the events of the policies it is given to, in the spirit
+// of net/http/httptrace.ClientTrace: one optional func per type of event,
+// each taking an [Event]. Set the funcs you need and give the Observer to any
+// number of policies through their Config's Observer field; [Observers]
+// joins several into one.
+//
+// A policy without an Observer, or whose Observer lacks the func for an
+// event, pays a nil check for it and builds no event. Building one allocates
+// nothing, but reads the clock for its Time where the policy has not read it
+// already (about 20 to 60ns, by machine): set Success and Admit, which come
+// with every call, only if you use them. The funcs run on the
+// goroutine of the call the event belongs to (or, for a breaker's state
+// changes, on the goroutine of a call that made a change), never while the
+// policy holds a lock, so they may call any method of the policy; they
+// should not block, since the call waits for them. Funcs shared by policies
+// or by concurrent calls must be safe for concurrent use. A panic in a func
+// is recovered and dropped: the policy and the call go on as if it had
+// returned. An Observer must not be changed once a policy has it.
+type Observer struct {
+	// Retry: an attempt failed, and the retry policy tries again after
+	// Delay. Attempt is the attempt that failed, Err its error.
+	Retry func(Event)
+
+	// Success: a call through the retry policy succeeded, after Attempt
+	// attempts: 1 when it succeeded at once, more when it did after
+	// retries.
+	Success func(Event)
+
+	// GiveUp: a call through the retry policy failed for good after
+	// Attempt attempts: 1 when the first attempt's error was not worth
+	// retrying. Reason is why (the retry.Reason), Err the error the call
+	// returns (a *retry.Error when it was retried, or could have been).
+	// With Success, it ends every call a retry policy begins, but for a
+	// call whose attempt panicked.
+	GiveUp func(Event)
+
+	// StateChange: a breaker changed state, From one To another. Changes
+	// reach the func in the order they happened, and Attempt numbers them.
+	StateChange func(Event)
+
+	// Reject: a policy refused a call, which did not run: a breaker open,
+	// or half-open with its probes taken (Reason "open", "half-open full");
+	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
+	// retry budget spent (Kind budget); a hedge that the budget refused
+	// (Kind hedge). Err is the rejection, Reason why. A call whose own
+	// context ended while it waited is not rejected.
+	Reject func(Event)
+
+	// Admit: a bulkhead or a rate limiter admitted a call, after waiting
+	// Delay for its slot or tokens (zero when it went at once). It comes
+	// for every admission, so keep it cheap.
+	Admit func(Event)
+
+	// Timeout: an attempt's deadline passed while the caller's context was
+	// alive, after the attempt had run Delay. Err is the *timeout.Error the
+	// attempt returns.
+	Timeout func(Event)
+
+	// AbandonedReturn: a call that a timeout in Abandon mode left running
+	// returned at last, Delay after it began, with Err; Reason is
+	// "panicked" if it panicked instead (the panic then ends the program).
+	AbandonedReturn func(Event)
+
+	// Hedge: a hedger sent hedge number Attempt, Delay after the call
+	// began.
+	Hedge func(Event)
+
+	// Fallback: a call failed with Err, in the class Reason, and its
+	// alternative is about to run.
+	Fallback func(Event)
+}
+
+// fields lists every func field of an Observer, for Observers.
+var fields = [...]func(*Observer) *func(Event){
+	func(o *Observer) *func(Event) { return &o.Retry },
+	func(o *Observer) *func(Event) { return &o.Success },
+	func(o *Observer) *func(Event) { return &o.GiveUp },
+	func(o *Observer) *func(Event) { return &o.StateChange },
+	func(o *Observer) *func(Event) { return &o.Reject },
+	func(o *Observer) *func(Event) { return &o.Admit },
+	func(o *Observer) *func(Event) { return &o.Timeout },
+	func(o *Observer) *func(Event) { return &o.AbandonedReturn },
+	func(o *Observer) *func(Event) { return &o.Hedge },
+	func(o *Observer) *func(Event) { return &o.Fallback },
+}
+
+// Observers joins observers into one. It returns nil if every one is nil,
+// the one that is not if there is only one, and otherwise a new Observer
+// whose every func calls those of the list, in the list's order: a field is
+// nil when no observer of the list has that func. A panic in one func of the
+// list does not keep the next from being called. Observers reads the
+// observers' funcs when it is called.
+func Observers(list ...*Observer) *Observer {
+	var only *Observer
+	n := 0
+	for _, o := range list {
+		if o != nil {
+			only = o
+			n++
+		}
+	}
+	if n <= 1 {
+		return only
+	}
+	joined := &Observer{}
+	for _, field := range fields {
+		var funcs []func(Event)
+		for _, o := range list {
+			if o != nil && *field(o) != nil {
+				funcs = append(funcs, *field(o))
+			}
+		}
+		switch len(funcs) {
+		case 0:
+		case 1:
+			*field(joined) = funcs[0]
+		default:
+			*field(joined) = func(e Event) {
+				for _, f := range funcs {
+					observe.Call(f, e)
+				}
+			}
+		}
+	}
+	return joined
+}
+
+// ObserveAll returns an Observer whose every func is f: for an exporter that
+// handles every event in one place, switching on [Event].Type. Since its
+// Success and Admit funcs are set, a retry policy builds an event for every
+// call, and a bulkhead or a rate limiter for every admission. A nil f gives a
+// nil Observer.
+func ObserveAll(f func(Event)) *Observer {
+	if f == nil {
+		return nil
+	}
+	o := &Observer{}
+	for _, field := range fields {
+		*field(o) = f
+	}
+	return o
+}
