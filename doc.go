@@ -13,10 +13,11 @@
 //     one, [WithRetryAfter] attaches one and [RetryAfter] finds it;
 //   - the [Policy] interface, [Compose] to stack policies, and the executors
 //     [Do] and [Run] that run a function through a policy;
-//   - the two extension points through which executors drive a policy's
+//   - the extension points through which executors drive a policy's
 //     decisions themselves, without allocating: [Retrier] (decide after each
-//     failure whether and when to try again; run by [Retry]) and [Guard]
-//     (admit a pass, then hear how it ended; run by [Guarded]).
+//     failure whether and when to try again; run by [Retry]), [Guard]
+//     (admit a pass, then hear how it ended; run by [Guarded]) and [Scope]
+//     (give each pass a context of its own, as a per-attempt timeout does).
 //
 // The policies themselves live in their own packages: retry (with delay
 // strategies from package backoff and retry budgets from package budget),

@@ -53,7 +53,14 @@ func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, e
 	if err := badArgs(ctx, g == nil, fn == nil); err != nil {
 		return v, err
 	}
-	if ctx.Err() != nil {
+	return guarded(ctx, g, fn, true)
+}
+
+// guarded is Guarded for arguments that the caller has checked. It checks
+// ctx first if check is set; the caller that has just found ctx alive
+// clears it.
+func guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, error), check bool) (v T, err error) {
+	if check && ctx.Err() != nil {
 		return v, context.Cause(ctx)
 	}
 	t, err := g.Enter(ctx)

@@ -97,6 +97,11 @@ func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Conte
 		var zero T
 		return zero, context.Cause(ctx)
 	}
+	return retrySteps(ctx, r, attempt)
+}
+
+// retrySteps is retryLoop for a ctx that the caller has just found alive.
+func retrySteps[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
 	timed, err := r.BeginRetries()
 	if err != nil {
 		var zero T

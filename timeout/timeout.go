@@ -186,6 +186,40 @@ func (t *Timeout) Execute(ctx context.Context, op resilience.Operation) error {
 	return err
 }
 
+// Begin implements resilience.Scope, through which resilience.Do runs a
+// Timeout inside a resilience.Compose without allocating beyond the
+// attempt's context: it returns the attempt's context, as Do gives it to
+// its function, and its cancel function. In Abandon mode, or for a nil t,
+// it returns ok false, and the attempt goes through [Timeout.Execute].
+func (t *Timeout) Begin(ctx context.Context) (actx context.Context, cancel context.CancelFunc, ok bool) {
+	if t == nil || t.abandon {
+		return nil, nil, false
+	}
+	if t.callerFirst(ctx) {
+		return ctx, nil, true
+	}
+	actx, cancel = context.WithTimeoutCause(ctx, t.timeout, t.cause)
+	return actx, cancel, true
+}
+
+// End implements resilience.Scope: it returns the error of an attempt that
+// ran with the context actx from [Timeout.Begin] and returned err, as Do
+// returns it.
+func (t *Timeout) End(ctx, actx context.Context, err error) error {
+	if err != nil {
+		err = t.outcome(ctx, actx, err)
+	}
+	return err
+}
+
+// callerFirst reports whether ctx's deadline comes no later than the
+// attempt's would: it is then the attempt's, as the attempt can only end
+// with the caller's context, which it gets as it is.
+func (t *Timeout) callerFirst(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !d.After(time.Now().Add(t.timeout))
+}
+
 // check returns the error for a missing context, timeout or function.
 func check(ctx context.Context, t *Timeout, noFunc bool) error {
 	switch {
@@ -226,27 +260,23 @@ func run[T any, A attempt[T]](ctx context.Context, t *Timeout, a A) (T, error) {
 		var zero T
 		return zero, context.Cause(ctx)
 	}
+	if !t.abandon {
+		actx, cancel, _ := t.Begin(ctx)
+		if cancel != nil {
+			defer cancel()
+		}
+		v, err := a.run(actx)
+		return v, t.End(ctx, actx, err)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		if now := time.Now(); !d.After(now.Add(t.timeout)) {
-			// The caller's deadline comes first, so it is the attempt's:
-			// the attempt can only end with the caller's context, and
-			// needs no context of its own.
-			if t.abandon {
-				return runAbandonable[T](ctx, ctx, t, a, now)
-			}
-			return a.run(ctx)
+			// The caller's deadline comes first, so it is the attempt's.
+			return runAbandonable[T](ctx, ctx, t, a, now)
 		}
 	}
 	actx, cancel := context.WithTimeoutCause(ctx, t.timeout, t.cause)
 	defer cancel()
-	if t.abandon {
-		return runAbandonable[T](ctx, actx, t, a, startOf(actx, t))
-	}
-	v, err := a.run(actx)
-	if err != nil {
-		err = t.outcome(ctx, actx, err)
-	}
-	return v, err
+	return runAbandonable[T](ctx, actx, t, a, startOf(actx, t))
 }
 
 // startOf returns when the attempt whose context is actx started.
