@@ -275,12 +275,20 @@ func runChain[T any, A attempt[T]](ctx context.Context, layers []layer, a A, che
 	}
 	// The caller's function itself, when it is all that is left inside:
 	// one call shorter than the closures below.
-	fn, last := any(a).(valueAttempt[T])
-	last = last && len(inner) == 0
+	fn, isFn := any(a).(valueAttempt[T])
+	last := isFn && len(inner) == 0
 	switch l.kind {
 	case retrierLayer:
 		if last {
 			return retrySteps(ctx, l.retrier, fn)
+		}
+		if isFn && len(inner) == 1 && inner[0].kind == guardLayer {
+			// A guard and the caller's function, the most common pair
+			// inside a retry: its closure one call shorter still.
+			g := inner[0].guard
+			return retrySteps(ctx, l.retrier, func(ctx context.Context) (T, error) {
+				return guarded(ctx, g, fn, false)
+			})
 		}
 		return retrySteps(ctx, l.retrier, func(ctx context.Context) (T, error) {
 			return runChain[T](ctx, inner, a, true)
