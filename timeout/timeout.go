@@ -214,10 +214,12 @@ func (t *Timeout) End(ctx, actx context.Context, err error) error {
 
 // callerFirst reports whether ctx's deadline comes no later than the
 // attempt's would: it is then the attempt's, as the attempt can only end
-// with the caller's context, which it gets as it is.
+// with the caller's context, which it gets as it is. It reads only the
+// monotonic clock when the deadline carries a monotonic reading, as those
+// of context.WithTimeout do.
 func (t *Timeout) callerFirst(ctx context.Context) bool {
 	d, ok := ctx.Deadline()
-	return ok && !d.After(time.Now().Add(t.timeout))
+	return ok && time.Until(d) <= t.timeout
 }
 
 // check returns the error for a missing context, timeout or function.
