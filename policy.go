@@ -138,9 +138,10 @@ func (c *chain) Execute(ctx context.Context, op Operation) error {
 //
 // A call that p admits and that succeeds at once allocates nothing when p is
 // one of this module's policies, or a [Compose] of them — nothing but fn
-// itself: because Do may hand fn to any Policy, a closure that captures
-// variables escapes to the heap. [Retry] and the retry package's Do and Run
-// never hand fn on, so with them even such a closure costs nothing.
+// itself, and the context that a per-attempt timeout gives each attempt:
+// because Do may hand fn to any Policy, a closure that captures variables
+// escapes to the heap. [Retry] and the retry package's Do and Run never hand
+// fn on, so with them even such a closure costs nothing.
 func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
 	if ctx != nil && fn != nil { // the common cases, one call shorter
 		switch p := p.(type) {

@@ -152,11 +152,12 @@ func (t *Timeout) Snapshot() Snapshot {
 // program, as the panic of any goroutine does; it is never swallowed.
 //
 // The attempt's context costs the allocations of context.WithTimeout (four
-// on 64-bit Linux with Go 1.26) on every call, except when ctx's deadline
-// comes first: fn then receives ctx itself and a successful call allocates
-// nothing. A closure passed to Do escapes to the heap, since Abandon mode
-// hands it to a goroutine. Abandon mode adds a goroutine and its
-// allocations. A nil ctx, t or fn is reported as an error, not a panic.
+// on 64-bit Linux with Go 1.26) on every call, and a successful call in
+// cooperative mode costs nothing more (see the package doc), except when
+// ctx's deadline comes first: fn then receives ctx itself and a successful
+// call allocates nothing. A closure passed to Do escapes to the heap, since
+// Abandon mode hands it to a goroutine. Abandon mode adds a goroutine and
+// its allocations. A nil ctx, t or fn is reported as an error, not a panic.
 func Do[T any](ctx context.Context, t *Timeout, fn func(context.Context) (T, error)) (T, error) {
 	if err := check(ctx, t, fn == nil); err != nil {
 		var zero T
