@@ -150,7 +150,7 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 				return runChain[T](ctx, p.layers, valueAttempt[T](fn), true)
 			}
 		case Retrier:
-			return retryLoop(ctx, p, fn)
+			return retryLoop(ctx, p, fn, true)
 		case Guard:
 			return Guarded(ctx, p, fn)
 		}
@@ -172,7 +172,7 @@ func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 				return err
 			}
 		case Retrier:
-			_, err := retryLoop(ctx, p, errorAttempt(fn).run)
+			_, err := retryLoop(ctx, p, errorAttempt(fn).run, true)
 			return err
 		case Guard:
 			_, err := Guarded(ctx, p, errorAttempt(fn).run)
@@ -281,19 +281,19 @@ func runChain[T any, A attempt[T]](ctx context.Context, layers []layer, a A, che
 	switch l.kind {
 	case retrierLayer:
 		if last {
-			return retrySteps(ctx, l.retrier, fn)
+			return retryLoop(ctx, l.retrier, fn, false)
 		}
 		if isFn && len(inner) == 1 && inner[0].kind == guardLayer {
 			// A guard and the caller's function, the most common pair
 			// inside a retry: its closure one call shorter still.
 			g := inner[0].guard
-			return retrySteps(ctx, l.retrier, func(ctx context.Context) (T, error) {
+			return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
 				return guarded(ctx, g, fn, false)
-			})
+			}, false)
 		}
-		return retrySteps(ctx, l.retrier, func(ctx context.Context) (T, error) {
+		return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
 			return runChain[T](ctx, inner, a, true)
-		})
+		}, false)
 	case guardLayer:
 		if last {
 			return guarded(ctx, l.guard, fn, false)
