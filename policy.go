@@ -259,12 +259,13 @@ func start[T any, A attempt[T]](ctx context.Context, p Policy, a A) (T, error) {
 }
 
 // runChain runs a through the layers, the first outermost. The executors
-// of retriers and guards check ctx before they start; checked says that ctx
-// was found alive just before, with nothing that waits since — by Do, Run
-// or start, or by a retry executor before each attempt — so that the
+// of retriers, guards and scopes check ctx before they start; checked says
+// that ctx was found alive just before, with nothing that waits since — by
+// Do, Run or start, or by a retry executor before each attempt — so that the
 // first layer need not check it again. Inside a guard or a policy of
 // another package, which may have waited (a bulkhead's queue, a rate
-// limiter), the next retrier or guard checks it.
+// limiter), or a scope, whose context may have ended at once, the next
+// retrier, guard or scope checks it.
 func runChain[T any, A attempt[T]](ctx context.Context, layers []layer, a A, checked bool) (T, error) {
 	if len(layers) == 0 {
 		return a.run(ctx)

@@ -19,7 +19,8 @@ type Scope interface {
 
 	// End returns the error of a pass that Begin began with ctx and that
 	// returned err with the context pctx: err itself, or what the scope
-	// makes of it. It is called before the context is released.
+	// makes of it. It is called once the pass has returned (not after a
+	// panic), before the context is released.
 	End(ctx, pctx context.Context, err error) error
 }
 
