@@ -14,10 +14,11 @@
 //     ([RetryAfterAt] at a given time, for virtual time);
 //   - the [Policy] interface, [Compose] to stack policies, and the executors
 //     [Do] and [Run] that run a function through a policy;
-//   - the two extension points through which executors drive a policy's
+//   - the extension points through which executors drive a policy's
 //     decisions themselves, without allocating: [Retrier] (decide after each
-//     failure whether and when to try again; run by [Retry]) and [Guard]
-//     (admit a pass, then hear how it ended; run by [Guarded]);
+//     failure whether and when to try again; run by [Retry]), [Guard]
+//     (admit a pass, then hear how it ended; run by [Guarded]) and [Scope]
+//     (give each pass a context of its own, as a per-attempt timeout does);
 //   - the one observer model of every policy: an [Observer] of optional
 //     funcs, one per [EventType], each taking an [Event] by value, which any
 //     policy's Config takes, and [Observers] to join several. An exporter

@@ -53,24 +53,34 @@ func Guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, e
 	if err := badArgs(ctx, g == nil, fn == nil); err != nil {
 		return v, err
 	}
-	if ctx.Err() != nil {
+	return guarded(ctx, g, fn, true)
+}
+
+// guarded is Guarded for arguments that the caller has checked. It checks
+// ctx first if check is set; the caller that has just found ctx alive
+// clears it.
+func guarded[T any](ctx context.Context, g Guard, fn func(context.Context) (T, error), check bool) (v T, err error) {
+	if check && ctx.Err() != nil {
 		return v, context.Cause(ctx)
 	}
 	t, err := g.Enter(ctx)
 	if err != nil {
 		return v, err
 	}
-	// Exit runs deferred, so that a panic in fn is reported too; until fn
-	// returns, the outcome says it panicked.
-	o := Outcome{Panicked: true}
-	defer exit(g, &t, &o)
+	// A panic in fn (or runtime.Goexit) is reported by a deferred call: no
+	// panic-safe way to see one costs less.
+	returned := false
+	defer func() {
+		if !returned {
+			g.Exit(t, Outcome{Panicked: true})
+		}
+	}()
 	v, err = fn(ctx)
-	if err == nil {
-		o.Panicked = false
-	} else {
+	returned = true
+	var o Outcome
+	if err != nil {
 		o = Outcome{Err: err, Canceled: ctx.Err() == context.Canceled}
 	}
+	g.Exit(t, o)
 	return v, err
 }
-
-func exit(g Guard, t *Ticket, o *Outcome) { g.Exit(*t, *o) }

@@ -75,9 +75,9 @@ func Compose(policies ...Policy) Policy {
 			if p.err != nil {
 				return p
 			}
-			c.policies = append(c.policies, p.policies...)
+			c.layers = append(c.layers, p.layers...)
 		default:
-			c.policies = append(c.policies, p)
+			c.layers = append(c.layers, layerOf(p))
 		}
 	}
 	return c
@@ -95,8 +95,39 @@ func (i nilAt) Is(target error) bool { return target == ErrNilPolicy }
 
 // chain is the Policy that Compose returns.
 type chain struct {
-	policies []Policy
-	err      error
+	layers []layer
+	err    error
+}
+
+// layer is one policy of a chain, with the way the executor drives it found
+// once, when the chain is built, rather than by a type assertion per call.
+type layer struct {
+	kind    layerKind
+	policy  Policy
+	retrier Retrier // kind retrierLayer
+	guard   Guard   // kind guardLayer
+	scope   Scope   // kind scopeLayer
+}
+
+type layerKind uint8
+
+const (
+	executeLayer layerKind = iota // driven through its Execute method
+	retrierLayer
+	guardLayer
+	scopeLayer
+)
+
+func layerOf(p Policy) layer {
+	switch q := p.(type) {
+	case Retrier:
+		return layer{kind: retrierLayer, policy: p, retrier: q}
+	case Guard:
+		return layer{kind: guardLayer, policy: p, guard: q}
+	case Scope:
+		return layer{kind: scopeLayer, policy: p, scope: q}
+	}
+	return layer{kind: executeLayer, policy: p}
 }
 
 // Execute runs op through the composed policies.
@@ -119,14 +150,19 @@ func (c *chain) Execute(ctx context.Context, op Operation) error {
 //
 // A call that p admits and that succeeds at once allocates nothing when p is
 // one of this module's policies, or a [Compose] of them — nothing but fn
-// itself: because Do may hand fn to any Policy, a closure that captures
-// variables escapes to the heap. [Retry] and the retry package's Do and Run
-// never hand fn on, so with them even such a closure costs nothing.
+// itself, and the context that a per-attempt timeout gives each attempt:
+// because Do may hand fn to any Policy, a closure that captures variables
+// escapes to the heap. [Retry] and the retry package's Do and Run never hand
+// fn on, so with them even such a closure costs nothing.
 func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
 	if ctx != nil && fn != nil { // the common cases, one call shorter
 		switch p := p.(type) {
+		case *chain:
+			if p.err == nil && ctx.Err() == nil {
+				return runChain[T](ctx, p.layers, valueAttempt[T](fn), true)
+			}
 		case Retrier:
-			return retryLoop(ctx, p, fn)
+			return retryLoop(ctx, p, fn, true)
 		case Guard:
 			return Guarded(ctx, p, fn)
 		}
@@ -142,8 +178,13 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if ctx != nil && fn != nil { // the common cases, one call shorter
 		switch p := p.(type) {
+		case *chain:
+			if p.err == nil && ctx.Err() == nil {
+				_, err := runChain[struct{}](ctx, p.layers, errorAttempt(fn), true)
+				return err
+			}
 		case Retrier:
-			_, err := retryLoop(ctx, p, errorAttempt(fn).run)
+			_, err := retryLoop(ctx, p, errorAttempt(fn).run, true)
 			return err
 		case Guard:
 			_, err := Guarded(ctx, p, errorAttempt(fn).run)
@@ -221,33 +262,67 @@ func start[T any, A attempt[T]](ctx context.Context, p Policy, a A) (T, error) {
 	case ctx.Err() != nil: // a policy of another package may not check
 		return zero, context.Cause(ctx)
 	case isChain:
-		return runChain[T](ctx, c.policies, a)
+		return runChain[T](ctx, c.layers, a, true)
 	}
-	return runPolicy[T](ctx, p, nil, a)
+	if s, ok := p.(Scope); ok {
+		return scoped[T](ctx, p, s, nil, a)
+	}
+	return execute[T](ctx, p, nil, a)
 }
 
-// runChain runs a through the policies, the first outermost.
-func runChain[T any, A attempt[T]](ctx context.Context, policies []Policy, a A) (T, error) {
-	if len(policies) == 0 {
+// runChain runs a through the layers, the first outermost. The executors
+// of retriers, guards and scopes check ctx before they start; checked says
+// that ctx was found alive just before, with nothing that waits since — by
+// Do, Run or start, or by a retry executor before each attempt — so that the
+// first layer need not check it again. Inside a guard or a policy of
+// another package, which may have waited (a bulkhead's queue, a rate
+// limiter), or a scope, whose context may have ended at once, the next
+// retrier, guard or scope checks it.
+func runChain[T any, A attempt[T]](ctx context.Context, layers []layer, a A, checked bool) (T, error) {
+	if len(layers) == 0 {
 		return a.run(ctx)
 	}
-	return runPolicy[T](ctx, policies[0], policies[1:], a)
+	l, inner := &layers[0], layers[1:]
+	if l.kind != executeLayer && !checked && ctx.Err() != nil {
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+	// The caller's function itself, when it is all that is left inside:
+	// one call shorter than the closures below.
+	fn, isFn := any(a).(valueAttempt[T])
+	last := isFn && len(inner) == 0
+	switch l.kind {
+	case retrierLayer:
+		if last {
+			return retryLoop(ctx, l.retrier, fn, false)
+		}
+		if isFn && len(inner) == 1 && inner[0].kind == guardLayer {
+			// A guard and the caller's function, the most common pair
+			// inside a retry: its closure one call shorter still.
+			g := inner[0].guard
+			return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
+				return guarded(ctx, g, fn, false)
+			}, false)
+		}
+		return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
+			return runChain[T](ctx, inner, a, true)
+		}, false)
+	case guardLayer:
+		if last {
+			return guarded(ctx, l.guard, fn, false)
+		}
+		return guarded(ctx, l.guard, func(ctx context.Context) (T, error) {
+			return runChain[T](ctx, inner, a, false)
+		}, false)
+	case scopeLayer:
+		return scoped[T](ctx, l.policy, l.scope, inner, a)
+	}
+	return execute[T](ctx, l.policy, inner, a)
 }
 
-// runPolicy runs a through p and then the policies inside it. Policies whose
-// decisions the executor knows how to drive run here without allocating;
-// any other Policy gets an Operation for the rest of the chain.
-func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Policy, a A) (T, error) {
-	switch p := p.(type) {
-	case Retrier:
-		return retryLoop(ctx, p, func(ctx context.Context) (T, error) {
-			return runChain[T](ctx, inner, a)
-		})
-	case Guard:
-		return Guarded(ctx, p, func(ctx context.Context) (T, error) {
-			return runChain[T](ctx, inner, a)
-		})
-	}
+// execute runs a through p, a policy that the executor cannot drive, and
+// then through the layers inside it.
+func execute[T any, A attempt[T]](ctx context.Context, p Policy, inner []layer, a A) (T, error) {
 	op := &operation[T, A]{inner: inner, a: a}
 	err := p.Execute(ctx, op)
 	return op.result(), err
@@ -259,7 +334,7 @@ func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Polic
 // that ignores its context); the value kept is that of the first success, or
 // else of the last attempt to finish, and nothing is kept once Do returns.
 type operation[T any, A attempt[T]] struct {
-	inner []Policy
+	inner []layer
 	a     A
 
 	mu        sync.Mutex
@@ -270,7 +345,7 @@ type operation[T any, A attempt[T]] struct {
 
 // Call runs one attempt.
 func (o *operation[T, A]) Call(ctx context.Context) error {
-	v, err := runChain[T](ctx, o.inner, o.a)
+	v, err := runChain[T](ctx, o.inner, o.a, false)
 	o.mu.Lock()
 	if !o.done && !o.succeeded {
 		o.value, o.succeeded = v, err == nil

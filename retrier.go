@@ -93,7 +93,7 @@ func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, e
 		var zero T
 		return zero, err
 	}
-	return retryLoop(ctx, r, fn)
+	return retryLoop(ctx, r, fn, true)
 }
 
 // Failed records in s that attempt n failed with err, as an executor does
@@ -112,9 +112,11 @@ func (s *RetryState) Failed(ctx context.Context, n int, err error) {
 }
 
 // retryLoop is the retry executor: it runs attempt until it succeeds or r
-// says stop, waiting as r decides. It must not let attempt escape.
-func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
-	if ctx.Err() != nil { // no attempt, and no call for a budget to count
+// says stop, waiting as r decides. It must not let attempt escape. It checks
+// ctx first if check is set; a caller that has just found ctx alive clears
+// it.
+func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), check bool) (T, error) {
+	if check && ctx.Err() != nil { // no attempt, and no call for a budget to count
 		var zero T
 		return zero, context.Cause(ctx)
 	}

@@ -50,6 +50,7 @@ const (
 	retrygoN  = "retry-go"
 	rhttpN    = "go-retryablehttp"
 	bareN     = "bare-transport"
+	deadlineN = "bare-WithDeadline"
 )
 
 // calls, when set (by the tests only), counts the calls of the protected
@@ -279,6 +280,24 @@ func stack(withTimeout bool) []impl {
 	}
 }
 
+// The per-attempt timeout alone, call succeeds, beside its floor: the
+// context.WithDeadline that gives the function its deadline, and its cancel,
+// with nothing else.
+func timeoutImpls() []impl {
+	ctx := context.Background()
+	tm := timeout.MustNew(timeout.Config{Timeout: time.Minute})
+	fs := failsafe.With[int](fstimeout.New[int](time.Minute))
+	return []impl{
+		{ours, func() (int, error) { return timeout.Do(ctx, tm, work) }},
+		{deadlineN, func() (int, error) {
+			actx, cancel := context.WithDeadline(ctx, time.Now().Add(time.Minute))
+			defer cancel()
+			return work(actx)
+		}},
+		{failsafeN, func() (int, error) { return fs.Get(workNoCtx) }},
+	}
+}
+
 // Scenario 7: a GET to a loopback server, body read and closed. Each library
 // gets its own base transport, so that each keeps its own warm connections.
 func httpImpls(url string) []impl {
@@ -361,6 +380,7 @@ func BenchmarkRetryBreakerParallel(b *testing.B)  { benchParallel(b, retryBreake
 func BenchmarkStack(b *testing.B)                 { bench(b, stackImpls()) }
 func BenchmarkStackParallel(b *testing.B)         { benchParallel(b, stackImpls()) }
 func BenchmarkStackNoTimeout(b *testing.B)        { bench(b, stackNoTimeoutImpls()) }
+func BenchmarkTimeout(b *testing.B)               { bench(b, timeoutImpls()) }
 
 func BenchmarkHTTP(b *testing.B) {
 	srv, _ := newServer()
@@ -411,6 +431,7 @@ func TestScenariosAgree(t *testing.T) {
 	check(t, "RetryBreaker", retryBreakerImpls(), 1, 1, nil)
 	check(t, "Stack", stackImpls(), 1, 1, nil)
 	check(t, "StackNoTimeout", stackNoTimeoutImpls(), 1, 1, nil)
+	check(t, "Timeout", timeoutImpls(), 1, 1, nil)
 
 	// Every impl is built once and run twice more, as a benchmark does:
 	// the flaky ones must reset and again take three attempts.

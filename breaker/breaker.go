@@ -309,13 +309,45 @@ func (b *Breaker) Execute(ctx context.Context, op resilience.Operation) error {
 // [ErrOpen]. Do never stores fn, so a closure passed to it stays on the
 // caller's stack, and an admitted successful call allocates nothing.
 func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
-	return resilience.Guarded(ctx, b, fn)
+	return guarded(ctx, b, fn)
 }
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, b, resilience.NoValue(fn))
+	_, err := guarded(ctx, b, resilience.NoValue(fn))
 	return err
+}
+
+// guarded is resilience.Guarded, with a path of its own for the closed
+// state of a breaker that needs no lock and no clock there (no window, no
+// slow calls): the same steps, but with the breaker's decisions called
+// directly, not through the resilience.Guard interface, so that such a
+// call costs two atomic loads, one deferred call and no clock read.
+func guarded[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (v T, err error) {
+	if b == nil || ctx == nil || fn == nil || !b.lockFree || ctx.Err() != nil {
+		return resilience.Guarded(ctx, b, fn)
+	}
+	w := b.word.Load()
+	if stateOf(w) != Closed {
+		return resilience.Guarded(ctx, b, fn)
+	}
+	t := resilience.Ticket{ID: genOf(w), Index: noSlot}
+	// A panic in fn (or runtime.Goexit) is reported as Guarded reports it;
+	// no way to see one is cheaper than a deferred call.
+	returned := false
+	defer func() {
+		if !returned {
+			b.Exit(t, resilience.Outcome{Panicked: true})
+		}
+	}()
+	v, err = fn(ctx)
+	returned = true
+	if err == nil {
+		b.closedSuccess(t.ID)
+		return v, nil
+	}
+	b.Exit(t, resilience.Outcome{Err: err, Canceled: ctx.Err() == context.Canceled})
+	return v, err
 }
 
 // classOf turns an outcome into a class.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -292,18 +293,52 @@ func TestClassifierDecidesWhatCounts(t *testing.T) {
 }
 
 func TestPanicCountsAsFailureAndGoesOn(t *testing.T) {
-	b := mustNew(t, breaker.Config{FailureThreshold: 2})
-	for i := range 2 {
-		func() {
-			defer func() {
-				if r := recover(); r != "boom" {
-					t.Fatalf("panic %d: recovered %v, want boom", i, r)
-				}
-			}()
-			breaker.Run(context.Background(), b, func(context.Context) error { panic("boom") })
-		}()
+	// Every executor reports a panic, or runtime.Goexit, as a failure: the
+	// lock-free closed state's own path (no window), the general one, and
+	// resilience.Do alone or in a composition.
+	for _, cfg := range []breaker.Config{
+		{FailureThreshold: 2},
+		{FailureThreshold: 100, Window: time.Minute, FailureRate: 0.5, MinCalls: 2},
+	} {
+		for name, run := range map[string]func(b *breaker.Breaker, fn func(context.Context) (int, error)){
+			"Do": func(b *breaker.Breaker, fn func(context.Context) (int, error)) {
+				breaker.Do(context.Background(), b, fn)
+			},
+			"Run": func(b *breaker.Breaker, fn func(context.Context) (int, error)) {
+				breaker.Run(context.Background(), b, noValue(fn))
+			},
+			"resilience.Do": func(b *breaker.Breaker, fn func(context.Context) (int, error)) {
+				resilience.Do(context.Background(), b, fn)
+			},
+			"Compose(retry, breaker)": func(b *breaker.Breaker, fn func(context.Context) (int, error)) {
+				resilience.Do(context.Background(), resilience.Compose(retry.MustNew(retry.Config{}), b), fn)
+			},
+		} {
+			t.Run(fmt.Sprintf("%s/window=%v", name, cfg.Window), func(t *testing.T) {
+				b := mustNew(t, cfg)
+				func() {
+					defer func() {
+						if r := recover(); r != "boom" {
+							t.Fatalf("recovered %v, want boom", r)
+						}
+					}()
+					run(b, func(context.Context) (int, error) { panic("boom") })
+				}()
+				wantState(t, b, breaker.Closed)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					run(b, func(context.Context) (int, error) { runtime.Goexit(); return 0, nil })
+				}()
+				<-done
+				wantState(t, b, breaker.Open)
+			})
+		}
 	}
-	wantState(t, b, breaker.Open)
+}
+
+func noValue(fn func(context.Context) (int, error)) func(context.Context) error {
+	return func(ctx context.Context) error { _, err := fn(ctx); return err }
 }
 
 func TestRetryDoesNotRetryARejection(t *testing.T) {

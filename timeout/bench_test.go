@@ -71,8 +71,9 @@ func BenchmarkContextWithTimeout(b *testing.B) {
 }
 
 // BenchmarkRetryAroundTimeout is a successful call through
-// resilience.Compose(retry, timeout), where the timeout is driven through
-// its Execute method.
+// resilience.Compose(retry, timeout), where the executor drives the timeout
+// as a resilience.Scope: it should cost what BenchmarkContextWithTimeout
+// does, and a few nanoseconds more.
 func BenchmarkRetryAroundTimeout(b *testing.B) {
 	ctx := context.Background()
 	p := resilience.Compose(retry.MustNew(retry.Config{}), timeout.MustNew(timeout.Config{Timeout: time.Minute}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -105,4 +106,42 @@ func TestTimeoutsOpenTheBreaker(t *testing.T) {
 			t.Errorf("took %v, want 2s", elapsed)
 		}
 	})
+}
+
+func TestAbandonModeInsideCompose(t *testing.T) {
+	// In Abandon mode the executor cannot drive the timeout as a
+	// resilience.Scope: each attempt goes through Execute, and is left
+	// running at its deadline.
+	synctest.Test(t, func(t *testing.T) {
+		r := retry.MustNew(retry.Config{MaxAttempts: 2, Backoff: backoff.Constant(0)})
+		tm := mustNew(t, timeout.Config{Timeout: time.Second, Abandon: true})
+		release := make(chan struct{})
+		start := time.Now()
+		var attempts atomic.Int32
+		err := resilience.Run(context.Background(), resilience.Compose(r, tm), func(context.Context) error {
+			attempts.Add(1)
+			<-release // ignores its context
+			return nil
+		})
+		if !errors.Is(err, timeout.ErrTimeout) || attempts.Load() != 2 || time.Since(start) != 2*time.Second {
+			t.Errorf("err %v after %d attempts and %v; want a timeout after 2 abandoned attempts and 2s", err, attempts.Load(), time.Since(start))
+		}
+		close(release)
+		synctest.Wait()
+		if s := tm.Snapshot(); s.Abandoned != 2 || s.AbandonedRunning != 0 {
+			t.Errorf("Snapshot = %+v; want 2 abandoned, none still running", s)
+		}
+	})
+}
+
+func TestNilTimeoutInsideCompose(t *testing.T) {
+	var nilTimeout *timeout.Timeout
+	ran := false
+	err := resilience.Run(context.Background(), resilience.Compose(retry.MustNew(retry.Config{}), nilTimeout), func(context.Context) error {
+		ran = true
+		return nil
+	})
+	if err == nil || err.Error() != "timeout: nil *Timeout" || ran {
+		t.Errorf("Run = %v, ran %v; want the nil timeout's error and no call", err, ran)
+	}
 }

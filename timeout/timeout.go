@@ -137,11 +137,12 @@ func (t *Timeout) Snapshot() Snapshot {
 // swallowed.
 //
 // The attempt's context costs the allocations of context.WithTimeout (four
-// on 64-bit Linux with Go 1.26) on every call, except when ctx's deadline
-// comes first: fn then receives ctx itself and a successful call allocates
-// nothing. A closure passed to Do escapes to the heap, since Abandon mode
-// hands it to a goroutine. Abandon mode adds a goroutine and its
-// allocations. A nil ctx, t or fn is reported as an error, not a panic.
+// on 64-bit Linux with Go 1.26) on every call, and a successful call in
+// cooperative mode costs nothing more (see the package doc), except when
+// ctx's deadline comes first: fn then receives ctx itself and a successful
+// call allocates nothing. A closure passed to Do escapes to the heap, since
+// Abandon mode hands it to a goroutine. Abandon mode adds a goroutine and
+// its allocations. A nil ctx, t or fn is reported as an error, not a panic.
 func Do[T any](ctx context.Context, t *Timeout, fn func(context.Context) (T, error)) (T, error) {
 	if err := check(ctx, t, fn == nil); err != nil {
 		var zero T
@@ -169,6 +170,45 @@ func (t *Timeout) Execute(ctx context.Context, op resilience.Operation) error {
 	}
 	_, err := run[struct{}](ctx, t, operationAttempt{op})
 	return err
+}
+
+// Begin implements resilience.Scope, through which resilience.Do runs a
+// Timeout inside a resilience.Compose without allocating beyond the
+// attempt's context: it returns the attempt's context, as Do gives it to
+// its function, and its cancel function. In Abandon mode, or for a nil t,
+// it returns ok false, and the attempt goes through [Timeout.Execute].
+func (t *Timeout) Begin(ctx context.Context) (actx context.Context, cancel context.CancelFunc, ok bool) {
+	if t == nil || t.abandon {
+		return nil, nil, false
+	}
+	if t.callerFirst(ctx) {
+		return ctx, nil, true
+	}
+	actx, cancel = context.WithTimeoutCause(ctx, t.timeout, t.cause)
+	return actx, cancel, true
+}
+
+// End implements resilience.Scope: it returns the error of an attempt that
+// ran with the context actx from [Timeout.Begin] and returned err, as Do
+// returns it.
+func (t *Timeout) End(ctx, actx context.Context, err error) error {
+	if t == nil { // Begin admits no pass through a nil Timeout
+		return errNilTimeout
+	}
+	if err != nil {
+		err = t.outcome(ctx, actx, err)
+	}
+	return err
+}
+
+// callerFirst reports whether ctx's deadline comes no later than the
+// attempt's would: it is then the attempt's, as the attempt can only end
+// with the caller's context, which it gets as it is. It reads only the
+// monotonic clock when the deadline carries a monotonic reading, as those
+// of context.WithTimeout do.
+func (t *Timeout) callerFirst(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) <= t.timeout
 }
 
 // check returns the error for a missing context, timeout or function.
@@ -211,27 +251,23 @@ func run[T any, A attempt[T]](ctx context.Context, t *Timeout, a A) (T, error) {
 		var zero T
 		return zero, context.Cause(ctx)
 	}
+	if !t.abandon {
+		actx, cancel, _ := t.Begin(ctx)
+		if cancel != nil {
+			defer cancel()
+		}
+		v, err := a.run(actx)
+		return v, t.End(ctx, actx, err)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		if now := time.Now(); !d.After(now.Add(t.timeout)) {
-			// The caller's deadline comes first, so it is the attempt's:
-			// the attempt can only end with the caller's context, and
-			// needs no context of its own.
-			if t.abandon {
-				return runAbandonable[T](ctx, ctx, t, a, now)
-			}
-			return a.run(ctx)
+			// The caller's deadline comes first, so it is the attempt's.
+			return runAbandonable[T](ctx, ctx, t, a, now)
 		}
 	}
 	actx, cancel := context.WithTimeoutCause(ctx, t.timeout, t.cause)
 	defer cancel()
-	if t.abandon {
-		return runAbandonable[T](ctx, actx, t, a, startOf(actx, t))
-	}
-	v, err := a.run(actx)
-	if err != nil {
-		err = t.outcome(ctx, actx, err)
-	}
-	return v, err
+	return runAbandonable[T](ctx, actx, t, a, startOf(actx, t))
 }
 
 // startOf returns when the attempt whose context is actx started.

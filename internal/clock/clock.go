@@ -48,8 +48,9 @@ func (c *Clock) From(t time.Time) int64 { return int64(t.Sub(c.base)) }
 func (c *Clock) Time(n int64) time.Time { return c.base.Add(time.Duration(n)) }
 
 // Sleep waits for d, or until ctx is done, and then returns context.Cause of
-// ctx: nil when the wait ran its course. A d of zero or less does not wait,
-// but still reports a done ctx.
+// ctx: nil when the wait ran its course with ctx still alive, so that the
+// caller may start its next attempt without checking ctx again. A d of zero
+// or less does not wait, but still reports a done ctx.
 func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		if ctx.Err() != nil {
@@ -61,6 +62,9 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		if ctx.Err() != nil { // both were ready, and select chose the timer
+			return context.Cause(ctx)
+		}
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)

@@ -62,8 +62,21 @@ func TestSleep(t *testing.T) {
 		if err := Sleep(context.Background(), -1); err != nil {
 			t.Fatalf("Sleep(-1) = %v", err)
 		}
+		// The timer fires, and the context has ended without a signal
+		// that select could see first: Sleep still reports it.
+		start = time.Now()
+		if err := Sleep(endedUnseen{context.Background()}, time.Second); err != context.Canceled || time.Since(start) != time.Second {
+			t.Fatalf("Sleep on a context that ended unseen = %v after %v; want context.Canceled after 1s", err, time.Since(start))
+		}
 	})
 }
+
+// endedUnseen is a context that reports that it has ended, but whose Done
+// channel never closes: it stands for one that ends at the instant the
+// timer fires, when select may choose either.
+type endedUnseen struct{ context.Context }
+
+func (endedUnseen) Err() error { return context.Canceled }
 
 func TestElapsedSaturates(t *testing.T) {
 	const maxI, minI = math.MaxInt64, math.MinInt64
