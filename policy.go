@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+
+	"github.com/netresilience/resilience/internal/retrystep"
 )
 
 // Policy is one resilience mechanism — a retry policy, a circuit breaker, a
@@ -56,8 +58,12 @@ var (
 //
 // retries calls that each pass through the breaker, and every retry is counted
 // by it. Composed policies nest the same way in any order; a composition
-// inside another is flattened. Compose with no policies runs calls as they
-// are. If any policy is nil, every call through the result fails with an
+// inside another is flattened. A [Retrier] right outside a [ForeseeingGuard],
+// as the retry policy is outside the breaker here, is told after each
+// failure whether the guard would certainly reject the next attempt
+// ([RetryState].Rejection), so that it stops rather than wait for nothing;
+// Compose finds such pairs once, so that other stacks pay nothing for it.
+// Compose with no policies runs calls as they are. If any policy is nil, every call through the result fails with an
 // error that names its position.
 func Compose(policies ...Policy) Policy {
 	if len(policies) == 1 && policies[0] != nil {
@@ -73,9 +79,23 @@ func Compose(policies ...Policy) Policy {
 			if p.err != nil {
 				return p
 			}
-			c.policies = append(c.policies, p.policies...)
+			for _, q := range p.policies {
+				if f, ok := q.(*foreseeing); ok {
+					q = f.Retrier
+				}
+				c.policies = append(c.policies, q)
+			}
 		default:
 			c.policies = append(c.policies, p)
+		}
+	}
+	// A Retrier right outside a ForeseeingGuard is told what the guard
+	// foresees: found here, once, so that no call pays for looking.
+	for i := 0; i+1 < len(c.policies); i++ {
+		r, retries := c.policies[i].(Retrier)
+		g, foresees := c.policies[i+1].(ForeseeingGuard)
+		if retries && foresees {
+			c.policies[i] = &foreseeing{Retrier: r, ahead: g}
 		}
 	}
 	return c
@@ -85,6 +105,13 @@ func Compose(policies ...Policy) Policy {
 type chain struct {
 	policies []Policy
 	err      error
+}
+
+// foreseeing stands in a chain for a Retrier whose attempts enter ahead
+// first.
+type foreseeing struct {
+	Retrier
+	ahead retrystep.Foreseer
 }
 
 // Execute runs op through the composed policies.
@@ -114,7 +141,7 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 	if ctx != nil && fn != nil { // the common cases, one call shorter
 		switch p := p.(type) {
 		case Retrier:
-			return retryLoop(ctx, p, fn)
+			return retryLoop(ctx, p, nil, fn)
 		case Guard:
 			return Guarded(ctx, p, fn)
 		}
@@ -131,7 +158,7 @@ func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if ctx != nil && fn != nil { // the common cases, one call shorter
 		switch p := p.(type) {
 		case Retrier:
-			_, err := retryLoop(ctx, p, errorAttempt(fn).run)
+			_, err := retryLoop(ctx, p, nil, errorAttempt(fn).run)
 			return err
 		case Guard:
 			_, err := Guarded(ctx, p, errorAttempt(fn).run)
@@ -227,8 +254,12 @@ func runChain[T any, A attempt[T]](ctx context.Context, policies []Policy, a A) 
 // any other Policy gets an Operation for the rest of the chain.
 func runPolicy[T any, A attempt[T]](ctx context.Context, p Policy, inner []Policy, a A) (T, error) {
 	switch p := p.(type) {
+	case *foreseeing:
+		return retryLoop(ctx, p.Retrier, p.ahead, func(ctx context.Context) (T, error) {
+			return runChain[T](ctx, inner, a)
+		})
 	case Retrier:
-		return retryLoop(ctx, p, func(ctx context.Context) (T, error) {
+		return retryLoop(ctx, p, nil, func(ctx context.Context) (T, error) {
 			return runChain[T](ctx, inner, a)
 		})
 	case Guard:

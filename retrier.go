@@ -2,10 +2,9 @@ package resilience
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
-	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/retrystep"
 )
 
 // Retrier is a [Policy] that decides, after each failed attempt, whether to
@@ -56,6 +55,17 @@ type RetryState struct {
 	// Cause is set when the caller's context ended, during the last attempt
 	// or the wait after it: it is context.Cause of that context.
 	Cause error
+	// Rejection is set when the guard that the next attempt would enter
+	// first, a [ForeseeingGuard], would certainly reject it if it started
+	// before RejectedUntil (or at any time, if RejectedUntil is zero): it is
+	// the error the guard would give, such as an open breaker's. A Retrier
+	// should then stop at once, rather than wait for an attempt that cannot
+	// run; the retry package's Policy does. Executors set it when
+	// [Compose] put such a guard right inside the Retrier.
+	Rejection error
+	// RejectedUntil is when Rejection ends: from then on, the guard may
+	// admit the attempt (an open breaker lets a probe through).
+	RejectedUntil time.Time
 }
 
 // Retry runs fn under the retry decision r alone: it calls fn, and after
@@ -73,26 +83,13 @@ func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, e
 		var zero T
 		return zero, err
 	}
-	return retryLoop(ctx, r, fn)
-}
-
-// Failed records in s that attempt n failed with err, as an executor does
-// before it asks a [Retrier] what next: it reads the clock, the deadline and
-// (if it ended) the cause of the caller's ctx, and draws the jitter.
-// Executors of their own, such as an HTTP transport, use it so that every
-// executor tells a Retrier the same things.
-func (s *RetryState) Failed(ctx context.Context, n int, err error) {
-	s.Attempts, s.Err, s.Now = n, err, time.Now()
-	s.Deadline, _ = ctx.Deadline()
-	s.Jitter = rand.Float64()
-	if ctx.Err() != nil {
-		s.Cause = context.Cause(ctx)
-	}
+	return retryLoop(ctx, r, nil, fn)
 }
 
 // retryLoop is the retry executor: it runs attempt until it succeeds or r
-// says stop, waiting as r decides. It must not let attempt escape.
-func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error)) (T, error) {
+// says stop, waiting as r decides. ahead, if not nil, is the guard each
+// attempt enters first. It must not let attempt escape.
+func retryLoop[T any](ctx context.Context, r Retrier, ahead retrystep.Foreseer, attempt func(context.Context) (T, error)) (T, error) {
 	if ctx.Err() != nil { // no attempt, and no call for a budget to count
 		var zero T
 		return zero, context.Cause(ctx)
@@ -110,29 +107,22 @@ func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Conte
 	if err == nil {
 		return v, nil
 	}
-	return retryFailed(ctx, r, attempt, start, v, err)
+	return retryFailed(ctx, r, ahead, attempt, start, v, err)
 }
 
 // retryFailed goes on from a first attempt that failed with err. It is apart
 // from retryLoop to keep the successful path short.
-func retryFailed[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
-	s := RetryState{Start: start}
+func retryFailed[T any](ctx context.Context, r Retrier, ahead retrystep.Foreseer, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
+	call := retrystep.Call{State: retrystep.State{Start: start}, Ahead: ahead}
+	decide := func(s retrystep.State) (time.Duration, error) { return r.NextRetry(RetryState(s)) }
 	for {
-		s.Failed(ctx, s.Attempts+1, err)
-		delay, stop := r.NextRetry(s)
-		if stop == nil && s.Cause == nil {
-			if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
-				s.Now = time.Now()
-				delay, stop = r.NextRetry(s)
-			}
-		}
-		if stop == nil && s.Cause != nil {
-			stop = s.Cause
+		delay, stop := call.Failed(ctx, err, decide)
+		if stop == nil {
+			stop = call.Wait(ctx, delay, decide)
 		}
 		if stop != nil {
 			return v, stop
 		}
-		s.LastDelay = delay
 		if v, err = attempt(ctx); err == nil {
 			return v, nil
 		}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
-	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/retrystep"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -53,8 +53,12 @@ type Config struct {
 	// Breaker, if set, gives each host (the request URL's Host, host and
 	// port) a circuit breaker made from this config, named after the host.
 	// A request to a host whose breaker is open fails with an error matching
-	// breaker.ErrOpen without touching the network. Its Classifier, if set,
-	// classifies transport errors. Default: no breaker.
+	// breaker.ErrOpen without touching the network, and once an attempt's
+	// failure opens it, the retries stop at once rather than wait for an
+	// attempt it would reject: with the last response, or else a
+	// *retry.Error whose Reason is retry.Rejected, which matches
+	// breaker.ErrOpen. Its Classifier, if set, classifies transport errors.
+	// Default: no breaker.
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
@@ -376,9 +380,13 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		return nil, err
 	}
 	ctx := req.Context()
-	var s resilience.RetryState
-	if timed {
-		s.Start = time.Now()
+	var call retrystep.Call
+	call.Begin(timed)
+	if br != nil {
+		call.Ahead = br // an open breaker ends the retries without a wait
+	}
+	decide := func(s retrystep.State) (time.Duration, error) {
+		return t.retry.NextRetry(resilience.RetryState(s))
 	}
 	for n := 1; ; n++ {
 		resp, err := t.attempt(req, t.request(req, n, body, tee), br, true)
@@ -399,11 +407,7 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 				return resp, err
 			}
 		}
-		s.Failed(ctx, n, failure)
-		delay, stop := t.retry.NextRetry(s)
-		if stop == nil && s.Cause != nil {
-			stop = s.Cause
-		}
+		delay, stop := call.Failed(ctx, failure, decide)
 		if stop == nil && tee == nil {
 			var rerr error
 			if body, rerr = t.rewind(req); rerr != nil {
@@ -428,17 +432,12 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 			body = next
 		}
 		t.discard(resp)
-		if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
+		if stop := call.Wait(ctx, delay, decide); stop != nil {
 			if body != nil {
 				body.Close() // never sent
 			}
-			s.Now = time.Now()
-			if _, stop = t.retry.NextRetry(s); stop == nil {
-				stop = s.Cause
-			}
 			return nil, stop
 		}
-		s.LastDelay = delay
 	}
 }
 

@@ -195,5 +195,9 @@ func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	if d.Reason == NotRetryable && s.Attempts <= 1 && s.Cause == nil {
 		return 0, s.Err
 	}
-	return 0, &Error{Reason: d.Reason, Attempts: s.Attempts, Err: s.Err, Cause: s.Cause}
+	cause := s.Cause
+	if d.Reason == Rejected {
+		cause = s.Rejection
+	}
+	return 0, &Error{Reason: d.Reason, Attempts: s.Attempts, Err: s.Err, Cause: cause}
 }
