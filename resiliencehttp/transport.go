@@ -492,70 +492,114 @@ func (t *Transport) request(req *http.Request, n int, body io.ReadCloser, tee *r
 }
 
 // attempt sends r, one attempt of req, through the host's breaker if there
-// is one, under the attempt's own deadline if there is one. replay says
-// whether req may be sent again, so that a connection dropped before an
-// answer is transient.
+// is one: a request the breaker rejects is not sent, and the breaker hears
+// how a sent one ended. replay says whether req may be sent again.
 func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
-	var permit breaker.Permit
-	if br != nil {
-		var err error
-		if permit, err = br.Allow(); err != nil {
-			closeBody(r) // not sent
-			return nil, err
-		}
+	if br == nil {
+		return t.send(req, r, replay)
 	}
-	var cancel context.CancelFunc
-	if t.attemptTimeout > 0 {
-		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimeout)
-		r = r.WithContext(ctx)
+	permit, err := br.Allow()
+	if err != nil {
+		closeBody(r) // not sent
+		return nil, err
 	}
+	resp, err := t.send(req, r, replay)
+	permit.Done(t.breakerOutcome(req, resp, err))
+	return resp, err
+}
+
+// breakerOutcome is what an attempt's result tells the breaker: a failure
+// after the caller canceled req is the caller's doing, and a response tells
+// what its status says.
+func (t *Transport) breakerOutcome(req *http.Request, resp *http.Response, err error) error {
+	switch {
+	case err == nil:
+		return t.outcomeOf(resp)
+	case req.Context().Err() == context.Canceled:
+		return context.Canceled
+	}
+	return err
+}
+
+// send sends r, one attempt of req, through the base transport, under the
+// attempt's own deadline if there is one. replay says whether req may be
+// sent again, so that a connection dropped before an answer is transient.
+func (t *Transport) send(req, r *http.Request, replay bool) (*http.Response, error) {
+	r, cancel := t.withAttemptTimeout(req, r)
 	var conn *connTrace
 	if replay && !retriedByNetHTTP(r) {
-		conn = new(connTrace)
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-			GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
+		r, conn = traceConn(r)
 	}
-	if v, ok := r.Body.(*replayView); ok {
-		v.b.send(v, r.Context()) // its reads give up when the attempt does
-	}
+	sendBody(r)
 	resp, err := t.base.RoundTrip(r)
 	resp, err = t.checked(r, resp, err)
-	if err != nil && replay && (dropped(err) || conn.raced()) {
-		// The server closed the connection before answering, or the
-		// attempt failed on a connection that had served
-		// before (the keep-alive race: the server closed it as idle while
-		// the request went out; net/http retries this itself only for the
-		// requests it deems replayable): for a request that may be
-		// replayed, a transient failure.
-		err = resilience.Transient(err)
+	if err != nil && replay {
+		err = transientIfDropped(err, conn)
 	}
 	if cancel != nil {
-		switch {
-		case err != nil:
-			cancel()
-		case resp.StatusCode == http.StatusSwitchingProtocols:
-			// An upgraded connection is the caller's, with no deadline of
-			// ours on it (net/http no longer ties it to the request's
-			// context), and its Body stays an io.ReadWriteCloser.
-			cancel()
-		default:
-			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-		}
-	}
-	if br != nil {
-		switch {
-		case err != nil:
-			if req.Context().Err() == context.Canceled {
-				permit.Done(context.Canceled) // the caller's own doing
-			} else {
-				permit.Done(err)
-			}
-		default:
-			permit.Done(t.outcomeOf(resp))
-		}
+		resp = releaseAttemptTimeout(resp, err, cancel)
 	}
 	return resp, err
+}
+
+// withAttemptTimeout returns r with the attempt's own deadline, inside
+// req's, and the function that releases it; r itself and a nil function
+// without AttemptTimeout.
+func (t *Transport) withAttemptTimeout(req, r *http.Request) (*http.Request, context.CancelFunc) {
+	if t.attemptTimeout <= 0 {
+		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.attemptTimeout)
+	return r.WithContext(ctx), cancel
+}
+
+// releaseAttemptTimeout ties the release of an attempt's deadline to the
+// end of the attempt: at once after an error, or for a protocol upgrade,
+// else when the response's body is closed, since the deadline covers reading
+// it.
+func releaseAttemptTimeout(resp *http.Response, err error, cancel context.CancelFunc) *http.Response {
+	switch {
+	case err != nil:
+		cancel()
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		// An upgraded connection is the caller's, with no deadline of ours
+		// on it (net/http no longer ties it to the request's context), and
+		// its Body stays an io.ReadWriteCloser.
+		cancel()
+	default:
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	}
+	return resp
+}
+
+// traceConn returns a copy of r that records, in the returned connTrace,
+// the connection it goes out on.
+func traceConn(r *http.Request) (*http.Request, *connTrace) {
+	conn := new(connTrace)
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
+	return r, conn
+}
+
+// sendBody readies a replayed body for the attempt r that sends it: its
+// reads give up when the attempt does.
+func sendBody(r *http.Request) {
+	if v, ok := r.Body.(*replayView); ok {
+		v.b.send(v, r.Context())
+	}
+}
+
+// transientIfDropped marks as transient the failure of an attempt of a
+// request that may be replayed, when the server closed the connection
+// before answering, or the attempt failed on a connection that had served
+// before (the keep-alive race: the server closed it as idle while the
+// request went out; net/http retries this itself only for the requests it
+// deems replayable, and conn is nil for those).
+func transientIfDropped(err error, conn *connTrace) error {
+	if dropped(err) || conn.raced() {
+		return resilience.Transient(err)
+	}
+	return err
 }
 
 // connTrace records whether an attempt went out on a connection that had
