@@ -2,8 +2,20 @@
 // providers, message brokers, databases, gRPC services — working through
 // transient failures without amplifying an outage.
 //
+// The policies live in their own packages: retry (with delay strategies from
+// package backoff and retry budgets from package budget), breaker, and the
+// load-safety policies. Make each once, stack them with [Compose], the
+// outermost first, and run calls through the stack with [Do], or [Run] for
+// a function that returns only an error:
+//
+//	policy := resilience.Compose(retryPolicy, breaker)
+//	reply, err := resilience.Do(ctx, policy, callTheAPI)
+//
 // This package holds what every policy shares:
 //
+//   - the [Policy] interface, [Compose] to stack policies, and the executors
+//     [Do] and [Run] that run a function through a policy, without
+//     allocating for the policies of this module;
 //   - the two error marks of the original design, [NetworkError] (transient,
 //     worth retrying) and [ProtocolError] (permanent, never retried), made with
 //     [Transient] and [Permanent];
@@ -11,19 +23,32 @@
 //     [Classify], which knows Go's network errors;
 //   - server hints: any error with a RetryAfter() time.Duration method carries
 //     one, [WithRetryAfter] attaches one and [RetryAfter] finds it;
-//   - the [Policy] interface, [Compose] to stack policies, and the executors
-//     [Do] and [Run] that run a function through a policy;
-//   - the two extension points through which executors drive a policy's
-//     decisions themselves, without allocating: [Retrier] (decide after each
-//     failure whether and when to try again; run by [Retry]) and [Guard]
-//     (admit a pass, then hear how it ended; run by [Guarded]).
-//
-// The policies themselves live in their own packages: retry (with delay
-// strategies from package backoff and retry budgets from package budget),
-// breaker, and the load-safety policies.
+//   - the errors for calls that cannot run: [ErrNilContext], [ErrNilPolicy],
+//     [ErrNilFunc].
 //
 // Every policy is split into a decision, a small state machine that never
 // blocks or sleeps and takes the current time as an argument, and an executor
-// that sleeps, honours the context and runs the caller's function. [Do] is the
-// general executor; it runs the policies of this module without allocating.
+// that sleeps, honours the context and runs the caller's function.
+//
+// # Writing your own policy
+//
+// Any type with an Execute method is a [Policy], and works in [Compose], [Do]
+// and [Run] at the cost of one allocation per call. A policy that lets the
+// executors drive its decisions runs without one, as this module's policies
+// do. There are two such extension points:
+//
+//   - a [Guard] admits each pass through it ([Guard.Enter]) and is told how the
+//     pass ended ([Guard.Exit], with an [Outcome]); the [Ticket] it issues on
+//     admission carries what it needs from one to the other. A
+//     [ForeseeingGuard] can also tell that it would reject every pass for a
+//     while, so that a retry policy right outside it stops rather than wait
+//     for an attempt it would reject.
+//   - a [Retrier] decides after each failed attempt, from a [RetryState],
+//     whether to try again and after how long.
+//
+// [Guarded] and [Retry] run a function through one Guard or one Retrier. They
+// never store the function, so a closure passed to them stays on the
+// caller's stack: a policy package's own Do is one of them (breaker.Do is
+// Guarded, retry.Do is Retry). The Guard example writes a small guard and
+// stacks it under a retry policy.
 package resilience

@@ -185,18 +185,6 @@ func badArgs(ctx context.Context, noPolicy, noFunc bool) error {
 	return nil
 }
 
-// NoValue adapts a function that returns only an error to the shape that
-// [Do], [Retry] and [Guarded] take, as the policy packages' Run functions
-// do. A nil fn stays nil, so the executors report it. The adapter stays on
-// the caller's stack when the executor does not store it, as Retry and
-// Guarded do not.
-func NoValue(fn func(context.Context) error) func(context.Context) (struct{}, error) {
-	if fn == nil {
-		return nil
-	}
-	return func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
-}
-
 // attempt is what executors run once per attempt. It is a type parameter of
 // the executors, not an interface value, so that the caller's function needs
 // no wrapping closure and no allocation.

@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
 )
@@ -329,7 +330,7 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, b, resilience.NoValue(fn))
+	_, err := resilience.Guarded(ctx, b, novalue.Wrap(fn))
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 )
 
 // maxTime bounds the times the limiter computes with: readings of its clock
@@ -472,7 +473,7 @@ func Do[T any](ctx context.Context, l *Limiter, fn func(context.Context) (T, err
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, l *Limiter, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, l, resilience.NoValue(fn))
+	_, err := resilience.Guarded(ctx, l, novalue.Wrap(fn))
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/internal/novalue"
 )
 
 // Defaults of [Config]'s zero fields.
@@ -148,7 +149,7 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	_, err := resilience.Retry(ctx, p, resilience.NoValue(fn))
+	_, err := resilience.Retry(ctx, p, novalue.Wrap(fn))
 	return err
 }
 
