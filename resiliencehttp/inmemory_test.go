@@ -106,3 +106,57 @@ func TestRetryStopsWhenTheHostsBreakerOpens(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayMethods(t *testing.T) {
+	getHead := []string{http.MethodGet, http.MethodHead}
+	for _, tc := range []struct {
+		name     string
+		methods  []string
+		method   string
+		key      bool // an Idempotency-Key header
+		attempts int
+	}{
+		{"default: PUT", nil, http.MethodPut, false, 3},
+		{"default: DELETE", nil, http.MethodDelete, false, 3},
+		{"default: an empty method is a GET", nil, "", false, 3},
+		{"default: POST", nil, http.MethodPost, false, 1},
+		{"GET and HEAD: GET", getHead, http.MethodGet, false, 3},
+		{"GET and HEAD: HEAD", getHead, http.MethodHead, false, 3},
+		{"GET and HEAD: PUT", getHead, http.MethodPut, false, 1},
+		{"GET and HEAD: DELETE", getHead, http.MethodDelete, false, 1},
+		{"GET and HEAD: PUT with an Idempotency-Key", getHead, http.MethodPut, true, 3},
+		{"none: GET", []string{}, http.MethodGet, false, 1},
+		{"names match exactly", []string{"get"}, http.MethodGet, false, 1},
+		{"another method", []string{"PURGE"}, "PURGE", false, 3},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			reset := resiliencetest.Fault{Break: resiliencetest.Reset}
+			faults := resiliencetest.NewTransport(reset, reset, reset)
+			c, _ := newClient(t, faults, resiliencehttp.Config{Retry: fast, ReplayMethods: tc.methods})
+			req, _ := http.NewRequest(tc.method, "http://llm.example/v1/files/1", nil)
+			if tc.key {
+				req.Header.Set("Idempotency-Key", "k-1")
+			}
+			_, err := c.Do(req)
+			if !errors.Is(err, syscall.ECONNRESET) || faults.Requests() != tc.attempts {
+				t.Errorf("%s: %v after %d requests; want the reset after %d", tc.name, err, faults.Requests(), tc.attempts)
+			}
+		})
+	}
+	if _, err := resiliencehttp.NewTransport(nil, resiliencehttp.Config{ReplayMethods: []string{"GET", "BAD METHOD"}}); err == nil ||
+		err.Error() != `resiliencehttp: ReplayMethods holds "BAD METHOD", not a method name` {
+		t.Errorf("NewTransport with a bad method name: %v", err)
+	}
+}
+
+func TestNoRetryStatuses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		faults := resiliencetest.NewTransport(resiliencetest.Fault{Status: http.StatusServiceUnavailable})
+		c, _ := newClient(t, faults, resiliencehttp.Config{Retry: fast, RetryStatuses: []int{}})
+		resp, err := c.Get("http://llm.example/v1/models")
+		if err != nil || resp.StatusCode != http.StatusServiceUnavailable || faults.Requests() != 1 {
+			t.Fatalf("%v, %v after %d requests; want the 503, sent once", resp, err, faults.Requests())
+		}
+		read(t, resp)
+	})
+}

@@ -40,6 +40,20 @@ var DefaultRetryStatuses = []int{
 	http.StatusGatewayTimeout,      // 504
 }
 
+// DefaultReplayMethods are the methods whose requests are replayed by
+// default: those that RFC 9110 (section 9.2.2) defines as idempotent, for
+// which sending a request twice has the same effect on the server as sending
+// it once — GET, HEAD, OPTIONS and TRACE, which change nothing, and PUT and
+// DELETE.
+var DefaultReplayMethods = []string{
+	http.MethodGet,
+	http.MethodHead,
+	http.MethodOptions,
+	http.MethodTrace,
+	http.MethodPut,
+	http.MethodDelete,
+}
+
 // Config configures a [Transport]. Each zero field means its documented
 // default.
 type Config struct {
@@ -65,17 +79,29 @@ type Config struct {
 	// breaker made first is dropped. Default 1024.
 	MaxHosts int
 
-	// RetryNonIdempotent allows replaying requests whose method is not
-	// idempotent, such as POST: LLM completion calls usually want it. A
-	// request with an Idempotency-Key header, or whose context was marked
-	// with [AllowRetry], is replayed whatever its method.
+	// ReplayMethods are the methods whose requests may be sent more than
+	// once. Default [DefaultReplayMethods]: the methods that RFC 9110
+	// defines as idempotent, PUT and DELETE included. Narrow it for a server
+	// whose PUT or DELETE is not idempotent in fact: []string{"GET",
+	// "HEAD"} replays only those; an empty, non-nil list replays none. A
+	// request with an empty Method is a GET. Names are matched exactly, as
+	// HTTP methods are case-sensitive, and each must be a valid method name.
+	// A request that may not be replayed is sent once, and its response or
+	// error returned as it came.
+	ReplayMethods []string
+
+	// RetryNonIdempotent allows replaying requests whatever their method,
+	// such as POST: LLM completion calls usually want it. A request with an
+	// Idempotency-Key header, or whose context was marked with
+	// [AllowRetry], is replayed whatever its method.
 	RetryNonIdempotent bool
 
 	// RetryStatuses are the statuses that are transient: retried, and
-	// counted as failures by the breaker. Default [DefaultRetryStatuses]. Any
-	// other 4xx status is the client's mistake: never retried, and ignored by
-	// the breaker; any other 5xx status (such as 501) is permanent: not
-	// retried, counted by the breaker.
+	// counted as failures by the breaker. Default [DefaultRetryStatuses]; an
+	// empty, non-nil list makes no status transient. Any other 4xx status is
+	// the client's mistake: never retried, and ignored by the breaker; any
+	// other 5xx status (such as 501) is permanent: not retried, counted by
+	// the breaker.
 	RetryStatuses []int
 
 	// MaxBodyBuffer is how much of a request body without GetBody is kept
@@ -115,6 +141,7 @@ type Transport struct {
 	classify       resilience.Classifier // transport errors
 	breakerConfig  *breaker.Config
 	retryAll       bool
+	replayMethods  []string
 	retryStatuses  []int
 	maxBody        int64
 	maxDrain       int64
@@ -145,6 +172,11 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
 		return nil, errors.New("resiliencehttp: AttemptHeader is not a header name: " + strconv.Quote(cfg.AttemptHeader))
 	}
+	for _, m := range cfg.ReplayMethods {
+		if !isToken(m) {
+			return nil, errors.New("resiliencehttp: ReplayMethods holds " + strconv.Quote(m) + ", not a method name")
+		}
+	}
 	for _, s := range cfg.RetryStatuses {
 		if s < 100 || s > 999 {
 			return nil, errors.New("resiliencehttp: RetryStatuses holds " + strconv.Itoa(s) + ", not a status code")
@@ -154,6 +186,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		base:           base,
 		classify:       cfg.Retry.Classifier,
 		retryAll:       cfg.RetryNonIdempotent,
+		replayMethods:  slices.Clone(cfg.ReplayMethods),
 		retryStatuses:  slices.Clone(cfg.RetryStatuses),
 		maxBody:        cmp.Or(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
 		maxDrain:       cmp.Or(cfg.MaxDrain, DefaultMaxDrain),
@@ -166,6 +199,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	if t.retryStatuses == nil {
 		t.retryStatuses = DefaultRetryStatuses
+	}
+	if t.replayMethods == nil {
+		t.replayMethods = DefaultReplayMethods
 	}
 	rc := cfg.Retry
 	rc.Classifier = t.classOf
@@ -305,8 +341,7 @@ func AllowRetry(ctx context.Context) context.Context {
 
 // replayable reports whether req may be sent more than once.
 func (t *Transport) replayable(req *http.Request) bool {
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	if slices.Contains(t.replayMethods, cmp.Or(req.Method, http.MethodGet)) {
 		return true
 	}
 	if t.retryAll || req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != "" {
