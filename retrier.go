@@ -116,7 +116,8 @@ func retryFailed[T any](ctx context.Context, r Retrier, ahead retrystep.Foreseer
 	call := retrystep.Call{State: retrystep.State{Start: start}, Ahead: ahead}
 	decide := func(s retrystep.State) (time.Duration, error) { return r.NextRetry(RetryState(s)) }
 	for {
-		delay, stop := call.Failed(ctx, err, decide)
+		call.Failed(ctx, err)
+		delay, stop := call.Decided(r.NextRetry(RetryState(call.State)))
 		if stop == nil {
 			stop = call.Wait(ctx, delay, decide)
 		}

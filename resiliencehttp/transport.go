@@ -442,7 +442,8 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 				return resp, err
 			}
 		}
-		delay, stop := call.Failed(ctx, failure, decide)
+		call.Failed(ctx, failure)
+		delay, stop := call.Decided(t.retry.NextRetry(resilience.RetryState(call.State)))
 		if stop == nil && tee == nil {
 			var rerr error
 			if body, rerr = t.rewind(req); rerr != nil {

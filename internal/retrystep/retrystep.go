@@ -1,9 +1,19 @@
 // Package retrystep is what every executor of a retry decision does between
-// two attempts of a call: record how the attempt failed, ask the decision
-// what next, wait, and ask again if the caller's context ends during the
-// wait. The executors of package resilience and the HTTP transport of
-// package resiliencehttp both run these steps, so that a retry decision is
-// told the same things, and waited on the same way, whichever runs it.
+// two attempts of a call: record how the attempt failed, take the decision's
+// answer, wait, and ask again if the caller's context ends during the wait.
+// The executors of package resilience and the HTTP transport of package
+// resiliencehttp both run these steps, so that a retry decision is told the
+// same things, and waited on the same way, whichever runs it:
+//
+//	call.Failed(ctx, err)
+//	delay, stop := call.Decided(r.NextRetry(resilience.RetryState(call.State)))
+//	if stop == nil {
+//		stop = call.Wait(ctx, delay, decide)
+//	}
+//
+// The executor asks the decision itself after Failed, rather than through a
+// function given to the steps, because the State is large and the failure
+// path is hot enough for its copies to show.
 package retrystep
 
 import (
@@ -59,27 +69,35 @@ func (c *Call) Begin(timed bool) {
 	}
 }
 
-// Failed records that the attempt that just ran failed with err — the time,
+// Failed records that the attempt that just ran failed with err: the time,
 // the caller's deadline, a jitter draw, the cause if the caller's context has
-// ended, and else the rejection that Ahead foresees for a next attempt — and
-// asks decide what next. It returns how long to wait before the next
-// attempt, or the error to end the call with: decide's, or the context's
-// cause if decide says go on although the context has ended.
-func (c *Call) Failed(ctx context.Context, err error, decide Decide) (time.Duration, error) {
+// ended, and else the rejection that Ahead foresees for a next attempt. The
+// executor then tells the decision the State, and hands its answer to
+// Decided.
+func (c *Call) Failed(ctx context.Context, err error) {
 	s := &c.State
 	s.Attempts++
 	s.Err, s.Now = err, time.Now()
 	s.Deadline, _ = ctx.Deadline()
 	s.Jitter = rand.Float64()
-	s.Rejection, s.RejectedUntil = nil, time.Time{}
 	if ctx.Err() != nil {
 		s.Cause = context.Cause(ctx)
-	} else if c.Ahead != nil {
-		s.RejectedUntil, s.Rejection = c.Ahead.Foresee(ctx, s.Now)
 	}
-	delay, stop := decide(*s)
-	if stop == nil && s.Cause != nil {
-		stop = s.Cause
+	if c.Ahead != nil {
+		s.RejectedUntil, s.Rejection = time.Time{}, nil
+		if s.Cause == nil {
+			s.RejectedUntil, s.Rejection = c.Ahead.Foresee(ctx, s.Now)
+		}
+	}
+}
+
+// Decided returns what the decision answered after Failed: how long to wait
+// before the next attempt, or the error to end the call with — the
+// decision's, or the context's cause if the decision says go on although the
+// context has ended.
+func (c *Call) Decided(delay time.Duration, stop error) (time.Duration, error) {
+	if stop == nil && c.Cause != nil {
+		stop = c.Cause
 	}
 	return delay, stop
 }

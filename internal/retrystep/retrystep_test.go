@@ -41,13 +41,15 @@ func TestFailedTellsTheDecisionEverything(t *testing.T) {
 		errDown := errors.New("down")
 
 		time.Sleep(time.Second)
-		if d, err := c.Failed(ctx, errDown, decide); d != time.Second || err != nil {
+		c.Failed(ctx, errDown)
+		if d, err := c.Decided(decide(c.State)); d != time.Second || err != nil {
 			t.Fatalf("Failed = %v, %v; want the decision's 1s", d, err)
 		}
 		if err := c.Wait(ctx, time.Second, decide); err != nil || time.Since(start) != 2*time.Second {
 			t.Fatalf("Wait = %v after %v; want nil after 2s in all", err, time.Since(start))
 		}
-		c.Failed(ctx, errDown, decide)
+		c.Failed(ctx, errDown)
+		decide(c.State)
 		first, second := seen[0], seen[1]
 		if first.Attempts != 1 || first.Err != errDown || !first.Start.Equal(start) || !first.Now.Equal(start.Add(time.Second)) ||
 			!first.Deadline.Equal(start.Add(time.Hour)) || first.LastDelay != 0 || first.Cause != nil ||
@@ -78,11 +80,12 @@ func TestEndedContext(t *testing.T) {
 		cancel(cause)
 		ahead := &shut{}
 		c := Call{Ahead: ahead}
-		if _, err := c.Failed(ctx, errors.New("down"), goOn); err != cause || ahead.asked != 0 || c.Cause != cause {
-			t.Errorf("Failed = %v, guard asked %d times; want the cause, and no question", err, ahead.asked)
+		c.Failed(ctx, errors.New("down"))
+		if _, err := c.Decided(goOn(c.State)); err != cause || ahead.asked != 0 || c.Cause != cause {
+			t.Errorf("Decided = %v, guard asked %d times; want the cause, and no question", err, ahead.asked)
 		}
-		if _, err := c.Failed(ctx, errors.New("down"), stop); err != errStop {
-			t.Errorf("Failed = %v, want the decision's own error", err)
+		if _, err := c.Decided(stop(c.State)); err != errStop {
+			t.Errorf("Decided = %v, want the decision's own error", err)
 		}
 
 		// Ended during the wait: the decision is asked again, with the
