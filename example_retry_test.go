@@ -50,11 +50,3 @@ func ExampleRetry() {
 	// 3 <nil>
 	// gave up after 5 attempts: never
 }
-
-func ExampleNoValue() {
-	// A policy package's Run, for a function that returns only an error.
-	ping := func(ctx context.Context) error { return nil }
-	_, err := resilience.Retry(context.Background(), fiveTimes{}, resilience.NoValue(ping))
-	fmt.Println(err)
-	// Output: <nil>
-}

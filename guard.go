@@ -1,6 +1,9 @@
 package resilience
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Guard is a [Policy] that admits each pass through it and is then told how
 // the pass ended: a circuit breaker, a bulkhead, a rate limiter. The
@@ -19,6 +22,30 @@ type Guard interface {
 	// Exit reports how an admitted pass ended. It is called exactly once
 	// for every Ticket that Enter issued, and must not block.
 	Exit(t Ticket, o Outcome)
+}
+
+// ForeseeingGuard is a [Guard] that can tell, without admitting anything,
+// that it would reject every pass for a while: an open circuit breaker
+// rejects every call until its recovery timeout ends. A retry policy that
+// [Compose] puts right outside such a guard learns of it after each failed
+// attempt (in [RetryState].Rejection) and stops at once, with the guard's
+// rejection, instead of waiting for an attempt that cannot run. Compose looks
+// for it once, when it builds the stack, so a guard without the method costs
+// nothing. Package breaker's *Breaker and package ratelimit's *Limiter are
+// ForeseeingGuards.
+type ForeseeingGuard interface {
+	Guard
+
+	// Foresee returns the error that Enter would certainly return for a
+	// pass that came at now, or at any time after it until until; a zero
+	// until means no end that the guard can foresee (a breaker forced
+	// open). It returns a nil error when the guard might admit a pass at
+	// now. Only time may be counted on: an answer may assume that nobody
+	// resets the guard or gives back what it holds, but not that nothing
+	// else passes through it. ctx is the context the pass would carry, for
+	// the values a guard reads from it (a rate limiter's cost). Foresee
+	// must not block or change the guard's state.
+	Foresee(ctx context.Context, now time.Time) (until time.Time, err error)
 }
 
 // Ticket is a guard's record of one admitted pass: what it needs to know

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+
+	"github.com/netresilience/resilience/internal/retrystep"
 )
 
 // Policy is one resilience mechanism — a retry policy, a circuit breaker, a
@@ -58,9 +60,14 @@ var (
 //
 // retries calls that each pass through the breaker, and every retry is counted
 // by it. Composed policies nest the same way in any order; a composition
-// inside another is flattened. Compose with no policies runs calls as they
-// are. If any policy is nil, every call through the result fails with an
-// error that names its position and matches [ErrNilPolicy].
+// inside another is flattened. A [Retrier] right outside a [ForeseeingGuard],
+// as the retry policy is outside the breaker here, is told after each
+// failure whether the guard would certainly reject the next attempt
+// ([RetryState].Rejection), so that it stops rather than wait for nothing;
+// Compose finds such pairs once, so that other stacks pay nothing for it.
+// Compose with no policies runs calls as they are. If any policy is nil,
+// every call through the result fails with an error that names its position
+// and matches [ErrNilPolicy].
 func Compose(policies ...Policy) Policy {
 	if len(policies) == 1 && policies[0] != nil {
 		return policies[0]
@@ -78,6 +85,16 @@ func Compose(policies ...Policy) Policy {
 			c.layers = append(c.layers, p.layers...)
 		default:
 			c.layers = append(c.layers, layerOf(p))
+		}
+	}
+	// A Retrier right outside a ForeseeingGuard is told what the guard
+	// foresees: found here, once, so that no call pays for looking.
+	for i := range c.layers {
+		c.layers[i].ahead = nil
+		if c.layers[i].kind == retrierLayer && i+1 < len(c.layers) {
+			if g, ok := c.layers[i+1].policy.(ForeseeingGuard); ok {
+				c.layers[i].ahead = g
+			}
 		}
 	}
 	return c
@@ -107,6 +124,9 @@ type layer struct {
 	retrier Retrier // kind retrierLayer
 	guard   Guard   // kind guardLayer
 	scope   Scope   // kind scopeLayer
+	// ahead is, for a retrier, the guard right inside it if that guard can
+	// foresee its rejections: each attempt enters it first.
+	ahead retrystep.Foreseer
 }
 
 type layerKind uint8
@@ -162,7 +182,7 @@ func Do[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error
 				return runChain[T](ctx, p.layers, valueAttempt[T](fn), true)
 			}
 		case Retrier:
-			return retryLoop(ctx, p, fn, true)
+			return retryLoop(ctx, p, nil, fn, true)
 		case Guard:
 			return Guarded(ctx, p, fn)
 		}
@@ -184,7 +204,7 @@ func Run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 				return err
 			}
 		case Retrier:
-			_, err := retryLoop(ctx, p, errorAttempt(fn).run, true)
+			_, err := retryLoop(ctx, p, nil, errorAttempt(fn).run, true)
 			return err
 		case Guard:
 			_, err := Guarded(ctx, p, errorAttempt(fn).run)
@@ -209,18 +229,6 @@ func badArgs(ctx context.Context, noPolicy, noFunc bool) error {
 		return ErrNilFunc
 	}
 	return nil
-}
-
-// NoValue adapts a function that returns only an error to the shape that
-// [Do], [Retry] and [Guarded] take, as the policy packages' Run functions
-// do. A nil fn stays nil, so the executors report it. The adapter stays on
-// the caller's stack when the executor does not store it, as Retry and
-// Guarded do not.
-func NoValue(fn func(context.Context) error) func(context.Context) (struct{}, error) {
-	if fn == nil {
-		return nil
-	}
-	return func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }
 }
 
 // attempt is what executors run once per attempt. It is a type parameter of
@@ -294,17 +302,17 @@ func runChain[T any, A attempt[T]](ctx context.Context, layers []layer, a A, che
 	switch l.kind {
 	case retrierLayer:
 		if last {
-			return retryLoop(ctx, l.retrier, fn, false)
+			return retryLoop(ctx, l.retrier, l.ahead, fn, false)
 		}
 		if isFn && len(inner) == 1 && inner[0].kind == guardLayer {
 			// A guard and the caller's function, the most common pair
 			// inside a retry: its closure one call shorter still.
 			g := inner[0].guard
-			return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
+			return retryLoop(ctx, l.retrier, l.ahead, func(ctx context.Context) (T, error) {
 				return guarded(ctx, g, fn, false)
 			}, false)
 		}
-		return retryLoop(ctx, l.retrier, func(ctx context.Context) (T, error) {
+		return retryLoop(ctx, l.retrier, l.ahead, func(ctx context.Context) (T, error) {
 			return runChain[T](ctx, inner, a, true)
 		}, false)
 	case guardLayer:

@@ -2,10 +2,9 @@ package resilience
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
-	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/retrystep"
 )
 
 // Retrier is a [Policy] that decides, after each failed attempt, whether to
@@ -76,6 +75,17 @@ type RetryState struct {
 	// The decision must not depend on it: what it needs of the context is
 	// in Deadline and Cause.
 	Context context.Context
+	// Rejection is set when the guard that the next attempt would enter
+	// first, a [ForeseeingGuard], would certainly reject it if it started
+	// before RejectedUntil (or at any time, if RejectedUntil is zero): it is
+	// the error the guard would give, such as an open breaker's. A Retrier
+	// should then stop at once, rather than wait for an attempt that cannot
+	// run; the retry package's Policy does. Executors set it when
+	// [Compose] put such a guard right inside the Retrier.
+	Rejection error
+	// RejectedUntil is when Rejection ends: from then on, the guard may
+	// admit the attempt (an open breaker lets a probe through).
+	RejectedUntil time.Time
 }
 
 // Retry runs fn under the retry decision r alone: it calls fn, and after
@@ -93,29 +103,14 @@ func Retry[T any](ctx context.Context, r Retrier, fn func(context.Context) (T, e
 		var zero T
 		return zero, err
 	}
-	return retryLoop(ctx, r, fn, true)
-}
-
-// Failed records in s that attempt n failed with err, as an executor does
-// before it asks a [Retrier] what next: it reads the clock, the deadline and
-// (if it ended) the cause of the caller's ctx, keeps ctx for events, and
-// draws the jitter.
-// Executors of their own, such as an HTTP transport, use it so that every
-// executor tells a Retrier the same things.
-func (s *RetryState) Failed(ctx context.Context, n int, err error) {
-	s.Attempts, s.Err, s.Now, s.Context = n, err, time.Now(), ctx
-	s.Deadline, _ = ctx.Deadline()
-	s.Jitter = rand.Float64()
-	if ctx.Err() != nil {
-		s.Cause = context.Cause(ctx)
-	}
+	return retryLoop(ctx, r, nil, fn, true)
 }
 
 // retryLoop is the retry executor: it runs attempt until it succeeds or r
-// says stop, waiting as r decides. It must not let attempt escape. It checks
-// ctx first if check is set; a caller that has just found ctx alive clears
-// it.
-func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Context) (T, error), check bool) (T, error) {
+// says stop, waiting as r decides. ahead, if not nil, is the guard each
+// attempt enters first. It must not let attempt escape. It checks ctx first
+// if check is set; a caller that has just found ctx alive clears it.
+func retryLoop[T any](ctx context.Context, r Retrier, ahead retrystep.Foreseer, attempt func(context.Context) (T, error), check bool) (T, error) {
 	if check && ctx.Err() != nil { // no attempt, and no call for a budget to count
 		var zero T
 		return zero, context.Cause(ctx)
@@ -136,38 +131,33 @@ func retryLoop[T any](ctx context.Context, r Retrier, attempt func(context.Conte
 		}
 		return v, nil
 	}
-	return retryFailed(ctx, r, plan, attempt, start, v, err)
+	return retryFailed(ctx, r, plan, ahead, attempt, start, v, err)
 }
 
 // succeeded tells r that attempt n of a call succeeded.
 func succeeded(ctx context.Context, r Retrier, s RetryState, n int) {
 	s.Attempts, s.Err, s.Cause, s.Now, s.Context = n, nil, nil, time.Now(), ctx
+	s.Rejection, s.RejectedUntil = nil, time.Time{}
 	r.Succeeded(s)
 }
 
 // retryFailed goes on from a first attempt that failed with err. It is apart
 // from retryLoop to keep the successful path short.
-func retryFailed[T any](ctx context.Context, r Retrier, plan RetryPlan, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
-	s := RetryState{Start: start}
+func retryFailed[T any](ctx context.Context, r Retrier, plan RetryPlan, ahead retrystep.Foreseer, attempt func(context.Context) (T, error), start time.Time, v T, err error) (T, error) {
+	call := retrystep.Call{State: retrystep.State{Start: start}, Ahead: ahead}
+	decide := func(s retrystep.State) (time.Duration, error) { return r.NextRetry(RetryState(s)) }
 	for {
-		s.Failed(ctx, s.Attempts+1, err)
-		delay, stop := r.NextRetry(s)
-		if stop == nil && s.Cause == nil {
-			if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
-				s.Now = time.Now()
-				delay, stop = r.NextRetry(s)
-			}
-		}
-		if stop == nil && s.Cause != nil {
-			stop = s.Cause
+		call.Failed(ctx, err)
+		delay, stop := call.Decided(r.NextRetry(RetryState(call.State)))
+		if stop == nil {
+			stop = call.Wait(ctx, delay, decide)
 		}
 		if stop != nil {
 			return v, stop
 		}
-		s.LastDelay = delay
 		if v, err = attempt(ctx); err == nil {
 			if plan.ReportSuccess {
-				succeeded(ctx, r, s, s.Attempts+1)
+				succeeded(ctx, r, RetryState(call.State), call.Attempts+1)
 			}
 			return v, nil
 		}

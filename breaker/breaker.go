@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
@@ -293,6 +294,28 @@ func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
 	b.exit(t, b.classOf(o), b.nanos)
 }
 
+// Foresee implements resilience.ForeseeingGuard: while the breaker is open
+// at now, it returns the rejection that every call gets until a probe is
+// allowed, and when that is (zero if the breaker was forced open); else a
+// nil error, since a closed breaker admits calls and a half-open one may. A
+// retry policy composed right outside the breaker uses it to stop at once
+// rather than wait for an attempt that the breaker would reject. The
+// breaker never reads ctx.
+func (b *Breaker) Foresee(ctx context.Context, now time.Time) (until time.Time, err error) {
+	if b == nil {
+		return time.Time{}, errNilBreaker
+	}
+	w := b.word.Load()
+	if stateOf(w) != Open || b.fromTime(now) >= b.until.Load() {
+		return time.Time{}, nil
+	}
+	e := b.openErr.Load()
+	if b.word.Load() != w {
+		return time.Time{}, nil // the state changed meanwhile: ask again next time
+	}
+	return e.Until, e
+}
+
 // Execute runs op through the breaker, as [Run] does; it makes the breaker a
 // resilience.Policy.
 func (b *Breaker) Execute(ctx context.Context, op resilience.Operation) error {
@@ -314,7 +337,7 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error {
-	_, err := guarded(ctx, b, resilience.NoValue(fn))
+	_, err := guarded(ctx, b, novalue.Wrap(fn))
 	return err
 }
 

@@ -344,17 +344,36 @@ func noValue(fn func(context.Context) (int, error)) func(context.Context) error 
 func TestRetryDoesNotRetryARejection(t *testing.T) {
 	b := mustNew(t, breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Minute})
 	r := retry.MustNew(retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0)})
-	p := resilience.Compose(r, b)
 	calls := 0
-	err := resilience.Run(context.Background(), p, func(context.Context) error { calls++; return errDown })
-	// The first attempt fails and opens the breaker; the second is rejected,
-	// and the rejection is not retried.
+	// The function is not the breaker itself but calls through it, so the
+	// policy cannot foresee the rejection: the first attempt fails and opens
+	// the breaker; the second is rejected, and the rejection is not retried.
+	err := retry.Run(context.Background(), r, func(ctx context.Context) error {
+		return breaker.Run(ctx, b, func(context.Context) error { calls++; return errDown })
+	})
 	if calls != 1 {
 		t.Fatalf("function ran %d times, want 1", calls)
 	}
 	var re *retry.Error
 	if !errors.As(err, &re) || re.Attempts != 2 || re.Reason != retry.NotRetryable || !errors.Is(err, breaker.ErrOpen) {
 		t.Fatalf("error %v; want the retry policy to stop at the rejection after 2 attempts", err)
+	}
+}
+
+func TestRetryComposedOutsideStopsWhenTheBreakerOpens(t *testing.T) {
+	b := mustNew(t, breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Minute})
+	r := retry.MustNew(retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0)})
+	calls := 0
+	err := resilience.Run(context.Background(), resilience.Compose(r, b), func(context.Context) error { calls++; return errDown })
+	// The first attempt fails and opens the breaker, which the policy
+	// learns before it would try again: it stops with the rejection.
+	var re *retry.Error
+	if calls != 1 || !errors.As(err, &re) || re.Attempts != 1 || re.Reason != retry.Rejected ||
+		!errors.Is(err, breaker.ErrOpen) || !errors.Is(err, errDown) {
+		t.Fatalf("%d calls, error %v; want 1 call and a Rejected retry.Error after 1 attempt, matching ErrOpen and the failure", calls, err)
+	}
+	if d, ok := resilience.RetryAfter(err); !ok || d <= 0 || d > time.Minute {
+		t.Fatalf("RetryAfter = %v, %v; want the time until the breaker allows a probe", d, ok)
 	}
 }
 
@@ -717,5 +736,35 @@ func TestRejectionsOfPoliciesInsideDoNotCount(t *testing.T) {
 	wantState(t, b, breaker.Closed)
 	if s := b.Snapshot(); s.ConsecutiveFailures != 0 {
 		t.Fatalf("the outer breaker counted %d failures from the inner one's rejections", s.ConsecutiveFailures)
+	}
+}
+
+func TestForesee(t *testing.T) {
+	b := mustNew(t, breaker.Config{Name: "api", FailureThreshold: 1, RecoveryTimeout: time.Second})
+	ctx := context.Background()
+	t0 := time.Now()
+	step := func(what string, at time.Time, until time.Time, open bool) {
+		t.Helper()
+		gotUntil, err := b.Foresee(ctx, at)
+		if errors.Is(err, breaker.ErrOpen) != open || (err == nil) == open || !gotUntil.Equal(until) {
+			t.Errorf("%s: Foresee = %v, %v; want until %v, a rejection %v", what, gotUntil, err, until, open)
+		}
+	}
+	step("closed", t0, time.Time{}, false)
+	p, _ := b.AllowAt(t0)
+	p.DoneAt(t0, errDown)
+	step("just opened", t0, t0.Add(time.Second), true)
+	step("a nanosecond before the probe", t0.Add(time.Second-1), t0.Add(time.Second), true)
+	step("when the probe may go", t0.Add(time.Second), time.Time{}, false)
+	if _, err := b.AllowAt(t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	step("half-open, the probe in flight", t0.Add(time.Second), time.Time{}, false)
+	b.ForceOpen()
+	step("forced open", t0.Add(time.Hour), time.Time{}, true)
+	b.Reset()
+	step("reset", t0, time.Time{}, false)
+	if _, err := (*breaker.Breaker)(nil).Foresee(ctx, t0); err == nil {
+		t.Error("a nil *Breaker foresees no rejection, want its error")
 	}
 }

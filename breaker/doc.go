@@ -15,7 +15,9 @@
 // Most callers make one Breaker per service with [New] and run calls through
 // it with [Do] or [Run], or compose it with a retry policy through
 // resilience.Compose — retry outside, breaker inside, so every attempt is
-// counted. Callers that cannot wrap a function, such as a broker connection
+// counted, and once the breaker opens the retries stop at once, with its
+// rejection, rather than wait for an attempt it would reject
+// ([Breaker.Foresee]). Callers that cannot wrap a function, such as a broker connection
 // whose failure shows later, use the two-step API: [Breaker.Allow] for a
 // [Permit], and [Permit.Done] with the outcome.
 //

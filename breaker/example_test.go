@@ -84,7 +84,8 @@ func ExampleConfig_rates() {
 
 func Example_withRetry() {
 	// Retry outside, breaker inside: every attempt passes the breaker and
-	// is counted, and once it opens the retries stop at once.
+	// is counted, and once it opens the retries stop at once, without
+	// waiting for an attempt that the breaker would reject.
 	b := breaker.MustNew(breaker.Config{Name: "search", FailureThreshold: 2})
 	r := retry.MustNew(retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0)})
 	p := resilience.Compose(r, b)
@@ -98,7 +99,7 @@ func Example_withRetry() {
 	fmt.Println(err)
 	// Output:
 	// 2 true
-	// retry: gave up after 3 attempts (not retryable): breaker "search" is open
+	// retry: gave up after 2 attempts (next attempt would be rejected: breaker "search" is open): network error: connection reset
 }
 
 func ExampleRun() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 )
@@ -212,7 +213,7 @@ func Do[T any](ctx context.Context, b *Bulkhead, fn func(context.Context) (T, er
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, b *Bulkhead, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, b, resilience.NoValue(fn))
+	_, err := resilience.Guarded(ctx, b, novalue.Wrap(fn))
 	return err
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 )
 
@@ -265,7 +266,7 @@ func (h *Hedger) Execute(ctx context.Context, op resilience.Operation) error {
 	if op == nil {
 		return resilience.ErrNilFunc
 	}
-	_, err := DoRelease(ctx, h, resilience.NoValue(op.Call), nil)
+	_, err := DoRelease(ctx, h, novalue.Wrap(op.Call), nil)
 	return err
 }
 
@@ -278,7 +279,7 @@ func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, erro
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, h *Hedger, fn func(context.Context) error) error {
-	_, err := DoRelease(ctx, h, resilience.NoValue(fn), nil)
+	_, err := DoRelease(ctx, h, novalue.Wrap(fn), nil)
 	return err
 }
 

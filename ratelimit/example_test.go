@@ -155,7 +155,9 @@ func ExampleLimiter_ReserveAt() {
 
 func Example_withRetry() {
 	// Inside a retry policy, every attempt spends a token, so the service
-	// sees no more requests than the quota; a rejection is not retried.
+	// sees no more requests than the quota; once the tokens run out, the
+	// retries stop at once rather than wait for an attempt the limiter would
+	// reject.
 	l := ratelimit.MustNew(ratelimit.Config{Name: "api", Limit: 3, Per: time.Minute})
 	r := retry.MustNew(retry.Config{MaxAttempts: 5, Backoff: backoff.Constant(0)})
 	attempts := 0
@@ -167,7 +169,7 @@ func Example_withRetry() {
 	fmt.Println(err)
 	// Output:
 	// 3 true
-	// retry: gave up after 4 attempts (not retryable): ratelimit "api": 1 token not available now
+	// retry: gave up after 3 attempts (next attempt would be rejected: ratelimit "api": 1 token not available now): network error: 503 service unavailable
 }
 
 func ExampleLimiter_SnapshotAt() {

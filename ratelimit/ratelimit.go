@@ -9,6 +9,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 )
 
@@ -423,6 +424,34 @@ func (l *Limiter) Enter(ctx context.Context) (resilience.Ticket, error) {
 	return resilience.Ticket{}, l.wait(ctx, l.costOf(ctx))
 }
 
+// Foresee implements resilience.ForeseeingGuard for a limiter that never
+// waits (MaxWait zero): if the bucket will not hold the tokens of a call that
+// ctx carries ([WithCost]) before some time after now, it returns the
+// rejection that such a call gets until then, and that time. It returns a nil
+// error when the call might go at now, and always for a limiter that waits,
+// since callers who give up their wait hand tokens back. A retry policy
+// composed right outside the limiter uses it to stop at once rather than wait
+// for an attempt that the limiter would reject.
+func (l *Limiter) Foresee(ctx context.Context, now time.Time) (until time.Time, err error) {
+	switch {
+	case l == nil:
+		return time.Time{}, errNilLimiter
+	case ctx == nil:
+		return time.Time{}, resilience.ErrNilContext
+	case l.maxWait > 0:
+		return time.Time{}, nil
+	}
+	n := l.costOf(ctx)
+	if n == 0 || !l.validCost(n) {
+		return time.Time{}, nil // not a rejection
+	}
+	wait := l.delay(l.fromTime(now), n)
+	if wait <= 0 {
+		return time.Time{}, nil
+	}
+	return now.Add(wait), l.limited(NoWait, n)
+}
+
 // Exit implements resilience.Guard. It does nothing: a call's tokens are
 // spent when it goes, however it ends.
 func (l *Limiter) Exit(resilience.Ticket, resilience.Outcome) {}
@@ -448,7 +477,7 @@ func Do[T any](ctx context.Context, l *Limiter, fn func(context.Context) (T, err
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, l *Limiter, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, l, resilience.NoValue(fn))
+	_, err := resilience.Guarded(ctx, l, novalue.Wrap(fn))
 	return err
 }
 

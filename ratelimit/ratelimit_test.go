@@ -1039,3 +1039,39 @@ func TestDoubleCancelGivesBackOnce(t *testing.T) {
 		t.Fatalf("a second Cancel of a partly refunded reservation gave back tokens: a call reserved after one at %v goes at %v", at, w.Time())
 	}
 }
+
+func TestForesee(t *testing.T) {
+	l := mustNew(t, ratelimit.Config{Name: "api", Limit: 2, Burst: 2})
+	ctx := context.Background()
+	t0 := time.Now()
+	step := func(what string, ctx context.Context, at time.Time, until time.Time, limited bool) {
+		t.Helper()
+		gotUntil, err := l.Foresee(ctx, at)
+		if errors.Is(err, ratelimit.ErrLimited) != limited || (err == nil) == limited || !gotUntil.Equal(until) {
+			t.Errorf("%s: Foresee = %v, %v; want until %v, a rejection %v", what, gotUntil, err, until, limited)
+		}
+	}
+	step("full", ctx, t0, time.Time{}, false)
+	if !l.AllowAt(t0, 2) {
+		t.Fatal("a full bucket refused its burst")
+	}
+	before := l.TokensAt(t0.Add(250 * time.Millisecond))
+	step("empty", ctx, t0, t0.Add(500*time.Millisecond), true)
+	step("a nanosecond before a token", ctx, t0.Add(500*time.Millisecond-1), t0.Add(500*time.Millisecond), true)
+	step("a token back", ctx, t0.Add(500*time.Millisecond), time.Time{}, false)
+	step("two tokens", l.WithCost(ctx, 2), t0.Add(500*time.Millisecond), t0.Add(time.Second), true)
+	step("no tokens", l.WithCost(ctx, 0), t0, time.Time{}, false)
+	step("more than the bucket holds", l.WithCost(ctx, 3), t0, time.Time{}, false) // ErrBadCost, not a rejection
+	if after := l.TokensAt(t0.Add(250 * time.Millisecond)); after != before {
+		t.Fatalf("Foresee changed the bucket: %v tokens, then %v", before, after)
+	}
+
+	waits := mustNew(t, ratelimit.Config{Limit: 1, MaxWait: time.Second})
+	waits.AllowAt(t0, 1)
+	if until, err := waits.Foresee(ctx, t0); err != nil || !until.IsZero() {
+		t.Errorf("a limiter that waits foresees %v, %v; want nothing, since waits given up hand tokens back", until, err)
+	}
+	if _, err := (*ratelimit.Limiter)(nil).Foresee(ctx, t0); err == nil {
+		t.Error("a nil *Limiter foresees no rejection, want its error")
+	}
+}

@@ -186,11 +186,14 @@ func TestBaseTransportBreakingTheContract(t *testing.T) {
 			resp.Body = body
 			return resp, errors.New("refused")
 		}}
-		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast})
+		_, rt := newClient(t, base, resiliencehttp.Config{Retry: fast})
 		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
 		resp, err := rt.RoundTrip(req)
 		if resp != nil || err == nil {
 			t.Fatalf("RoundTrip = %v, %v; want the error alone", resp, err)
+		}
+		if len(bodies) == 0 {
+			t.Fatal("the base was never called")
 		}
 		for i, b := range bodies {
 			if b.closed != 1 {
@@ -221,7 +224,7 @@ func TestBaseTransportBreakingTheContract(t *testing.T) {
 			resp.Body, resp.ContentLength = nil, 10
 			return resp, nil
 		}}
-		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast})
+		_, rt := newClient(t, base, resiliencehttp.Config{Retry: fast})
 		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
 		noPanic(t, "RoundTrip", func() {
 			if resp, err := rt.RoundTrip(req); resp != nil || err == nil || !strings.HasPrefix(err.Error(), "resiliencehttp: ") {
@@ -236,7 +239,7 @@ func TestBaseTransportBreakingTheContract(t *testing.T) {
 func TestDoneContextSendsNothing(t *testing.T) {
 	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPost} {
 		base := &counting{answerWith: func(r *http.Request, _ int) (*http.Response, error) { return answer(r, 200), nil }}
-		rt, _ := resiliencehttp.NewTransport(base, resiliencehttp.Config{Retry: fast, Breaker: &breaker.Config{}})
+		_, rt := newClient(t, base, resiliencehttp.Config{Retry: fast, Breaker: &breaker.Config{}})
 		cause := errors.New("the user went away")
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(cause)

@@ -12,8 +12,11 @@
 //	client := &http.Client{Transport: t}
 //
 // The transport keeps the standard library's contracts: it replays only
-// requests that are safe to replay (idempotent methods, a request with an
-// Idempotency-Key header, or POSTs when allowed), gives every attempt a fresh
+// requests that are safe to replay — by default those whose method RFC 9110
+// defines as idempotent, GET, HEAD, OPTIONS, TRACE, PUT and DELETE (narrow
+// the list with Config.ReplayMethods, say to GET and HEAD, for a server
+// whose PUT or DELETE is not idempotent in fact), a request with an
+// Idempotency-Key header, or POSTs when allowed — gives every attempt a fresh
 // copy of the body through GetBody (a body without GetBody streams as it
 // would through the bare transport, and a copy of what was sent, up to a
 // limit, serves the next attempt; a longer body is not replayed), drains and
@@ -25,6 +28,17 @@
 // protocol upgrade (101 Switching Protocols) comes back as net/http gives
 // it, its Body writable. It speaks HTTP/1.1 and HTTP/2, over TLS or not, as
 // its base transport does.
+//
+// One thing it does that the http.RoundTripper contract advises against, and
+// does on purpose: it interprets status codes, since a 503 or a 429 is how
+// most services say "try again later". Config.RetryStatuses lists the
+// statuses that are transient failures, retried and counted by the breaker:
+// by default [DefaultRetryStatuses], 408, 429, 500, 502, 503 and 504. Any
+// other 5xx status is a failure that the breaker counts but that is not
+// retried; any other status is an answer. Set RetryStatuses to change the
+// list, or to an empty, non-nil list to retry no status at all. Whatever the
+// status, the caller gets the response, never an error made of it, as the
+// contract requires.
 //
 // On the server side, [Shed] is middleware that sheds load with a bulkhead
 // and the adaptive throttle, answering 503 with a Retry-After header.

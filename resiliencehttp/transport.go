@@ -18,9 +18,9 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
-	"github.com/netresilience/resilience/internal/clock"
 	"github.com/netresilience/resilience/internal/nilpolicy"
 	"github.com/netresilience/resilience/internal/observe"
+	"github.com/netresilience/resilience/internal/retrystep"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -42,6 +42,20 @@ var DefaultRetryStatuses = []int{
 	http.StatusGatewayTimeout,      // 504
 }
 
+// DefaultReplayMethods are the methods whose requests are replayed by
+// default: those that RFC 9110 (section 9.2.2) defines as idempotent, for
+// which sending a request twice has the same effect on the server as sending
+// it once — GET, HEAD, OPTIONS and TRACE, which change nothing, and PUT and
+// DELETE.
+var DefaultReplayMethods = []string{
+	http.MethodGet,
+	http.MethodHead,
+	http.MethodOptions,
+	http.MethodTrace,
+	http.MethodPut,
+	http.MethodDelete,
+}
+
 // Config configures a [Transport]. Each zero field means its documented
 // default.
 type Config struct {
@@ -56,8 +70,12 @@ type Config struct {
 	// Breaker, if set, gives each host (the request URL's Host, host and
 	// port) a circuit breaker made from this config, named after the host.
 	// A request to a host whose breaker is open fails with an error matching
-	// breaker.ErrOpen without touching the network. Its Classifier, if set,
-	// classifies transport errors. Default: no breaker.
+	// breaker.ErrOpen without touching the network, and once an attempt's
+	// failure opens it, the retries stop at once rather than wait for an
+	// attempt it would reject: with the last response, or else a
+	// *retry.Error whose Reason is retry.Rejected, which matches
+	// breaker.ErrOpen. Its Classifier, if set, classifies transport errors.
+	// Default: no breaker.
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
@@ -66,17 +84,29 @@ type Config struct {
 	// that calls a known set of hosts.
 	MaxHosts int
 
-	// RetryNonIdempotent allows replaying requests whose method is not
-	// idempotent, such as POST: LLM completion calls usually want it. A
-	// request with an Idempotency-Key header, or whose context was marked
-	// with [AllowRetry], is replayed whatever its method.
+	// ReplayMethods are the methods whose requests may be sent more than
+	// once. Default [DefaultReplayMethods]: the methods that RFC 9110
+	// defines as idempotent, PUT and DELETE included. Narrow it for a server
+	// whose PUT or DELETE is not idempotent in fact: []string{"GET",
+	// "HEAD"} replays only those; an empty, non-nil list replays none. A
+	// request with an empty Method is a GET. Names are matched exactly, as
+	// HTTP methods are case-sensitive, and each must be a valid method name.
+	// A request that may not be replayed is sent once, and its response or
+	// error returned as it came.
+	ReplayMethods []string
+
+	// RetryNonIdempotent allows replaying requests whatever their method,
+	// such as POST: LLM completion calls usually want it. A request with an
+	// Idempotency-Key header, or whose context was marked with
+	// [AllowRetry], is replayed whatever its method.
 	RetryNonIdempotent bool
 
 	// RetryStatuses are the statuses that are transient: retried, and
-	// counted as failures by the breaker. Default [DefaultRetryStatuses]. Any
-	// other 4xx status is the client's mistake: never retried, and ignored by
-	// the breaker; any other 5xx status (such as 501) is permanent: not
-	// retried, counted by the breaker.
+	// counted as failures by the breaker. Default [DefaultRetryStatuses]; an
+	// empty, non-nil list makes no status transient. Any other 4xx status is
+	// the client's mistake: never retried, and ignored by the breaker; any
+	// other 5xx status (such as 501) is permanent: not retried, counted by
+	// the breaker.
 	RetryStatuses []int
 
 	// MaxBodyBuffer is how much of a request body without GetBody is kept
@@ -136,6 +166,7 @@ type Transport struct {
 	classify       resilience.Classifier // transport errors
 	breakerConfig  *breaker.Config
 	retryAll       bool
+	replayMethods  []string
 	retryStatuses  []int
 	maxBody        int64
 	maxDrain       int64
@@ -162,6 +193,11 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	case cfg.AttemptHeader != "" && !isToken(cfg.AttemptHeader):
 		return nil, errors.New("resiliencehttp: AttemptHeader is not a header name: " + strconv.Quote(cfg.AttemptHeader))
 	}
+	for _, m := range cfg.ReplayMethods {
+		if !isToken(m) {
+			return nil, errors.New("resiliencehttp: ReplayMethods holds " + strconv.Quote(m) + ", not a method name")
+		}
+	}
 	for _, s := range cfg.RetryStatuses {
 		if s < 100 || s > 999 {
 			return nil, errors.New("resiliencehttp: RetryStatuses holds " + strconv.Itoa(s) + ", not a status code")
@@ -171,6 +207,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		base:           base,
 		classify:       cfg.Retry.Classifier,
 		retryAll:       cfg.RetryNonIdempotent,
+		replayMethods:  slices.Clone(cfg.ReplayMethods),
 		retryStatuses:  slices.Clone(cfg.RetryStatuses),
 		maxBody:        cmp.Or(cfg.MaxBodyBuffer, DefaultMaxBodyBuffer),
 		maxDrain:       cmp.Or(cfg.MaxDrain, DefaultMaxDrain),
@@ -183,6 +220,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	if t.retryStatuses == nil {
 		t.retryStatuses = DefaultRetryStatuses
+	}
+	if t.replayMethods == nil {
+		t.replayMethods = DefaultReplayMethods
 	}
 	rc := cfg.Retry
 	rc.Classifier = t.classOf
@@ -340,8 +380,7 @@ func (t *Transport) replayable(req *http.Request) bool {
 	if t.maxBody < 0 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return false // no body is kept for a replay
 	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	if slices.Contains(t.replayMethods, cmp.Or(req.Method, http.MethodGet)) {
 		return true
 	}
 	if t.retryAll || req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != "" {
@@ -415,9 +454,13 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		return nil, err
 	}
 	ctx := req.Context()
-	var s resilience.RetryState
-	if plan.Timed {
-		s.Start = time.Now()
+	var call retrystep.Call
+	call.Begin(plan.Timed)
+	if br != nil {
+		call.Ahead = br // an open breaker ends the retries without a wait
+	}
+	decide := func(s retrystep.State) (time.Duration, error) {
+		return t.retry.NextRetry(resilience.RetryState(s))
 	}
 	for n := 1; ; n++ {
 		resp, err := t.attempt(req, t.request(req, n, body, tee), br, true)
@@ -425,7 +468,9 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 		if err == nil {
 			if t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
 				if plan.ReportSuccess {
+					s := resilience.RetryState(call.State)
 					s.Attempts, s.Err, s.Cause, s.Now, s.Context = n, nil, nil, time.Now(), ctx
+					s.Rejection, s.RejectedUntil = nil, time.Time{}
 					t.retry.Succeeded(s)
 				}
 				return resp, nil
@@ -443,11 +488,8 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 				return resp, err
 			}
 		}
-		s.Failed(ctx, n, failure)
-		delay, stop := t.retry.NextRetry(s)
-		if stop == nil && s.Cause != nil {
-			stop = s.Cause
-		}
+		call.Failed(ctx, failure)
+		delay, stop := call.Decided(t.retry.NextRetry(resilience.RetryState(call.State)))
 		if stop == nil && tee == nil {
 			var rerr error
 			if body, rerr = t.rewind(req); rerr != nil {
@@ -475,17 +517,12 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 			body = next
 		}
 		t.discard(resp)
-		if s.Cause = clock.Sleep(ctx, delay); s.Cause != nil {
+		if stop := call.Wait(ctx, delay, decide); stop != nil {
 			if body != nil {
 				body.Close() // never sent
 			}
-			s.Now = time.Now()
-			if _, stop = t.retry.NextRetry(s); stop == nil {
-				stop = s.Cause
-			}
 			return nil, stop
 		}
-		s.LastDelay = delay
 	}
 }
 
@@ -558,70 +595,114 @@ func (t *Transport) request(req *http.Request, n int, body io.ReadCloser, tee *r
 }
 
 // attempt sends r, one attempt of req, through the host's breaker if there
-// is one, under the attempt's own deadline if there is one. replay says
-// whether req may be sent again, so that a connection dropped before an
-// answer is transient.
+// is one: a request the breaker rejects is not sent, and the breaker hears
+// how a sent one ended. replay says whether req may be sent again.
 func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
-	var permit breaker.Permit
-	if br != nil {
-		var err error
-		if permit, err = br.Allow(); err != nil {
-			closeBody(r) // not sent
-			return nil, err
-		}
+	if br == nil {
+		return t.send(req, r, replay)
 	}
-	var cancel context.CancelFunc
-	if t.attemptTimeout > 0 {
-		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), t.attemptTimeout)
-		r = r.WithContext(ctx)
+	permit, err := br.Allow()
+	if err != nil {
+		closeBody(r) // not sent
+		return nil, err
 	}
+	resp, err := t.send(req, r, replay)
+	permit.Done(t.breakerOutcome(req, resp, err))
+	return resp, err
+}
+
+// breakerOutcome is what an attempt's result tells the breaker: a failure
+// after the caller canceled req is the caller's doing, and a response tells
+// what its status says.
+func (t *Transport) breakerOutcome(req *http.Request, resp *http.Response, err error) error {
+	switch {
+	case err == nil:
+		return t.outcomeOf(resp)
+	case req.Context().Err() == context.Canceled:
+		return context.Canceled
+	}
+	return err
+}
+
+// send sends r, one attempt of req, through the base transport, under the
+// attempt's own deadline if there is one. replay says whether req may be
+// sent again, so that a connection dropped before an answer is transient.
+func (t *Transport) send(req, r *http.Request, replay bool) (*http.Response, error) {
+	r, cancel := t.withAttemptTimeout(req, r)
 	var conn *connTrace
 	if replay && !retriedByNetHTTP(r) {
-		conn = new(connTrace)
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
-			GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
+		r, conn = traceConn(r)
 	}
-	if v, ok := r.Body.(*replayView); ok {
-		v.b.send(v, r.Context()) // its reads give up when the attempt does
-	}
+	sendBody(r)
 	resp, err := t.base.RoundTrip(r)
 	resp, err = t.checked(r, resp, err)
-	if err != nil && replay && (dropped(err) || conn.raced()) {
-		// The server closed the connection before answering, or the
-		// attempt failed on a connection that had served
-		// before (the keep-alive race: the server closed it as idle while
-		// the request went out; net/http retries this itself only for the
-		// requests it deems replayable): for a request that may be
-		// replayed, a transient failure.
-		err = resilience.Transient(err)
+	if err != nil && replay {
+		err = transientIfDropped(err, conn)
 	}
 	if cancel != nil {
-		switch {
-		case err != nil:
-			cancel()
-		case resp.StatusCode == http.StatusSwitchingProtocols:
-			// An upgraded connection is the caller's, with no deadline of
-			// ours on it (net/http no longer ties it to the request's
-			// context), and its Body stays an io.ReadWriteCloser.
-			cancel()
-		default:
-			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-		}
-	}
-	if br != nil {
-		switch {
-		case err != nil:
-			if req.Context().Err() == context.Canceled {
-				permit.Done(context.Canceled) // the caller's own doing
-			} else {
-				permit.Done(err)
-			}
-		default:
-			permit.Done(t.outcomeOf(resp))
-		}
+		resp = releaseAttemptTimeout(resp, err, cancel)
 	}
 	return resp, err
+}
+
+// withAttemptTimeout returns r with the attempt's own deadline, inside
+// req's, and the function that releases it; r itself and a nil function
+// without AttemptTimeout.
+func (t *Transport) withAttemptTimeout(req, r *http.Request) (*http.Request, context.CancelFunc) {
+	if t.attemptTimeout <= 0 {
+		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.attemptTimeout)
+	return r.WithContext(ctx), cancel
+}
+
+// releaseAttemptTimeout ties the release of an attempt's deadline to the
+// end of the attempt: at once after an error, or for a protocol upgrade,
+// else when the response's body is closed, since the deadline covers reading
+// it.
+func releaseAttemptTimeout(resp *http.Response, err error, cancel context.CancelFunc) *http.Response {
+	switch {
+	case err != nil:
+		cancel()
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		// An upgraded connection is the caller's, with no deadline of ours
+		// on it (net/http no longer ties it to the request's context), and
+		// its Body stays an io.ReadWriteCloser.
+		cancel()
+	default:
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	}
+	return resp
+}
+
+// traceConn returns a copy of r that records, in the returned connTrace,
+// the connection it goes out on.
+func traceConn(r *http.Request) (*http.Request, *connTrace) {
+	conn := new(connTrace)
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: conn.gotConn, WroteRequest: conn.wroteRequest}))
+	return r, conn
+}
+
+// sendBody readies a replayed body for the attempt r that sends it: its
+// reads give up when the attempt does.
+func sendBody(r *http.Request) {
+	if v, ok := r.Body.(*replayView); ok {
+		v.b.send(v, r.Context())
+	}
+}
+
+// transientIfDropped marks as transient the failure of an attempt of a
+// request that may be replayed, when the server closed the connection
+// before answering, or the attempt failed on a connection that had served
+// before (the keep-alive race: the server closed it as idle while the
+// request went out; net/http retries this itself only for the requests it
+// deems replayable, and conn is nil for those).
+func transientIfDropped(err error, conn *connTrace) error {
+	if dropped(err) || conn.raced() {
+		return resilience.Transient(err)
+	}
+	return err
 }
 
 // connTrace records whether an attempt went out on a connection that had

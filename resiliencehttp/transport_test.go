@@ -17,6 +17,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/resiliencehttp"
@@ -227,21 +228,44 @@ func TestBodyWithoutGetBody(t *testing.T) {
 	}
 }
 
-func TestResetAndEarlyCloseAreTransient(t *testing.T) {
-	for name, fault := range map[string]func(http.ResponseWriter, *http.Request){"reset": reset, "closed before answer": closeWithoutAnswer} {
-		t.Run(name, func(t *testing.T) {
-			srv := newScripted(t, fault, status(200))
-			// A new connection per request, so that net/http does not retry
-			// on another pooled connection by itself.
-			base := &http.Transport{DisableKeepAlives: true}
+// A connection reset or closed before the answer over HTTP/1.1, and over
+// HTTP/2 a stream that the server resets before it answers (with
+// INTERNAL_ERROR, as net/http's server does when a handler aborts, or a
+// proxy that lost its upstream; the chaos test found it), are transient for
+// a request that may be replayed: the retry's answer comes back, over the
+// same protocol.
+func TestFailureBeforeTheAnswerIsRetried(t *testing.T) {
+	abort := func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }
+	for _, tc := range []struct {
+		name  string
+		fault func(http.ResponseWriter, *http.Request)
+		h2    bool
+	}{
+		{"HTTP/1.1 reset", reset, false},
+		{"HTTP/1.1 closed before answer", closeWithoutAnswer, false},
+		{"HTTP/2 stream reset", abort, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var srv *scripted
+			var base *http.Transport
+			proto := 1
+			if tc.h2 {
+				srv, base = newScriptedH2(t, tc.fault, status(200))
+				proto = 2
+			} else {
+				srv = newScripted(t, tc.fault, status(200))
+				// A new connection per request, so that net/http does not
+				// retry on another pooled connection by itself.
+				base = &http.Transport{DisableKeepAlives: true}
+			}
 			c, _ := newClient(t, base, resiliencehttp.Config{Retry: fast})
 			resp, err := c.Get(srv.URL)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("Get: %v (%v); want the fault retried", err, resilience.Classify(err))
 			}
-			read(t, resp)
-			if resp.StatusCode != 200 || srv.requests() != 2 {
-				t.Fatalf("got %d after %d requests; want the fault retried", resp.StatusCode, srv.requests())
+			body := read(t, resp)
+			if resp.StatusCode != 200 || body != "answer 200" || resp.ProtoMajor != proto || srv.requests() != 2 {
+				t.Fatalf("got %s %d %q after %d requests; want the retry's HTTP/%d 200", resp.Proto, resp.StatusCode, body, srv.requests(), proto)
 			}
 		})
 	}

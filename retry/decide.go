@@ -31,6 +31,10 @@ const (
 	Canceled
 	// BudgetExhausted: the retry budget refused the retry.
 	BudgetExhausted
+	// Rejected: the guard that the next attempt would enter first, such as
+	// a circuit breaker composed right inside the policy, would certainly
+	// reject it when it started (see resilience.ForeseeingGuard).
+	Rejected
 )
 
 // String returns a short description, such as "attempts exhausted".
@@ -52,6 +56,8 @@ func (r Reason) String() string {
 		return "canceled"
 	case BudgetExhausted:
 		return "retry budget exhausted"
+	case Rejected:
+		return "next attempt would be rejected"
 	}
 	return "Reason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -85,6 +91,8 @@ type Decision struct {
 //  5. the delay, the backoff raised to any hint, would end after MaxElapsed
 //     since s.Start: TimeLimit;
 //  6. the delay would end at or after s.Deadline: Deadline;
+//  7. the next attempt would start while s.Rejection holds, before
+//     s.RejectedUntil (or at any time, if that is zero): Rejected;
 //
 // and otherwise retries after that delay. Decide does not consult the retry
 // budget, which a decision cannot do without spending it: the executor
@@ -129,6 +137,8 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 		d.Reason = TimeLimit
 	case !s.Deadline.IsZero() && !next.Before(s.Deadline):
 		d.Reason = Deadline
+	case s.Rejection != nil && (s.RejectedUntil.IsZero() || next.Before(s.RejectedUntil)):
+		d.Reason = Rejected
 	default:
 		d.Delay = delay
 	}
@@ -138,15 +148,20 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 // Error is returned when a retry policy gives up on a call it retried, or
 // could have retried: it says why, how many attempts ran, and unwraps to the
 // last attempt's error — and to the context's cause, when the caller's
-// context ended — so errors.Is and errors.As see through it, and a server
-// hint in the last error is still found by resilience.RetryAfter.
+// context ended, or to the rejection that the next attempt would have met —
+// so errors.Is and errors.As see through it, and a server hint in the last
+// error is still found by resilience.RetryAfter. When the reason is
+// [Rejected], the rejection comes first in the chain, so that RetryAfter
+// finds its hint (an open breaker's time until a probe) before any in the
+// last error.
 type Error struct {
 	Reason   Reason
-	Attempts int
+	Attempts int   // how many attempts ran
 	Err      error // the last attempt's error
 	// Cause is what stopped the policy besides the last error:
-	// context.Cause of the caller's context if it ended, or
-	// budget.ErrExhausted.
+	// context.Cause of the caller's context if it ended,
+	// budget.ErrExhausted, or the rejection that the next attempt would
+	// have met (such as a breaker's, matching breaker.ErrOpen).
 	Cause error
 }
 
@@ -168,10 +183,14 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns the last attempt's error and the context's cause, if any.
+// Unwrap returns the last attempt's error and the Cause, if any: the Cause
+// first when the reason is [Rejected].
 func (e *Error) Unwrap() []error {
-	if e.Cause == nil {
+	switch {
+	case e.Cause == nil:
 		return []error{e.Err}
+	case e.Reason == Rejected:
+		return []error{e.Cause, e.Err}
 	}
 	return []error{e.Err, e.Cause}
 }

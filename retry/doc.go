@@ -13,6 +13,18 @@
 // Retry-After hint asks, and stops when a hint asks for longer than
 // Config.MaxRetryAfter. When it gives up, the *[Error] says why.
 //
+// Composed right outside a guard that foresees its rejections — a circuit
+// breaker, a rate limiter that does not wait (resilience.ForeseeingGuard) —
+// as in resilience.Compose(retryPolicy, breaker), a Policy does not wait for
+// an attempt that the guard would certainly reject: once the breaker is open
+// until after the next attempt would start, it stops at once with an *Error
+// whose Reason is [Rejected], which counts only the attempts that ran,
+// matches the guard's rejection (breaker.ErrOpen) and carries its RetryAfter
+// hint (the time until the breaker lets a probe through). If the next
+// attempt would start when a probe may go, or later, it waits as usual. A
+// function that goes through a guard by itself, inside [Do], is not foreseen:
+// the guard's rejection ends the call when it comes, without a retry.
+//
 // The decision is callable on its own: [Policy.Decide] answers "after this
 // failure, wait how long, or stop and why" from the attempt count, the error
 // and the times involved, without sleeping. [Do] uses it; so can a simulator

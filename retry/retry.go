@@ -11,6 +11,7 @@ import (
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/nilpolicy"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 )
 
@@ -159,7 +160,7 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, p *Policy, fn func(context.Context) error) error {
-	_, err := resilience.Retry(ctx, p, resilience.NoValue(fn))
+	_, err := resilience.Retry(ctx, p, novalue.Wrap(fn))
 	return err
 }
 
@@ -232,6 +233,8 @@ func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 		return d.Delay, nil
 	case d.Reason == NotRetryable && s.Attempts <= 1 && s.Cause == nil:
 		stop = s.Err
+	case d.Reason == Rejected:
+		stop = &Error{Reason: Rejected, Attempts: s.Attempts, Err: s.Err, Cause: s.Rejection}
 	default:
 		stop = &Error{Reason: d.Reason, Attempts: s.Attempts, Err: s.Err, Cause: s.Cause}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/internal/leakcheck"
 	"github.com/netresilience/resilience/retry"
 )
@@ -25,6 +26,7 @@ var steady = backoff.Exponential{Base: 100 * time.Millisecond, Multiplier: 2, Ma
 var (
 	errReset = resilience.Transient(errors.New("connection reset"))
 	errBad   = errors.New("bad request")
+	errOpen  = errors.New("open")
 )
 
 func mustNew(t *testing.T, cfg retry.Config) *retry.Policy {
@@ -550,6 +552,16 @@ func TestDecideStepTable(t *testing.T) {
 			retry.Decision{Reason: retry.Canceled, Class: resilience.ClassTransient}},
 		{"deadline passed", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Cause: context.DeadlineExceeded},
 			retry.Decision{Reason: retry.Deadline, Class: resilience.ClassTransient}},
+		{"rejected before the next attempt", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Rejection: errOpen, RejectedUntil: at(101 * time.Millisecond)},
+			retry.Decision{Reason: retry.Rejected, Class: resilience.ClassTransient}},
+		{"rejection ends as the next attempt starts", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Rejection: errOpen, RejectedUntil: at(100 * time.Millisecond)},
+			retry.Decision{Reason: retry.Retrying, Delay: 100 * time.Millisecond, Class: resilience.ClassTransient}},
+		{"rejection without an end", resilience.RetryState{Attempts: 1, Err: errReset, Start: t0, Now: t0, Rejection: errOpen},
+			retry.Decision{Reason: retry.Rejected, Class: resilience.ClassTransient}},
+		{"rejection of a failure not retried", resilience.RetryState{Attempts: 1, Err: errBad, Start: t0, Now: t0, Rejection: errOpen},
+			retry.Decision{Reason: retry.NotRetryable, Class: resilience.ClassPermanent}},
+		{"rejection after the last attempt", resilience.RetryState{Attempts: 5, Err: errReset, Start: t0, Now: t0, Rejection: errOpen},
+			retry.Decision{Reason: retry.Exhausted, Class: resilience.ClassTransient}},
 	} {
 		if got := p.Decide(tc.s); got != tc.want {
 			t.Errorf("%s: Decide = %+v, want %+v", tc.name, got, tc.want)
@@ -570,7 +582,8 @@ func TestReasonString(t *testing.T) {
 	want := map[retry.Reason]string{
 		retry.Retrying: "retrying", retry.Exhausted: "attempts exhausted", retry.TimeLimit: "time limit reached",
 		retry.Deadline: "deadline too near", retry.NotRetryable: "not retryable", retry.HintTooLong: "server hint too long",
-		retry.Canceled: "canceled", retry.Reason(99): "Reason(99)",
+		retry.Canceled: "canceled", retry.BudgetExhausted: "retry budget exhausted",
+		retry.Rejected: "next attempt would be rejected", retry.Reason(99): "Reason(99)",
 	}
 	for r, s := range want {
 		if r.String() != s {
@@ -593,5 +606,33 @@ func TestCapturingClosureStaysOnTheStack(t *testing.T) {
 	}
 	if attempts != 2002 { // AllocsPerRun runs the function once more to warm up
 		t.Errorf("closures ran %d times, want 2002", attempts)
+	}
+}
+
+func TestForeseenRejectionEndsTheCallWithoutSpendingARetry(t *testing.T) {
+	b := budget.MustNew(budget.Config{Ratio: 1, MinPerSecond: 100})
+	retried := 0
+	p := mustNew(t, retry.Config{MaxAttempts: 5, Backoff: steady, Budget: b, Observer: &resilience.Observer{Retry: func(resilience.Event) { retried++ }}})
+	t0 := time.Now()
+	failure := resilience.WithRetryAfter(errReset, time.Second)
+	rejection := resilience.WithRetryAfter(errOpen, 30*time.Second)
+	before := b.SnapshotAt(t0)
+	delay, err := p.NextRetry(resilience.RetryState{Attempts: 3, Err: failure, Start: t0, Now: t0,
+		Rejection: rejection, RejectedUntil: t0.Add(30 * time.Second)})
+	var re *retry.Error
+	if delay != 0 || !errors.As(err, &re) || re.Reason != retry.Rejected || re.Attempts != 3 || re.Err != failure || re.Cause != rejection {
+		t.Fatalf("NextRetry = %v, %#v; want a Rejected Error after 3 attempts with the failure and the rejection", delay, err)
+	}
+	if !errors.Is(err, errOpen) || !errors.Is(err, errReset) {
+		t.Errorf("error %v does not match both the rejection and the failure", err)
+	}
+	if d, ok := resilience.RetryAfter(err); !ok || d != 30*time.Second {
+		t.Errorf("RetryAfter = %v, %v; want the rejection's 30s, ahead of the failure's hint", d, ok)
+	}
+	if want := "retry: gave up after 3 attempts (next attempt would be rejected: open (retry after 30s)): network error: connection reset (retry after 1s)"; err.Error() != want {
+		t.Errorf("message %q, want %q", err.Error(), want)
+	}
+	if after := b.SnapshotAt(t0); retried != 0 || after.Retries != before.Retries {
+		t.Errorf("a retry that did not happen was reported (%d) or spent (%d → %d)", retried, before.Retries, after.Retries)
 	}
 }

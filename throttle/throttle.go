@@ -11,6 +11,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/internal/clock"
+	"github.com/netresilience/resilience/internal/novalue"
 	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/once"
 	"github.com/netresilience/resilience/internal/window"
@@ -208,7 +209,7 @@ func Do[T any](ctx context.Context, t *Throttle, fn func(context.Context) (T, er
 
 // Run is [Do] for a function that returns only an error.
 func Run(ctx context.Context, t *Throttle, fn func(context.Context) error) error {
-	_, err := resilience.Guarded(ctx, t, resilience.NoValue(fn))
+	_, err := resilience.Guarded(ctx, t, novalue.Wrap(fn))
 	return err
 }
 
