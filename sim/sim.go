@@ -713,8 +713,11 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		return
 	}
 	// NextRetry is what every executor of a retry policy asks: Decide, then
-	// the budget's WithdrawAt, both at the state's time.
-	delay, err := st.retry.NextRetry(resilience.RetryState{
+	// the budget's WithdrawAt, both at the state's time. As in
+	// resilience.Compose(retry, breaker), a breaker right inside the retry
+	// tells it when the next attempt would certainly be rejected; a
+	// throttle between them foresees nothing.
+	s := resilience.RetryState{
 		Attempts:  int(q.attempt),
 		Err:       err,
 		Start:     at(q.arrived),
@@ -722,7 +725,11 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		Deadline:  at(q.deadline),
 		LastDelay: q.last,
 		Jitter:    r.decisions.Float64(),
-	})
+	}
+	if st.breaker != nil && st.throttle == nil {
+		s.RejectedUntil, s.Rejection = st.breaker.Foresee(context.Background(), t)
+	}
+	delay, err := st.retry.NextRetry(s)
 	if err == nil {
 		q.last = delay
 		r.q.push(event{at: now + int64(delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
@@ -740,6 +747,8 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 			err = nil
 		case retry.Exhausted, retry.NotRetryable:
 			err = stop.Err
+		case retry.Rejected:
+			err = stop.Cause // the breaker's rejection
 		default:
 			r.res.Failures.NotRetryable++
 			err = nil

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
@@ -647,6 +649,52 @@ func TestSameAsRetryDo(t *testing.T) {
 		t.Fatalf("retry.Do: %d calls in %v; the simulator: %d calls in %v", calls, elapsed, p.Calls, p.P50)
 	}
 	t.Logf("both: 4 calls, %v", elapsed)
+}
+
+// TestSameAsComposedRetryBreaker runs the original design's pair, a retry
+// around a breaker, through the simulator and through resilience.Compose:
+// when the third failure opens the breaker, both stop at once with its
+// rejection, after 3 calls and no wait, rather than sleep before a fourth
+// attempt the breaker would refuse.
+func TestSameAsComposedRetryBreaker(t *testing.T) {
+	backoffCfg := &BackoffConfig{Base: Duration(100 * time.Millisecond), Jitter: "none"}
+	s := simple()
+	s.Duration = Duration(2 * time.Second)
+	s.Resolution = Duration(10 * time.Millisecond)
+	s.Load = Load{Bursts: []Burst{{At: 0, Requests: 1}}}
+	s.Upstream.Windows = []Window{{From: 0, To: s.Duration, Down: true}}
+	s.Policies = []Policy{{Name: "retry+breaker",
+		Retry:   &RetryConfig{MaxAttempts: 4, Backoff: backoffCfg},
+		Breaker: &BreakerConfig{FailureThreshold: 3, RecoveryTimeout: Duration(10 * time.Second)}}}
+	p := run1(t, s)
+	// Failures at 1ms, 102ms and 303ms (a refused call takes 1ms; waits of
+	// 100ms and 200ms): the request ends in the bucket of 300–310ms.
+	ended := slices.IndexFunc(p.Series, func(pt Point) bool { return pt.Failed > 0 })
+	if p.Calls != 3 || p.Failures.BreakerOpen != 1 || ended != 30 {
+		t.Fatalf("simulated: %d calls, %d ended by the breaker, in bucket %d; want 3, 1, bucket 30", p.Calls, p.Failures.BreakerOpen, ended)
+	}
+
+	strategy, err := backoffCfg.strategy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		policy := resilience.Compose(
+			retry.MustNew(retry.Config{MaxAttempts: 4, Backoff: strategy}),
+			breaker.MustNew(breaker.Config{FailureThreshold: 3, RecoveryTimeout: 10 * time.Second}))
+		start, calls := time.Now(), 0
+		err := resilience.Run(t.Context(), policy, func(context.Context) error {
+			calls++
+			time.Sleep(time.Millisecond) // RejectLatency
+			return errRefused
+		})
+		elapsed := time.Since(start)
+		var re *retry.Error
+		if calls != 3 || elapsed != 303*time.Millisecond || !errors.Is(err, breaker.ErrOpen) ||
+			!errors.As(err, &re) || re.Reason != retry.Rejected || re.Attempts != 3 {
+			t.Fatalf("Compose(retry, breaker): %d calls in %v, %v; want 3 calls in 303ms, a Rejected retry.Error after 3 attempts", calls, elapsed, err)
+		}
+	})
 }
 
 // TestSameAsHedgeDo checks the simulator against the hedge executor that
