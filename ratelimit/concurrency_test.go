@@ -80,7 +80,7 @@ func TestConcurrentWaitsNeverExceedTheRate(t *testing.T) {
 	})
 }
 
-func TestConcurrentCancelledWaitsNeverExceedTheRate(t *testing.T) {
+func TestConcurrentCanceledWaitsNeverExceedTheRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
 			goroutines = 300

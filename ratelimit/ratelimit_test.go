@@ -324,7 +324,7 @@ func TestDeadlineIsHonoured(t *testing.T) {
 	})
 }
 
-func TestCancelledWaitGivesTheTokensBack(t *testing.T) {
+func TestCanceledWaitGivesTheTokensBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		errGone := errors.New("user went away")
 		l := mustNew(t, ratelimit.Config{Limit: 1, Burst: 1, MaxWait: time.Hour})

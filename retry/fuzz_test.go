@@ -45,7 +45,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add(0, 10*s, 30*s, int64(100_000_000), 10*s, 2.0, uint8(backoff.FullJitter), 2, int64(0), 9*s, 20*s, s, 0.99, 2*s, uint8(kindHint))
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.DecorrelatedJitter), 2, int64(0), int64(0), int64(1), int64(-1), math.NaN(), int64(math.MinInt64), uint8(kindHint|kindDeadline))
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindPermanent))
-	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 2, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindCancelled))
+	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 2, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindCanceled))
 	f.Add(5, int64(0), int64(0), int64(0), int64(0), 0.0, uint8(backoff.NoJitter), 2, int64(0), int64(0), int64(0), int64(0), 0.5, int64(0), uint8(kindDeadlineCause))
 	// No cap on hints.
 	f.Add(0, int64(0), int64(-1), int64(0), int64(0), 0.0, uint8(0), 1, int64(0), int64(0), int64(0), int64(0), 0.5, int64(math.MaxInt64), uint8(kindHint))
@@ -98,7 +98,7 @@ func FuzzDecide(f *testing.F) {
 			if kind&kindHint != 0 {
 				failure = resilience.Permanent(hintErr(hint))
 			}
-		case kindCancelled:
+		case kindCanceled:
 			st.Cause = context.Canceled
 		case kindDeadlineCause:
 			st.Cause = context.DeadlineExceeded
@@ -180,7 +180,7 @@ func FuzzDecide(f *testing.F) {
 // failure, a permanent one, the caller's cancellation, the caller's
 // deadline); bit 2, a server hint; bits 3 and 4, a Start and a deadline.
 const (
-	kindPermanent, kindCancelled, kindDeadlineCause = 1, 2, 3
+	kindPermanent, kindCanceled, kindDeadlineCause = 1, 2, 3
 	kindCause                                       = 3
 	kindHint, kindStart, kindDeadline               = 4, 8, 16
 )

@@ -188,7 +188,7 @@ func TestCancelEndsTheWaitAtOnce(t *testing.T) {
 	})
 }
 
-func TestAlreadyCancelledContext(t *testing.T) {
+func TestAlreadyCanceledContext(t *testing.T) {
 	p := mustNew(t, retry.Config{Backoff: steady})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
