@@ -181,6 +181,6 @@ func FuzzDecide(f *testing.F) {
 // deadline); bit 2, a server hint; bits 3 and 4, a Start and a deadline.
 const (
 	kindPermanent, kindCanceled, kindDeadlineCause = 1, 2, 3
-	kindCause                                       = 3
-	kindHint, kindStart, kindDeadline               = 4, 8, 16
+	kindCause                                      = 3
+	kindHint, kindStart, kindDeadline              = 4, 8, 16
 )
