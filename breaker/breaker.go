@@ -101,7 +101,6 @@ type Breaker struct {
 	fullErr  *Error                // returned by half-open rejections
 	rejected atomic.Uint64
 	opened   atomic.Uint64
-	cleared  atomic.Uint64 // the failures in a row that the last clearing success ended
 
 	mu          sync.Mutex // guards what follows, and every change of state
 	win         *window.Window
@@ -262,100 +261,6 @@ func (p Permit) DoneAt(now time.Time, err error) {
 	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), func() int64 { return n })
 }
 
-// FailLate reports that the call this permit admitted, already reported
-// a success with [Permit.Done], failed afterwards with err: a connection
-// that dropped soon after its handshake, a stream that broke midway. Work
-// that lives long after it is admitted — a broker connection, a streamed
-// answer — reports its permit when it is established, so that a half-open
-// breaker's probe is not held for the work's life (past ProbeTimeout the
-// breaker would count the probe as failed and reopen), and reports a
-// failure that comes later here.
-//
-// The call then counts as the failure it turned out to be rather than the
-// success it was reported as: in the window, a failed call instead of a
-// successful one; among failures in a row, the count that its success
-// cleared comes back, one higher (exact when calls do not overlap, as a
-// supervisor's dials do not; with overlapping calls, an estimate); and a
-// half-open probe whose success closed the breaker, or counted towards
-// closing it, reopens it as a failed probe does. If the breaker has changed
-// state for another reason since, FailLate does nothing, as a late Done
-// does. An error the breaker ignores, such as the caller's own
-// cancellation, or a nil err, counts as nothing. On a permit not yet
-// reported, FailLate is Done(err). Report a call's late failure once: a
-// second report counts a second failure.
-func (p Permit) FailLate(err error) {
-	if p.b != nil {
-		p.FailLateAt(p.b.toTime(p.b.nanos()), err)
-	}
-}
-
-// FailLateAt is [Permit.FailLate] at the given time.
-func (p Permit) FailLateAt(now time.Time, err error) {
-	b := p.b
-	if b == nil {
-		return
-	}
-	c := b.classOf(resilience.Outcome{Err: err})
-	if c != resilience.ClassTransient && c != resilience.ClassPermanent {
-		if b.marks.Spend(p.m) { // not reported yet: this is its outcome
-			n := b.fromTime(now)
-			b.exit(p.t, c, func() int64 { return n })
-		}
-		return
-	}
-	n := b.fromTime(now)
-	if b.marks.Spend(p.m) {
-		b.exit(p.t, c, func() int64 { return n })
-		return
-	}
-	b.mu.Lock()
-	b.failLateLocked(p.t, n)
-	b.mu.Unlock()
-	b.dispatch()
-}
-
-// failLateLocked turns the success of the pass with ticket t into a failure
-// at now, if the breaker's state still follows from it.
-func (b *Breaker) failLateLocked(t resilience.Ticket, now int64) {
-	w := b.word.Load()
-	probe := t.Index != noSlot
-	switch {
-	case !probe && stateOf(w) == Closed && genOf(w) == t.ID:
-		var n uint64
-		for {
-			base := countOf(w)
-			if base == 0 {
-				base = b.cleared.Load()
-			}
-			n = min(base+1, countMask)
-			if b.word.CompareAndSwap(w, withCount(w, n)) {
-				break
-			}
-			if w = b.word.Load(); stateOf(w) != Closed || genOf(w) != t.ID {
-				return
-			}
-		}
-		b.cleared.Store(0)
-		trip := n >= b.threshold
-		if b.windowed {
-			// The call was counted as a success: one more failure among the
-			// same calls makes it a failed one.
-			b.win.Add(now, window.Counts{0, 1, 0})
-			trip = trip || b.rateTripped(now, true, false)
-		}
-		if trip {
-			b.failedTries = 0
-			b.setLocked(Open, now)
-		}
-	case probe && stateOf(w) == Closed && genOf(w) == t.ID+1,
-		probe && stateOf(w) == HalfOpen && genOf(w) == t.ID:
-		// The probe's success closed the breaker, or counted towards
-		// closing it, and nothing has changed the state since.
-		b.failedTries++
-		b.setLocked(Open, now)
-	}
-}
-
 // Enter implements resilience.Guard; most callers use [Do] or
 // [Breaker.Allow] instead. The breaker never waits: ctx is only passed on to
 // the observer of a rejection.
@@ -487,13 +392,9 @@ func (b *Breaker) closedSuccess(gen uint64) {
 	for {
 		w := b.word.Load()
 		if genOf(w) != gen || countOf(w) == 0 {
-			if genOf(w) == gen && b.cleared.Load() != 0 {
-				b.cleared.Store(0) // a success in a row of its own: none to restore
-			}
 			return
 		}
 		if b.word.CompareAndSwap(w, withCount(w, 0)) {
-			b.cleared.Store(countOf(w))
 			return
 		}
 	}
