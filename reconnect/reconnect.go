@@ -48,7 +48,9 @@ type Config struct {
 	// count as a success. One lost sooner counts as a failed dial: the next
 	// dial waits the backoff, and the breaker records a failure. Zero means
 	// [DefaultMinUptime], 10s; negative turns it off: every handshake is a
-	// success, however soon the connection is lost.
+	// success, however soon the connection is lost, and a lost connection
+	// is dialed again at once — over and over, against a broker that
+	// accepts connections and drops them.
 	MinUptime time.Duration
 
 	// MaxAttempts, if set, is how many failures in a row (failed dials and
