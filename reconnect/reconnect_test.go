@@ -530,6 +530,13 @@ func TestConnAllocatesNothing(t *testing.T) {
 	if got == nil || got.id != 7 {
 		t.Errorf("Conn = %v", got)
 	}
+	var snap reconnect.Snapshot
+	if n := testing.AllocsPerRun(1000, func() { snap = s.Snapshot() }); n != 0 {
+		t.Errorf("Snapshot allocates %v times per call", n)
+	}
+	if snap.State != reconnect.Connected {
+		t.Errorf("Snapshot while connected: %+v", snap)
+	}
 	cancel()
 	<-done
 }
