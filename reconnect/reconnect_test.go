@@ -573,3 +573,60 @@ func BenchmarkConn(b *testing.B) {
 	cancel()
 	<-done
 }
+
+// A breaker shared with other callers, opened by them: the supervisor waits
+// out the open time the rejection carries, and dials once when it ends.
+func TestWaitsOutABreakerOpenedByOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		br := mustNewBreaker(t, breaker.Config{FailureThreshold: 1, RecoveryTimeout: 10 * time.Second})
+		p, _ := br.Allow()
+		p.Done(errRefused) // another caller's failure opens it
+		var rejects []resilience.Event
+		s := reconnect.MustNew[*conn](reconnect.Config{Breaker: br,
+			Observer: &resilience.Observer{Reject: func(e resilience.Event) { rejects = append(rejects, e) }}})
+		rec := newRecorder()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		s.Run(ctx, func(context.Context, func(error)) (*conn, error) { rec.note(); return &conn{}, nil }, blockServe)
+		if got := rec.times(); !slices.Equal(got, ms(10000)) {
+			t.Fatalf("dials at %v; want one, when the breaker allows a probe", got)
+		}
+		if len(rejects) != 1 || rejects[0].Delay != 10*time.Second || rejects[0].Reason != "breaker" || !errors.Is(rejects[0].Err, breaker.ErrOpen) {
+			t.Fatalf("Reject events %+v; want one, waiting 10s", rejects)
+		}
+		if n := br.Snapshot().Rejected; n != 1 {
+			t.Fatalf("the breaker rejected %d dials; want 1", n)
+		}
+	})
+}
+
+// A breaker forced open says no time: the supervisor asks again after a
+// backoff that grows, and dials once the breaker is reset.
+func TestForcedOpenBreakerIsPolledWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		br := mustNewBreaker(t, breaker.Config{})
+		br.ForceOpen()
+		s := reconnect.MustNew[*conn](reconnect.Config{Breaker: br, Backoff: steady})
+		rec := newRecorder()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Run(ctx, func(context.Context, func(error)) (*conn, error) { rec.note(); return &conn{}, nil }, blockServe)
+		}()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		// Asked at 0, 0.1, 0.3, 0.7, 1.5, then every second: 8 times in 5s.
+		if n := br.Snapshot().Rejected; n != 8 {
+			t.Errorf("the breaker was asked %d times in 5s; want 8", n)
+		}
+		br.Reset()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := rec.times(); !slices.Equal(got, ms(5500)) {
+			t.Fatalf("dials at %v; want one, at the first ask after the reset", got)
+		}
+		cancel()
+		<-done
+	})
+}
