@@ -11,6 +11,10 @@
 //	policy := resilience.Compose(retryPolicy, breaker)
 //	reply, err := resilience.Do(ctx, policy, callTheAPI)
 //
+// A long-lived connection, such as a message broker's, is kept alive by
+// package reconnect's Supervisor, which dials through a backoff and a
+// breaker and dials again when the connection is lost.
+//
 // This package holds what every policy shares:
 //
 //   - the [Policy] interface, [Compose] to stack policies, and the executors

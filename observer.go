@@ -23,6 +23,7 @@ const (
 	KindHedge                     // package hedge
 	KindFallback                  // package fallback
 	KindTransport                 // package resiliencehttp's Transport, for what only it does
+	KindReconnect                 // package reconnect
 )
 
 var kindNames = [...]string{
@@ -36,6 +37,7 @@ var kindNames = [...]string{
 	KindHedge:     "hedge",
 	KindFallback:  "fallback",
 	KindTransport: "transport",
+	KindReconnect: "reconnect",
 }
 
 // String returns the name of the policy's package, such as "retry" or
@@ -64,6 +66,9 @@ const (
 	EventAbandonedReturn                      // Observer.AbandonedReturn
 	EventHedge                                // Observer.Hedge
 	EventFallback                             // Observer.Fallback
+	EventConnected                            // Observer.Connected
+	EventLost                                 // Observer.Lost
+	EventDialFailed                           // Observer.DialFailed
 )
 
 var eventNames = [...]string{
@@ -77,6 +82,9 @@ var eventNames = [...]string{
 	EventAbandonedReturn: "abandoned-return",
 	EventHedge:           "hedge",
 	EventFallback:        "fallback",
+	EventConnected:       "connected",
+	EventLost:            "lost",
+	EventDialFailed:      "dial-failed",
 }
 
 // String returns a short lower-case name, such as "give-up" or
@@ -114,14 +122,16 @@ type Event struct {
 	// (Reject: errors.As finds the package's *Error, such as a
 	// *breaker.Error), the timeout's *timeout.Error (Timeout), what an
 	// abandoned call returned (AbandonedReturn), the failure that fell back
-	// (Fallback).
+	// (Fallback), a supervisor's failed dial (DialFailed) or the cause of
+	// its connection's end (Lost).
 	Err error
 
 	// Attempt numbers what the event is about: the attempt that failed
 	// (Retry) or the attempts made (Success, GiveUp), 1 for the first; the
 	// hedge (Hedge, and a hedge's Reject), 1 for the first; the breaker's
 	// new state (StateChange: its generation, which grows by one with
-	// every change of state).
+	// every change of state); a supervisor's dials (Connected: the dial's
+	// number in the outage; DialFailed: the failures in a row).
 	Attempt int
 
 	// Delay is a duration whose meaning depends on the Type: the wait
@@ -130,7 +140,10 @@ type Event struct {
 	// policy may admit the call, where it knows (Reject by a breaker or a
 	// rate limiter, as the rejection's RetryAfter); how long the attempt
 	// had run (Timeout, AbandonedReturn); the delay after which the hedge
-	// was sent (Hedge, and a hedge's Reject).
+	// was sent (Hedge, and a hedge's Reject); for a supervisor, how long it
+	// was without a connection (Connected), how long the connection had
+	// been up (Lost), or the wait before its next dial (DialFailed, and
+	// its Reject).
 	Delay time.Duration
 
 	// From and To are the states of a breaker's StateChange, as
@@ -185,7 +198,10 @@ type Observer struct {
 	// retrying. Reason is why (the retry.Reason), Err the error the call
 	// returns (a *retry.Error when it was retried, or could have been).
 	// With Success, it ends every call a retry policy begins, but for a
-	// call whose attempt panicked.
+	// call whose attempt panicked. A supervisor (Kind reconnect) reports
+	// GiveUp when it stops after MaxAttempts failed dials in a row, with
+	// Attempt that count, Reason "attempts exhausted" and Err the error its
+	// Run returns.
 	GiveUp func(Event)
 
 	// StateChange: a breaker changed state, From one To another. Changes
@@ -196,7 +212,9 @@ type Observer struct {
 	// or half-open with its probes taken (Reason "open", "half-open full");
 	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
 	// retry budget spent (Kind budget); a hedge that the budget refused
-	// (Kind hedge). Err is the rejection, Reason why. A call whose own
+	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
+	// reconnect, Reason "breaker"), after which it waits Delay before it
+	// asks again. Err is the rejection, Reason why. A call whose own
 	// context ended while it waited is not rejected.
 	Reject func(Event)
 
@@ -222,6 +240,22 @@ type Observer struct {
 	// Fallback: a call failed with Err, in the class Reason, and its
 	// alternative is about to run.
 	Fallback func(Event)
+
+	// Connected: a supervisor's dial succeeded and the connection is live.
+	// Attempt is the dial's number in the current outage (1 when the first
+	// dial succeeded) and Delay how long the supervisor was without a
+	// connection before it.
+	Connected func(Event)
+
+	// Lost: a supervisor's connection ended, with Err the cause, after it
+	// had been up Delay. Reason is "early" when it ended within the
+	// supervisor's MinUptime, which counts as a failed dial; "" otherwise.
+	Lost func(Event)
+
+	// DialFailed: a supervisor's dial failed with Err; Attempt is the
+	// number of failures in a row (failed dials and early losses), and
+	// Delay the wait before the supervisor dials again.
+	DialFailed func(Event)
 }
 
 // fields lists every func field of an Observer, for Observers.
@@ -236,6 +270,9 @@ var fields = [...]func(*Observer) *func(Event){
 	func(o *Observer) *func(Event) { return &o.AbandonedReturn },
 	func(o *Observer) *func(Event) { return &o.Hedge },
 	func(o *Observer) *func(Event) { return &o.Fallback },
+	func(o *Observer) *func(Event) { return &o.Connected },
+	func(o *Observer) *func(Event) { return &o.Lost },
+	func(o *Observer) *func(Event) { return &o.DialFailed },
 }
 
 // Observers joins observers into one. It returns nil if every one is nil,

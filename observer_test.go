@@ -12,7 +12,7 @@ func TestKindAndEventTypeNames(t *testing.T) {
 		resilience.KindRetry: "retry", resilience.KindBreaker: "breaker", resilience.KindBudget: "budget",
 		resilience.KindBulkhead: "bulkhead", resilience.KindRateLimit: "ratelimit", resilience.KindThrottle: "throttle",
 		resilience.KindTimeout: "timeout", resilience.KindHedge: "hedge", resilience.KindFallback: "fallback",
-		resilience.KindTransport: "transport", 0: "Kind(0)", 200: "Kind(200)",
+		resilience.KindTransport: "transport", resilience.KindReconnect: "reconnect", 0: "Kind(0)", 200: "Kind(200)",
 	}
 	for k, want := range kinds {
 		if got := k.String(); got != want {
@@ -23,7 +23,8 @@ func TestKindAndEventTypeNames(t *testing.T) {
 		resilience.EventRetry: "retry", resilience.EventSuccess: "success", resilience.EventGiveUp: "give-up",
 		resilience.EventStateChange: "state-change", resilience.EventReject: "reject", resilience.EventAdmit: "admit",
 		resilience.EventTimeout: "timeout", resilience.EventAbandonedReturn: "abandoned-return",
-		resilience.EventHedge: "hedge", resilience.EventFallback: "fallback", 0: "EventType(0)", 99: "EventType(99)",
+		resilience.EventHedge: "hedge", resilience.EventFallback: "fallback", resilience.EventConnected: "connected",
+		resilience.EventLost: "lost", resilience.EventDialFailed: "dial-failed", 0: "EventType(0)", 99: "EventType(99)",
 	}
 	for ty, want := range types {
 		if got := ty.String(); got != want {
@@ -40,6 +41,7 @@ func fieldsOf(o *resilience.Observer) map[resilience.EventType]func(resilience.E
 		resilience.EventStateChange: o.StateChange, resilience.EventReject: o.Reject, resilience.EventAdmit: o.Admit,
 		resilience.EventTimeout: o.Timeout, resilience.EventAbandonedReturn: o.AbandonedReturn,
 		resilience.EventHedge: o.Hedge, resilience.EventFallback: o.Fallback,
+		resilience.EventConnected: o.Connected, resilience.EventLost: o.Lost, resilience.EventDialFailed: o.DialFailed,
 	}
 }
 

@@ -203,10 +203,23 @@ func (b *Breaker) fromTime(t time.Time) int64 { return b.clock.From(t) }
 func (b *Breaker) toTime(n int64) time.Time   { return b.clock.Time(n) }
 
 // Permit is the breaker's permission for one call, from [Breaker.Allow]. Report
-// the call's outcome with [Permit.Done]. Only the first report of a permit, or
-// of any copy of it, counts; later ones do nothing. A Permit is a small value
-// that may be copied and reported from any goroutine. The zero Permit reports
-// nothing.
+// the call's outcome with [Permit.Done], or, when the outcome is not known
+// yet, let the permit go with [Permit.Release] and report the outcome later
+// with [Breaker.Record]. Only the first report of a permit, or of any copy of
+// it, counts; later ones do nothing. A Permit is a small value that may be
+// copied and reported from any goroutine. The zero Permit reports nothing.
+//
+// Report a permit as soon as the call it permits is over, and no later. For
+// a long-lived connection the call is the connection attempt: report the
+// permit at the handshake, when the dial has succeeded or failed, never when
+// the connection ends. A half-open breaker holds a probe slot for each
+// unreported permit, rejecting other calls meanwhile, and counts a probe
+// that has not reported within ProbeTimeout as failed: a probe's permit held
+// for the life of a healthy connection reopens the breaker at ProbeTimeout,
+// while the connection works. If a connection that dies soon after its
+// handshake should count as a failure, release the permit at the handshake
+// and record the connection's verdict with Record once it is known. Package
+// reconnect's Supervisor does all of this.
 type Permit struct {
 	b *Breaker
 	t resilience.Ticket
@@ -259,6 +272,73 @@ func (p Permit) DoneAt(now time.Time, err error) {
 	}
 	n := p.b.fromTime(now)
 	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), func() int64 { return n })
+}
+
+// Release lets the permit go without an outcome: the call counts as neither
+// a success nor a failure, and a half-open probe's slot is freed at once, as
+// by a report of context.Canceled to [Permit.Done]. Use it when the call's
+// outcome comes later than its permit must be reported — a connection whose
+// handshake succeeded but which may yet die at once — and report that
+// outcome with [Breaker.Record] when it is known. A second report of the
+// permit does nothing.
+func (p Permit) Release() {
+	if p.b == nil || !p.b.marks.Spend(p.m) {
+		return
+	}
+	p.b.exit(p.t, resilience.ClassIgnored, p.b.sampled)
+}
+
+// Record reports the outcome of a call that holds no permit (its permit was
+// released, or it never asked for one), classified as [Permit.Done]
+// classifies: in the closed state it counts as an admitted call's outcome
+// would; in the half-open state a failure opens the breaker again, as a
+// failed probe does, and a success counts toward closing it, as a probe's
+// does, though it held no slot; while open it does nothing. It tells a
+// connection's verdict, known only after its handshake: failed if the
+// connection died soon after it was made, a success if it lasted. Ignored
+// outcomes (context.Canceled) do nothing.
+func (b *Breaker) Record(err error) {
+	if b == nil {
+		return
+	}
+	b.record(b.classOf(resilience.Outcome{Err: err}), b.nanos)
+}
+
+// RecordAt is [Breaker.Record] at the time now, for virtual time.
+func (b *Breaker) RecordAt(now time.Time, err error) {
+	if b == nil {
+		return
+	}
+	n := b.fromTime(now)
+	b.record(b.classOf(resilience.Outcome{Err: err}), func() int64 { return n })
+}
+
+// record counts an outcome that holds no permit, in the state at the time
+// clock returns.
+func (b *Breaker) record(c resilience.Class, clock func() int64) {
+	if c == resilience.ClassIgnored {
+		return
+	}
+	now := clock()
+	b.mu.Lock()
+	b.refreshLocked(now)
+	w := b.word.Load()
+	switch stateOf(w) {
+	case Closed:
+		b.exitLocked(resilience.Ticket{ID: genOf(w), Time: now, Index: noSlot}, c, now)
+	case HalfOpen:
+		switch c {
+		case resilience.ClassTransient, resilience.ClassPermanent:
+			b.failedTries++
+			b.setLocked(Open, now)
+		case resilience.ClassSuccess:
+			if b.successes++; b.successes >= b.probes {
+				b.setLocked(Closed, now)
+			}
+		}
+	}
+	b.mu.Unlock()
+	b.dispatch()
 }
 
 // Enter implements resilience.Guard; most callers use [Do] or

@@ -17,9 +17,13 @@
 // resilience.Compose — retry outside, breaker inside, so every attempt is
 // counted, and once the breaker opens the retries stop at once, with its
 // rejection, rather than wait for an attempt it would reject
-// ([Breaker.Foresee]). Callers that cannot wrap a function, such as a broker connection
-// whose failure shows later, use the two-step API: [Breaker.Allow] for a
-// [Permit], and [Permit.Done] with the outcome.
+// ([Breaker.Foresee]). Callers that cannot wrap a function use the two-step
+// API: [Breaker.Allow] for a [Permit], and [Permit.Done] with the outcome.
+// A long-lived connection reports its permit at the handshake, never when
+// the connection ends (see [Permit] for why); when a connection that dies
+// soon after its handshake should count as a failure, it releases the permit
+// at the handshake ([Permit.Release]) and records the verdict later
+// ([Breaker.Record]). Package reconnect supervises such connections this way.
 //
 // The breaker never gets stuck: it turns half-open by the clock, not by a
 // timer or a goroutine, so [Breaker.State] reports half-open once the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the project over every Go module in the repository:
-# gofmt; then, module by module, go vet, the tests (examples and fuzz seeds
+# gofmt; then, module by module (every folder with a go.mod, the broker
+# tests' brokertest among them), go vet, the tests (examples and fuzz seeds
 # included) with the race detector, and one pass of every benchmark without
 # it, so that benchmarks cannot rot. It ends with a summary.
 #
@@ -26,6 +27,22 @@ if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "${cc%% *}" >/dev/null 2>&1;
   echo "scripts/test.sh: no C compiler for cgo, so no race detector: running the tests without -race" >&2
   race=
   racenote="off (no C compiler for cgo)"
+fi
+
+# The broker tests (module brokertest) run a real mosquitto. Install it where
+# it is missing and a package manager is at hand (Debian's apt-get, as root or
+# through sudo without a password); elsewhere those tests skip themselves, or
+# fail when CI is "true".
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && command -v apt-get >/dev/null 2>&1; then
+  asroot=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 && asroot="sudo -n"
+  fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$asroot" ]; then
+    echo "scripts/test.sh: installing mosquitto for the broker tests" >&2
+    { $asroot apt-get install -y -qq mosquitto || { $asroot apt-get update -qq && $asroot apt-get install -y -qq mosquitto; }; } >/dev/null 2>&1 ||
+      echo "scripts/test.sh: could not install mosquitto: its tests will skip (or fail, with CI=true)" >&2
+  fi
 fi
 
 export GOWORK=off
