@@ -23,6 +23,7 @@ const (
 	KindHedge                     // package hedge
 	KindFallback                  // package fallback
 	KindTransport                 // package resiliencehttp's Transport, for what only it does
+	KindPace                      // package pace
 )
 
 var kindNames = [...]string{
@@ -36,6 +37,7 @@ var kindNames = [...]string{
 	KindHedge:     "hedge",
 	KindFallback:  "fallback",
 	KindTransport: "transport",
+	KindPace:      "pace",
 }
 
 // String returns the name of the policy's package, such as "retry" or
@@ -144,7 +146,8 @@ type Event struct {
 	// "panicked" for an abandoned call that panicked (AbandonedReturn).
 	Reason string
 
-	// Cost is the call's tokens, for a rate limiter's Admit and Reject.
+	// Cost is the call's tokens, for a rate limiter's Admit and Reject, and
+	// the tokens a pacer counted the call for (its Admit and Reject).
 	Cost int
 
 	// Probability is the exact rejection probability a throttle refused
@@ -195,14 +198,15 @@ type Observer struct {
 	// Reject: a policy refused a call, which did not run: a breaker open,
 	// or half-open with its probes taken (Reason "open", "half-open full");
 	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
+	// pacer whose key's quota would not let the call go in time; a
 	// retry budget spent (Kind budget); a hedge that the budget refused
 	// (Kind hedge). Err is the rejection, Reason why. A call whose own
 	// context ended while it waited is not rejected.
 	Reject func(Event)
 
-	// Admit: a bulkhead or a rate limiter admitted a call, after waiting
-	// Delay for its slot or tokens (zero when it went at once). It comes
-	// for every admission, so keep it cheap.
+	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after
+	// waiting Delay for its slot, tokens or turn (zero when it went at
+	// once). It comes for every admission, so keep it cheap.
 	Admit func(Event)
 
 	// Timeout: an attempt's deadline passed while the caller's context was
