@@ -208,6 +208,9 @@ func (p *Pacer) state(name string) *key {
 	}
 	k := &key{p: p, name: name}
 	for d := range numDims {
+		k.dims[d].tat = -maxTime // long before any time the pacer is asked about
+	}
+	for d := range numDims {
 		for r := range numReasons {
 			k.errs[d][r] = Error{Name: p.name, Key: name, Dimension: Dimension(d), Reason: Reason(r), MaxWait: time.Duration(max(p.maxWait, 0)), k: k}
 		}
@@ -329,6 +332,9 @@ type Reservation struct {
 	costs   [numDims]int64
 	charged [numDims]bool // whether its costs were taken from the dims' left
 	gen     uint64
+	// The dims' next turn before and after the reservation, so that Cancel
+	// can take it back if no turn was given since.
+	before, after [numDims]int64
 }
 
 // Reserve reserves the next turn of a call to key of the given tokens (zero
@@ -378,7 +384,9 @@ func (p *Pacer) reserve(name string, tokens int64, now int64, deadline time.Time
 			continue // a call of a window that has not begun yet
 		}
 		m.left -= c[d]
+		r.before[d] = m.tat
 		m.tat = satAdd(max(m.tat, at), spacing(m.iv, c[d]))
+		r.after[d] = m.tat
 		r.charged[d] = true
 	}
 	k.mu.Unlock()
@@ -432,8 +440,9 @@ func (r Reservation) DoneAt(q Quota, now time.Time) {
 }
 
 // Cancel gives the call's turn back, for a call that will not go: its units
-// count again as left before the reset. The turns reserved after it keep
-// their times.
+// count again as left before the reset, and if no turn was reserved after
+// it, the next call may take its turn. Turns reserved after it keep their
+// times.
 func (r Reservation) Cancel() {
 	if r.k == nil {
 		return
@@ -467,6 +476,9 @@ func (k *key) cancel(r Reservation, now int64) {
 		// by an answer since, which counted it as on its way.
 		if m.known && now < m.resetAt && (r.charged[d] || r.gen != k.gen) {
 			m.left += r.costs[d]
+		}
+		if r.charged[d] && m.tat == r.after[d] {
+			m.tat = max(r.before[d], now) // no turn was given since: take it back
 		}
 	}
 	k.mu.Unlock()
