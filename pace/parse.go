@@ -62,15 +62,22 @@ var (
 const (
 	headerRateLimit = "Ratelimit"
 	headerPolicy    = "Ratelimit-Policy"
+	nameRateLimit   = "RateLimit" // as errors name them
+	namePolicy      = "RateLimit-Policy"
 	headerDate      = "Date"
 )
 
+// Fields is what [Parse] reads from: the header fields of an answer. An
+// http.Header is one. Values returns the values of a field, given its name in
+// the canonical form of net/http ("X-Ratelimit-Remaining-Tokens"); for
+// another transport, a Values that matches names without regard to case
+// (as gRPC's metadata.MD.Get does) will do.
+type Fields interface {
+	Values(name string) []string
+}
+
 // Parse reads what an answer says about the client's quota from its header
-// fields, at the time now, when the answer came. fields returns the values
-// of a field, given its name in the canonical form of net/http
-// ("X-Ratelimit-Remaining-Tokens"): pass an http.Header's Values method, or
-// for another transport a func that matches names without regard to case
-// (gRPC's metadata.MD.Get does).
+// fields, at the time now, when the answer came.
 //
 // It reads three families of fields, and for each dimension takes the first
 // family that speaks of it, in this order:
@@ -109,7 +116,7 @@ const (
 // Parse never panics. Counts beyond 2^53 are read as 2^53, resets beyond
 // [MaxReset] as MaxReset. A dimension needs both its remaining count and its
 // reset to be Known. Well-formed fields are parsed without allocating.
-func Parse(fields func(name string) []string, now time.Time) (Quota, error) {
+func Parse(fields Fields, now time.Time) (Quota, error) {
 	if fields == nil {
 		return Quota{}, nil
 	}
@@ -123,14 +130,14 @@ func Parse(fields func(name string) []string, now time.Time) (Quota, error) {
 }
 
 type parser struct {
-	fields func(string) []string
+	fields Fields
 	errs   []error
 }
 
 // value returns the first value of the field, with its surrounding spaces
 // trimmed, and whether the field is present.
 func (p *parser) value(name string) (string, bool) {
-	vs := p.fields(name)
+	vs := p.fields.Values(name)
 	if len(vs) == 0 {
 		return "", false
 	}
@@ -277,7 +284,7 @@ type policy struct {
 func (p *parser) ietf(q *Quota) {
 	var policies [maxPolicies]policy
 	n := 0
-	for _, v := range p.fields(headerPolicy) {
+	for _, v := range p.fields.Values(headerPolicy) {
 		start := n
 		err := eachItem(v, func(name string, params string) bool {
 			if name[0] != '"' {
@@ -319,12 +326,12 @@ func (p *parser) ietf(q *Quota) {
 		})
 		if err != "" {
 			n = start // the whole field line is dropped
-			p.fail(headerPolicy, v, err)
+			p.fail(namePolicy, v, err)
 		}
 	}
 	var found [numDims]bool
 	var best [numDims]Limit
-	for _, v := range p.fields(headerRateLimit) {
+	for _, v := range p.fields.Values(headerRateLimit) {
 		var lims [numDims]Limit
 		var has [numDims]bool
 		err := eachItem(v, func(name string, params string) bool {
@@ -375,7 +382,7 @@ func (p *parser) ietf(q *Quota) {
 			return true
 		})
 		if err != "" {
-			p.fail(headerRateLimit, v, err)
+			p.fail(nameRateLimit, v, err)
 			continue
 		}
 		for d := range numDims {
