@@ -101,9 +101,9 @@ func TestTokensAndTheEstimate(t *testing.T) {
 		t.Fatalf("Estimate = %d, want 200", got)
 	}
 	// 8000 tokens over 10s: 1.25ms a token. 90 requests: 111.1ms a request.
-	r1 := reserve(t, p, "h", 0, t0)    // 200 tokens: the next token turn 250ms on
-	r2 := reserve(t, p, "h", 400, t0)  // at 250ms, then 500ms on
-	r3 := reserve(t, p, "h", 1, t0)    // at 750ms
+	r1 := reserve(t, p, "h", 0, t0)   // 200 tokens: the next token turn 250ms on
+	r2 := reserve(t, p, "h", 400, t0) // at 250ms, then 500ms on
+	r3 := reserve(t, p, "h", 1, t0)   // at 750ms
 	if r1.Delay() != 0 || r2.Delay() != 250*time.Millisecond || r3.Delay() != 750*time.Millisecond {
 		t.Fatalf("delays %v %v %v; want 0 250ms 750ms", r1.Delay(), r2.Delay(), r3.Delay())
 	}
