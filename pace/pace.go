@@ -152,10 +152,10 @@ func (p *Pacer) Observer() *resilience.Observer {
 }
 
 // MaxWait returns how long a call may wait for its turn; negative for no
-// waiting.
+// waiting, zero for a nil Pacer.
 func (p *Pacer) MaxWait() time.Duration {
 	if p == nil {
-		return -1
+		return 0
 	}
 	return time.Duration(p.maxWait)
 }
