@@ -37,7 +37,9 @@
 // L −= c, next = at + c·s. So L units go evenly between the answer and the
 // reset, the last one at T at the latest, and a dimension whose reset has
 // passed, or that no answer spoke of, holds no call back until an answer
-// speaks of it again. Every answer redraws the schedule, and so corrects it:
+// speaks of it again: the calls that waited for the reset all go at it, as
+// many as there are callers waiting, and the first answers after it draw
+// the new schedule. Every answer redraws the schedule, and so corrects it:
 // the remaining count in an answer already includes what the calls before it
 // really spent, whatever they had been estimated to cost. A service whose
 // quota refills continuously (a token bucket, as OpenAI's and Anthropic's
