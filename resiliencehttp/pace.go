@@ -46,9 +46,14 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 		return t.guarded(req, r, br, replay)
 	}
 	ctx := req.Context()
+	start := time.Now()
+	if br != nil {
+		if _, err := br.Foresee(ctx, start); err != nil {
+			return t.guarded(req, r, br, replay) // which the breaker rejects: no turn to wait for
+		}
+	}
 	host := req.URL.Host
 	deadline, _ := ctx.Deadline()
-	start := time.Now()
 	res, err := t.pacer.Reserve(host, pace.TokensFrom(ctx), deadline)
 	if err != nil {
 		closeBody(r) // not sent
@@ -64,11 +69,16 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 	}
 	t.paceAdmitted(ctx, host, res)
 	resp, err := t.guarded(req, r, br, replay)
-	var q pace.Quota
-	if resp != nil {
-		q, _ = pace.Parse(resp.Header, time.Now()) // what is malformed is ignored
+	var be *breaker.Error
+	switch {
+	case resp != nil:
+		q, _ := pace.Parse(resp.Header, time.Now()) // what is malformed is ignored
+		res.Done(q)
+	case errors.As(err, &be):
+		res.Cancel() // the breaker rejected it: not sent
+	default:
+		res.Done(pace.Quota{}) // sent, and no answer
 	}
-	res.Done(q)
 	return resp, err
 }
 

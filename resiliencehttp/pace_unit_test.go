@@ -11,6 +11,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/pace"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
@@ -192,4 +193,26 @@ func TestPaceTokensFromTheContext(t *testing.T) {
 	if nilTransport.Pacer() != nil {
 		t.Error("a nil Transport has a pacer")
 	}
+}
+
+// A host whose breaker is open: the request fails at once with the
+// breaker's rejection, without waiting for a turn it could not use.
+func TestPaceBreakerOpenNoWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &quotaHeaders{status: http.StatusServiceUnavailable, remaining: "0", reset: "30s"}
+		c, rt := pacedClient(t, h, resiliencehttp.Config{
+			Retry:   retry.Config{MaxAttempts: 1},
+			Breaker: &breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Minute},
+		})
+		if resp, err := get(t, c, context.Background()); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%v, %v; want the 503", resp, err)
+		}
+		start := time.Now()
+		if _, err := get(t, c, context.Background()); !errors.Is(err, breaker.ErrOpen) || time.Since(start) != 0 || h.count() != 1 {
+			t.Fatalf("%v after %v and %d requests; want the open breaker's rejection at once", err, time.Since(start), h.count())
+		}
+		if s := rt.Pacer().Snapshot("llm.example"); s.InFlight != 0 {
+			t.Fatalf("snapshot %+v; want nothing on its way", s)
+		}
+	})
 }
