@@ -378,7 +378,7 @@ func (p *Pacer) reserve(name string, tokens int64, now int64, deadline time.Time
 	}
 	r := Reservation{k: k, at: at, now: now, costs: c, gen: k.gen}
 	for d := range numDims {
-		k.inflight[d] += c[d]
+		k.inflight[d] = min(k.inflight[d]+c[d], maxTime) // each cost is at most 2^53
 		m := &k.dims[d]
 		if !m.known || at >= m.resetAt {
 			continue // a call of a window that has not begun yet
