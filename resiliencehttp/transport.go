@@ -79,6 +79,12 @@ type Config struct {
 	// Default: no breaker.
 	Breaker *breaker.Config
 
+	// MaxHosts bounds how many hosts' breakers are kept; past it, the
+	// breaker made first is dropped. Zero means [DefaultMaxHosts], 1024;
+	// negative turns it off: every host's breaker is kept, for a transport
+	// that calls a known set of hosts.
+	MaxHosts int
+
 	// Pace, if set, paces the requests to each host (the request URL's
 	// Host) to the quota that its answers report — the IETF's RateLimit
 	// fields, OpenAI's x-ratelimit-* or Anthropic's anthropic-ratelimit-*
@@ -100,12 +106,6 @@ type Config struct {
 	// wait, Reject) go to its config's Observer and then to this Config's.
 	// Default: no pacing.
 	Pace *pace.Config
-
-	// MaxHosts bounds how many hosts' breakers are kept; past it, the
-	// breaker made first is dropped. Zero means [DefaultMaxHosts], 1024;
-	// negative turns it off: every host's breaker is kept, for a transport
-	// that calls a known set of hosts.
-	MaxHosts int
 
 	// ReplayMethods are the methods whose requests may be sent more than
 	// once. Default [DefaultReplayMethods]: the methods that RFC 9110
