@@ -30,8 +30,8 @@
 // answer was written. A call of cost c in d (one request; its tokens) then
 // goes at
 //
-//	at = max(next, now)   if c ≤ L
-//	at = T                if c > L: what is left cannot serve it, so it waits for the reset
+//	at = min(max(next, now), T)   if c ≤ L
+//	at = T                        if c > L: what is left cannot serve it, so it waits for the reset
 //
 // the latest over the dimensions, and reserving it moves the schedule on:
 // L −= c, next = at + c·s. So L units go evenly between the answer and the
