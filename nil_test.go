@@ -16,6 +16,7 @@ import (
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/fallback"
 	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/pace"
 	"github.com/netresilience/resilience/ratelimit"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
@@ -102,6 +103,7 @@ func TestNilReceivers(t *testing.T) {
 		(*hedge.Hedger)(nil),
 		(*fallback.Fallback)(nil),
 		(*resiliencehttp.Transport)(nil),
+		(*pace.Pacer)(nil), pace.Reservation{},
 	}
 	ctx := context.Background()
 	notZero := map[string][]any{

@@ -24,6 +24,7 @@ const (
 	KindFallback                  // package fallback
 	KindTransport                 // package resiliencehttp's Transport, for what only it does
 	KindReconnect                 // package reconnect
+	KindPace                      // package pace
 )
 
 var kindNames = [...]string{
@@ -38,6 +39,7 @@ var kindNames = [...]string{
 	KindFallback:  "fallback",
 	KindTransport: "transport",
 	KindReconnect: "reconnect",
+	KindPace:      "pace",
 }
 
 // String returns the name of the policy's package, such as "retry" or
@@ -157,7 +159,8 @@ type Event struct {
 	// "panicked" for an abandoned call that panicked (AbandonedReturn).
 	Reason string
 
-	// Cost is the call's tokens, for a rate limiter's Admit and Reject.
+	// Cost is the call's tokens, for a rate limiter's Admit and Reject, and
+	// the tokens a pacer counted the call for (its Admit and Reject).
 	Cost int
 
 	// Probability is the exact rejection probability a throttle refused
@@ -211,6 +214,7 @@ type Observer struct {
 	// Reject: a policy refused a call, which did not run: a breaker open,
 	// or half-open with its probes taken (Reason "open", "half-open full");
 	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
+	// pacer whose key's quota would not let the call go in time; a
 	// retry budget spent (Kind budget); a hedge that the budget refused
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
 	// reconnect, Reason "breaker"), after which it waits Delay before it
@@ -218,9 +222,9 @@ type Observer struct {
 	// context ended while it waited is not rejected.
 	Reject func(Event)
 
-	// Admit: a bulkhead or a rate limiter admitted a call, after waiting
-	// Delay for its slot or tokens (zero when it went at once). It comes
-	// for every admission, so keep it cheap.
+	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after
+	// waiting Delay for its slot, tokens or turn (zero when it went at
+	// once). It comes for every admission, so keep it cheap.
 	Admit func(Event)
 
 	// Timeout: an attempt's deadline passed while the caller's context was

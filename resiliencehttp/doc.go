@@ -40,6 +40,12 @@
 // status, the caller gets the response, never an error made of it, as the
 // contract requires.
 //
+// With Config.Pace set, it also paces the requests to each host to the quota
+// that the host's answers report (OpenAI's, Anthropic's or the IETF's
+// headers, read by package pace): before each attempt it waits for the
+// attempt's turn, so that what remains is spent evenly until the reset
+// rather than in a burst that ends in 429s.
+//
 // On the server side, [Shed] is middleware that sheds load with a bulkhead
 // and the adaptive throttle, answering 503 with a Retry-After header.
 //

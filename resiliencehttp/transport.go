@@ -21,6 +21,7 @@ import (
 	"github.com/netresilience/resilience/internal/nilpolicy"
 	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/internal/retrystep"
+	"github.com/netresilience/resilience/pace"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -83,6 +84,28 @@ type Config struct {
 	// negative turns it off: every host's breaker is kept, for a transport
 	// that calls a known set of hosts.
 	MaxHosts int
+
+	// Pace, if set, paces the requests to each host (the request URL's
+	// Host) to the quota that its answers report — the IETF's RateLimit
+	// fields, OpenAI's x-ratelimit-* or Anthropic's anthropic-ratelimit-*
+	// headers (see package pace) — through one pace.Pacer made from this
+	// config: before each attempt, the transport waits for the attempt's
+	// turn, so that what remains of the quota is spent evenly until its
+	// reset rather than in a burst that ends in 429s; after each answer,
+	// whatever its status, it hands the answer's headers back to the
+	// pacer. A request's tokens are what its context says
+	// (pace.WithTokens), or else the pacer's estimate. An attempt whose
+	// turn is further off than the config's MaxWait, or not before the
+	// request's deadline, is not sent: it fails at once with the pacer's
+	// *pace.Error, which matches pace.ErrOverQuota and whose RetryAfter
+	// says when its turn would come, and which a retry policy does not
+	// retry; after a failed attempt, the retries stop at once when the
+	// pacer would reject the next one. A wait that the request's context
+	// ends returns an error that wraps the context's cause. The pacer's
+	// events (resilience.KindPace, with the host as Policy: Admit with the
+	// wait, Reject) go to its config's Observer and then to this Config's.
+	// Default: no pacing.
+	Pace *pace.Config
 
 	// ReplayMethods are the methods whose requests may be sent more than
 	// once. Default [DefaultReplayMethods]: the methods that RFC 9110
@@ -174,6 +197,7 @@ type Transport struct {
 	attemptHeader  string
 	obs            *resilience.Observer // the retry policy's, for the transport's own events
 	retryName      string
+	pacer          *pace.Pacer
 
 	mu       sync.RWMutex
 	breakers map[string]*breaker.Breaker
@@ -251,6 +275,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		}
 		t.breakerConfig = &bc
 		t.breakers = make(map[string]*breaker.Breaker)
+	}
+	if err := t.setPace(cfg); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -459,6 +486,9 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 	if br != nil {
 		call.Ahead = br // an open breaker ends the retries without a wait
 	}
+	if t.pacer != nil {
+		call.Ahead = t.ahead(req, br) // and so does a pacer that would reject
+	}
 	decide := func(s retrystep.State) (time.Duration, error) {
 		return t.retry.NextRetry(resilience.RetryState(s))
 	}
@@ -594,10 +624,10 @@ func (t *Transport) request(req *http.Request, n int, body io.ReadCloser, tee *r
 	return r
 }
 
-// attempt sends r, one attempt of req, through the host's breaker if there
+// guarded sends r, one attempt of req, through the host's breaker if there
 // is one: a request the breaker rejects is not sent, and the breaker hears
 // how a sent one ended. replay says whether req may be sent again.
-func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
+func (t *Transport) guarded(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
 	if br == nil {
 		return t.send(req, r, replay)
 	}
