@@ -193,7 +193,7 @@ func ExampleReport() {
 	if _, err := report.WriteTo(&page); err != nil {
 		panic(err)
 	}
-	fmt.Println(strings.HasPrefix(page.String(), "<!DOCTYPE html>"), strings.Count(page.String(), "<svg"), "charts")
+	fmt.Println(strings.HasPrefix(page.String(), "<!DOCTYPE html>"), strings.Count(page.String(), `<svg class="chart"`), "charts")
 	// Output:
 	// true 3 charts
 }
