@@ -296,8 +296,8 @@ type chartPoint struct {
 // chartLine is one line of a chart.
 type chartLine struct {
 	colour string
-	width  string // stroke width
-	dash   string // stroke-dasharray, or "" for a solid line
+	width  string  // stroke width
+	dash   string  // stroke-dasharray, or "" for a solid line
 	offset float64 // moves the line down by this many SVG units, to keep equal lines apart
 	points []chartPoint
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Names with markup and ampersands in them, to check that the report
@@ -735,6 +736,28 @@ func TestHTMLTicks(t *testing.T) {
 	}{{0, 1000, "0"}, {1000, 1000, "1k"}, {2500, 500, "2500"}, {5000, 2500, "5k"}, {7500, 2500, "7.5k"}} {
 		if got := fmtTick(c.v, c.step, decimals(c.step)); got != c.want {
 			t.Errorf("fmtTick(%v, %v) = %q, want %q", c.v, c.step, got, c.want)
+		}
+	}
+}
+
+func TestTextFitsHundredColumns(t *testing.T) {
+	for _, r := range htmlResults() {
+		for i := range r.Policies {
+			r.Policies[i].Name = "policy " + strconv.Itoa(i)
+		}
+		r.Policies[0].Name = "retry+breaker(5 in a row)" // 25 runes, the longest built-in name
+		r.Policies[0].Failures = Failures{Exhausted: 10_745, Throttled: 12_944, Deadline: 1_234, Budget: 99_999}
+		var b strings.Builder
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if n := utf8.RuneCountInString(line); n > 100 {
+				t.Errorf("a line of %d columns:\n%s", n, line)
+			}
+		}
+		if !strings.Contains(b.String(), "errors 10,745 · deadline 1,234 · throttled 12,944 · budget 99,999") {
+			t.Errorf("the failures are not listed:\n%s", b.String())
 		}
 	}
 }
