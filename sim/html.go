@@ -450,13 +450,16 @@ func (p *htmlPage) charts(r *Result) {
 func loadChart(r *Result, t timeline) chart {
 	c := chart{title: "Upstream load (calls/s, over " + fmtDur(r.Bucket) + " buckets)", xmax: t.xmax()}
 	offered := t.points(len(r.Offered), t.perSecond(func(i int) int { return r.Offered[i] }))
-	c.lines = append(c.lines, chartLine{colour: offeredColour, width: "1.4", dash: "5 4", points: offered})
+	// The offered load takes the first place among the lines drawn side
+	// by side: a policy's load is often equal to it.
+	n := len(r.Policies) + 1
+	c.lines = append(c.lines, chartLine{colour: offeredColour, width: "1.4", dash: "5 4", offset: gapOffset(0, n), points: offered})
 	c.legend = append(c.legend, legendKey{label: "offered", colour: offeredColour, dash: "5 4", width: "1.4"})
 	for i := range r.Policies {
 		series := r.Policies[i].Series
 		pts := t.points(len(series), t.perSecond(func(j int) int { return series[j].Calls }))
 		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: lineWidth, dash: policyDash(i),
-			offset: gapOffset(i, len(r.Policies)), points: pts})
+			offset: gapOffset(i+1, n), points: pts})
 		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i), dash: policyDash(i)})
 	}
 	return c

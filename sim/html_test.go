@@ -456,7 +456,9 @@ func TestHTMLLineCoordinates(t *testing.T) {
 	// The plot is 972 units wide from x=48 and 220 high from y=14; points
 	// are at the middle of their buckets.
 	x := []string{"96.6", "193.8", "291.0", "388.2", "485.4", "582.6", "679.8", "777.0", "874.2", "971.4"}
-	for i, y := range []string{"124.0", "14.0", "14.0"} {
+	// The offered line and the load's are drawn 2.6 units apart (1.3 above
+	// and below their values), as lines of equal value would be.
+	for i, y := range []string{"122.7", "15.3", "14.0"} {
 		var want strings.Builder
 		for j, x := range x {
 			cmd := "L"
@@ -509,8 +511,8 @@ func TestHTMLRatioGaps(t *testing.T) {
 	// The offered load is all zero: a flat line at the bottom, not a
 	// division by zero.
 	for _, p := range htmlPoints(t, paths[0]) {
-		if p[1] != 234 {
-			t.Errorf("an offered point at y=%v, want 234", p[1])
+		if p[1] != 232.7 { // 1.3 above the bottom: its place beside the policy's line
+			t.Errorf("an offered point at y=%v, want 232.7", p[1])
 		}
 	}
 }
