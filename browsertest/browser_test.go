@@ -244,4 +244,3 @@ func TestSimReportAsAPersonSeesIt(t *testing.T) {
 		})
 	}
 }
-

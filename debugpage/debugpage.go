@@ -200,8 +200,9 @@ func Register[P Policy](r *Registry, name string, p P) (unregister func(), err e
 // skipped. It returns a func that removes the group again, or an error for
 // a nil r or members, an empty name, or a name already registered.
 //
-// members must not block, and must not call back into r. The iterator
-// that resiliencehttp's (*Transport).Breakers returns is one.
+// members must not block. It runs without r's lock held, so it may call
+// r's methods. The method value of resiliencehttp's (*Transport).Breakers
+// is such an iterator.
 func RegisterGroup[P Policy](r *Registry, name string, members iter.Seq2[string, P]) (unregister func(), err error) {
 	if members == nil {
 		return nil, errors.New("debugpage: RegisterGroup " + strconv.Quote(name) + ": nil members")

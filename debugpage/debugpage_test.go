@@ -338,7 +338,7 @@ func TestGroupOfTransportBreakers(t *testing.T) {
 	}
 	defer rt.CloseIdleConnections()
 	reg := manual(t, debugpage.Config{})
-	if _, err := debugpage.RegisterGroup(reg, "upstream hosts", rt.Breakers()); err != nil {
+	if _, err := debugpage.RegisterGroup(reg, "upstream hosts", rt.Breakers); err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{Transport: rt}

@@ -12,7 +12,7 @@
 //	...
 //	defer reg.Close()
 //	unregister, err := debugpage.Register(reg, "payments", paymentsBreaker)
-//	debugpage.RegisterGroup(reg, "upstream hosts", transport.Breakers())
+//	debugpage.RegisterGroup(reg, "upstream hosts", transport.Breakers)
 //	mux.Handle("/debug/resilience", reg)
 //
 // The page is HTML without JavaScript or external assets, so it works from

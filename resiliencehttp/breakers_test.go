@@ -16,7 +16,7 @@ func TestBreakersListsEveryHostSorted(t *testing.T) {
 		Retry:   retry.Config{MaxAttempts: 1},
 		Breaker: &breaker.Config{FailureThreshold: 1},
 	})
-	for range rt.Breakers() {
+	for range rt.Breakers {
 		t.Fatal("a transport that has sent nothing has no breakers to list")
 	}
 	for _, u := range []string{a.URL, b.URL} {
@@ -27,7 +27,7 @@ func TestBreakersListsEveryHostSorted(t *testing.T) {
 		read(t, resp)
 	}
 	var hosts []string
-	for host, br := range rt.Breakers() {
+	for host, br := range rt.Breakers {
 		if br != rt.Breaker(host) {
 			t.Errorf("Breakers gave %q a breaker that Breaker(%q) does not return", host, host)
 		}
@@ -40,11 +40,11 @@ func TestBreakersListsEveryHostSorted(t *testing.T) {
 	if strings.Join(hosts, " ") != strings.Join(want, " ") {
 		t.Fatalf("Breakers listed %q, want %q", hosts, want)
 	}
-	for range rt.Breakers() {
+	for range rt.Breakers {
 		break // stopping early must not panic
 	}
 	var nilTransport *resiliencehttp.Transport
-	for range nilTransport.Breakers() {
+	for range nilTransport.Breakers {
 		t.Fatal("a nil transport listed a breaker")
 	}
 }
