@@ -133,7 +133,7 @@ type reportCheck struct {
 		Series int
 		Legend []string // the legend's line entries, as "stroke dash"
 		Drawn  []string // the same, for each path drawn
-		Hidden []string // legend entries whose line the browser finds nowhere on top
+		Hidden []string // the lines that the browser finds nowhere on top
 	}
 }
 
@@ -152,7 +152,7 @@ const checkScript = `(() => {
     f.scrollIntoView({block: "center"});
     const paths = [...f.querySelectorAll("path.series")];
     const legend = [...f.querySelectorAll(".legend svg.sw line")].map(key);
-    const visible = new Set();
+    const hidden = [];
     for (const p of paths) {
       const len = p.getTotalLength(), ctm = p.getScreenCTM();
       let hits = 0;
@@ -160,10 +160,10 @@ const checkScript = `(() => {
         const pt = p.getPointAtLength(len * i / 400).matrixTransform(ctm);
         if (document.elementFromPoint(pt.x, pt.y) === p) hits++;
       }
-      if (hits >= 3) visible.add(key(p));
+      if (hits < 3) hidden.push(key(p));
     }
     out.Figures.push({Title: f.querySelector("figcaption").textContent, Series: paths.length,
-      Legend: legend, Drawn: paths.map(key), Hidden: legend.filter(k => !visible.has(k))});
+      Legend: legend, Drawn: paths.map(key), Hidden: hidden});
   }
   return out;
 })()`
@@ -236,6 +236,9 @@ func TestSimReportAsAPersonSeesIt(t *testing.T) {
 					if !drawn[k] {
 						t.Errorf("chart %q: the legend's %q has no line", f.Title, k)
 					}
+				}
+				if len(f.Legend) < 2 {
+					t.Errorf("chart %q: a legend of %d lines", f.Title, len(f.Legend))
 				}
 				if len(f.Hidden) > 0 {
 					t.Errorf("chart %q: lines hidden behind others: %q", f.Title, f.Hidden)
