@@ -446,3 +446,23 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("a nil registry served %d", rec.Code)
 	}
 }
+
+func TestRunningTotalsDrawTheirIncrease(t *testing.T) {
+	reg := manual(t, debugpage.Config{})
+	br := breaker.MustNew(breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Hour})
+	debugpage.Register(reg, "b", br)
+	fail(t, br, 1)
+	br.Allow() // rejected: 1 in all
+	reg.Sample()
+	for range 3 {
+		br.Allow()
+	}
+	reg.Sample() // 4 in all: 3 in this interval
+	body := get(t, reg, "")
+	if !strings.Contains(body, "rejected per interval · now 3") {
+		t.Fatalf("the sparkline of rejections does not show the 3 of the last interval:\n%s", body)
+	}
+	if got := fmtSeries(getJSON(t, reg).Policies[0].History["rejected"]); got != "1 4" {
+		t.Fatalf("JSON history of rejected %s, want the totals 1 4", got)
+	}
+}
