@@ -45,6 +45,22 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && com
   fi
 fi
 
+# The browser tests (module browsertest) drive a headless Chromium. Install
+# Debian's chromium where it is missing and a package manager is at hand, in
+# the same way; elsewhere those tests skip themselves, or fail when CI is
+# "true".
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  asroot=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 && asroot="sudo -n"
+  fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$asroot" ]; then
+    echo "scripts/test.sh: installing chromium for the browser tests" >&2
+    { $asroot apt-get install -y -qq chromium || { $asroot apt-get update -qq && $asroot apt-get install -y -qq chromium; }; } >/dev/null 2>&1 ||
+      echo "scripts/test.sh: could not install chromium: its tests will skip (or fail, with CI=true)" >&2
+  fi
+fi
+
 export GOWORK=off
 start=$(date +%s)
 logdir=$(mktemp -d)

@@ -174,9 +174,14 @@ func ExampleWriteText() {
 	// Output:
 	// == outage
 	//    1m of load · 100 req/s · 2 clients · deadline 5s · trouble: down 20s–40s (down)
-	//   policy                requests  upstream calls  amplification  success     p50     p99  p99.9  recovery  peak calls/s      failures
-	//   retry+budget+breaker     5,981           4,050          ×0.68    67.2%  19.9ms  82.1ms  135ms        1s           126    open 1,960
-	//   retry                    5,981           9,846          ×1.65    67.9%  19.9ms  85.2ms  258ms        0s           360  errors 1,920
+	//   policy                requests  calls   ampl  success     p50     p99  p99.9  recov  peak/1s
+	//   retry+budget+breaker     5,981  4,050  ×0.68    67.2%  19.9ms  82.1ms  135ms     1s      126
+	//   retry                    5,981  9,846  ×1.65    67.9%  19.9ms  85.2ms  258ms     0s      360
+	//    calls: upstream calls; ampl: calls per request; p50, p99, p99.9: latency of successful requests;
+	//    recov: time to recover after the heal; peak/1s: the most calls started in one 1s bucket
+	//    failed requests, by reason:
+	//     retry+budget+breaker  open 1,960
+	//     retry                 errors 1,920
 }
 
 // A Report takes results one at a time and writes one page.
@@ -193,7 +198,7 @@ func ExampleReport() {
 	if _, err := report.WriteTo(&page); err != nil {
 		panic(err)
 	}
-	fmt.Println(strings.HasPrefix(page.String(), "<!DOCTYPE html>"), strings.Count(page.String(), "<svg"), "charts")
+	fmt.Println(strings.HasPrefix(page.String(), "<!DOCTYPE html>"), strings.Count(page.String(), `<svg class="chart"`), "charts")
 	// Output:
 	// true 3 charts
 }

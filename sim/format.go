@@ -95,6 +95,22 @@ func recoveryCell(r *Result, pr *PolicyResult) string {
 // failuresCell lists the failed requests by reason, as "deadline 120 ·
 // open 3,400", leaving out the reasons with none; noValue if nothing failed.
 func failuresCell(f Failures) string {
+	parts := failuresParts(f)
+	if len(parts) == 0 {
+		return noValue
+	}
+	return strings.Join(parts, " · ")
+}
+
+// peakCell formats pr's peak load as the calls of one bucket of r, whose
+// width the column's header states.
+func peakCell(r *Result, pr *PolicyResult) string {
+	return fmtRound(pr.PeakLoad * r.Bucket.Seconds())
+}
+
+// failuresParts lists the failed requests by reason, as "deadline 120",
+// leaving out the reasons with none.
+func failuresParts(f Failures) []string {
 	reasons := []struct {
 		label string
 		n     int
@@ -112,10 +128,7 @@ func failuresCell(f Failures) string {
 			parts = append(parts, r.label+" "+fmtInt(r.n))
 		}
 	}
-	if len(parts) == 0 {
-		return noValue
-	}
-	return strings.Join(parts, " · ")
+	return parts
 }
 
 // fmtDur formats d to three significant digits in the largest unit that

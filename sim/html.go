@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"html"
 	"io"
 	"math"
@@ -90,7 +91,7 @@ const htmlTitle = "resilience sim report"
 
 // htmlStyle is the page's stylesheet: a system font stack, light borders,
 // right-aligned numbers, and the classes of the charts' parts.
-const htmlStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2937;background:#fff;line-height:1.45;max-width:1120px;margin:2rem auto;padding:0 1rem}
+const htmlStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2937;background:#fff;line-height:1.45;max-width:1480px;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.6rem;margin:0 0 .25rem}
 h2{font-size:1.25rem;margin:0 0 .25rem}
 .intro{color:#4b5563;margin:0 0 1rem}
@@ -99,14 +100,16 @@ section{border-top:1px solid #d1d5db;margin-top:2rem;padding-top:1.25rem}
 .desc{white-space:pre-line;margin:.25rem 0}
 .setup{color:#4b5563;font-size:.9rem;margin:.25rem 0}
 .wrap{overflow-x:auto}
-table{border-collapse:collapse;font-size:.875rem;margin:1rem 0}
+table{border-collapse:collapse;font-size:.875rem;margin:1rem 0;width:100%}
 th,td{border:1px solid #e5e7eb;padding:.3rem .55rem}
-th{background:#f9fafb;font-weight:600;text-align:left;vertical-align:bottom}
-.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.fail{font-size:.8rem;color:#4b5563}
+th{background:#f9fafb;font-weight:600;text-align:left;vertical-align:bottom;white-space:normal}
+.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{white-space:nowrap}
+td.fail{font-size:.85rem;min-width:9rem}
+td.fail span{white-space:nowrap}
 figure{margin:1.5rem 0 0}
 figcaption{font-weight:600;font-size:.95rem;margin-bottom:.25rem}
-svg.chart{display:block;max-width:100%;height:auto}
+svg.chart{display:block;width:100%;height:auto}
 svg.chart text{font-size:11px;fill:#4b5563}
 .grid{stroke:#e5e7eb;stroke-width:1}
 .axis{stroke:#9ca3af;stroke-width:1}
@@ -115,10 +118,9 @@ svg.chart text{font-size:11px;fill:#4b5563}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem 1.1rem;font-size:.85rem;margin:.3rem 0}
 .key{display:inline-flex;align-items:center;gap:.4rem}
 .sw{display:inline-block;width:1.5rem;height:0;border-top:3px solid #6b7280}
-.sw.dash{border-top-style:dashed}
-.sw.thin{border-top-width:1.5px}
 .sw.dot{border-top:2px dotted #374151}
 .sw.shade{height:.8rem;border:0;background:rgba(249,115,22,.22)}
+svg.sw{border:0;width:2rem;height:.7rem}
 .note{color:#6b7280}
 `
 
@@ -169,13 +171,13 @@ func (p *htmlPage) table(r *Result) {
 		"<th class=\"n\">p99</th>",
 		"<th class=\"n\">p99.9</th>",
 		"<th class=\"n\" title=\"from the end of the last trouble window until the success ratio is back\">time to recover</th>",
-		"<th class=\"n\" title=\"the most upstream calls per second in one bucket\">peak load (calls/s)</th>",
+		"<th class=\"n\" title=\"the most upstream calls started in one bucket of the charts\">peak load (calls per ", html.EscapeString(fmtDur(r.Bucket)), ")</th>",
 		"<th class=\"n\" title=\"the most calls the upstream held at once\">peak in flight</th>",
 		"<th title=\"errors: retries ran out on upstream errors · deadline: the client's deadline passed · open: the breaker refused · throttled: the throttle refused · budget: the retry budget refused · other: the retry policy stopped for another reason\">failures</th>",
 		"</tr></thead>\n<tbody>\n")
 	for i := range r.Policies {
 		pr := &r.Policies[i]
-		p.raw("<tr><td><span class=\"key\"><span class=\"sw\" style=\"border-color:", policyColour(i), "\"></span>")
+		p.raw("<tr><td><span class=\"key\">", swatch(policyColour(i), policyDash(i), lineWidth))
 		p.text(pr.Name)
 		p.raw("</span></td>")
 		cells := []string{
@@ -187,7 +189,7 @@ func (p *htmlPage) table(r *Result) {
 			latencyCell(pr, pr.P99),
 			latencyCell(pr, pr.P999),
 			recoveryCell(r, pr),
-			fmtRound(pr.PeakLoad),
+			peakCell(r, pr),
 			fmtInt(pr.PeakInFlight),
 		}
 		for _, c := range cells {
@@ -196,7 +198,17 @@ func (p *htmlPage) table(r *Result) {
 			p.raw("</td>")
 		}
 		p.raw("<td class=\"fail\">")
-		p.text(failuresCell(pr.Failures))
+		if pr.Failures == (Failures{}) {
+			p.text(noValue)
+		}
+		for j, part := range failuresParts(pr.Failures) {
+			if j > 0 {
+				p.raw(" · ")
+			}
+			p.raw("<span>")
+			p.text(part)
+			p.raw("</span>")
+		}
 		p.raw("</td></tr>\n")
 	}
 	p.raw("</tbody>\n</table></div>\n")
@@ -215,6 +227,43 @@ var chartPalette = [...]string{
 	"#854d0e", // brown
 }
 
+// chartDashes is the dash patterns of the policies' lines, in the order of
+// the policies of a result, so that lines of equal values, drawn side by
+// side, stay apart by their pattern as well as their colour.
+var chartDashes = [...]string{
+	"",        // solid
+	"8 3",     // long dashes
+	"2 2.5",   // dots
+	"9 3 2 3", // dash-dot
+	"4 4",     // short dashes
+	"14 4",    // longer dashes
+	"1 5",     // sparse dots
+	"6 2 2 2", // dash-dot, tight
+}
+
+// policyDash is the dash pattern of the i-th policy's line.
+func policyDash(i int) string {
+	return chartDashes[i%len(chartDashes)]
+}
+
+// lineWidth is the stroke width of a policy's line.
+const lineWidth = "1.8"
+
+// lineGap is how far apart, in SVG units, the lines of a chart are drawn
+// when they have the same value, so that each stays visible: line i of n
+// is moved by (i - (n-1)/2) × lineGap.
+const lineGap = 2.6
+
+// swatch is a short sample of a line, for legends and the table.
+func swatch(colour, dash, width string) string {
+	s := `<svg class="sw" viewBox="0 0 32 10" aria-hidden="true"><line x1="1" y1="5" x2="31" y2="5" stroke="` +
+		colour + `" stroke-width="` + width + `"`
+	if dash != "" {
+		s += ` stroke-dasharray="` + dash + `"`
+	}
+	return s + `/></svg>`
+}
+
 // offeredColour is the colour of the offered load's line.
 const offeredColour = "#6b7280"
 
@@ -226,8 +275,8 @@ func policyColour(i int) string {
 // The geometry of a chart, in SVG user units: its size and the margins
 // around the plot area, which hold the tick labels.
 const (
-	chartW   = 720
-	chartH   = 220
+	chartW   = 1040
+	chartH   = 260
 	marginL  = 48
 	marginR  = 20
 	marginT  = 14
@@ -247,16 +296,19 @@ type chartPoint struct {
 // chartLine is one line of a chart.
 type chartLine struct {
 	colour string
-	width  string // stroke width
-	dash   string // stroke-dasharray, or "" for a solid line
+	width  string  // stroke width
+	dash   string  // stroke-dasharray, or "" for a solid line
+	offset float64 // moves the line down by this many SVG units, to keep equal lines apart
 	points []chartPoint
 }
 
 // legendKey is one entry of a chart's legend.
 type legendKey struct {
 	label  string
-	class  string // extra classes of the swatch: "dash", "thin", "dot", "shade"
+	class  string // the swatch's class when it is not a line: "dot", "shade"
 	colour string
+	dash   string // the line's stroke-dasharray
+	width  string // the line's stroke width; "" for lineWidth
 }
 
 // chart is one line chart over the time of a run.
@@ -276,6 +328,7 @@ type timeline struct {
 	n       int     // buckets
 	group   int     // buckets per point
 	bucket  float64 // seconds per bucket
+	end     float64 // seconds: the end of the load, where the charts end
 	windows []Window
 	healed  float64 // seconds; negative if the upstream did not heal
 }
@@ -286,6 +339,15 @@ func newTimeline(r *Result) timeline {
 	t := timeline{n: len(r.Offered), bucket: r.Bucket.Seconds(), healed: -1}
 	for _, pr := range r.Policies {
 		t.n = max(t.n, len(pr.Series))
+	}
+	// The charts end with the load: past it, the series hold only the
+	// calls and answers of the requests still running, which would read as
+	// a collapse. The last bucket is cut at the end, and its rates are
+	// over the part it covers.
+	t.end = t.xmax()
+	if s := r.Scenario; s != nil && s.Duration > 0 && t.bucket > 0 {
+		t.end = min(t.end, time.Duration(s.Duration).Seconds())
+		t.n = min(t.n, int(math.Ceil(t.end/t.bucket-1e-9)))
 	}
 	t.group = 1
 	if t.n > maxPoint {
@@ -302,7 +364,24 @@ func newTimeline(r *Result) timeline {
 
 // xmax is the end of the time axis, in seconds.
 func (t timeline) xmax() float64 {
+	if t.end > 0 {
+		return min(float64(t.n)*t.bucket, t.end)
+	}
 	return float64(t.n) * t.bucket
+}
+
+// span is the time the buckets [lo, hi) cover, in seconds, up to the end of
+// the load.
+func (t timeline) span(lo, hi int) float64 {
+	return t.clip(float64(hi)*t.bucket) - float64(lo)*t.bucket
+}
+
+// clip limits a time to the end of the charts.
+func (t timeline) clip(x float64) float64 {
+	if t.end > 0 {
+		return min(x, t.end)
+	}
+	return x
 }
 
 // points makes a line out of a series of n buckets: one point per group of
@@ -312,13 +391,15 @@ func (t timeline) xmax() float64 {
 // value averages over the group.
 func (t timeline) points(n int, value func(lo, hi int) (float64, bool)) []chartPoint {
 	var pts []chartPoint
+	n = min(n, t.n)
 	for lo := 0; lo < n; lo += t.group {
 		hi := min(lo+t.group, n)
 		y, ok := value(lo, hi)
 		if math.IsNaN(y) || math.IsInf(y, 0) {
 			ok = false
 		}
-		pts = append(pts, chartPoint{x: float64(lo+hi) / 2 * t.bucket, y: y, ok: ok})
+		x := (float64(lo)*t.bucket + t.clip(float64(hi)*t.bucket)) / 2
+		pts = append(pts, chartPoint{x: x, y: y, ok: ok})
 	}
 	return pts
 }
@@ -331,7 +412,7 @@ func (t timeline) perSecond(count func(i int) int) func(lo, hi int) (float64, bo
 		for i := lo; i < hi; i++ {
 			sum += count(i)
 		}
-		return float64(sum) / (float64(hi-lo) * t.bucket), true
+		return float64(sum) / t.span(lo, hi), true
 	}
 }
 
@@ -343,6 +424,17 @@ func (p *htmlPage) charts(r *Result) {
 		p.raw("<p class=\"note\">No time series.</p>\n")
 		return
 	}
+	p.raw("<p class=\"note\">")
+	p.text("Each point is one " + fmtDur(r.Bucket) + " bucket")
+	if t.group > 1 {
+		p.text(" (or the mean of " + strconv.Itoa(t.group) + " of them)")
+	}
+	p.text("; the charts end with the load, at " + fmtDur(time.Duration(t.xmax()*float64(time.Second))) +
+		", so the requests still running then count in the table only. ")
+	if len(r.Policies) > 1 {
+		p.text("Lines of equal value are drawn side by side, a pixel or two apart, so that each stays visible.")
+	}
+	p.raw("</p>\n")
 	p.figure(t, loadChart(r, t))
 	p.figure(t, ratioChart(r, t))
 	for _, pr := range r.Policies {
@@ -356,15 +448,19 @@ func (p *htmlPage) charts(r *Result) {
 // loadChart is the chart of the upstream calls per second of every policy,
 // with the offered load as a dashed grey line.
 func loadChart(r *Result, t timeline) chart {
-	c := chart{title: "Upstream load (calls/s)", xmax: t.xmax()}
+	c := chart{title: "Upstream load (calls/s, over " + fmtDur(r.Bucket) + " buckets)", xmax: t.xmax()}
 	offered := t.points(len(r.Offered), t.perSecond(func(i int) int { return r.Offered[i] }))
-	c.lines = append(c.lines, chartLine{colour: offeredColour, width: "1.4", dash: "5 4", points: offered})
-	c.legend = append(c.legend, legendKey{label: "offered", class: "dash", colour: offeredColour})
+	// The offered load takes the first place among the lines drawn side
+	// by side: a policy's load is often equal to it.
+	n := len(r.Policies) + 1
+	c.lines = append(c.lines, chartLine{colour: offeredColour, width: "1.4", dash: "5 4", offset: gapOffset(0, n), points: offered})
+	c.legend = append(c.legend, legendKey{label: "offered", colour: offeredColour, dash: "5 4", width: "1.4"})
 	for i := range r.Policies {
 		series := r.Policies[i].Series
 		pts := t.points(len(series), t.perSecond(func(j int) int { return series[j].Calls }))
-		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: "1.6", points: pts})
-		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i)})
+		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: lineWidth, dash: policyDash(i),
+			offset: gapOffset(i+1, n), points: pts})
+		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i), dash: policyDash(i)})
 	}
 	return c
 }
@@ -384,17 +480,31 @@ func ratioChart(r *Result, t timeline) chart {
 			}
 			return sum.Ratio()
 		})
-		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: "1.6", points: pts})
-		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i)})
+		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: lineWidth, dash: policyDash(i),
+			offset: gapOffset(i, len(r.Policies)), points: pts})
+		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i), dash: policyDash(i)})
 	}
 	return c
+}
+
+// gapOffset is how far line i of n is moved, so that lines of equal value
+// lie side by side.
+func gapOffset(i, n int) float64 {
+	return (float64(i) - float64(n-1)/2) * lineGap
 }
 
 // breakerChart is the chart of the share of clients whose breaker is open,
 // and as a thin dashed line half-open, for the policies with a breaker.
 func breakerChart(r *Result, t timeline) chart {
 	c := chart{title: "Breaker open (share of clients)", xmax: t.xmax(), ymax: 1, percent: true,
-		note: "solid: open · dashed: half-open"}
+		note: "thick: open · thin: half-open"}
+	withBreaker := 0
+	for i := range r.Policies {
+		if r.Policies[i].HasBreaker {
+			withBreaker++
+		}
+	}
+	k := 0
 	for i := range r.Policies {
 		pr := &r.Policies[i]
 		if !pr.HasBreaker {
@@ -412,10 +522,12 @@ func breakerChart(r *Result, t timeline) chart {
 		}
 		open := t.points(len(series), mean(func(pt Point) float64 { return pt.Open }))
 		half := t.points(len(series), mean(func(pt Point) float64 { return pt.HalfOpen }))
+		off := gapOffset(k, withBreaker)
+		k++
 		c.lines = append(c.lines,
-			chartLine{colour: policyColour(i), width: "1.6", points: open},
-			chartLine{colour: policyColour(i), width: "1", dash: "4 3", points: half})
-		c.legend = append(c.legend, legendKey{label: pr.Name, colour: policyColour(i)})
+			chartLine{colour: policyColour(i), width: lineWidth, dash: policyDash(i), offset: off, points: open},
+			chartLine{colour: policyColour(i), width: "0.9", dash: policyDash(i), offset: off, points: half})
+		c.legend = append(c.legend, legendKey{label: pr.Name, colour: policyColour(i), dash: policyDash(i)})
 	}
 	return c
 }
@@ -493,7 +605,7 @@ func (p *htmlPage) figure(t timeline, c chart) {
 	// The lines, with round caps so that a point alone between two gaps
 	// shows as a dot.
 	for _, l := range c.lines {
-		d := pathData(l.points, px, py)
+		d := pathData(l.points, px, func(y float64) float64 { return py(y) + l.offset })
 		if d == "" {
 			continue
 		}
@@ -543,11 +655,12 @@ func (p *htmlPage) key(k legendKey) {
 	if k.class != "" {
 		class += " " + k.class
 	}
-	p.raw("<span class=\"key\"><span class=\"", class, "\"")
-	if k.colour != "" {
-		p.raw(" style=\"border-color:", k.colour, "\"")
+	p.raw("<span class=\"key\">")
+	if k.class == "" {
+		p.raw(swatch(k.colour, k.dash, cmp.Or(k.width, lineWidth)))
+	} else {
+		p.raw("<span class=\"", class, "\"></span>")
 	}
-	p.raw("></span>")
 	p.text(k.label)
 	p.raw("</span>")
 }
@@ -633,10 +746,10 @@ func decimals(step float64) int {
 }
 
 // fmtTick formats the y tick v of an axis with ticks every step, in
-// thousands ("2.5k") when the step is a thousand or more.
+// thousands ("2.5k") when the step is a thousand or more, and 0 as "0".
 func fmtTick(v, step float64, dec int) string {
-	if step >= 1000 {
-		return strconv.FormatFloat(v/1000, 'f', decimals(step/1000), 64) + "k"
+	if step >= 1000 && v != 0 {
+		return fmtTrim(v/1000, 3) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', dec, 64)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Names with markup and ampersands in them, to check that the report
@@ -312,13 +313,17 @@ var htmlCell = regexp.MustCompile(`<td[^>]*>(.*?)</td>`)
 
 // htmlRow returns the cells of the table row of the policy name in sec,
 // the first one being the name with its swatch.
+// htmlAnyTag matches a tag, to read a cell's text.
+var htmlAnyTag = regexp.MustCompile(`<[^>]*>`)
+
 func htmlRow(t *testing.T, sec, name string) []string {
 	t.Helper()
 	for _, line := range strings.Split(sec, "\n") {
 		if strings.HasPrefix(line, "<tr><td>") && strings.Contains(line, ">"+html.EscapeString(name)+"<") {
 			var cells []string
 			for _, m := range htmlCell.FindAllStringSubmatch(line, -1) {
-				cells = append(cells, m[1])
+				// The failures cell holds one span per reason.
+				cells = append(cells, htmlAnyTag.ReplaceAllString(m[1], ""))
 			}
 			return cells
 		}
@@ -330,8 +335,9 @@ func htmlRow(t *testing.T, sec, name string) []string {
 func TestHTMLTable(t *testing.T) {
 	secs := htmlSections(writeHTML(t, htmlResults()))
 	// The columns after the name: requests, upstream calls, amplification,
-	// success, p50, p99, p99.9, time to recover, peak load, peak in flight,
-	// failures.
+	// success, p50, p99, p99.9, time to recover, peak load (the calls of
+	// one bucket: 1s in the first section, 500ms in the second), peak in
+	// flight, failures.
 	for _, c := range []struct {
 		sec  int
 		name string
@@ -340,8 +346,8 @@ func TestHTMLTable(t *testing.T) {
 		{0, "naive retries", []string{"24,000", "34,944", "×1.46", "83.3%", "21.5ms", "1.52s", "2s", "never", "612", "300", "errors 3,990 · deadline 10"}},
 		{0, htmlEvilPolicy, []string{"24,000", "20,100", "×0.84", "85.3%", "850µs", "12.3ms", "40ms", "1.5s", "205", "41", "deadline 120 · open 3,400 · budget 10"}},
 		{0, htmlDeadPolicy, []string{"24,000", "24,000", "×1.00", "0.0%", "—", "—", "—", "never", "205", "300", "deadline 24,000"}},
-		{1, "plain", []string{"2,000", "2,000", "×1.00", "99.5%", "20ms", "61ms", "90ms", "—", "104", "4", "errors 10"}},
-		{1, "hedged", []string{"2,000", "2,100", "×1.05", "100.0%", "19ms", "30ms", "45ms", "—", "110", "5", "—"}},
+		{1, "plain", []string{"2,000", "2,000", "×1.00", "99.5%", "20ms", "61ms", "90ms", "—", "52", "4", "errors 10"}},
+		{1, "hedged", []string{"2,000", "2,100", "×1.05", "100.0%", "19ms", "30ms", "45ms", "—", "55", "5", "—"}},
 	} {
 		cells := htmlRow(t, secs[c.sec], c.name)
 		if len(cells) != len(c.want)+1 {
@@ -374,7 +380,7 @@ func TestHTMLCharts(t *testing.T) {
 	} {
 		sec := secs[i]
 		for what, want := range map[string]int{
-			"<svg": c.svgs, "</svg>": c.svgs, `class="trouble"`: c.trouble,
+			`<svg class="chart"`: c.svgs, `class="trouble"`: c.trouble,
 			`class="heal"`: c.heal, `class="series"`: c.series,
 		} {
 			if got := strings.Count(sec, what); got != want {
@@ -382,7 +388,7 @@ func TestHTMLCharts(t *testing.T) {
 			}
 		}
 	}
-	for _, title := range []string{"Upstream load (calls/s)", "Success ratio (requests ending in each bucket)", "Breaker open (share of clients)"} {
+	for _, title := range []string{"Upstream load (calls/s, over 1s buckets)", "Success ratio (requests ending in each bucket)", "Breaker open (share of clients)"} {
 		if !strings.Contains(secs[0], "<figcaption>"+html.EscapeString(title)+"</figcaption>") {
 			t.Errorf("no chart %q", title)
 		}
@@ -390,11 +396,11 @@ func TestHTMLCharts(t *testing.T) {
 	if strings.Contains(secs[1], "Breaker open") {
 		t.Error("a breaker chart without a breaker")
 	}
-	// The outage [30s, 50s) of a 120s axis 652 units wide from x=48, and the
+	// The outage [30s, 50s) of a 120s axis 972 units wide from x=48, and the
 	// heal at 80s; the offered load is a dashed grey line.
 	for _, want := range []string{
-		`<rect class="trouble" fill="#f97316" fill-opacity="0.14" x="211.0" y="14.0" width="108.7" height="180.0"><title>outage 30s–50s (down)</title></rect>`,
-		`<line class="heal" x1="482.7" y1="14.0" x2="482.7" y2="194.0"/>`,
+		`<rect class="trouble" fill="#f97316" fill-opacity="0.14" x="291.0" y="14.0" width="162.0" height="220.0"><title>outage 30s–50s (down)</title></rect>`,
+		`<line class="heal" x1="696.0" y1="14.0" x2="696.0" y2="234.0"/>`,
 		`stroke="#6b7280" stroke-width="1.4" stroke-linejoin="round" stroke-linecap="round" stroke-dasharray="5 4"/>`,
 	} {
 		if !strings.Contains(secs[0], want) {
@@ -447,10 +453,12 @@ func TestHTMLLineCoordinates(t *testing.T) {
 	if len(paths) != 3 {
 		t.Fatalf("%d lines, want 3 (offered, load, ratio)", len(paths))
 	}
-	// The plot is 652 units wide from x=48; points are at the middle of
-	// their buckets.
-	x := []string{"80.6", "145.8", "211.0", "276.2", "341.4", "406.6", "471.8", "537.0", "602.2", "667.4"}
-	for i, y := range []string{"104.0", "14.0", "14.0"} {
+	// The plot is 972 units wide from x=48 and 220 high from y=14; points
+	// are at the middle of their buckets.
+	x := []string{"96.6", "193.8", "291.0", "388.2", "485.4", "582.6", "679.8", "777.0", "874.2", "971.4"}
+	// The offered line and the load's are drawn 2.6 units apart (1.3 above
+	// and below their values), as lines of equal value would be.
+	for i, y := range []string{"122.7", "15.3", "14.0"} {
 		var want strings.Builder
 		for j, x := range x {
 			cmd := "L"
@@ -496,15 +504,15 @@ func TestHTMLRatioGaps(t *testing.T) {
 		t.Errorf("the ratio line has %d points, want 11", len(pts))
 	}
 	for _, p := range pts {
-		if p[1] != 59 { // 75% of 180 below 14
-			t.Errorf("a ratio point at y=%v, want 59 for 75%%", p[1])
+		if p[1] != 69 { // 75% of 220 below 14
+			t.Errorf("a ratio point at y=%v, want 69 for 75%%", p[1])
 		}
 	}
 	// The offered load is all zero: a flat line at the bottom, not a
 	// division by zero.
 	for _, p := range htmlPoints(t, paths[0]) {
-		if p[1] != 194 {
-			t.Errorf("an offered point at y=%v, want 194", p[1])
+		if p[1] != 232.7 { // 1.3 above the bottom: its place beside the policy's line
+			t.Errorf("an offered point at y=%v, want 232.7", p[1])
 		}
 	}
 }
@@ -541,7 +549,7 @@ func TestHTMLDownsamples(t *testing.T) {
 	// largest value in a group of 7, and 1/2 in the last group of 2.
 	for i, d := range paths[1:4] {
 		for _, p := range htmlPoints(t, d) {
-			if p[1] <= 14 || p[1] >= 194 {
+			if p[1] <= 14 || p[1] >= 234 {
 				t.Fatalf("line %d: a point at y=%v, on the edge: not averaged", i+1, p[1])
 			}
 		}
@@ -578,7 +586,7 @@ func TestHTMLEmpty(t *testing.T) {
 	// without charts.
 	page := writeHTML(t, []*Result{{Policies: []PolicyResult{{Name: "x"}}}})
 	checkBalanced(t, page)
-	if !strings.Contains(page, "(unnamed scenario)") || strings.Contains(page, "<svg") || !strings.Contains(page, "No time series.") {
+	if !strings.Contains(page, "(unnamed scenario)") || strings.Contains(page, `<svg class="chart"`) || !strings.Contains(page, "No time series.") {
 		t.Error("a result without a scenario or series is not reported as such")
 	}
 }
@@ -660,5 +668,98 @@ func TestHTMLSample(t *testing.T) {
 	}
 	if err := os.WriteFile(path, []byte(writeHTML(t, htmlResults())), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHTMLChartsEndWithTheLoad(t *testing.T) {
+	// The load runs 9.5s in 1s buckets; the series go on to 12 buckets with
+	// the stragglers' few calls. The charts stop at 9.5s, and the half
+	// bucket [9s, 9.5s) reads at the rate of its half second, not as a drop.
+	r := &Result{
+		Scenario: &Scenario{Name: "tail", Duration: Duration(9500 * time.Millisecond)},
+		Bucket:   time.Second,
+		Offered:  []int{100, 100, 100, 100, 100, 100, 100, 100, 100, 50, 0, 0},
+		Policies: []PolicyResult{{Name: "p", Series: htmlSeries(12, func(i int) Point {
+			switch {
+			case i == 9:
+				return Point{Calls: 50, Succeeded: 50}
+			case i > 9:
+				return Point{Calls: 1, Failed: 1}
+			}
+			return Point{Calls: 100, Succeeded: 100}
+		})}},
+	}
+	page := writeHTML(t, []*Result{r})
+	paths := htmlPaths(page)
+	for i, d := range paths[:2] {
+		pts := htmlPoints(t, d)
+		if len(pts) != 10 {
+			t.Fatalf("line %d has %d points, want 10: the buckets up to the end of the load", i, len(pts))
+		}
+		if last := pts[len(pts)-1]; last[1] != pts[0][1] || last[0] > 48+972+0.05 {
+			t.Errorf("line %d: its last point, of the half bucket, is at %v, want at the height of the others (%v) and within the plot", i, last, pts[0][1])
+		}
+	}
+	if !strings.Contains(page, "the charts end with the load, at 9.5s") {
+		t.Error("the page does not say where the charts end")
+	}
+}
+
+func TestHTMLEqualLinesStayApart(t *testing.T) {
+	same := htmlSeries(10, func(int) Point { return Point{Calls: 10, Succeeded: 1} })
+	r := &Result{
+		Scenario: &Scenario{Name: "twins"},
+		Bucket:   time.Second,
+		Offered:  make([]int, 10),
+		Policies: []PolicyResult{{Name: "a", Series: same}, {Name: "b", Series: same}, {Name: "c", Series: same}},
+	}
+	page := writeHTML(t, []*Result{r})
+	paths := htmlPaths(page)
+	// offered, 3 loads, 3 ratios
+	for _, lines := range [][]string{paths[1:4], paths[4:7]} {
+		ys := map[float64]bool{}
+		for _, d := range lines {
+			ys[htmlPoints(t, d)[0][1]] = true
+		}
+		if len(ys) != 3 {
+			t.Errorf("three equal lines are drawn at %d heights, want 3 apart: %q", len(ys), lines)
+		}
+	}
+	dashes := regexp.MustCompile(`<path class="series"[^>]*stroke-dasharray="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(dashes) < 4 || dashes[1][1] == dashes[2][1] {
+		t.Errorf("the policies' lines do not have distinct dash patterns: %q", dashes)
+	}
+}
+
+func TestHTMLTicks(t *testing.T) {
+	for _, c := range []struct {
+		v, step float64
+		want    string
+	}{{0, 1000, "0"}, {1000, 1000, "1k"}, {2500, 500, "2500"}, {5000, 2500, "5k"}, {7500, 2500, "7.5k"}} {
+		if got := fmtTick(c.v, c.step, decimals(c.step)); got != c.want {
+			t.Errorf("fmtTick(%v, %v) = %q, want %q", c.v, c.step, got, c.want)
+		}
+	}
+}
+
+func TestTextFitsHundredColumns(t *testing.T) {
+	for _, r := range htmlResults() {
+		for i := range r.Policies {
+			r.Policies[i].Name = "policy " + strconv.Itoa(i)
+		}
+		r.Policies[0].Name = "retry+breaker(5 in a row)" // 25 runes, the longest built-in name
+		r.Policies[0].Failures = Failures{Exhausted: 10_745, Throttled: 12_944, Deadline: 1_234, Budget: 99_999}
+		var b strings.Builder
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if n := utf8.RuneCountInString(line); n > 100 {
+				t.Errorf("a line of %d columns:\n%s", n, line)
+			}
+		}
+		if !strings.Contains(b.String(), "errors 10,745 · deadline 1,234 · throttled 12,944 · budget 99,999") {
+			t.Errorf("the failures are not listed:\n%s", b.String())
+		}
 	}
 }

@@ -76,8 +76,10 @@ type PolicyResult struct {
 	// without a trouble window.
 	Recovery  time.Duration
 	Recovered bool
-	// PeakLoad is the most upstream calls per second in one bucket: the
-	// table's "peak calls/s".
+	// PeakLoad is the most upstream calls per second in one bucket. The
+	// tables show it as the calls of that bucket, under a header that
+	// states the bucket's width ("peak/100ms"), so that a short bucket's
+	// rate is not read as more calls than the run made.
 	PeakLoad float64
 	// PeakInFlight is the most calls the upstream held at once.
 	PeakInFlight int

@@ -8,15 +8,17 @@ import (
 	"unicode/utf8"
 )
 
-// WriteText writes res as a terminal table: the scenario's setup and
-// description, then one row per policy.
+// WriteText writes res as a terminal table, at most 100 columns wide for
+// policy names of up to 25 characters: the scenario's setup and
+// description, one row per policy, a legend of the abbreviated headers, and
+// the failed requests of each policy by reason.
 func WriteText(w io.Writer, res *Result) error {
 	s := res.Scenario
 	var b strings.Builder
 	fmt.Fprintf(&b, "== %s\n", scenarioName(s))
-	b.WriteString(wrap(setupLine(s), 110, "   "))
+	b.WriteString(wrap(setupLine(s), textWidth, "   "))
 	if s.Description != "" {
-		b.WriteString(wrap(s.Description, 110, "   "))
+		b.WriteString(wrap(s.Description, textWidth, "   "))
 	}
 	nameWidth := utf8.RuneCountInString("policy")
 	for i := range res.Policies {
@@ -26,22 +28,46 @@ func WriteText(w io.Writer, res *Result) error {
 	pad := func(name string) string {
 		return name + strings.Repeat(" ", nameWidth-utf8.RuneCountInString(name))
 	}
+	bucket := fmtDur(res.Bucket)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, pad("policy")+"\trequests\tupstream calls\tamplification\tsuccess\tp50\tp99\tp99.9\trecovery\tpeak calls/s\tfailures\t")
+	fmt.Fprintln(tw, pad("policy")+"\trequests\tcalls\tampl\tsuccess\tp50\tp99\tp99.9\trecov\tpeak/"+bucket+"\t")
 	for i := range res.Policies {
 		p := &res.Policies[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			pad(p.Name), fmtInt(p.Requests), fmtInt(p.Calls),
 			fmtAmplification(p.Amplification), fmtPercent(p.SuccessRatio),
 			latencyCell(p, p.P50), latencyCell(p, p.P99), latencyCell(p, p.P999),
-			recoveryCell(res, p), fmtRound(p.PeakLoad), failuresCell(p.Failures))
+			recoveryCell(res, p), peakCell(res, p))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	b.WriteString(wrap("calls: upstream calls; ampl: calls per request; p50, p99, p99.9: latency of "+
+		"successful requests; recov: time to recover after the heal; peak/"+bucket+": the most calls "+
+		"started in one "+bucket+" bucket", textWidth, "   "))
+	failed := false
+	for i := range res.Policies {
+		failed = failed || res.Policies[i].Failures != (Failures{})
+	}
+	if !failed {
+		b.WriteString("   failed requests: none\n")
+	} else {
+		b.WriteString("   failed requests, by reason:\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for i := range res.Policies {
+			p := &res.Policies[i]
+			fmt.Fprintf(tw, "    %s\t%s\n", p.Name, failuresCell(p.Failures))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// textWidth is the width of the terminal table's wrapped lines.
+const textWidth = 100
 
 // wrap breaks text into lines of at most width runes (longer words stay
 // whole), each starting with indent and ending with a newline.

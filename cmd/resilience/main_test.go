@@ -53,7 +53,7 @@ func TestSim(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
 	text := out.String()
-	for _, want := range []string{"== herd", "no jitter", "full jitter", "amplification", "report with charts: " + page} {
+	for _, want := range []string{"== herd", "no jitter", "full jitter", "ampl: calls per request", "report with charts: " + page} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

@@ -1,0 +1,217 @@
+package debugpage
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/bulkhead"
+	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/ratelimit"
+	"github.com/netresilience/resilience/throttle"
+	"github.com/netresilience/resilience/timeout"
+)
+
+// kind is the kind of a registered policy, as the root package names it.
+type kind = resilience.Kind
+
+// maxSeries is the most series sampled for one policy.
+const maxSeries = 2
+
+// seriesSpec describes one sampled series: its label, and its fixed range
+// when it has one (a state, a probability); lo == hi means the sparkline
+// scales to the values.
+type seriesSpec struct {
+	label  string
+	lo, hi float64
+	delta  bool // a running total, drawn as its increase between samples
+}
+
+// jsonName is the series' name in the JSON form, which holds running
+// totals as they are: "rejected" for "rejected per interval".
+func (s seriesSpec) jsonName() string {
+	if s.delta {
+		return strings.TrimSuffix(s.label, " per interval")
+	}
+	return s.label
+}
+
+// seriesOf returns the series sampled for a policy of kind k.
+func seriesOf(k kind) []seriesSpec {
+	switch k {
+	case resilience.KindBreaker:
+		return []seriesSpec{{"state", 0, 1, false}, {"rejected per interval", 0, 0, true}}
+	case resilience.KindBudget:
+		return []seriesSpec{{"balance", 0, 0, false}}
+	case resilience.KindBulkhead:
+		return []seriesSpec{{"in flight", 0, 0, false}, {"waiting", 0, 0, false}}
+	case resilience.KindThrottle:
+		return []seriesSpec{{"rejection probability", 0, 1, false}}
+	case resilience.KindRateLimit:
+		return []seriesSpec{{"tokens", 0, 0, false}}
+	case resilience.KindHedge:
+		return []seriesSpec{{"hedge delay (s)", 0, 0, false}}
+	case resilience.KindTimeout:
+		return []seriesSpec{{"timed out per interval", 0, 0, true}}
+	}
+	return nil
+}
+
+// field is one number of a snapshot, as the page shows it.
+type field struct {
+	Label, Value string
+}
+
+// reading is what the page shows of a policy at one moment.
+type reading struct {
+	kind     kind
+	state    string // a breaker's state; "" for other kinds
+	fields   []field
+	series   [maxSeries]float64
+	snapshot any // the policy's Snapshot, for JSON
+}
+
+// breakerLevel places a breaker's state on its sparkline: closed at the
+// bottom, open at the top.
+func breakerLevel(s breaker.State) float64 {
+	switch s {
+	case breaker.Open:
+		return 1
+	case breaker.HalfOpen:
+		return 0.5
+	}
+	return 0
+}
+
+// readPolicy takes the snapshot of p at now, with SnapshotAt where the
+// policy has it.
+func readPolicy(p any, now time.Time) reading {
+	switch p := p.(type) {
+	case *breaker.Breaker:
+		s := p.SnapshotAt(now)
+		r := reading{kind: resilience.KindBreaker, state: s.State.String(), snapshot: s}
+		r.fields = []field{
+			{"state", s.State.String()},
+			{"for", age(now, s.Since)},
+			{"consecutive failures", itoa(s.ConsecutiveFailures)},
+			{"window calls", itoa(s.Calls)},
+			{"window failures", itoa(s.Failures)},
+			{"window slow", itoa(s.SlowCalls)},
+			{"probes in flight", itoa(s.ProbesInFlight)},
+			{"opened", utoa(s.Opened)},
+			{"rejected", utoa(s.Rejected)},
+		}
+		probe := "—"
+		switch {
+		case s.Forced:
+			probe = "forced open"
+		case s.State == breaker.Open && !s.OpenUntil.IsZero():
+			probe = dur(s.OpenUntil.Sub(now))
+		}
+		r.fields = append(r.fields, field{"probe in", probe})
+		r.series = [maxSeries]float64{breakerLevel(s.State), float64(s.Rejected)}
+		return r
+	case *budget.Budget:
+		s := p.SnapshotAt(now)
+		r := reading{kind: resilience.KindBudget, snapshot: s}
+		r.fields = []field{
+			{"balance", ftoa(s.Balance, 2)},
+			{"calls", itoa(s.Calls)},
+			{"retries", itoa(s.Retries)},
+			{"ratio", ftoa(s.Ratio, 3)},
+			{"floor", ftoa(s.Floor, 2)},
+			{"exhausted", utoa(s.Exhausted)},
+		}
+		r.series[0] = s.Balance
+		return r
+	case *bulkhead.Bulkhead:
+		s := p.Snapshot()
+		r := reading{kind: resilience.KindBulkhead, snapshot: s}
+		r.fields = []field{
+			{"in flight", itoa(s.InFlight) + " of " + itoa(s.MaxConcurrent)},
+			{"waiting", itoa(s.Waiting)},
+			{"admitted", utoa(s.Admitted)},
+			{"rejected", utoa(s.Rejected)},
+			{"abandoned", utoa(s.Abandoned)},
+		}
+		r.series = [maxSeries]float64{float64(s.InFlight), float64(s.Waiting)}
+		return r
+	case *throttle.Throttle:
+		s := p.SnapshotAt(now)
+		r := reading{kind: resilience.KindThrottle, snapshot: s}
+		r.fields = []field{
+			{"rejection probability", ftoa(s.Probability*100, 1) + "%"},
+			{"requests", itoa(s.Requests)},
+			{"accepts", itoa(s.Accepts)},
+			{"rejected", utoa(s.Rejected)},
+		}
+		r.series[0] = s.Probability
+		return r
+	case *ratelimit.Limiter:
+		s := p.SnapshotAt(now)
+		r := reading{kind: resilience.KindRateLimit, snapshot: s}
+		r.fields = []field{
+			{"tokens", ftoa(s.Tokens, 1) + " of " + itoa(s.Burst)},
+			{"waiting", itoa(s.Waiting)},
+			{"admitted", utoa(s.Admitted)},
+			{"rejected", utoa(s.Rejected)},
+		}
+		r.series[0] = s.Tokens
+		return r
+	case *hedge.Hedger:
+		s := p.SnapshotAt(now)
+		r := reading{kind: resilience.KindHedge, snapshot: s}
+		r.fields = []field{
+			{"delay", dur(s.Delay)},
+			{"samples", itoa(s.Samples)},
+			{"calls", utoa(s.Calls)},
+			{"hedges", utoa(s.Hedges)},
+			{"refused", utoa(s.Refused)},
+			{"won", utoa(s.Won)},
+			{"in flight", itoa(s.InFlight)},
+		}
+		r.series[0] = s.Delay.Seconds()
+		return r
+	case *timeout.Timeout:
+		s := p.Snapshot()
+		r := reading{kind: resilience.KindTimeout, snapshot: s}
+		r.fields = []field{
+			{"timeout", dur(s.Timeout)},
+			{"timed out", utoa(s.TimedOut)},
+			{"abandoned", utoa(s.Abandoned)},
+			{"abandoned running", itoa(s.AbandonedRunning)},
+			{"waited for", utoa(s.WaitedFor)},
+		}
+		r.series[0] = float64(s.TimedOut)
+		return r
+	}
+	return reading{}
+}
+
+func itoa(n int) string    { return strconv.Itoa(n) }
+func utoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func ftoa(f float64, dec int) string { return strconv.FormatFloat(f, 'f', dec, 64) }
+
+// dur formats d rounded for reading: to the millisecond below a minute, to
+// the second above.
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Minute || d <= -time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second || d <= -time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// age formats how long before now since was, or "—" without a time.
+func age(now, since time.Time) string {
+	if since.IsZero() {
+		return "—"
+	}
+	return dur(now.Sub(since))
+}
