@@ -140,14 +140,14 @@ func TestMetricsScripted(t *testing.T) {
 		got := collected(t, reader)
 		want := map[string]map[string]string{
 			"resilience.retry.calls": {
-				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=false":                                      "1",
-				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=true":                                       "1",
+				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=false":                                       "1",
+				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=true":                                        "1",
 				"resilience.outcome=transient,resilience.policy.name=api,resilience.reason=attempts exhausted,resilience.retried=true": "1",
 				"resilience.outcome=permanent,resilience.policy.name=api,resilience.reason=not retryable,resilience.retried=false":     "1",
 			},
 			"resilience.retry.attempts": {
-				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=false":                                      "count 1 sum 1",
-				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=true":                                       "count 1 sum 2",
+				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=false":                                       "count 1 sum 1",
+				"resilience.outcome=success,resilience.policy.name=api,resilience.retried=true":                                        "count 1 sum 2",
 				"resilience.outcome=transient,resilience.policy.name=api,resilience.reason=attempts exhausted,resilience.retried=true": "count 1 sum 3",
 				"resilience.outcome=permanent,resilience.policy.name=api,resilience.reason=not retryable,resilience.retried=false":     "count 1 sum 1",
 			},
@@ -158,7 +158,7 @@ func TestMetricsScripted(t *testing.T) {
 				"resilience.breaker.from_state=closed,resilience.breaker.to_state=open,resilience.policy.name=db": "1",
 			},
 			"resilience.rejections": {
-				"resilience.policy.kind=breaker,resilience.policy.name=db,resilience.reason=open":              "2",
+				"resilience.policy.kind=breaker,resilience.policy.name=db,resilience.reason=open":               "2",
 				"resilience.policy.kind=bulkhead,resilience.policy.name=pool,resilience.reason=no wait allowed": "1",
 			},
 			"resilience.bulkhead.wait_time": {
