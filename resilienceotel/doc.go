@@ -24,28 +24,28 @@
 // the Observer; the observable instruments are read, at each collection,
 // from the Snapshot of the policies registered.
 //
-//	Name                                      Instrument            Unit         Attributes
-//	resilience.retry.calls                    Counter               {call}       resilience.outcome, resilience.retried, resilience.reason
-//	resilience.retry.attempts                 Histogram             {attempt}    as resilience.retry.calls
-//	resilience.retry.delay                    Histogram             s
-//	resilience.rejections                     Counter               {call}       resilience.policy.kind, resilience.reason
-//	resilience.breaker.state                  ObservableGauge       {state}      resilience.breaker.state
-//	resilience.breaker.transitions            Counter               {transition} resilience.breaker.from_state, resilience.breaker.to_state
-//	resilience.bulkhead.active_calls          ObservableUpDownCounter {call}
-//	resilience.bulkhead.queued_calls          ObservableUpDownCounter {call}
-//	resilience.bulkhead.limit                 ObservableUpDownCounter {call}
-//	resilience.bulkhead.wait_time             Histogram             s
-//	resilience.budget.balance                 ObservableGauge       {retry}
-//	resilience.throttle.rejection_probability ObservableGauge       1
-//	resilience.ratelimit.tokens               ObservableGauge       {token}
-//	resilience.ratelimit.queued_calls         ObservableUpDownCounter {call}
-//	resilience.ratelimit.wait_time            Histogram             s
-//	resilience.hedge.sent                     Counter               {hedge}
-//	resilience.hedge.won                      ObservableCounter     {hedge}
-//	resilience.fallback.calls                 Counter               {call}       resilience.reason
-//	resilience.timeout.timeouts               Counter               {attempt}
-//	resilience.timeout.abandoned_returns      Counter               {call}       resilience.reason ("panicked"), if any
-//	resilience.timeout.abandoned_calls        ObservableUpDownCounter {call}
+//	Name                                       Instrument               Unit          Attributes
+//	resilience.retry.calls                     Counter                  {call}        resilience.outcome, resilience.retried, resilience.reason
+//	resilience.retry.attempts                  Histogram                {attempt}     as resilience.retry.calls
+//	resilience.retry.delay                     Histogram                s
+//	resilience.rejections                      Counter                  {call}        resilience.policy.kind, resilience.reason
+//	resilience.breaker.state                   ObservableGauge          {state}       resilience.breaker.state
+//	resilience.breaker.transitions             Counter                  {transition}  resilience.breaker.from_state, resilience.breaker.to_state
+//	resilience.bulkhead.active_calls           ObservableUpDownCounter  {call}
+//	resilience.bulkhead.queued_calls           ObservableUpDownCounter  {call}
+//	resilience.bulkhead.limit                  ObservableUpDownCounter  {call}
+//	resilience.bulkhead.wait_time              Histogram                s
+//	resilience.budget.balance                  ObservableGauge          {retry}
+//	resilience.throttle.rejection_probability  ObservableGauge          1
+//	resilience.ratelimit.tokens                ObservableGauge          {token}
+//	resilience.ratelimit.queued_calls          ObservableUpDownCounter  {call}
+//	resilience.ratelimit.wait_time             Histogram                s
+//	resilience.hedge.sent                      Counter                  {hedge}
+//	resilience.hedge.won                       ObservableCounter        {hedge}
+//	resilience.fallback.calls                  Counter                  {call}        resilience.reason
+//	resilience.timeout.timeouts                Counter                  {attempt}
+//	resilience.timeout.abandoned_returns       Counter                  {call}        resilience.reason ("panicked"), if any
+//	resilience.timeout.abandoned_calls         ObservableUpDownCounter  {call}
 //
 // What each counts:
 //

@@ -2,7 +2,6 @@ package resilienceotel
 
 import (
 	"errors"
-	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -168,6 +167,3 @@ func defaultClassify(err error) resilience.Class {
 
 // errNil is the error of a method called on a nil *Telemetry.
 var errNil = errors.New("resilienceotel: nil *Telemetry")
-
-// ensure the wrappers are http.RoundTrippers.
-var _ http.RoundTripper = (*attemptTransport)(nil)
