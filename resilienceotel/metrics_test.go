@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
@@ -232,7 +233,7 @@ func TestRegisterErrors(t *testing.T) {
 		t.Error("a second breaker named db was registered")
 	}
 
-	small, err := resilienceotel.New(resilienceotel.Config{MeterProvider: noop.NewMeterProvider(), MaxPolicies: 1})
+	small, err := resilienceotel.New(resilienceotel.Config{MeterProvider: sdkmetric.NewMeterProvider(), MaxPolicies: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,10 +295,21 @@ func TestMaxAttributeSets(t *testing.T) {
 	})
 }
 
-// TestNoopAllocs checks that with the no-op MeterProvider the Observer costs
-// no allocation on the paths of every call, nor on a failure's.
-func TestNoopAllocs(t *testing.T) {
+// TestNoop checks that with the no-op MeterProvider there is nothing to
+// observe, and that with a tracer as well the Observer allocates nothing
+// for calls outside any span.
+func TestNoop(t *testing.T) {
 	tel, err := resilienceotel.New(resilienceotel.Config{MeterProvider: noop.NewMeterProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel.Observer() != nil {
+		t.Error("an Observer for the no-op MeterProvider")
+	}
+	if _, err := tel.Register(breaker.MustNew(breaker.Config{})); err != nil {
+		t.Error(err)
+	}
+	tel, err = resilienceotel.New(resilienceotel.Config{MeterProvider: noop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -26,7 +27,8 @@ const (
 // Config configures a [Telemetry]. Each zero field means its documented
 // default; at least one provider must be set.
 type Config struct {
-	// MeterProvider gives the meter of the metrics. Nil means no metrics.
+	// MeterProvider gives the meter of the metrics. Nil, or the no-op
+	// provider of go.opentelemetry.io/otel/metric/noop, means no metrics.
 	// The global provider is used only if passed here:
 	// otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
@@ -116,6 +118,9 @@ func New(cfg Config) (*Telemetry, error) {
 	t.sets.Store(&sets)
 	regs := []*registration{}
 	t.regs.Store(&regs)
+	if _, off := cfg.MeterProvider.(noop.MeterProvider); off {
+		cfg.MeterProvider = nil // records nothing: a disabled feature costs a nil check
+	}
 	if cfg.MeterProvider != nil {
 		m, err := newInstruments(cfg.MeterProvider.Meter(ScopeName), t.collect)
 		if err != nil {
@@ -126,7 +131,9 @@ func New(cfg Config) (*Telemetry, error) {
 	if cfg.TracerProvider != nil {
 		t.tracer = cfg.TracerProvider.Tracer(ScopeName)
 	}
-	t.observer = resilience.ObserveAll(t.event)
+	if t.metrics != nil || t.tracer != nil {
+		t.observer = resilience.ObserveAll(t.event)
+	}
 	return t, nil
 }
 
@@ -134,7 +141,10 @@ func New(cfg Config) (*Telemetry, error) {
 // Observer field), and to resiliencehttp.Config's: it records their events
 // as metrics and, when the event's context holds a recording span, as
 // events of that span. It is the same Observer at every call; join it with
-// others through resilience.Observers.
+// others through resilience.Observers. It is nil when there is nothing to
+// record: with only the no-op MeterProvider of
+// go.opentelemetry.io/otel/metric/noop, whose instruments would drop every
+// measurement, so that the policies pay a nil check.
 //
 // It has every func of resilience.Observer set, Success and Admit
 // included, since resilience.retry.calls counts every call and the wait
