@@ -71,7 +71,9 @@
 //     (kind "hedge").
 //   - resilience.breaker.state: for each registered breaker, one series per
 //     state ("closed", "open", "half-open"), 1 for the current one and 0 for
-//     the others; a breaker that never changed state reports closed.
+//     the others; a breaker that never changed state reports closed. A
+//     registered resiliencehttp.Transport reports the breaker of every host
+//     it holds at the time, named after the host.
 //   - resilience.breaker.transitions: each change of a breaker's state.
 //   - resilience.bulkhead.*: calls holding a slot, calls waiting for one, the
 //     number of slots (registered bulkheads), and the wait of every admitted

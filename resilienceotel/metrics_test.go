@@ -219,7 +219,8 @@ func TestRegisterErrors(t *testing.T) {
 		{"nil breaker", []any{(*breaker.Breaker)(nil)}, "nil *breaker.Breaker"},
 		{"retry policy", []any{retry.MustNew(retry.Config{})}, "*retry.Policy has no gauges"},
 		{"nil", []any{nil}, "<nil> has no gauges"},
-		{"twice in one call", []any{b, b}, `two policies of kind breaker named "db"`},
+		{"twice in one call", []any{b, b}, `*breaker.Breaker registered twice`},
+		{"two of a name", []any{b, breaker.MustNew(breaker.Config{Name: "db"})}, `two policies of kind breaker named "db"`},
 	} {
 		_, err := tel.Register(c.policies...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "resilienceotel: ") {

@@ -16,14 +16,16 @@ import (
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/ratelimit"
+	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/throttle"
 	"github.com/netresilience/resilience/timeout"
 )
 
 // registration is one policy whose gauges are read at each collection.
 type registration struct {
+	policy  any
 	kind    resilience.Kind
-	name    string
+	name    string // "" for a transport, whose breakers have their own
 	observe func(metric.Observer, *instruments)
 }
 
@@ -33,11 +35,15 @@ type registration struct {
 // *bulkhead.Bulkhead, *budget.Budget, *throttle.Throttle,
 // *ratelimit.Limiter, *hedge.Hedger or *timeout.Timeout; the package doc
 // lists what each gives. A breaker's state is read, not inferred from its
-// events, so that one that never changed reports closed.
+// events, so that one that never changed reports closed. It also takes a
+// *resiliencehttp.Transport, whose breakers, one per host, are read as
+// they come and go (resiliencehttp.Transport.Breakers), each named after
+// its host.
 //
 // Register adds all of them or none: it returns an error for a nil policy or
-// one of another type, for two policies of the same kind and name (their
-// series would be one), and past Config.MaxPolicies registered at once.
+// one of another type, for a policy registered twice or two policies of the
+// same kind and name (their series would be one), and past
+// Config.MaxPolicies registered at once.
 // Without a MeterProvider, it registers nothing and returns a func that does
 // nothing. Policies without observable state (a retry policy, a fallback)
 // need no registration: their events feed the metrics.
@@ -64,7 +70,10 @@ func (t *Telemetry) Register(policies ...any) (unregister func(), err error) {
 	}
 	for i, r := range added {
 		for _, o := range append(old[:len(old):len(old)], added[:i]...) {
-			if o.kind == r.kind && o.name == r.name {
+			if o.policy == r.policy {
+				return func() {}, fmt.Errorf("resilienceotel: Register: %T registered twice", r.policy)
+			}
+			if o.kind == r.kind && o.kind != resilience.KindTransport && o.name == r.name {
 				return func() {}, fmt.Errorf("resilienceotel: Register: two policies of kind %s named %s", r.kind, strconv.Quote(r.name))
 			}
 		}
@@ -102,6 +111,50 @@ func nameOption(name string) metric.ObserveOption {
 // breakerStates are the states resilience.breaker.state reports.
 var breakerStates = [...]breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen}
 
+// stateOptions returns the options of the series of resilience.breaker.state
+// for the breaker named name.
+func stateOptions(name string) (opts [len(breakerStates)]metric.ObserveOption) {
+	for i, s := range breakerStates {
+		opts[i] = metric.WithAttributeSet(attribute.NewSet(AttrPolicyName.String(name), AttrBreakerState.String(s.String())))
+	}
+	return opts
+}
+
+// observeState reports state as the current one of a breaker whose series
+// have the options opts.
+func observeState(o metric.Observer, in *instruments, state breaker.State, opts *[len(breakerStates)]metric.ObserveOption) {
+	for i, s := range breakerStates {
+		v := int64(0)
+		if s == state {
+			v = 1
+		}
+		o.ObserveInt64(in.breakerState, v, opts[i])
+	}
+}
+
+// hostStates reports the states of a transport's breakers, keeping the
+// options of the hosts it saw at the last collection.
+type hostStates struct {
+	mu   sync.Mutex
+	opts map[string]*[len(breakerStates)]metric.ObserveOption
+}
+
+func (h *hostStates) observe(o metric.Observer, in *instruments, breakers map[string]*breaker.Breaker) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	opts := make(map[string]*[len(breakerStates)]metric.ObserveOption, len(breakers))
+	for host, b := range breakers {
+		opt := h.opts[host]
+		if opt == nil {
+			s := stateOptions(host)
+			opt = &s
+		}
+		opts[host] = opt
+		observeState(o, in, b.Snapshot().State, opt)
+	}
+	h.opts = opts // hosts the transport dropped are dropped here too
+}
+
 // newRegistration returns the registration of p.
 func newRegistration(p any) (*registration, error) {
 	switch p := p.(type) {
@@ -110,19 +163,9 @@ func newRegistration(p any) (*registration, error) {
 			break
 		}
 		name := p.Name()
-		var states [len(breakerStates)]metric.ObserveOption
-		for i, s := range breakerStates {
-			states[i] = metric.WithAttributeSet(attribute.NewSet(AttrPolicyName.String(name), AttrBreakerState.String(s.String())))
-		}
-		return &registration{kind: resilience.KindBreaker, name: name, observe: func(o metric.Observer, in *instruments) {
-			now := p.Snapshot().State
-			for i, s := range breakerStates {
-				v := int64(0)
-				if s == now {
-					v = 1
-				}
-				o.ObserveInt64(in.breakerState, v, states[i])
-			}
+		opts := stateOptions(name)
+		return &registration{policy: p, kind: resilience.KindBreaker, name: name, observe: func(o metric.Observer, in *instruments) {
+			observeState(o, in, p.Snapshot().State, &opts)
 		}}, nil
 	case *bulkhead.Bulkhead:
 		if p == nil {
@@ -130,7 +173,7 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindBulkhead, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindBulkhead, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			s := p.Snapshot()
 			o.ObserveInt64(in.bulkheadActive, int64(s.InFlight), opt)
 			o.ObserveInt64(in.bulkheadQueued, int64(s.Waiting), opt)
@@ -142,7 +185,7 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindBudget, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindBudget, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			o.ObserveFloat64(in.budgetBalance, p.Snapshot().Balance, opt)
 		}}, nil
 	case *throttle.Throttle:
@@ -151,7 +194,7 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindThrottle, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindThrottle, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			o.ObserveFloat64(in.throttleProb, p.Snapshot().Probability, opt)
 		}}, nil
 	case *ratelimit.Limiter:
@@ -160,7 +203,7 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindRateLimit, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindRateLimit, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			s := p.Snapshot()
 			o.ObserveFloat64(in.rateLimitTokens, s.Tokens, opt)
 			o.ObserveInt64(in.rateLimitQueued, int64(s.Waiting), opt)
@@ -171,7 +214,7 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindHedge, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindHedge, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			o.ObserveInt64(in.hedgeWon, int64(p.Snapshot().Won), opt)
 		}}, nil
 	case *timeout.Timeout:
@@ -180,8 +223,16 @@ func newRegistration(p any) (*registration, error) {
 		}
 		s := p.Snapshot()
 		opt := nameOption(s.Name)
-		return &registration{kind: resilience.KindTimeout, name: s.Name, observe: func(o metric.Observer, in *instruments) {
+		return &registration{policy: p, kind: resilience.KindTimeout, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			o.ObserveInt64(in.timeoutAbandoned, int64(p.Snapshot().AbandonedRunning), opt)
+		}}, nil
+	case *resiliencehttp.Transport:
+		if p == nil {
+			break
+		}
+		hosts := &hostStates{}
+		return &registration{policy: p, kind: resilience.KindTransport, observe: func(o metric.Observer, in *instruments) {
+			hosts.observe(o, in, p.Breakers())
 		}}, nil
 	default:
 		return nil, fmt.Errorf("%T has no gauges to read", p)
