@@ -8,16 +8,16 @@ import (
 
 // Breakers returns the breakers the transport holds now, by host (host and
 // port, as in a URL's Host): for metrics that read every host's breaker,
-// such as its state from Snapshot. The map is the caller's, made at each
-// call; it is empty when the transport has no breakers or no host yet.
+// such as its state from Snapshot. The map is a copy, the caller's; it is
+// nil (which reads as empty) when the transport holds no breaker.
 func (t *Transport) Breakers() map[string]*breaker.Breaker {
 	if t == nil {
-		return map[string]*breaker.Breaker{}
+		return nil
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if t.breakers == nil {
-		return map[string]*breaker.Breaker{}
+	if len(t.breakers) == 0 {
+		return nil
 	}
 	return maps.Clone(t.breakers)
 }
