@@ -21,11 +21,13 @@ type LogConfig struct {
 // DefaultLogLevel is the level [LogObserver] logs an event at when its
 // LogConfig has no Level func:
 //
-//   - Warn: a breaker that opens (StateChange to "open"), and a call that
-//     gave up (GiveUp) — what someone should look at;
+//   - Warn: a breaker that opens (StateChange to "open"), a call that
+//     gave up (GiveUp), and a supervisor's connection lost (Lost) — what
+//     someone should look at;
 //   - Info: any other change of a breaker's state (to "half-open", or
-//     "closed" as the service recovers), and a call that fell back to its
-//     alternative (Fallback);
+//     "closed" as the service recovers), a call that fell back to its
+//     alternative (Fallback), a supervisor's connection made (Connected)
+//     and its dial that failed (DialFailed, one per wait of its backoff);
 //   - Error: a call that a timeout abandoned and that panicked later
 //     (AbandonedReturn with Reason "panicked");
 //   - Debug: a failed attempt that will be retried (Retry), a rejected call
@@ -45,7 +47,9 @@ func DefaultLogLevel(e Event) (slog.Level, bool) {
 			return slog.LevelWarn, true
 		}
 		return slog.LevelInfo, true
-	case EventFallback:
+	case EventLost:
+		return slog.LevelWarn, true
+	case EventFallback, EventConnected, EventDialFailed:
 		return slog.LevelInfo, true
 	case EventAbandonedReturn:
 		if e.Reason == "panicked" {
@@ -70,6 +74,9 @@ var logMessages = [...]string{
 	EventAbandonedReturn: "resilience: abandoned call returned",
 	EventHedge:           "resilience: hedge sent",
 	EventFallback:        "resilience: call fell back",
+	EventConnected:       "resilience: connected",
+	EventLost:            "resilience: connection lost",
+	EventDialFailed:      "resilience: dial failed",
 }
 
 // LogObserver returns an Observer that logs the events of the policies it is
@@ -106,6 +113,9 @@ func LogObserver(logger *slog.Logger, cfg LogConfig) *Observer {
 		AbandonedReturn: l.log,
 		Hedge:           l.log,
 		Fallback:        l.log,
+		Connected:       l.log,
+		Lost:            l.log,
+		DialFailed:      l.log,
 	}
 }
 

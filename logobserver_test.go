@@ -154,9 +154,13 @@ func TestLogObserverLevels(t *testing.T) {
 	obs.GiveUp(resilience.Event{Type: resilience.EventGiveUp, Kind: resilience.KindRetry, Context: ctx})
 	obs.Retry(resilience.Event{Type: resilience.EventRetry, Kind: resilience.KindRetry, Context: ctx}) // Debug: disabled
 	obs.StateChange(resilience.Event{Type: resilience.EventStateChange, Kind: resilience.KindBreaker, Context: ctx, From: "open", To: "half-open"})
+	obs.Lost(resilience.Event{Type: resilience.EventLost, Kind: resilience.KindReconnect, Policy: "broker", Context: ctx, Delay: time.Minute, Err: errors.New("EOF")})
 	recs := records(t, &buf)
-	if len(recs) != 2 {
-		t.Fatalf("got %d records, want 2:\n%s", len(recs), buf.String())
+	if len(recs) != 3 {
+		t.Fatalf("got %d records, want 3:\n%s", len(recs), buf.String())
+	}
+	if recs[2]["level"] != "WARN" || recs[2]["kind"] != "reconnect" || recs[2]["msg"] != "resilience: connection lost" || recs[2]["error"] != "EOF" {
+		t.Errorf("lost connection logged as %v", recs[2])
 	}
 	if recs[0]["level"] != "ERROR" || recs[0]["reason"] != "queue full" || recs[0]["kind"] != "bulkhead" {
 		t.Errorf("reject logged as %v", recs[0])
@@ -188,6 +192,9 @@ func TestDefaultLogLevel(t *testing.T) {
 		{resilience.Event{Type: resilience.EventFallback}, slog.LevelInfo, true},
 		{resilience.Event{Type: resilience.EventAbandonedReturn, Reason: "panicked"}, slog.LevelError, true},
 		{resilience.Event{Type: resilience.EventAbandonedReturn}, slog.LevelDebug, true},
+		{resilience.Event{Type: resilience.EventLost}, slog.LevelWarn, true},
+		{resilience.Event{Type: resilience.EventConnected}, slog.LevelInfo, true},
+		{resilience.Event{Type: resilience.EventDialFailed}, slog.LevelInfo, true},
 		{resilience.Event{Type: resilience.EventType(200)}, slog.LevelDebug, true},
 	} {
 		if level, log := resilience.DefaultLogLevel(c.e); level != c.level || log != c.log {
