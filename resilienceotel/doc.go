@@ -46,6 +46,13 @@
 //	resilience.timeout.timeouts                Counter                  {attempt}
 //	resilience.timeout.abandoned_returns       Counter                  {call}        resilience.reason ("panicked"), if any
 //	resilience.timeout.abandoned_calls         ObservableUpDownCounter  {call}
+//	resilience.pace.wait_time                  Histogram                s
+//	resilience.reconnect.state                 ObservableGauge          {state}       resilience.reconnect.state
+//	resilience.reconnect.connections           Counter                  {connection}
+//	resilience.reconnect.downtime              Histogram                s
+//	resilience.reconnect.losses                Counter                  {connection}  resilience.reason ("early"), if any
+//	resilience.reconnect.uptime                Histogram                s             as resilience.reconnect.losses
+//	resilience.reconnect.dial_failures         Counter                  {dial}
 //
 // What each counts:
 //
@@ -90,6 +97,14 @@
 //   - resilience.timeout.*: attempts whose timeout fired, abandoned calls
 //     that returned later, and abandoned calls still running (registered
 //     timeouts).
+//   - resilience.pace.wait_time: the wait of every call paced to a
+//     provider's quota, by key (the host, for resiliencehttp.Transport).
+//   - resilience.reconnect.*: for a connection supervisor, its state (one
+//     series per state, "idle", "dialing", "connected", "waiting", as for a
+//     breaker; registered supervisors), the connections it made and how
+//     long it had been without one, the connections lost and how long they
+//     had been up (reason "early" for one lost within MinUptime), and its
+//     failed dials.
 //
 // An event of a type this package does not know is not recorded. A
 // Prometheus exporter shows the names with underscores and its own suffixes:

@@ -38,6 +38,9 @@ const (
 	// entered.
 	AttrBreakerFrom = attribute.Key("resilience.breaker.from_state")
 	AttrBreakerTo   = attribute.Key("resilience.breaker.to_state")
+	// AttrReconnectState is a connection supervisor's state: "idle",
+	// "dialing", "connected", "waiting".
+	AttrReconnectState = attribute.Key("resilience.reconnect.state")
 )
 
 // The outcomes of resilience.retry.calls.
@@ -64,6 +67,10 @@ const (
 	instFallbacks
 	instTimeouts
 	instAbandoned
+	instPaceWait
+	instConnections
+	instLosses
+	instDialFailures
 )
 
 // instruments holds the instruments of one meter.
@@ -79,6 +86,12 @@ type instruments struct {
 	fallbacks     metric.Int64Counter
 	timeouts      metric.Int64Counter
 	abandoned     metric.Int64Counter
+	paceWait      metric.Float64Histogram
+	connections   metric.Int64Counter
+	downtime      metric.Float64Histogram
+	losses        metric.Int64Counter
+	uptime        metric.Float64Histogram
+	dialFailures  metric.Int64Counter
 
 	breakerState     metric.Int64ObservableGauge
 	bulkheadActive   metric.Int64ObservableUpDownCounter
@@ -90,12 +103,15 @@ type instruments struct {
 	rateLimitQueued  metric.Int64ObservableUpDownCounter
 	hedgeWon         metric.Int64ObservableCounter
 	timeoutAbandoned metric.Int64ObservableUpDownCounter
+	reconnectState   metric.Int64ObservableGauge
 }
 
 // Bucket boundaries: seconds for waits and delays, from 1ms to 1 minute;
-// attempts one by one up to 6, then sparser.
+// seconds for connections' lives, from 1s to a day; attempts one by one up
+// to 6, then sparser.
 var (
 	secondsBuckets  = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	lifeBuckets     = []float64{1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}
 	attemptsBuckets = []float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20}
 )
 
@@ -148,6 +164,28 @@ func newInstruments(meter metric.Meter, collect metric.Callback) (*instruments, 
 		metric.WithDescription("Calls abandoned by a timeout that returned, or panicked, later."))
 	check(err)
 
+	in.paceWait, err = meter.Float64Histogram("resilience.pace.wait_time", metric.WithUnit("s"),
+		metric.WithDescription("Time calls paced to a provider's quota waited for their turn."),
+		metric.WithExplicitBucketBoundaries(secondsBuckets...))
+	check(err)
+	in.connections, err = meter.Int64Counter("resilience.reconnect.connections", metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections a supervisor made."))
+	check(err)
+	in.downtime, err = meter.Float64Histogram("resilience.reconnect.downtime", metric.WithUnit("s"),
+		metric.WithDescription("Time a supervisor was without a connection before it made one."),
+		metric.WithExplicitBucketBoundaries(secondsBuckets...))
+	check(err)
+	in.losses, err = meter.Int64Counter("resilience.reconnect.losses", metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections of a supervisor that ended."))
+	check(err)
+	in.uptime, err = meter.Float64Histogram("resilience.reconnect.uptime", metric.WithUnit("s"),
+		metric.WithDescription("How long a supervisor's connections were up when they ended."),
+		metric.WithExplicitBucketBoundaries(lifeBuckets...))
+	check(err)
+	in.dialFailures, err = meter.Int64Counter("resilience.reconnect.dial_failures", metric.WithUnit("{dial}"),
+		metric.WithDescription("Dials of a supervisor that failed."))
+	check(err)
+
 	in.breakerState, err = meter.Int64ObservableGauge("resilience.breaker.state", metric.WithUnit("{state}"),
 		metric.WithDescription("1 for a circuit breaker's current state, 0 for the others."))
 	check(err)
@@ -178,12 +216,15 @@ func newInstruments(meter metric.Meter, collect metric.Callback) (*instruments, 
 	in.timeoutAbandoned, err = meter.Int64ObservableUpDownCounter("resilience.timeout.abandoned_calls", metric.WithUnit("{call}"),
 		metric.WithDescription("Calls a timeout abandoned that are still running."))
 	check(err)
+	in.reconnectState, err = meter.Int64ObservableGauge("resilience.reconnect.state", metric.WithUnit("{state}"),
+		metric.WithDescription("1 for a connection supervisor's current state, 0 for the others."))
+	check(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	_, err = meter.RegisterCallback(collect, in.breakerState, in.bulkheadActive, in.bulkheadQueued,
 		in.bulkheadLimit, in.budgetBalance, in.throttleProb, in.rateLimitTokens, in.rateLimitQueued,
-		in.hedgeWon, in.timeoutAbandoned)
+		in.hedgeWon, in.timeoutAbandoned, in.reconnectState)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +260,7 @@ func (k setKey) attributes() []attribute.KeyValue {
 		kv = append(kv, AttrPolicyKind.String(k.kind.String()), AttrReason.String(k.a))
 	case instTransitions:
 		kv = append(kv, AttrBreakerFrom.String(k.a), AttrBreakerTo.String(k.b))
-	case instFallbacks, instAbandoned:
+	case instFallbacks, instAbandoned, instLosses:
 		if k.a != "" {
 			kv = append(kv, AttrReason.String(k.a))
 		}
@@ -307,6 +348,8 @@ func (t *Telemetry) record(e resilience.Event) {
 			in.bulkheadWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instBulkheadWait, name: e.Policy}).rec...)
 		case resilience.KindRateLimit:
 			in.rateLimitWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instRateLimitWait, name: e.Policy}).rec...)
+		case resilience.KindPace:
+			in.paceWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instPaceWait, name: e.Policy}).rec...)
 		}
 	case resilience.EventHedge:
 		in.hedgeSent.Add(ctx, 1, t.measureOf(setKey{inst: instHedgeSent, name: e.Policy}).add...)
@@ -316,6 +359,16 @@ func (t *Telemetry) record(e resilience.Event) {
 		in.timeouts.Add(ctx, 1, t.measureOf(setKey{inst: instTimeouts, name: e.Policy}).add...)
 	case resilience.EventAbandonedReturn:
 		in.abandoned.Add(ctx, 1, t.measureOf(setKey{inst: instAbandoned, name: e.Policy, a: e.Reason}).add...)
+	case resilience.EventConnected:
+		m := t.measureOf(setKey{inst: instConnections, name: e.Policy})
+		in.connections.Add(ctx, 1, m.add...)
+		in.downtime.Record(ctx, e.Delay.Seconds(), m.rec...)
+	case resilience.EventLost:
+		m := t.measureOf(setKey{inst: instLosses, name: e.Policy, a: e.Reason})
+		in.losses.Add(ctx, 1, m.add...)
+		in.uptime.Record(ctx, e.Delay.Seconds(), m.rec...)
+	case resilience.EventDialFailed:
+		in.dialFailures.Add(ctx, 1, t.measureOf(setKey{inst: instDialFailures, name: e.Policy}).add...)
 	}
 	// An event of a type this package does not know is not recorded.
 }

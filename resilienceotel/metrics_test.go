@@ -21,6 +21,7 @@ import (
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/bulkhead"
+	"github.com/netresilience/resilience/reconnect"
 	"github.com/netresilience/resilience/resilienceotel"
 	"github.com/netresilience/resilience/retry"
 )
@@ -217,6 +218,7 @@ func TestRegisterErrors(t *testing.T) {
 		want     string
 	}{
 		{"nil breaker", []any{(*breaker.Breaker)(nil)}, "nil *breaker.Breaker"},
+		{"nil supervisor", []any{(*reconnect.Supervisor[string])(nil)}, "nil *reconnect.Supervisor[string]"},
 		{"retry policy", []any{retry.MustNew(retry.Config{})}, "*retry.Policy has no gauges"},
 		{"nil", []any{nil}, "<nil> has no gauges"},
 		{"twice in one call", []any{b, b}, `*breaker.Breaker registered twice`},

@@ -3,6 +3,7 @@ package resilienceotel
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/ratelimit"
+	"github.com/netresilience/resilience/reconnect"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/throttle"
 	"github.com/netresilience/resilience/timeout"
@@ -33,7 +35,8 @@ type registration struct {
 // at each collection, and returns the func that removes them again (it may
 // be called more than once). It takes a *breaker.Breaker,
 // *bulkhead.Bulkhead, *budget.Budget, *throttle.Throttle,
-// *ratelimit.Limiter, *hedge.Hedger or *timeout.Timeout; the package doc
+// *ratelimit.Limiter, *hedge.Hedger, *timeout.Timeout or a
+// *reconnect.Supervisor (of any connection type); the package doc
 // lists what each gives. A breaker's state is read, not inferred from its
 // events, so that one that never changed reports closed. It also takes a
 // *resiliencehttp.Transport, whose breakers, one per host, are read as
@@ -132,6 +135,18 @@ func observeState(o metric.Observer, in *instruments, state breaker.State, opts 
 	}
 }
 
+// reconnectSnapshotter is a *reconnect.Supervisor of any connection type.
+type reconnectSnapshotter interface{ Snapshot() reconnect.Snapshot }
+
+// reconnectStates are the states resilience.reconnect.state reports.
+var reconnectStates = [...]reconnect.State{reconnect.Idle, reconnect.Dialing, reconnect.Connected, reconnect.Waiting}
+
+// isNilPointer reports whether p holds a nil pointer.
+func isNilPointer(p any) bool {
+	v := reflect.ValueOf(p)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
 // hostStates reports the states of a transport's breakers, keeping the
 // options of the hosts it saw at the last collection.
 type hostStates struct {
@@ -225,6 +240,25 @@ func newRegistration(p any) (*registration, error) {
 		opt := nameOption(s.Name)
 		return &registration{policy: p, kind: resilience.KindTimeout, name: s.Name, observe: func(o metric.Observer, in *instruments) {
 			o.ObserveInt64(in.timeoutAbandoned, int64(p.Snapshot().AbandonedRunning), opt)
+		}}, nil
+	case reconnectSnapshotter:
+		if isNilPointer(p) {
+			break
+		}
+		name := p.Snapshot().Name
+		var opts [len(reconnectStates)]metric.ObserveOption
+		for i, s := range reconnectStates {
+			opts[i] = metric.WithAttributeSet(attribute.NewSet(AttrPolicyName.String(name), AttrReconnectState.String(s.String())))
+		}
+		return &registration{policy: p, kind: resilience.KindReconnect, name: name, observe: func(o metric.Observer, in *instruments) {
+			now := p.Snapshot().State
+			for i, s := range reconnectStates {
+				v := int64(0)
+				if s == now {
+					v = 1
+				}
+				o.ObserveInt64(in.reconnectState, v, opts[i])
+			}
 		}}, nil
 	case *resiliencehttp.Transport:
 		if p == nil {
