@@ -32,7 +32,8 @@
 //     funcs, one per [EventType], each taking an [Event] by value, which any
 //     policy's Config takes, and [Observers] to join several. An exporter
 //     (logs, metrics, traces) is an Observer, and reads the policies'
-//     gauges from their Snapshot methods;
+//     gauges from their Snapshot methods; [LogObserver] is the one for
+//     log/slog, and the module resilienceotel holds the OpenTelemetry one;
 //   - the errors for calls that cannot run: [ErrNilContext], [ErrNilPolicy],
 //     [ErrNilFunc].
 //
