@@ -135,7 +135,8 @@ func ExampleHedger_StartAt() {
 
 func ExampleHedger_Snapshot() {
 	// Gauges for metrics, read without events.
-	h := hedge.MustNew(hedge.Config{Name: "search", Delay: time.Nanosecond})
+	// The first replica is stuck; the hedge, sent 20ms later, is answered.
+	h := hedge.MustNew(hedge.Config{Name: "search", Delay: 20 * time.Millisecond})
 	replica := make(chan string, 2)
 	replica <- "stuck"
 	replica <- "fast"
@@ -148,5 +149,5 @@ func ExampleHedger_Snapshot() {
 	})
 	s := h.Snapshot()
 	fmt.Println(s.Name, s.Delay, s.Calls, s.Hedges, s.Won, s.InFlight)
-	// Output: search 1ns 1 1 1 0
+	// Output: search 20ms 1 1 1 0
 }
