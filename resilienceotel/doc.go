@@ -61,8 +61,9 @@
 //     "success", or how the call failed: "transient" (its last failure was
 //     worth retrying, but the attempts, the time, the deadline, the budget
 //     or the server's hint ran out), "permanent" or "ignored" (the error was
-//     not retryable; Config.Classifier tells which), "rejected" (a breaker
-//     would reject the next attempt), "canceled" (by the caller).
+//     not retryable; Config.Classifier tells which), "rejected" (a policy
+//     inside refused the attempt, such as an open breaker, or would
+//     certainly refuse the next one), "canceled" (by the caller).
 //     resilience.retried is true when the call made more than one attempt:
 //     outcome "success" with retried true counts the calls that succeeded
 //     only after retries. resilience.reason, on failures only, is the

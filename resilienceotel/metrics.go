@@ -315,6 +315,10 @@ func (t *Telemetry) giveUpOutcome(e resilience.Event) string {
 			return OutcomeTransient
 		}
 	case resilience.ClassIgnored:
+		var r interface{ LocalRejection() bool }
+		if errors.As(e.Err, &r) && r.LocalRejection() {
+			return OutcomeRejected // refused by a policy inside, such as an open breaker, before it ran
+		}
 		return OutcomeIgnored
 	}
 	return OutcomePermanent
