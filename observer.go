@@ -166,6 +166,12 @@ type Event struct {
 	// Probability is the exact rejection probability a throttle refused
 	// the call at, for its Reject.
 	Probability float64
+
+	// Shadow marks what a policy in shadow mode (its Config's Shadow field)
+	// would have done but did not: a Reject whose call went on all the same,
+	// and a breaker's StateChange while it admits every call. Dashboards
+	// tell real rejections from would-have ones by it.
+	Shadow bool
 }
 
 // Observer receives the events of the policies it is given to, in the spirit
