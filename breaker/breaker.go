@@ -98,10 +98,10 @@ type Breaker struct {
 	win         *window.Window // nil without a Window
 	failedTries int            // failed probes in a row, for growing open times
 	slots       []probeSlot    // at least HalfOpenProbes long
-	successes   int   // half-open successes in this generation
-	probeSeq    int   // probes admitted since New
-	since       int64 // when the current state began
-	forced      bool  // forced open
+	successes   int            // half-open successes in this generation
+	probeSeq    int            // probes admitted since New
+	since       int64          // when the current state began
+	forced      bool           // forced open
 	events      []resilience.Event
 	dispatching bool
 
