@@ -225,7 +225,9 @@ type Observer struct {
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
 	// reconnect, Reason "breaker"), after which it waits Delay before it
 	// asks again. Err is the rejection, Reason why. A call whose own
-	// context ended while it waited is not rejected.
+	// context ended while it waited is not rejected. With Shadow set, the
+	// policy is in shadow mode: it would have refused the call, which went
+	// on all the same.
 	Reject func(Event)
 
 	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after
