@@ -393,6 +393,10 @@ func (b *Bulkhead) wait(ctx context.Context, cf *settings) error {
 			}
 			continue
 		}
+		if cf.maxWait == 0 { // reconfigured meanwhile: no waiting
+			b.mu.Unlock()
+			return b.reject(cf, ctx, NoWait, 0)
+		}
 		if s>>waitingShift >= cf.maxQueue {
 			b.mu.Unlock()
 			return b.reject(cf, ctx, QueueFull, 0)

@@ -65,7 +65,9 @@
 // was spared. So the bucket's tokens follow what the limiter would have
 // let through. [Limiter.Allow] and [Limiter.Reserve], the decisions
 // beneath, whose callers act on the answer themselves, answer as usual in
-// shadow mode, and [Limiter.Foresee] foresees no rejection.
+// shadow mode, and [Limiter.Foresee] foresees no rejection. A cost above
+// Burst fails with [ErrBadCost] in shadow mode too: it is a mistake, not a
+// rejection.
 //
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
