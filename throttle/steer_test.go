@@ -147,3 +147,20 @@ func TestReconfigureWhileCallsRun(t *testing.T) {
 		}
 	})
 }
+
+func TestShadowRejectionAllocatesNothing(t *testing.T) {
+	th := mustNew(t, throttle.Config{K: 1, MinRequests: -1, Shadow: true, Observer: &resilience.Observer{Reject: func(resilience.Event) {}}})
+	record(t, th, t0, 0, 9)
+	if n := testing.AllocsPerRun(1000, func() {
+		p, err := th.AllowAt(t0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.DoneAt(t0, errOverloaded)
+	}); n != 0 {
+		t.Errorf("a shadow rejection: %v allocations, want 0", n)
+	}
+	if th.SnapshotAt(t0).ShadowRejected == 0 {
+		t.Fatal("no shadow rejection was measured")
+	}
+}
