@@ -166,6 +166,12 @@ type Event struct {
 	// Probability is the exact rejection probability a throttle refused
 	// the call at, for its Reject.
 	Probability float64
+
+	// Shadow marks what a policy in shadow mode (its Config's Shadow field)
+	// would have done but did not: a Reject whose call went on all the same,
+	// and a breaker's StateChange while it admits every call. Dashboards
+	// tell real rejections from would-have ones by it.
+	Shadow bool
 }
 
 // Observer receives the events of the policies it is given to, in the spirit
@@ -219,7 +225,9 @@ type Observer struct {
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
 	// reconnect, Reason "breaker"), after which it waits Delay before it
 	// asks again. Err is the rejection, Reason why. A call whose own
-	// context ended while it waited is not rejected.
+	// context ended while it waited is not rejected. With Shadow set, the
+	// policy is in shadow mode: it would have refused the call, which went
+	// on all the same.
 	Reject func(Event)
 
 	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after

@@ -1,7 +1,6 @@
 package breaker
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -66,6 +65,10 @@ func withCount(w, n uint64) uint64 { return w&^countMask | n }
 // noSlot marks a ticket of the closed state, which holds no probe slot.
 const noSlot = -1
 
+// shadowSlot marks the ticket of a call that only shadow mode admitted: its
+// outcome counts as nothing.
+const shadowSlot = -2
+
 // forever is the open deadline of a breaker forced open.
 const forever = math.MaxInt64
 
@@ -77,40 +80,28 @@ const forever = math.MaxInt64
 // resilience.Policy and a resilience.Guard; [Do] and [Run] are what most
 // callers want, and [Breaker.Allow] is the two-step alternative.
 type Breaker struct {
-	// Set by New, then read-only.
-	name         string
-	threshold    uint64
-	recovery     int64 // nanoseconds
-	maxRecovery  int64
-	probeTimeout int64
-	probes       int
-	slowCall     int64
-	failureRate  float64
-	slowRate     float64
-	minCalls     uint64
-	classify     resilience.Classifier
-	obs          *resilience.Observer
-	clock        *clock.Clock
-	windowed     bool // a window is kept
-	timed        bool // calls are timed (slow-call detection)
-	lockFree     bool // closed-state successes need no lock: !windowed && !timed
+	clock *clock.Clock // set by New, then read-only
+
+	// cf is what the Config says, as the breaker uses it: replaced whole,
+	// under mu, by Reconfigure, and read with one atomic load.
+	cf atomic.Pointer[settings]
 
 	word     atomic.Uint64         // generation | state | consecutive failures
 	until    atomic.Int64          // while open: when it turns half-open
 	openErr  atomic.Pointer[Error] // returned by rejections while open
-	fullErr  *Error                // returned by half-open rejections
 	rejected atomic.Uint64
+	shadowed atomic.Uint64 // calls a shadow breaker would have rejected
 	opened   atomic.Uint64
 
 	mu          sync.Mutex // guards what follows, and every change of state
-	win         *window.Window
 	rng         *rand.Rand
-	failedTries int // failed probes in a row, for growing open times
-	slots       []probeSlot
-	successes   int   // half-open successes in this generation
-	probeSeq    int   // probes admitted since New
-	since       int64 // when the current state began
-	forced      bool  // forced open
+	win         *window.Window // nil without a Window
+	failedTries int            // failed probes in a row, for growing open times
+	slots       []probeSlot    // at least HalfOpenProbes long
+	successes   int            // half-open successes in this generation
+	probeSeq    int            // probes admitted since New
+	since       int64          // when the current state began
+	forced      bool           // forced open
 	events      []resilience.Event
 	dispatching bool
 
@@ -138,43 +129,18 @@ func New(cfg Config) (*Breaker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	b := &Breaker{
-		name:         cfg.Name,
-		threshold:    uint64(cmp.Or(cfg.FailureThreshold, DefaultFailureThreshold)),
-		recovery:     int64(cmp.Or(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
-		maxRecovery:  int64(cfg.MaxRecoveryTimeout),
-		probeTimeout: int64(cmp.Or(cfg.ProbeTimeout, DefaultProbeTimeout)),
-		probes:       cmp.Or(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
-		slowCall:     int64(cfg.SlowCall),
-		failureRate:  cfg.FailureRate,
-		slowRate:     cfg.SlowCallRate,
-		classify:     cfg.Classifier,
-		obs:          cfg.Observer,
-		clock:        clock.New(),
-	}
-	if b.classify == nil {
-		b.classify = resilience.Classify
-	}
-	if cfg.FailureThreshold < 0 {
-		b.threshold = math.MaxUint64 // off: no count of failures reaches it
-	}
-	if cfg.ProbeTimeout < 0 {
-		b.probeTimeout = 0 // off
-	}
+	b := &Breaker{clock: clock.New()}
+	cf := newSettings(cfg, math.MinInt64)
+	b.cf.Store(cf)
 	if cfg.Window > 0 {
-		b.windowed = true
 		b.win = window.New(cfg.Window)
-		b.minCalls = uint64(max(cmp.Or(cfg.MinCalls, DefaultMinCalls), 0)) // off: no minimum
 	}
-	b.timed = b.slowCall > 0
-	b.lockFree = !b.windowed && !b.timed
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	b.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b.slots = make([]probeSlot, b.probes)
-	b.fullErr = &Error{Name: b.name, State: HalfOpen}
+	b.slots = make([]probeSlot, cf.probes)
 	return b, nil
 }
 
@@ -193,7 +159,7 @@ func (b *Breaker) Name() string {
 	if b == nil {
 		return ""
 	}
-	return b.name
+	return b.cf.Load().name
 }
 
 // nanos and sampled read the breaker's clock; fromTime and toTime convert.
@@ -332,7 +298,7 @@ func (b *Breaker) record(c resilience.Class, clock func() int64) {
 			b.failedTries++
 			b.setLocked(Open, now)
 		case resilience.ClassSuccess:
-			if b.successes++; b.successes >= b.probes {
+			if b.successes++; b.successes >= b.cf.Load().probes {
 				b.setLocked(Closed, now)
 			}
 		}
@@ -348,7 +314,7 @@ func (b *Breaker) Enter(ctx context.Context) (resilience.Ticket, error) {
 	if b == nil {
 		return resilience.Ticket{}, errNilBreaker
 	}
-	if !b.timed {
+	if !b.cf.Load().timed {
 		if w := b.word.Load(); stateOf(w) == Closed {
 			return resilience.Ticket{ID: genOf(w), Index: noSlot}, nil
 		}
@@ -358,15 +324,16 @@ func (b *Breaker) Enter(ctx context.Context) (resilience.Ticket, error) {
 
 // Exit implements resilience.Guard.
 func (b *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) {
-	if b == nil {
+	if b == nil || t.Index == shadowSlot {
 		return
 	}
 	if t.Index == noSlot && o.Err == nil && !o.Panicked {
-		if b.lockFree {
+		cf := b.cf.Load()
+		if cf.lockFree {
 			b.closedSuccess(t.ID)
 			return
 		}
-		if !b.timed {
+		if !cf.timed {
 			b.exit(t, resilience.ClassSuccess, b.sampled)
 			return
 		}
@@ -386,7 +353,7 @@ func (b *Breaker) Foresee(ctx context.Context, now time.Time) (until time.Time, 
 		return time.Time{}, errNilBreaker
 	}
 	w := b.word.Load()
-	if stateOf(w) != Open || b.fromTime(now) >= b.until.Load() {
+	if stateOf(w) != Open || b.fromTime(now) >= b.until.Load() || b.cf.Load().shadow {
 		return time.Time{}, nil
 	}
 	e := b.openErr.Load()
@@ -427,7 +394,7 @@ func Run(ctx context.Context, b *Breaker, fn func(context.Context) error) error 
 // directly, not through the resilience.Guard interface, so that such a
 // call costs two atomic loads, one deferred call and no clock read.
 func guarded[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (v T, err error) {
-	if b == nil || ctx == nil || fn == nil || !b.lockFree || ctx.Err() != nil {
+	if b == nil || ctx == nil || fn == nil || !b.cf.Load().lockFree || ctx.Err() != nil {
 		return resilience.Guarded(ctx, b, fn)
 	}
 	w := b.word.Load()
@@ -463,7 +430,7 @@ func (b *Breaker) classOf(o resilience.Outcome) resilience.Class {
 	case o.Err == nil:
 		return resilience.ClassSuccess
 	}
-	return b.classify(o.Err)
+	return b.cf.Load().classify(o.Err)
 }
 
 // closedSuccess records a success of the closed state without a lock: it
@@ -483,81 +450,102 @@ func (b *Breaker) closedSuccess(gen uint64) {
 // enter decides whether to admit a call at the time clock returns; ctx is
 // the call's context, if the caller has one, for the observer.
 func (b *Breaker) enter(ctx context.Context, clock func() int64) (resilience.Ticket, error) {
+	cf := b.cf.Load()
 	w := b.word.Load()
 	switch stateOf(w) {
 	case Closed:
 		t := resilience.Ticket{ID: genOf(w), Index: noSlot}
-		if b.timed {
+		if cf.timed {
 			t.Time = clock()
 		}
 		return t, nil
 	}
 	now := clock()
 	if stateOf(w) == Open && now < b.until.Load() {
-		b.rejected.Add(1)
-		err := b.openErr.Load()
-		if b.obs != nil && b.obs.Reject != nil {
-			b.notifyReject(ctx, err, now)
-		}
-		return resilience.Ticket{}, err
+		return b.reject(ctx, cf, b.openErr.Load(), now)
 	}
 	b.mu.Lock()
 	t, err := b.admitLocked(now)
 	b.mu.Unlock()
 	b.dispatch()
-	if err != nil && b.obs != nil && b.obs.Reject != nil {
-		b.notifyReject(ctx, err.(*Error), now)
+	if err != nil {
+		return b.reject(ctx, cf, err, now)
 	}
-	return t, err
+	return t, nil
+}
+
+// reject counts the rejection err, at now, of a call with context ctx (nil
+// for none), reports it to the observer, and returns it; or, in shadow
+// mode, the ticket of a call admitted all the same.
+func (b *Breaker) reject(ctx context.Context, cf *settings, err *Error, now int64) (resilience.Ticket, error) {
+	if cf.shadow {
+		b.shadowed.Add(1)
+	} else {
+		b.rejected.Add(1)
+	}
+	if cf.obs != nil && cf.obs.Reject != nil {
+		b.notifyReject(ctx, cf, err, now)
+	}
+	if cf.shadow {
+		return resilience.Ticket{Index: shadowSlot}, nil
+	}
+	return resilience.Ticket{}, err
 }
 
 // notifyReject reports the rejection err, at now, of a call with context
 // ctx (nil for none) to the observer.
-func (b *Breaker) notifyReject(ctx context.Context, err *Error, now int64) {
+func (b *Breaker) notifyReject(ctx context.Context, cf *settings, err *Error, now int64) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	e := resilience.Event{
 		Type:    resilience.EventReject,
 		Kind:    resilience.KindBreaker,
-		Policy:  b.name,
+		Policy:  cf.name,
 		Context: ctx,
 		Time:    b.toTime(now),
 		Err:     err,
 		Reason:  "open",
+		Shadow:  cf.shadow,
 	}
 	if err.State == HalfOpen {
 		e.Reason = "half-open full"
 	} else if until := b.until.Load(); until != forever {
 		e.Delay = time.Duration(max(clock.Elapsed(now, until), 0))
 	}
-	observe.Call(b.obs.Reject, e)
+	observe.Call(cf.obs.Reject, e)
 }
 
 // admitLocked decides under the lock, for the open and half-open states.
-func (b *Breaker) admitLocked(now int64) (resilience.Ticket, error) {
+func (b *Breaker) admitLocked(now int64) (resilience.Ticket, *Error) {
 	b.refreshLocked(now)
+	cf := b.cf.Load()
 	w := b.word.Load()
 	switch stateOf(w) {
 	case Closed:
 		t := resilience.Ticket{ID: genOf(w), Index: noSlot}
-		if b.timed {
+		if cf.timed {
 			t.Time = now
 		}
 		return t, nil
 	case Open:
-		b.rejected.Add(1)
 		return resilience.Ticket{}, b.openErr.Load()
 	}
+	busy, free := 0, -1
 	for i := range b.slots {
-		if s := &b.slots[i]; !s.busy {
-			b.probeSeq++
-			s.busy, s.admitted, s.seq = true, now, b.probeSeq
-			return resilience.Ticket{ID: genOf(w), Time: now, Index: probeIndex(i, s.seq)}, nil
+		if b.slots[i].busy {
+			busy++
+		} else if free < 0 {
+			free = i
 		}
 	}
-	b.rejected.Add(1)
-	return resilience.Ticket{}, b.fullErr
+	if busy >= cf.probes || free < 0 {
+		return resilience.Ticket{}, cf.fullErr
+	}
+	b.probeSeq++
+	sl := &b.slots[free]
+	sl.busy, sl.admitted, sl.seq = true, now, b.probeSeq
+	return resilience.Ticket{ID: genOf(w), Time: now, Index: probeIndex(free, sl.seq)}, nil
 }
 
 // refreshLocked makes the changes that time alone brings: open turns
@@ -572,7 +560,8 @@ func (b *Breaker) refreshLocked(now int64) {
 		}
 		fallthrough
 	case HalfOpen:
-		if stateOf(b.word.Load()) != HalfOpen || b.probeTimeout == 0 {
+		probeTimeout := b.cf.Load().probeTimeout
+		if stateOf(b.word.Load()) != HalfOpen || probeTimeout == 0 {
 			return // not half-open, or no probe timeout
 		}
 		// The probe admitted first is the first to run out of time.
@@ -582,9 +571,9 @@ func (b *Breaker) refreshLocked(now int64) {
 				oldest, found = s.admitted, true
 			}
 		}
-		if found && clock.Elapsed(oldest, now) >= b.probeTimeout {
+		if found && clock.Elapsed(oldest, now) >= probeTimeout {
 			b.failedTries++
-			b.setLocked(Open, oldest+b.probeTimeout)
+			b.setLocked(Open, oldest+probeTimeout)
 			b.refreshLocked(now) // the new open time may have passed too
 		}
 	}
@@ -592,11 +581,11 @@ func (b *Breaker) refreshLocked(now int64) {
 
 // exit records the outcome of an admitted call.
 func (b *Breaker) exit(t resilience.Ticket, c resilience.Class, clock func() int64) {
-	if t.Index == noSlot && c == resilience.ClassSuccess && b.lockFree {
+	if t.Index == noSlot && c == resilience.ClassSuccess && b.cf.Load().lockFree {
 		b.closedSuccess(t.ID)
 		return
 	}
-	if c == resilience.ClassIgnored && t.Index == noSlot {
+	if c == resilience.ClassIgnored && t.Index == noSlot || t.Index == shadowSlot {
 		return // counts as nothing, and holds no slot
 	}
 	now := clock()
@@ -611,8 +600,11 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 	if genOf(w) != t.ID {
 		return // admitted before a change of state: it cannot move the new one
 	}
+	cf := b.cf.Load()
 	failed := c == resilience.ClassTransient || c == resilience.ClassPermanent
-	slow := b.timed && clock.Elapsed(t.Time, now) > b.slowCall
+	// A ticket issued before slow-call detection was turned on holds no
+	// start time.
+	slow := cf.timed && t.Time >= cf.timedSince && clock.Elapsed(t.Time, now) > cf.slowCall
 	switch stateOf(w) {
 	case Closed:
 		if t.Index != noSlot {
@@ -621,13 +613,13 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 		trip := false
 		if failed {
 			n := b.addFailure(w)
-			trip = n >= b.threshold
+			trip = n >= cf.threshold
 		} else if c == resilience.ClassSuccess {
 			b.closedSuccess(t.ID)
 		}
-		if b.windowed && c != resilience.ClassIgnored {
+		if b.win != nil && c != resilience.ClassIgnored {
 			b.win.Add(now, window.Counts{1, count(failed), count(slow)})
-			trip = trip || b.rateTripped(now, failed, slow)
+			trip = trip || b.rateTripped(cf, now, failed, slow)
 		}
 		if trip {
 			b.failedTries = 0
@@ -647,7 +639,7 @@ func (b *Breaker) exitLocked(t resilience.Ticket, c resilience.Class, now int64)
 			b.failedTries++
 			b.setLocked(Open, now)
 		case c == resilience.ClassSuccess:
-			if b.successes++; b.successes >= b.probes {
+			if b.successes++; b.successes >= cf.probes {
 				b.setLocked(Closed, now)
 			}
 		}
@@ -671,38 +663,43 @@ func (b *Breaker) addFailure(w uint64) uint64 {
 
 // rateTripped reports whether the window's rates open the breaker, checked
 // when an outcome that can raise them arrives.
-func (b *Breaker) rateTripped(now int64, failed, slow bool) bool {
+func (b *Breaker) rateTripped(cf *settings, now int64, failed, slow bool) bool {
 	if !failed && !slow {
 		return false
 	}
 	tot := b.win.Totals(now)
 	calls, failures, slows := tot[0], tot[1], tot[2]
-	if calls < b.minCalls || calls == 0 {
+	if calls < cf.minCalls || calls == 0 {
 		return false
 	}
-	return (b.failureRate > 0 && float64(failures) >= b.failureRate*float64(calls)) ||
-		(b.slowRate > 0 && float64(slows) >= b.slowRate*float64(calls))
+	return (cf.failureRate > 0 && float64(failures) >= cf.failureRate*float64(calls)) ||
+		(cf.slowRate > 0 && float64(slows) >= cf.slowRate*float64(calls))
 }
 
 // setLocked changes the state at time now: the one place where state
 // changes. It starts a new generation, so results of calls admitted before
 // cannot move the new state.
 func (b *Breaker) setLocked(to State, now int64) {
+	cf := b.cf.Load()
 	old := b.word.Load()
 	gen := genOf(old) + 1
 	b.since = now
 	b.successes = 0
-	clear(b.slots)
+	if len(b.slots) != cf.probes {
+		b.slots = make([]probeSlot, cf.probes) // HalfOpenProbes was reconfigured
+	} else {
+		clear(b.slots)
+	}
 	switch to {
 	case Open:
 		until := int64(forever)
 		var untilTime time.Time
 		if !b.forced {
-			until = saturatingAdd(now, b.openFor())
+			until = saturatingAdd(now, b.openFor(cf))
 			untilTime = b.toTime(until)
 		}
 		b.until.Store(until)
-		b.openErr.Store(&Error{Name: b.name, State: Open, Until: untilTime})
+		b.openErr.Store(&Error{Name: cf.name, State: Open, Until: untilTime})
 		b.opened.Add(1)
 	case Closed:
 		b.failedTries = 0
@@ -711,16 +708,17 @@ func (b *Breaker) setLocked(to State, now int64) {
 		}
 	}
 	b.word.Store(pack(gen, to, 0))
-	if b.obs != nil && b.obs.StateChange != nil {
+	if cf.obs != nil && cf.obs.StateChange != nil {
 		b.events = append(b.events, resilience.Event{
 			Type:    resilience.EventStateChange,
 			Kind:    resilience.KindBreaker,
-			Policy:  b.name,
+			Policy:  cf.name,
 			Context: context.Background(),
 			Time:    b.toTime(now),
 			Attempt: int(gen),
 			From:    stateOf(old).String(),
 			To:      to.String(),
+			Shadow:  cf.shadow,
 		})
 	}
 }
@@ -728,17 +726,17 @@ func (b *Breaker) setLocked(to State, now int64) {
 // openFor returns how long to stay open: RecoveryTimeout, or after failed
 // probes in a row, twice as long per failure with equal jitter, capped at
 // MaxRecoveryTimeout and never below RecoveryTimeout.
-func (b *Breaker) openFor() int64 {
-	if b.failedTries == 0 || b.maxRecovery <= b.recovery {
-		return b.recovery
+func (b *Breaker) openFor(cf *settings) int64 {
+	if b.failedTries == 0 || cf.maxRecovery <= cf.recovery {
+		return cf.recovery
 	}
 	e := backoff.Exponential{
-		Base:       time.Duration(b.recovery),
+		Base:       time.Duration(cf.recovery),
 		Multiplier: 2,
-		Max:        time.Duration(b.maxRecovery),
+		Max:        time.Duration(cf.maxRecovery),
 		Jitter:     backoff.EqualJitter,
 	}
-	return max(int64(e.Delay(b.failedTries+1, 0, b.rng.Float64())), b.recovery)
+	return max(int64(e.Delay(b.failedTries+1, 0, b.rng.Float64())), cf.recovery)
 }
 
 // count is 1 for true.
@@ -761,7 +759,7 @@ func saturatingAdd(a, b int64) int64 {
 // dispatching one delivers their changes too, so order holds and an
 // observer that changes the state does not deadlock.
 func (b *Breaker) dispatch() {
-	if b.obs == nil || b.obs.StateChange == nil {
+	if obs := b.cf.Load().obs; obs == nil || obs.StateChange == nil {
 		return
 	}
 	b.mu.Lock()
@@ -778,7 +776,9 @@ func (b *Breaker) dispatch() {
 		ev := b.events[0]
 		b.events = b.events[1:]
 		b.mu.Unlock()
-		observe.Call(b.obs.StateChange, ev)
+		if obs := b.cf.Load().obs; obs != nil && obs.StateChange != nil {
+			observe.Call(obs.StateChange, ev)
+		}
 		b.mu.Lock()
 	}
 	b.events = b.events[:0:0]
@@ -896,6 +896,12 @@ type Snapshot struct {
 
 	Opened   uint64 // times the breaker has opened since New
 	Rejected uint64 // calls it has rejected since New
+
+	// Shadow says the breaker is in shadow mode, and ShadowRejected counts
+	// the calls it would have rejected in shadow mode since New, and
+	// admitted.
+	Shadow         bool
+	ShadowRejected uint64
 }
 
 // Snapshot returns the breaker's state and counts now.
@@ -916,7 +922,7 @@ func (b *Breaker) SnapshotAt(now time.Time) Snapshot {
 	b.refreshLocked(n)
 	w := b.word.Load()
 	s := Snapshot{
-		Name:                b.name,
+		Name:                b.cf.Load().name,
 		State:               stateOf(w),
 		Generation:          genOf(w),
 		Since:               b.toTime(b.since),
@@ -924,6 +930,8 @@ func (b *Breaker) SnapshotAt(now time.Time) Snapshot {
 		ConsecutiveFailures: int(countOf(w)),
 		Opened:              b.opened.Load(),
 		Rejected:            b.rejected.Load(),
+		Shadow:              b.cf.Load().shadow,
+		ShadowRejected:      b.shadowed.Load(),
 	}
 	if s.State == Open && !b.forced {
 		s.OpenUntil = b.toTime(b.until.Load())

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"strconv"
@@ -103,8 +104,16 @@ type Config struct {
 	Observer *resilience.Observer
 
 	// Seed seeds the jitter of growing open times; zero picks a random
-	// seed. Set it for reproducible simulations.
+	// seed. Set it for reproducible simulations. Only New reads it:
+	// Reconfigure keeps the breaker's random numbers going.
 	Seed uint64
+
+	// Shadow, if set, makes the breaker decide and report as usual but
+	// admit every call: see the package documentation's "Shadow mode". A
+	// change of Shadow through [Breaker.Reconfigure] takes effect with the
+	// next call, so turning a breaker on after watching it is a live
+	// change.
+	Shadow bool
 }
 
 // validate reports the first nonsense in c.
@@ -169,4 +178,86 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// settings is a Config as the breaker uses it, defaults filled in: made by
+// New and by Reconfigure, then read-only.
+type settings struct {
+	cfg          Config // as given
+	name         string
+	threshold    uint64
+	recovery     int64 // nanoseconds
+	maxRecovery  int64
+	probeTimeout int64 // 0: off
+	probes       int
+	slowCall     int64
+	failureRate  float64
+	slowRate     float64
+	minCalls     uint64
+	window       time.Duration // 0: no window
+	classify     resilience.Classifier
+	obs          *resilience.Observer
+	windowed     bool  // a window is kept
+	timed        bool  // calls are timed (slow-call detection)
+	timedSince   int64 // tickets issued before are not timed
+	lockFree     bool  // closed-state successes need no lock: !windowed && !timed
+	shadow       bool
+	fullErr      *Error // returned by half-open rejections
+}
+
+// newSettings returns the settings of a valid cfg; timedSince is when
+// slow-call detection began, if cfg turns it on.
+func newSettings(cfg Config, timedSince int64) *settings {
+	s := &settings{
+		cfg:          cfg,
+		name:         cfg.Name,
+		threshold:    uint64(cmp.Or(cfg.FailureThreshold, DefaultFailureThreshold)),
+		recovery:     int64(cmp.Or(cfg.RecoveryTimeout, DefaultRecoveryTimeout)),
+		maxRecovery:  int64(cfg.MaxRecoveryTimeout),
+		probeTimeout: int64(cmp.Or(cfg.ProbeTimeout, DefaultProbeTimeout)),
+		probes:       cmp.Or(cfg.HalfOpenProbes, DefaultHalfOpenProbes),
+		slowCall:     int64(cfg.SlowCall),
+		failureRate:  cfg.FailureRate,
+		slowRate:     cfg.SlowCallRate,
+		window:       cfg.Window,
+		obs:          cfg.Observer,
+		timedSince:   timedSince,
+		shadow:       cfg.Shadow,
+		fullErr:      &Error{Name: cfg.Name, State: HalfOpen},
+	}
+	s.classify = cfg.Classifier
+	if s.classify == nil {
+		s.classify = resilience.Classify
+	}
+	if cfg.FailureThreshold < 0 {
+		s.threshold = math.MaxUint64 // off: no count of failures reaches it
+	}
+	if cfg.ProbeTimeout < 0 {
+		s.probeTimeout = 0 // off
+	}
+	if cfg.Window > 0 {
+		s.windowed = true
+		s.minCalls = uint64(max(cmp.Or(cfg.MinCalls, DefaultMinCalls), 0)) // off: no minimum
+	}
+	s.timed = s.slowCall > 0
+	s.lockFree = !s.windowed && !s.timed
+	return s
+}
+
+// WithDefaults returns c with each zero field that has a default set to it:
+// the values a breaker made from c uses. Fields turned off (negative) stay
+// as they are, as do those whose zero means none (MaxRecoveryTimeout,
+// Window and what goes with it, Observer, Seed).
+func (c Config) WithDefaults() Config {
+	c.FailureThreshold = cmp.Or(c.FailureThreshold, DefaultFailureThreshold)
+	c.RecoveryTimeout = cmp.Or(c.RecoveryTimeout, DefaultRecoveryTimeout)
+	c.HalfOpenProbes = cmp.Or(c.HalfOpenProbes, DefaultHalfOpenProbes)
+	c.ProbeTimeout = cmp.Or(c.ProbeTimeout, DefaultProbeTimeout)
+	if c.Window > 0 {
+		c.MinCalls = cmp.Or(c.MinCalls, DefaultMinCalls)
+	}
+	if c.Classifier == nil {
+		c.Classifier = resilience.Classify
+	}
+	return c
 }

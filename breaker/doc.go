@@ -41,6 +41,32 @@
 // [Error.RetryAfterAt]) so that tests and simulators can drive a breaker on
 // virtual time.
 //
+// # Steering a breaker live
+//
+// [Breaker.Reconfigure] (and [Breaker.ReconfigureAt]) changes the
+// configuration of a running breaker: it validates the new Config as New
+// does, changes nothing if it is invalid, and otherwise keeps the state —
+// closed, open or half-open, the failures in a row, the window's counts,
+// the probes in flight — and judges it by the new thresholds from then on;
+// its documentation says what carries over in each case. [Breaker.Config]
+// returns the Config in use, as given; its WithDefaults method fills in the
+// defaults.
+//
+// # Shadow mode
+//
+// A breaker whose Config has Shadow set decides as usual and reports what
+// it decides, but admits every call. It counts failures, opens, turns
+// half-open after the recovery timeout and closes after its probes, as it
+// would if it were on, and reports every change of state (StateChange
+// events with Shadow set). A call that it would have rejected — open, or
+// half-open with every probe slot taken — runs all the same: the breaker
+// reports a Reject event with Shadow set and counts it in
+// Snapshot.ShadowRejected (Snapshot.Rejected counts real rejections only),
+// and the call's outcome counts as nothing, since the breaker would not
+// have run it. [Breaker.Foresee] foresees no rejection, so a retry outside
+// a shadow breaker goes on. Watch a breaker in shadow, then turn it on with
+// Reconfigure and Shadow false: from the next call, it rejects.
+//
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value

@@ -47,6 +47,11 @@ type Config struct {
 	MinPerSecond float64
 	// Window is how long a call or a retry counts. Default 10s.
 	Window time.Duration
+	// Shadow, if set, makes the budget count and report the retries it
+	// would have refused but allow them: see the package documentation's
+	// "Shadow mode". A change of Shadow through [Budget.Reconfigure] takes
+	// effect with the next retry.
+	Shadow bool
 	// Observer, if set, receives a Reject event, with Kind
 	// resilience.KindBudget, Reason "exhausted" and ErrExhausted as Err,
 	// for every retry or hedge the budget refuses, on the goroutine that
@@ -60,15 +65,15 @@ type Config struct {
 // policies that call one service. It is safe for concurrent use. The zero
 // Budget is not valid; a nil *Budget allows every retry and counts nothing.
 type Budget struct {
-	name      string
-	ratio     float64
-	floor     float64 // retries allowed per window by MinPerSecond
-	perSecond float64 // MinPerSecond
-	perCall   int64   // Ratio, in units
-	clock     *clock.Clock
-	obs       *resilience.Observer
+	clock *clock.Clock // set by New, then read-only
+
+	// cf is what the Config says, as the budget uses it: replaced whole,
+	// under mu, by Reconfigure.
+	cf atomic.Pointer[settings]
+
 	pending   atomic.Uint64 // deposits not yet in the window
 	exhausted atomic.Uint64 // withdrawals refused since New
+	shadowed  atomic.Uint64 // withdrawals a shadow budget would have refused
 
 	mu  sync.Mutex
 	win *window.Window // Counts[0]: deposits, Counts[1]: withdrawals
@@ -90,19 +95,37 @@ const maxUnits = 1e9 * unit
 // them takes the lock and moves them into the window.
 const flushEvery = 8
 
-// New returns a Budget configured by cfg, or an error if a field makes no
-// sense.
-func New(cfg Config) (*Budget, error) {
+// settings is a Config as the budget uses it, defaults filled in: made by
+// New and by Reconfigure, then read-only.
+type settings struct {
+	cfg       Config // as given
+	name      string
+	ratio     float64
+	floor     float64 // retries allowed per window by MinPerSecond
+	perSecond float64 // MinPerSecond
+	perCall   int64   // Ratio, in units
+	window    time.Duration
+	obs       *resilience.Observer
+	shadow    bool
+}
+
+// validate reports the first nonsense in c.
+func (cfg *Config) validate() error {
 	switch {
 	case math.IsNaN(cfg.Ratio) || cfg.Ratio > 1:
-		return nil, errors.New("budget: Ratio must be in (0, 1], 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.Ratio, 'g', -1, 64))
+		return errors.New("budget: Ratio must be in (0, 1], 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.Ratio, 'g', -1, 64))
 	case math.IsNaN(cfg.MinPerSecond) || math.IsInf(cfg.MinPerSecond, 1):
-		return nil, errors.New("budget: MinPerSecond must be finite, 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.MinPerSecond, 'g', -1, 64))
+		return errors.New("budget: MinPerSecond must be finite, 0 for the default or negative for none; not " + strconv.FormatFloat(cfg.MinPerSecond, 'g', -1, 64))
 	case cfg.Ratio < 0 && cfg.MinPerSecond < 0:
-		return nil, errors.New("budget: Ratio and MinPerSecond are both off: the budget would allow no retry")
+		return errors.New("budget: Ratio and MinPerSecond are both off: the budget would allow no retry")
 	case cfg.Window < 0:
-		return nil, errors.New("budget: Window is negative: " + cfg.Window.String())
+		return errors.New("budget: Window is negative: " + cfg.Window.String())
 	}
+	return nil
+}
+
+// newSettings returns the settings of a valid cfg.
+func newSettings(cfg Config) *settings {
 	ratio, perSecond, length := cfg.Ratio, cfg.MinPerSecond, cfg.Window
 	switch {
 	case ratio == 0:
@@ -119,18 +142,49 @@ func New(cfg Config) (*Budget, error) {
 	if length == 0 {
 		length = DefaultWindow
 	}
-	floor := perSecond * length.Seconds()
-	return &Budget{
+	return &settings{
+		cfg:       cfg,
 		name:      cfg.Name,
 		ratio:     ratio,
-		floor:     floor,
+		floor:     perSecond * length.Seconds(),
 		perSecond: perSecond,
 		perCall:   int64(math.Round(ratio * unit)),
-		clock:     clock.New(),
+		window:    length,
 		obs:       cfg.Observer,
-		win:       window.New(length),
-		tokens:    toUnits(floor),
-	}, nil
+		shadow:    cfg.Shadow,
+	}
+}
+
+// WithDefaults returns c with each zero field that has a default set to it:
+// the values a budget made from c uses. Fields turned off (negative) stay
+// as they are.
+func (c Config) WithDefaults() Config {
+	if c.Ratio == 0 {
+		c.Ratio = DefaultRatio
+	}
+	if c.MinPerSecond == 0 {
+		c.MinPerSecond = DefaultMinPerSecond
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	return c
+}
+
+// New returns a Budget configured by cfg, or an error if a field makes no
+// sense.
+func New(cfg Config) (*Budget, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cf := newSettings(cfg)
+	b := &Budget{
+		clock:  clock.New(),
+		win:    window.New(cf.window),
+		tokens: toUnits(cf.floor),
+	}
+	b.cf.Store(cf)
+	return b, nil
 }
 
 // MustNew is [New] for configurations known to be valid; it panics on an
@@ -185,27 +239,33 @@ func (b *Budget) WithdrawAt(now time.Time) bool {
 
 func (b *Budget) withdraw(now int64) bool {
 	b.mu.Lock()
-	ok := b.withdrawLocked(now)
+	cf := b.cf.Load()
+	ok := b.withdrawLocked(cf, now)
 	b.mu.Unlock()
-	if !ok && b.obs != nil && b.obs.Reject != nil {
-		observe.Call(b.obs.Reject, resilience.Event{
+	if !ok && cf.obs != nil && cf.obs.Reject != nil {
+		observe.Call(cf.obs.Reject, resilience.Event{
 			Type:    resilience.EventReject,
 			Kind:    resilience.KindBudget,
-			Policy:  b.name,
+			Policy:  cf.name,
 			Context: context.Background(),
 			Time:    b.clock.Time(now),
 			Err:     ErrExhausted,
 			Reason:  "exhausted",
+			Shadow:  cf.shadow,
 		})
 	}
-	return ok
+	return ok || cf.shadow
 }
 
-func (b *Budget) withdrawLocked(now int64) bool {
+func (b *Budget) withdrawLocked(cf *settings, now int64) bool {
 	b.flushLocked(now)
 	b.tokens = b.capLocked(now)
 	if b.tokens < unit {
-		b.exhausted.Add(1)
+		if cf.shadow {
+			b.shadowed.Add(1)
+		} else {
+			b.exhausted.Add(1)
+		}
 		return false
 	}
 	b.tokens -= unit
@@ -238,9 +298,10 @@ func (b *Budget) accrueLocked(now int64, n uint64) {
 		b.started, b.last = true, now
 	}
 	// MinPerSecond retries a second is MinPerSecond units a nanosecond.
-	add := int64(min(n, 1<<32)) * b.perCall
+	cf := b.cf.Load()
+	add := int64(min(n, 1<<32)) * cf.perCall
 	if elapsed > 0 {
-		add = max(add, toUnits(b.perSecond*float64(elapsed)/unit))
+		add = max(add, toUnits(cf.perSecond*float64(elapsed)/unit))
 	}
 	b.tokens = min(b.tokens+add, maxUnits)
 }
@@ -254,7 +315,8 @@ func (b *Budget) capLocked(now int64) int64 {
 // of its deposits, or the floor, whichever is more, less its withdrawals.
 func (b *Budget) windowLocked(now int64) int64 {
 	t := b.win.Totals(now)
-	return toUnits(max(b.ratio*float64(t[0]), b.floor)) - toUnits(float64(t[1]))
+	cf := b.cf.Load()
+	return toUnits(max(cf.ratio*float64(t[0]), cf.floor)) - toUnits(float64(t[1]))
 }
 
 // toUnits converts a number of retries to units, rounded, and at most
@@ -273,6 +335,12 @@ type Snapshot struct {
 	Exhausted uint64  // retries refused since New
 	Ratio     float64 // the share of recent calls that retries may add
 	Floor     float64 // retries per window allowed whatever the traffic
+
+	// Shadow says the budget is in shadow mode, and ShadowExhausted counts
+	// the retries it would have refused in shadow mode since New, and
+	// allowed.
+	Shadow          bool
+	ShadowExhausted uint64
 }
 
 // Snapshot returns the budget's counts now.
@@ -296,13 +364,16 @@ func (b *Budget) snapshot(now int64) Snapshot {
 	defer b.mu.Unlock()
 	b.flushLocked(now)
 	t := b.win.Totals(now)
+	cf := b.cf.Load()
 	return Snapshot{
-		Name:      b.name,
-		Calls:     int(t[0]),
-		Retries:   int(t[1]),
-		Balance:   float64(b.capLocked(now)) / unit,
-		Exhausted: b.exhausted.Load(),
-		Ratio:     b.ratio,
-		Floor:     b.floor,
+		Name:            cf.name,
+		Calls:           int(t[0]),
+		Retries:         int(t[1]),
+		Balance:         float64(b.capLocked(now)) / unit,
+		Exhausted:       b.exhausted.Load(),
+		Ratio:           cf.ratio,
+		Floor:           cf.floor,
+		Shadow:          cf.shadow,
+		ShadowExhausted: b.shadowed.Load(),
 	}
 }

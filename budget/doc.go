@@ -35,6 +35,25 @@
 // failure, are exact. The forms that take the time, [Budget.DepositAt] and
 // [Budget.WithdrawAt], are exact and serve simulations on virtual time.
 //
+// [Budget.Reconfigure] (and [Budget.ReconfigureAt]) changes the ratio, the
+// floor or the window of a running budget: it validates the new Config as
+// New does, changes nothing if it is invalid, and otherwise keeps the
+// balance and the window's counts, which the new bounds cap from the next
+// withdrawal. [Budget.Config] returns the Config in use, as given; its
+// WithDefaults method fills in the defaults.
+//
+// # Shadow mode
+//
+// A budget whose Config has Shadow set counts deposits and withdrawals as
+// usual but allows every retry. A withdrawal it would have refused is
+// allowed without spending anything (a real refusal spends nothing): it
+// comes as a Reject event with Shadow set and counts in
+// Snapshot.ShadowExhausted, not in Snapshot.Exhausted, so the balance
+// follows what the budget would have allowed. A retry policy or a hedger
+// that uses the budget goes on as if it had allowed the retry. Turning
+// Shadow off with Reconfigure makes the next withdrawal past the balance a
+// refusal.
+//
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value

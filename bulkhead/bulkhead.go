@@ -39,19 +39,17 @@ const (
 // resilience.Guard; [Do] and [Run] are what most callers want, and
 // [Bulkhead.Acquire] is the two-step alternative.
 type Bulkhead struct {
-	// Set by New, then read-only.
-	name     string
-	limit    uint64
-	maxQueue uint64
-	maxWait  time.Duration
-	obs      *resilience.Observer
-	clock    *clock.Clock
-	errs     [3]*Error // the rejection for each Reason
+	clock *clock.Clock // set by New, then read-only
+
+	// cf is what the Config says, as the bulkhead uses it: replaced whole,
+	// under mu, by Reconfigure, and read with one atomic load.
+	cf atomic.Pointer[settings]
 
 	state     atomic.Uint64 // waiting<<waitingShift | in flight
 	admitted  atomic.Uint64 // beside state: an admission writes both
 	rejected  atomic.Uint64
 	abandoned atomic.Uint64
+	shadowed  atomic.Uint64 // calls a shadow bulkhead would have rejected
 
 	mu         sync.Mutex // guards the queue and every change of the waiting count
 	head, tail *waiter    // the queue, first come first
@@ -78,30 +76,8 @@ func New(cfg Config) (*Bulkhead, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	limit := cfg.MaxConcurrent
-	if limit == 0 {
-		limit = DefaultMaxConcurrent
-	}
-	queue := 0
-	if cfg.MaxWait > 0 {
-		switch queue = cfg.MaxQueue; {
-		case queue == 0:
-			queue = limit
-		case queue < 0:
-			queue = maxLimit // off: as many as the state word counts
-		}
-	}
-	b := &Bulkhead{
-		name:     cfg.Name,
-		limit:    uint64(limit),
-		maxQueue: uint64(queue),
-		maxWait:  cfg.MaxWait,
-		obs:      cfg.Observer,
-		clock:    clock.New(),
-	}
-	for r := range b.errs {
-		b.errs[r] = &Error{Name: b.name, Reason: Reason(r), MaxConcurrent: limit, MaxQueue: queue, MaxWait: cfg.MaxWait}
-	}
+	b := &Bulkhead{clock: clock.New()}
+	b.cf.Store(newSettings(cfg))
 	return b, nil
 }
 
@@ -120,7 +96,7 @@ func (b *Bulkhead) Name() string {
 	if b == nil {
 		return ""
 	}
-	return b.name
+	return b.cf.Load().name
 }
 
 // InFlight returns how many calls hold a slot now.
@@ -150,6 +126,12 @@ type Snapshot struct {
 	Admitted  uint64 // calls admitted since New
 	Rejected  uint64 // calls rejected since New
 	Abandoned uint64 // acquisitions that the caller's context ended, before or while waiting, since New
+
+	// Shadow says the bulkhead is in shadow mode, and ShadowRejected counts
+	// the calls it would have rejected at once in shadow mode since New,
+	// and admitted. In shadow mode InFlight may exceed MaxConcurrent.
+	Shadow         bool
+	ShadowRejected uint64
 }
 
 // Snapshot returns the bulkhead's counts now. InFlight and Waiting are read
@@ -159,15 +141,18 @@ func (b *Bulkhead) Snapshot() Snapshot {
 	if b == nil {
 		return Snapshot{}
 	}
+	cf := b.cf.Load()
 	s := b.state.Load()
 	return Snapshot{
-		Name:          b.name,
-		MaxConcurrent: int(b.limit),
-		InFlight:      int(s & inFlightMask),
-		Waiting:       int(s >> waitingShift),
-		Admitted:      b.admitted.Load(),
-		Rejected:      b.rejected.Load(),
-		Abandoned:     b.abandoned.Load(),
+		Name:           cf.name,
+		MaxConcurrent:  int(cf.limit),
+		Shadow:         cf.shadow,
+		ShadowRejected: b.shadowed.Load(),
+		InFlight:       int(s & inFlightMask),
+		Waiting:        int(s >> waitingShift),
+		Admitted:       b.admitted.Load(),
+		Rejected:       b.rejected.Load(),
+		Abandoned:      b.abandoned.Load(),
 	}
 }
 
@@ -258,10 +243,15 @@ func (b *Bulkhead) TryAcquire() (Permit, error) {
 	if b == nil {
 		return Permit{}, errNilBulkhead
 	}
-	if !b.tryEnter() {
-		return Permit{}, b.reject(nil, NoWait, 0)
+	cf := b.cf.Load()
+	switch {
+	case b.tryEnter(cf):
+		b.admit(cf, nil, 0)
+	case cf.shadow:
+		b.shadowEnter(cf, nil, NoWait)
+	default:
+		return Permit{}, b.reject(cf, nil, NoWait, 0)
 	}
-	b.admit(nil, 0)
 	return b.permit(), nil
 }
 
@@ -282,23 +272,34 @@ func (p Permit) Release() {
 
 // enter admits a call, waiting as configured, or returns why not.
 func (b *Bulkhead) enter(ctx context.Context) error {
-	if b.tryEnter() {
-		b.admit(ctx, 0)
+	cf := b.cf.Load()
+	switch {
+	case b.tryEnter(cf):
+		b.admit(cf, ctx, 0)
 		return nil
+	case cf.shadow:
+		r := NoWait
+		if cf.maxWait > 0 {
+			r = waitsFor
+		}
+		b.shadowEnter(cf, ctx, r)
+		return nil
+	case cf.maxWait == 0:
+		return b.reject(cf, ctx, NoWait, 0)
 	}
-	if b.maxWait == 0 {
-		return b.reject(ctx, NoWait, 0)
-	}
-	return b.wait(ctx)
+	return b.wait(ctx, cf)
 }
+
+// waitsFor stands for a call that would have queued, for shadowEnter.
+const waitsFor Reason = 255
 
 // tryEnter takes a slot if one is free and nobody waits for one: the lock-free
 // path. The word is below the limit exactly then, since waiters count in its
 // high half.
-func (b *Bulkhead) tryEnter() bool {
+func (b *Bulkhead) tryEnter(cf *settings) bool {
 	for {
 		s := b.state.Load()
-		if s >= b.limit {
+		if s >= cf.limit {
 			return false
 		}
 		if b.state.CompareAndSwap(s, s+1) {
@@ -307,44 +308,66 @@ func (b *Bulkhead) tryEnter() bool {
 	}
 }
 
+// shadowEnter admits, beyond the limit, a call with context ctx (nil for
+// none) that a bulkhead in shadow mode would have rejected for reason r,
+// or made wait (r is waitsFor): a call that would have waited counts as
+// rejected if the calls beyond the limit already number MaxQueue.
+func (b *Bulkhead) shadowEnter(cf *settings, ctx context.Context, r Reason) {
+	s := b.state.Add(1)
+	if r == waitsFor {
+		if over := s&inFlightMask - min(s&inFlightMask, cf.limit+1); over < cf.maxQueue {
+			b.admit(cf, ctx, 0)
+			return
+		}
+		r = QueueFull
+	}
+	b.shadowed.Add(1)
+	if cf.obs != nil && cf.obs.Reject != nil {
+		e := b.event(cf, resilience.EventReject, ctx, 0)
+		e.Err, e.Reason, e.Shadow = cf.errs[r], r.String(), true
+		observe.Call(cf.obs.Reject, e)
+	}
+	b.admit(cf, ctx, 0)
+}
+
 // admit counts an admission of a call with context ctx (nil for none) that
 // waited for its slot, and reports it to the observer.
-func (b *Bulkhead) admit(ctx context.Context, waited time.Duration) {
+func (b *Bulkhead) admit(cf *settings, ctx context.Context, waited time.Duration) {
 	b.admitted.Add(1)
-	if b.obs != nil && b.obs.Admit != nil {
-		observe.Call(b.obs.Admit, b.event(resilience.EventAdmit, ctx, waited))
+	if cf.obs != nil && cf.obs.Admit != nil {
+		observe.Call(cf.obs.Admit, b.event(cf, resilience.EventAdmit, ctx, waited))
 	}
 }
 
 // reject counts a rejection of a call with context ctx (nil for none),
 // reports it to the observer, and returns its error.
-func (b *Bulkhead) reject(ctx context.Context, r Reason, waited time.Duration) error {
+func (b *Bulkhead) reject(cf *settings, ctx context.Context, r Reason, waited time.Duration) error {
 	b.rejected.Add(1)
-	err := b.errs[r]
-	if b.obs != nil && b.obs.Reject != nil {
-		e := b.event(resilience.EventReject, ctx, waited)
+	err := cf.errs[r]
+	if cf.obs != nil && cf.obs.Reject != nil {
+		e := b.event(cf, resilience.EventReject, ctx, waited)
 		e.Err, e.Reason = err, r.String()
-		observe.Call(b.obs.Reject, e)
+		observe.Call(cf.obs.Reject, e)
 	}
 	return err
 }
 
 // event returns an event of type t for a call with context ctx that waited.
-func (b *Bulkhead) event(t resilience.EventType, ctx context.Context, waited time.Duration) resilience.Event {
+func (b *Bulkhead) event(cf *settings, t resilience.EventType, ctx context.Context, waited time.Duration) resilience.Event {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return resilience.Event{Type: t, Kind: resilience.KindBulkhead, Policy: b.name, Context: ctx, Time: time.Now(), Delay: waited}
+	return resilience.Event{Type: t, Kind: resilience.KindBulkhead, Policy: cf.name, Context: ctx, Time: time.Now(), Delay: waited}
 }
 
 // wait queues for a slot, every slot being taken, and waits until one is
 // handed over, MaxWait passes, or ctx is done.
-func (b *Bulkhead) wait(ctx context.Context) error {
+func (b *Bulkhead) wait(ctx context.Context, cf *settings) error {
 	if ctx == nil {
 		return resilience.ErrNilContext
 	}
-	if b.state.Load()>>waitingShift >= b.maxQueue {
-		return b.reject(ctx, QueueFull, 0) // without the lock, and without allocating
+	if b.state.Load()>>waitingShift >= cf.maxQueue {
+		return b.reject(cf, ctx, QueueFull, 0) // without the lock, and without allocating
 	}
 	if ctx.Err() != nil {
 		return b.abandon(ctx)
@@ -354,19 +377,29 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		testHookBeforeQueue()
 	}
 	b.mu.Lock()
+	cf = b.cf.Load() // the configuration cannot change while mu is held
 	for {
 		s := b.state.Load()
-		if s < b.limit { // a slot came free meanwhile, and nobody waits
+		if s < cf.limit || cf.shadow { // a slot came free meanwhile, and nobody waits
+			if s >= cf.limit {
+				b.mu.Unlock()
+				b.shadowEnter(cf, ctx, waitsFor)
+				return nil
+			}
 			if b.state.CompareAndSwap(s, s+1) {
 				b.mu.Unlock()
-				b.admit(ctx, 0)
+				b.admit(cf, ctx, 0)
 				return nil
 			}
 			continue
 		}
-		if s>>waitingShift >= b.maxQueue {
+		if cf.maxWait == 0 { // reconfigured meanwhile: no waiting
 			b.mu.Unlock()
-			return b.reject(ctx, QueueFull, 0)
+			return b.reject(cf, ctx, NoWait, 0)
+		}
+		if s>>waitingShift >= cf.maxQueue {
+			b.mu.Unlock()
+			return b.reject(cf, ctx, QueueFull, 0)
 		}
 		if b.state.CompareAndSwap(s, s+oneWaiting) {
 			break
@@ -376,7 +409,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 	b.mu.Unlock()
 
 	start := b.clock.Now()
-	timer := time.NewTimer(b.maxWait)
+	timer := time.NewTimer(cf.maxWait)
 	select {
 	case <-w.ready:
 	case <-timer.C:
@@ -402,16 +435,16 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		}
 		return b.abandon(ctx)
 	case granted:
-		b.admit(ctx, waited)
+		b.admit(cf, ctx, waited)
 		return nil
 	}
-	return b.reject(ctx, WaitTimeout, waited)
+	return b.reject(cf, ctx, WaitTimeout, waited)
 }
 
 // abandon counts a wait that ctx ended and returns its error.
 func (b *Bulkhead) abandon(ctx context.Context) error {
 	b.abandoned.Add(1)
-	return &abandonedError{name: b.name, cause: context.Cause(ctx)}
+	return &abandonedError{name: b.cf.Load().name, cause: context.Cause(ctx)}
 }
 
 // release frees a slot, or hands it to the first waiter.
@@ -439,6 +472,15 @@ func (b *Bulkhead) release() {
 func (b *Bulkhead) handOff() bool {
 	b.mu.Lock()
 	w := b.head
+	if w != nil && b.state.Load()&inFlightMask > b.cf.Load().limit {
+		// More in flight than the limit, lowered by Reconfigure: the slot
+		// goes, and the waiters wait until fewer are in flight than the
+		// limit. Only this path lowers the in-flight count while anybody
+		// waits, under the lock, so the add cannot underflow.
+		b.state.Add(^uint64(0))
+		b.mu.Unlock()
+		return true
+	}
 	if w != nil {
 		b.unlink(w)
 		b.state.Add(lessWaiting) // its slot stays in flight, now its own

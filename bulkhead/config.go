@@ -53,6 +53,13 @@ type Config struct {
 	// otherwise). A wait the caller gave up on is not a rejection. Default:
 	// none.
 	Observer *resilience.Observer
+
+	// Shadow, if set, makes the bulkhead count and report what it would
+	// have rejected but admit every call at once, never blocking nor
+	// queueing: see the package documentation's "Shadow mode". A change of
+	// Shadow through [Bulkhead.Reconfigure] takes effect with the next
+	// call.
+	Shadow bool
 }
 
 // validate reports the first nonsense in c.
@@ -79,4 +86,51 @@ func (c *Config) validate() error {
 		return errors.New("bulkhead: MaxQueue is set but MaxWait is not: with no wait allowed, nobody queues")
 	}
 	return nil
+}
+
+// settings is a Config as the bulkhead uses it, defaults filled in: made by
+// New and by Reconfigure, then read-only.
+type settings struct {
+	cfg      Config // as given
+	name     string
+	limit    uint64
+	maxQueue uint64
+	maxWait  time.Duration
+	obs      *resilience.Observer
+	shadow   bool
+	errs     [3]*Error // the rejection for each Reason
+}
+
+// newSettings returns the settings of a valid cfg.
+func newSettings(cfg Config) *settings {
+	d := cfg.WithDefaults()
+	s := &settings{
+		cfg:      cfg,
+		name:     cfg.Name,
+		limit:    uint64(d.MaxConcurrent),
+		maxQueue: uint64(max(d.MaxQueue, 0)),
+		maxWait:  cfg.MaxWait,
+		obs:      cfg.Observer,
+		shadow:   cfg.Shadow,
+	}
+	if d.MaxQueue < 0 {
+		s.maxQueue = maxLimit // off: as many as the state word counts
+	}
+	for r := range s.errs {
+		s.errs[r] = &Error{Name: cfg.Name, Reason: Reason(r), MaxConcurrent: d.MaxConcurrent, MaxQueue: int(s.maxQueue), MaxWait: cfg.MaxWait}
+	}
+	return s
+}
+
+// WithDefaults returns c with each zero field that has a default set to it:
+// the values a bulkhead made from c uses. MaxQueue is set only when MaxWait
+// is, and stays negative if it is turned off.
+func (c Config) WithDefaults() Config {
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.MaxWait > 0 && c.MaxQueue == 0 {
+		c.MaxQueue = c.MaxConcurrent
+	}
+	return c
 }

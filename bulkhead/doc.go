@@ -35,6 +35,32 @@
 // time without goroutines. Only a wait reads the clock, through a timer, and
 // so runs on the virtual time of testing/synctest too.
 //
+// # Steering a bulkhead live
+//
+// [Bulkhead.Reconfigure] changes the limits of a running bulkhead: it
+// validates the new Config as New does, changes nothing if it is invalid,
+// and otherwise keeps the calls in flight and the callers waiting. A limit
+// raised hands the new slots to the callers waiting at once; a limit
+// lowered below the calls in flight cuts none of them, and new calls wait
+// or are rejected until fewer than the new limit are in flight.
+// [Bulkhead.Config] returns the Config in use, as given; its WithDefaults
+// method fills in the defaults.
+//
+// # Shadow mode
+//
+// A bulkhead whose Config has Shadow set counts its calls as usual but
+// admits every one at once: it never blocks, never queues and never
+// rejects. A call that finds every slot taken takes one more, so InFlight
+// may exceed MaxConcurrent, and is reported as what it would have met:
+// with MaxWait zero, a rejection ([NoWait]); with MaxWait set, a wait, which
+// is not reported, unless the calls already beyond the limit number
+// MaxQueue, which is a rejection ([QueueFull]). Such a rejection comes as a
+// Reject event with Shadow set and counts in Snapshot.ShadowRejected, not
+// in Snapshot.Rejected. A bulkhead in shadow cannot know which waits would
+// have timed out, so it reports no [WaitTimeout]. Turning Shadow on admits
+// the callers waiting at once; turning it off makes the next calls wait or
+// be rejected until fewer than MaxConcurrent are in flight.
+//
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value

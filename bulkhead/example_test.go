@@ -139,7 +139,7 @@ func ExampleBulkhead_Snapshot() {
 	b.TryAcquire() // rejected
 	fmt.Printf("%+v\n", b.Snapshot())
 	p.Release()
-	// Output: {Name:db MaxConcurrent:1 InFlight:1 Waiting:0 Admitted:1 Rejected:1 Abandoned:0}
+	// Output: {Name:db MaxConcurrent:1 InFlight:1 Waiting:0 Admitted:1 Rejected:1 Abandoned:0 Shadow:false ShadowRejected:0}
 }
 
 func ExampleError() {

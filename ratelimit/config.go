@@ -74,6 +74,12 @@ type Config struct {
 	// never serve. Allow and Reserve, decisions whose callers see their
 	// answer, report nothing. Default: none.
 	Observer *resilience.Observer
+
+	// Shadow, if set, makes Enter, Wait, Do and Run decide and report as
+	// usual but never wait nor reject: see the package documentation's
+	// "Shadow mode". A change of Shadow through [Limiter.Reconfigure] takes
+	// effect with the next call.
+	Shadow bool
 }
 
 // validate reports the first nonsense in c.
@@ -122,4 +128,48 @@ func ratio(limit int, per time.Duration) (num, den uint64) {
 		a, b = b, a%b
 	}
 	return num / a, den / a
+}
+
+// settings is a Config as the limiter uses it, defaults filled in: made by
+// New and by Reconfigure, then read-only.
+type settings struct {
+	cfg       Config // as given
+	name      string
+	num, den  uint64 // a token refills in num/den nanoseconds (a reduced Per/Limit)
+	burst     int
+	tau       span  // the time to refill a full bucket: burst·num/den
+	costOne   span  // the time to refill one token
+	maxWait   int64 // nanoseconds, at most maxSpan
+	obs       *resilience.Observer
+	shadow    bool
+	limitedBy [numReasons]Error // the rejections of calls of cost one
+}
+
+// newSettings returns the settings of l for a valid cfg.
+func newSettings(l *Limiter, cfg Config) *settings {
+	num, den := ratio(cfg.Limit, cmp.Or(cfg.Per, DefaultPer))
+	s := &settings{
+		cfg:     cfg,
+		name:    cfg.Name,
+		num:     num,
+		den:     den,
+		burst:   cmp.Or(cfg.Burst, cfg.Limit),
+		maxWait: min(int64(cfg.MaxWait), maxSpan),
+		obs:     cfg.Observer,
+		shadow:  cfg.Shadow,
+	}
+	s.tau, _ = mulDiv(uint64(s.burst), num, den) // validate checked it
+	s.costOne, _ = mulDiv(1, num, den)
+	for r := range s.limitedBy {
+		s.limitedBy[r] = newLimited(l, s, Reason(r), 1)
+	}
+	return s
+}
+
+// WithDefaults returns c with each zero field that has a default set to it:
+// the values a limiter made from c uses (Per and Burst).
+func (c Config) WithDefaults() Config {
+	c.Per = cmp.Or(c.Per, DefaultPer)
+	c.Burst = cmp.Or(c.Burst, c.Limit)
+	return c
 }

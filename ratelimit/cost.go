@@ -60,7 +60,7 @@ func (c *costCtx) String() string {
 	if s, ok := c.Context.(interface{ String() string }); ok {
 		parent = s.String()
 	}
-	return parent + ".WithCost(" + strconv.Quote(c.l.name) + ", " + strconv.Itoa(c.cost) + ")"
+	return parent + ".WithCost(" + strconv.Quote(c.l.Name()) + ", " + strconv.Itoa(c.cost) + ")"
 }
 
 // costOf returns the cost for l that ctx carries: one if none.

@@ -41,6 +41,34 @@
 // any of its methods; [Limiter.Snapshot] gives its tokens and counts for
 // metrics without events.
 //
+// # Steering a limiter live
+//
+// [Limiter.Reconfigure] (and [Limiter.ReconfigureAt]) changes the rate, the
+// burst or the wait of a running limiter: it validates the new Config as
+// New does, changes nothing if it is invalid, and otherwise keeps the
+// bucket's tokens — capped at the new Burst, refilled at the new rate from
+// then on — and any debt of the calls waiting for theirs. [Limiter.Config]
+// returns the Config in use, as given; its WithDefaults method fills in
+// the defaults.
+//
+// # Shadow mode
+//
+// A limiter whose Config has Shadow set decides every call through Enter,
+// Wait, Do and Run as usual and reports the decision, but never makes a
+// call wait and never rejects one. A call whose tokens are there spends
+// them and goes, as always. A call that would have been rejected goes at
+// once without spending tokens (a real rejection spends none): it comes as
+// a Reject event with Shadow set, followed by an Admit event with Shadow
+// set, and counts in Snapshot.ShadowRejected, not in Snapshot.Rejected. A
+// call that would have waited reserves its tokens, as it would have, and
+// goes at once: its Admit event has Shadow set and, as Delay, the wait it
+// was spared. So the bucket's tokens follow what the limiter would have
+// let through. [Limiter.Allow] and [Limiter.Reserve], the decisions
+// beneath, whose callers act on the answer themselves, answer as usual in
+// shadow mode, and [Limiter.Foresee] foresees no rejection. A cost above
+// Burst fails with [ErrBadCost] in shadow mode too: it is a mistake, not a
+// rejection.
+//
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value

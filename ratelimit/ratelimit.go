@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -39,19 +38,16 @@ const keptCosts = 32
 // function, and [Limiter.Allow] and [Limiter.Reserve] are the decisions
 // beneath, which never block.
 type Limiter struct {
-	// Set by New, then read-only.
-	name      string
-	num, den  uint64 // a token refills in num/den nanoseconds (a reduced Per/Limit)
-	burst     int
-	tau       span  // the time to refill a full bucket: burst·num/den
-	costOne   span  // the time to refill one token
-	maxWait   int64 // nanoseconds, at most maxSpan
-	obs       *resilience.Observer
-	clock     *clock.Clock
-	limitedBy [numReasons]Error // the rejections of calls of cost one
+	clock *clock.Clock // set by New, then read-only
+
+	// cf is what the Config says, as the limiter uses it: replaced whole,
+	// under mu, by Reconfigure, and read with one atomic load. The bucket's
+	// decisions load it under mu, so that it agrees with tat.
+	cf atomic.Pointer[settings]
 
 	waiting  atomic.Int64  // calls waiting for their tokens in wait
 	rejected atomic.Uint64 // rejections by wait since New
+	shadowed atomic.Uint64 // calls a shadow limiter would have rejected
 
 	mu sync.Mutex // guards what follows
 	// tat is when the bucket will be full again if no call comes: the
@@ -82,25 +78,14 @@ func New(cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	num, den := ratio(cfg.Limit, cmp.Or(cfg.Per, DefaultPer))
 	l := &Limiter{
-		name:       cfg.Name,
-		num:        num,
-		den:        den,
-		burst:      cmp.Or(cfg.Burst, cfg.Limit),
-		maxWait:    min(int64(cfg.MaxWait), maxSpan),
-		obs:        cfg.Observer,
 		clock:      clock.New(),
 		tat:        full,
 		decidedAt:  -maxTime,
 		lastAt:     -maxTime,
 		dirtyUntil: -maxTime,
 	}
-	l.tau, _ = mulDiv(uint64(l.burst), num, den) // validate checked it
-	l.costOne, _ = mulDiv(1, num, den)
-	for r := range l.limitedBy {
-		l.limitedBy[r] = l.newLimited(Reason(r), 1)
-	}
+	l.cf.Store(newSettings(l, cfg))
 	return l, nil
 }
 
@@ -119,7 +104,7 @@ func (l *Limiter) Name() string {
 	if l == nil {
 		return ""
 	}
-	return l.name
+	return l.cf.Load().name
 }
 
 // Burst returns how many tokens the bucket holds when full: the largest
@@ -128,7 +113,7 @@ func (l *Limiter) Burst() int {
 	if l == nil {
 		return 0
 	}
-	return l.burst
+	return l.cf.Load().burst
 }
 
 // nanos reads the limiter's clock; fromTime converts a time to it.
@@ -138,34 +123,35 @@ func (l *Limiter) fromTime(t time.Time) int64 { return clamp(l.clock.From(t)) }
 func clamp(n int64) int64 { return min(max(n, -maxTime), maxTime) }
 
 // cost returns the time that n tokens take to refill, for 0 < n ≤ burst.
-func (l *Limiter) cost(n int) span {
+func (cf *settings) cost(n int) span {
 	switch {
 	case n == 1:
-		return l.costOne
-	case l.den == 1: // a whole number of nanoseconds per token
-		return span{ns: int64(n) * l.costOne.ns} // at most tau: no overflow
+		return cf.costOne
+	case cf.den == 1: // a whole number of nanoseconds per token
+		return span{ns: int64(n) * cf.costOne.ns} // at most tau: no overflow
 	}
-	s, _ := mulDiv(uint64(n), l.num, l.den) // at most tau
+	s, _ := mulDiv(uint64(n), cf.num, cf.den) // at most tau
 	return s
 }
 
 // validCost reports whether a call of n tokens could ever go.
-func (l *Limiter) validCost(n int) bool { return n >= 0 && n <= l.burst }
+func (cf *settings) validCost(n int) bool { return n >= 0 && n <= cf.burst }
 
 // decideLocked is the token bucket's one decision: for a call that costs
 // cost and comes at now, it returns the first whole nanosecond, not before
 // now, at which it may go, and the state of the bucket once the call has
 // spent its tokens then. The caller commits the state if the call is to go.
-func (l *Limiter) decideLocked(now int64, cost span) (next span, at int64) {
+// cf is the limiter's settings, loaded under mu.
+func (l *Limiter) decideLocked(cf *settings, now int64, cost span) (next span, at int64) {
 	// The bucket holds the tokens at tat + cost - tau.
-	at = max(l.tat.add(cost, l.den).sub(l.tau, l.den).ceil(), now)
+	at = max(l.tat.add(cost, cf.den).sub(cf.tau, cf.den).ceil(), now)
 	// The call spends them when it goes. A bucket that was full before
 	// then (tat < at) gained nothing once full: count from when it goes.
 	start := l.tat
 	if start.less(span{ns: at}) {
 		start = span{ns: at}
 	}
-	return start.add(cost, l.den), at
+	return start.add(cost, cf.den), at
 }
 
 // commitLocked admits a call decided at now that goes at at, leaving the
@@ -206,12 +192,16 @@ func (l *Limiter) AllowAt(now time.Time, n int) bool {
 }
 
 func (l *Limiter) allow(now int64, n int) bool {
-	if n == 0 || !l.validCost(n) {
+	if n <= 0 {
 		return n == 0
 	}
-	cost := l.cost(n)
 	l.mu.Lock()
-	next, at := l.decideLocked(now, cost)
+	cf := l.cf.Load()
+	if !cf.validCost(n) {
+		l.mu.Unlock()
+		return false
+	}
+	next, at := l.decideLocked(cf, now, cf.cost(n))
 	ok := at <= now
 	if ok {
 		l.commitLocked(next, now, at)
@@ -258,15 +248,19 @@ func (l *Limiter) ReserveAt(now time.Time, n int) Reservation {
 }
 
 func (l *Limiter) reserve(now int64, n int) Reservation {
-	if n == 0 || !l.validCost(n) {
+	if n <= 0 {
 		if n == 0 {
 			return Reservation{l: l, at: now}
 		}
 		return Reservation{}
 	}
-	cost := l.cost(n)
 	l.mu.Lock()
-	next, at := l.decideLocked(now, cost)
+	cf := l.cf.Load()
+	if !cf.validCost(n) {
+		l.mu.Unlock()
+		return Reservation{}
+	}
+	next, at := l.decideLocked(cf, now, cf.cost(n))
 	if at-now > maxSpan {
 		l.mu.Unlock()
 		return Reservation{} // not within 36 years
@@ -378,15 +372,16 @@ func (l *Limiter) refund(now int64, r Reservation) {
 		// the queue unknown.
 		return
 	}
-	d := l.tat.sub(r.after, l.den)
+	cf := l.cf.Load()
+	d := l.tat.sub(r.after, cf.den)
 	switch {
 	case d.ns < 0 || d == (span{}) || !r.inOrder:
 		// Nothing admitted since that costs anything; or calls admitted
 		// before r may go after it.
 	default:
-		back := l.cost(r.cost).sub(d, l.den).sub(span{ns: 1}, l.den)
+		back := cf.cost(r.cost).sub(d, cf.den).sub(span{ns: 1}, cf.den)
 		if back.ns >= 0 && back != (span{}) {
-			l.tat = l.tat.sub(back, l.den)
+			l.tat = l.tat.sub(back, cf.den)
 			l.refunds++
 			l.dirtyUntil = l.lastAt
 		}
@@ -438,18 +433,20 @@ func (l *Limiter) Foresee(ctx context.Context, now time.Time) (until time.Time, 
 		return time.Time{}, errNilLimiter
 	case ctx == nil:
 		return time.Time{}, resilience.ErrNilContext
-	case l.maxWait > 0:
+	}
+	cf := l.cf.Load()
+	if cf.maxWait > 0 || cf.shadow {
 		return time.Time{}, nil
 	}
 	n := l.costOf(ctx)
-	if n == 0 || !l.validCost(n) {
+	if n == 0 || !cf.validCost(n) {
 		return time.Time{}, nil // not a rejection
 	}
 	wait := l.delay(l.fromTime(now), n)
 	if wait <= 0 {
 		return time.Time{}, nil
 	}
-	return now.Add(wait), l.limited(NoWait, n)
+	return now.Add(wait), l.limited(cf, NoWait, n)
 }
 
 // Exit implements resilience.Guard. It does nothing: a call's tokens are
@@ -483,8 +480,9 @@ func Run(ctx context.Context, l *Limiter, fn func(context.Context) error) error 
 
 // wait is Wait for a valid limiter and context.
 func (l *Limiter) wait(ctx context.Context, n int) error {
-	if n != 0 && !l.validCost(n) {
-		return &costError{l.name, n, l.burst}
+	cf := l.cf.Load()
+	if n != 0 && !cf.validCost(n) {
+		return &costError{cf.name, n, cf.burst}
 	}
 	if ctx.Err() != nil {
 		return l.abandoned(ctx)
@@ -492,55 +490,74 @@ func (l *Limiter) wait(ctx context.Context, n int) error {
 	if n == 0 {
 		return nil
 	}
-	cost := l.cost(n)
 	now := l.nanos()
 	l.mu.Lock()
-	next, at := l.decideLocked(now, cost)
+	if c := l.cf.Load(); c != cf { // reconfigured meanwhile
+		if cf = c; !cf.validCost(n) {
+			l.mu.Unlock()
+			return &costError{cf.name, n, cf.burst}
+		}
+	}
+	next, at := l.decideLocked(cf, now, cf.cost(n))
 	if at <= now {
 		l.commitLocked(next, now, at)
 		l.mu.Unlock()
-		if l.obs != nil && l.obs.Admit != nil {
-			l.notifyAdmit(ctx, n, now, 0)
+		if cf.obs != nil && cf.obs.Admit != nil {
+			l.notifyAdmit(cf, ctx, n, now, 0, false)
 		}
 		return nil
 	}
 	l.mu.Unlock()
 	switch {
-	case l.maxWait == 0:
-		return l.reject(ctx, NoWait, n, now, at-now)
-	case at-now > l.maxWait:
-		return l.reject(ctx, WaitTooLong, n, now, at-now)
+	case cf.maxWait == 0:
+		return l.reject(cf, ctx, NoWait, n, now, at-now)
+	case at-now > cf.maxWait:
+		return l.reject(cf, ctx, WaitTooLong, n, now, at-now)
 	}
-	return l.waitLong(ctx, n, cost, now)
+	return l.waitLong(ctx, cf, n, now)
 }
 
 // waitLong is wait for a call that may have to wait: it reads ctx's deadline
 // outside the lock, then decides again, since the bucket may have changed.
-func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) error {
+func (l *Limiter) waitLong(ctx context.Context, cf *settings, n int, now int64) error {
 	dl, hasDeadline := ctx.Deadline()
 	// Not clamped: a deadline beyond the clamp is later than any time at
 	// which tokens can come.
 	deadline := l.clock.From(dl)
 	l.mu.Lock()
-	next, at := l.decideLocked(now, cost)
+	if c := l.cf.Load(); c != cf { // reconfigured meanwhile
+		if cf = c; !cf.validCost(n) {
+			l.mu.Unlock()
+			return &costError{cf.name, n, cf.burst}
+		}
+	}
+	next, at := l.decideLocked(cf, now, cf.cost(n))
 	wait := at - now
 	switch {
 	case wait == 0:
 		l.commitLocked(next, now, at)
 		l.mu.Unlock()
-		if l.obs != nil && l.obs.Admit != nil {
-			l.notifyAdmit(ctx, n, now, 0)
+		if cf.obs != nil && cf.obs.Admit != nil {
+			l.notifyAdmit(cf, ctx, n, now, 0, false)
 		}
 		return nil
-	case wait > l.maxWait:
+	case wait > cf.maxWait:
 		l.mu.Unlock()
-		return l.reject(ctx, WaitTooLong, n, now, wait)
+		return l.reject(cf, ctx, WaitTooLong, n, now, wait)
 	case hasDeadline && at >= deadline:
 		l.mu.Unlock()
-		return l.reject(ctx, PastDeadline, n, now, wait)
+		return l.reject(cf, ctx, PastDeadline, n, now, wait)
 	}
 	r := l.reserveLocked(n, next, now, at)
 	l.mu.Unlock()
+	if cf.shadow {
+		// The call would have waited for the tokens it reserved: it goes
+		// now, and the bucket counts them as it would have.
+		if cf.obs != nil && cf.obs.Admit != nil {
+			l.notifyAdmit(cf, ctx, n, now, time.Duration(wait), true)
+		}
+		return nil
+	}
 
 	l.waiting.Add(1)
 	defer l.waiting.Add(-1)
@@ -548,8 +565,8 @@ func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) err
 	defer t.Stop()
 	select {
 	case <-t.C:
-		if l.obs != nil && l.obs.Admit != nil {
-			l.notifyAdmit(ctx, n, at, time.Duration(wait))
+		if cf.obs != nil && cf.obs.Admit != nil {
+			l.notifyAdmit(cf, ctx, n, at, time.Duration(wait), false)
 		}
 		return nil
 	case <-ctx.Done():
@@ -559,46 +576,62 @@ func (l *Limiter) waitLong(ctx context.Context, n int, cost span, now int64) err
 }
 
 // notifyAdmit reports to the observer that a call of n tokens, with context
-// ctx, went at the time at after waiting for them.
-func (l *Limiter) notifyAdmit(ctx context.Context, n int, at int64, waited time.Duration) {
-	observe.Call(l.obs.Admit, resilience.Event{
+// ctx, went at the time at after waiting for them; or, for shadow, that it
+// went at once but would have waited.
+func (l *Limiter) notifyAdmit(cf *settings, ctx context.Context, n int, at int64, waited time.Duration, shadow bool) {
+	observe.Call(cf.obs.Admit, resilience.Event{
 		Type:    resilience.EventAdmit,
 		Kind:    resilience.KindRateLimit,
-		Policy:  l.name,
+		Policy:  cf.name,
 		Context: ctx,
 		Time:    l.clock.Time(at),
 		Delay:   waited,
 		Cost:    n,
+		Shadow:  shadow,
 	})
 }
 
 // reject counts and returns the rejection, at now, of a call of n tokens
-// whose tokens would come after wait, and reports it to the observer.
-func (l *Limiter) reject(ctx context.Context, r Reason, n int, now, wait int64) error {
-	err := l.limited(r, n)
-	l.rejected.Add(1)
-	if l.obs != nil && l.obs.Reject != nil {
-		observe.Call(l.obs.Reject, resilience.Event{
+// whose tokens would come after wait, and reports it to the observer; in
+// shadow mode, it counts and reports it, and returns nil: the call goes,
+// without spending tokens, as the limiter would not have let it spend any.
+func (l *Limiter) reject(cf *settings, ctx context.Context, r Reason, n int, now, wait int64) error {
+	err := l.limited(cf, r, n)
+	if cf.shadow {
+		l.shadowed.Add(1)
+	} else {
+		l.rejected.Add(1)
+	}
+	if cf.obs != nil && cf.obs.Reject != nil {
+		observe.Call(cf.obs.Reject, resilience.Event{
 			Type:    resilience.EventReject,
 			Kind:    resilience.KindRateLimit,
-			Policy:  l.name,
+			Policy:  cf.name,
 			Context: ctx,
 			Time:    l.clock.Time(now),
 			Err:     err,
 			Delay:   time.Duration(wait),
 			Reason:  r.String(),
 			Cost:    n,
+			Shadow:  cf.shadow,
 		})
+	}
+	if cf.shadow {
+		if cf.obs != nil && cf.obs.Admit != nil {
+			l.notifyAdmit(cf, ctx, n, now, 0, true)
+		}
+		return nil
 	}
 	return err
 }
 
-// limited returns the limiter's Error for reason r and cost n: for
-// cost one, the one made by New; for another, the one kept in the slot for
-// n if it is n's, or else a new one, which takes the slot.
-func (l *Limiter) limited(r Reason, n int) *Error {
+// limited returns the limiter's Error for reason r and cost n under the
+// settings cf: for cost one, the one made with cf; for another, the one
+// kept in the slot for n if it is n's, or else a new one, which takes the
+// slot.
+func (l *Limiter) limited(cf *settings, r Reason, n int) *Error {
 	if n == 1 {
-		return &l.limitedBy[r]
+		return &cf.limitedBy[r]
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -606,31 +639,35 @@ func (l *Limiter) limited(r Reason, n int) *Error {
 		l.kept = new([numReasons][keptCosts]*Error)
 	}
 	slot := &l.kept[r][n%keptCosts]
-	if e := *slot; e != nil && e.Cost == n {
+	if e := *slot; e != nil && e.Cost == n && e.Name == cf.name && e.MaxWait == time.Duration(cf.maxWait) {
 		return e
 	}
-	e := l.newLimited(r, n)
+	e := newLimited(l, cf, r, n)
 	*slot = &e
 	return &e
 }
 
-func (l *Limiter) newLimited(r Reason, n int) Error {
-	return Error{Name: l.name, Reason: r, Cost: n, MaxWait: time.Duration(l.maxWait), l: l}
+func newLimited(l *Limiter, cf *settings, r Reason, n int) Error {
+	return Error{Name: cf.name, Reason: r, Cost: n, MaxWait: time.Duration(cf.maxWait), l: l}
 }
 
 // abandoned returns the error for a wait that ctx ended.
 func (l *Limiter) abandoned(ctx context.Context) error {
-	return &abandonedError{name: l.name, cause: context.Cause(ctx)}
+	return &abandonedError{name: l.cf.Load().name, cause: context.Cause(ctx)}
 }
 
 // delay returns how long from now until the bucket would hold n tokens.
 func (l *Limiter) delay(now int64, n int) time.Duration {
-	if n <= 0 || !l.validCost(n) {
+	if n <= 0 {
 		return 0
 	}
-	cost := l.cost(n)
 	l.mu.Lock()
-	_, at := l.decideLocked(now, cost)
+	cf := l.cf.Load()
+	if !cf.validCost(n) {
+		l.mu.Unlock()
+		return 0
+	}
+	_, at := l.decideLocked(cf, now, cf.cost(n))
 	l.mu.Unlock()
 	return time.Duration(at - now)
 }
@@ -654,15 +691,15 @@ func (l *Limiter) TokensAt(now time.Time) float64 {
 
 func (l *Limiter) tokens(now int64) float64 {
 	l.mu.Lock()
-	tat := l.tat
+	tat, cf := l.tat, l.cf.Load()
 	l.mu.Unlock()
 	if tat.less(span{ns: now}) {
-		return float64(l.burst)
+		return float64(cf.burst)
 	}
 	// tau - (tat - now) nanoseconds of refill, at den/num tokens per
 	// nanosecond.
-	left := l.tau.sub(tat.sub(span{ns: now}, l.den), l.den)
-	return left.float(l.den) * float64(l.den) / float64(l.num)
+	left := cf.tau.sub(tat.sub(span{ns: now}, cf.den), cf.den)
+	return left.float(cf.den) * float64(cf.den) / float64(cf.num)
 }
 
 // Snapshot is a limiter's state at one moment, for metrics, from
@@ -684,6 +721,11 @@ type Snapshot struct {
 	// Rejected counts the calls that Wait, Enter, Do and Run rejected since
 	// New.
 	Rejected uint64
+	// Shadow says the limiter is in shadow mode, and ShadowRejected counts
+	// the calls that it would have rejected in shadow mode since New, and
+	// let go without spending tokens.
+	Shadow         bool
+	ShadowRejected uint64
 }
 
 // Snapshot returns the limiter's state now.
@@ -704,14 +746,16 @@ func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
 
 func (l *Limiter) snapshot(now int64) Snapshot {
 	l.mu.Lock()
-	admitted := l.admitted
+	admitted, cf := l.admitted, l.cf.Load()
 	l.mu.Unlock()
 	return Snapshot{
-		Name:     l.name,
-		Burst:    l.burst,
-		Tokens:   l.tokens(now),
-		Waiting:  int(l.waiting.Load()),
-		Admitted: admitted,
-		Rejected: l.rejected.Load(),
+		Name:           cf.name,
+		Burst:          cf.burst,
+		Tokens:         l.tokens(now),
+		Waiting:        int(l.waiting.Load()),
+		Admitted:       admitted,
+		Rejected:       l.rejected.Load(),
+		Shadow:         cf.shadow,
+		ShadowRejected: l.shadowed.Load(),
 	}
 }

@@ -20,6 +20,9 @@ import (
 // leaves at its zero value; what follows says why.
 const notSimulated = "not simulated: "
 
+// shadowMode says why no Config's Shadow field is simulated.
+const shadowMode = "a simulation shows what a policy does when it is on, and how the others fare with it; shadow mode, which lets every call through, is for watching a real policy before turning it on"
+
 // Where the fields that the simulator sets itself come from.
 const (
 	fromSeed   = "the client's seed"
@@ -66,6 +69,7 @@ var configFields = []struct {
 		"MinPerSecond": "Budget.MinPerSecond",
 		"Window":       "Budget.Window",
 		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Shadow":       notSimulated + shadowMode,
 	}},
 	{reflect.TypeFor[breaker.Config](), func(c *configs) any { return c.breaker }, map[string]string{
 		"Name":               "Name",
@@ -82,6 +86,7 @@ var configFields = []struct {
 		"Seed":               fromSeed,
 		"Classifier":         notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
 		"Observer":           notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Shadow":             notSimulated + shadowMode,
 	}},
 	{reflect.TypeFor[throttle.Config](), func(c *configs) any { return c.throttle }, map[string]string{
 		"Name":                 "Name",
@@ -92,6 +97,7 @@ var configFields = []struct {
 		"Seed":                 fromSeed,
 		"Classifier":           notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
 		"Observer":             notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Shadow":               notSimulated + shadowMode,
 	}},
 	{reflect.TypeFor[hedge.Config](), func(c *configs) any { return c.hedge }, map[string]string{
 		"Name":         "Name",

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"strconv"
@@ -103,8 +104,15 @@ type Config struct {
 	// Enter draw to decide, so that a simulation that makes the same calls in
 	// the same order gets the same rejections. Zero draws from
 	// math/rand/v2's generator. AllowAt takes its random number as an
-	// argument and draws none.
+	// argument and draws none. Only New reads it: Reconfigure keeps the
+	// throttle's random numbers going.
 	Seed uint64
+
+	// Shadow, if set, makes the throttle decide and report as usual but
+	// admit every call: see the package documentation's "Shadow mode". A
+	// change of Shadow through [Throttle.Reconfigure] takes effect with the
+	// next call.
+	Shadow bool
 }
 
 // validate reports the first nonsense in c.
@@ -123,3 +131,51 @@ func (c *Config) validate() error {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// settings is a Config as the throttle uses it, defaults filled in: made by
+// New and by Reconfigure, then read-only.
+type settings struct {
+	cfg         Config // as given
+	name        string
+	k           float64
+	minRequests uint64
+	maxP        float64
+	window      time.Duration
+	classify    resilience.Classifier
+	obs         *resilience.Observer
+	shadow      bool
+	errs        []Error
+}
+
+// newSettings returns the settings of a valid cfg.
+func newSettings(cfg Config) *settings {
+	s := &settings{
+		cfg:         cfg,
+		name:        cfg.Name,
+		k:           cmp.Or(cfg.K, DefaultK),
+		minRequests: uint64(max(cmp.Or(cfg.MinRequests, DefaultMinRequests), 0)), // negative: off
+		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
+		window:      cmp.Or(cfg.Window, DefaultWindow),
+		classify:    cfg.Classifier,
+		obs:         cfg.Observer,
+		shadow:      cfg.Shadow,
+		errs:        newErrors(cfg.Name),
+	}
+	if s.classify == nil {
+		s.classify = resilience.Classify
+	}
+	return s
+}
+
+// WithDefaults returns c with each zero field that has a default set to it:
+// the values a throttle made from c uses. MinRequests stays negative if it
+// is turned off; MaxRejectProbability and Seed stay zero.
+func (c Config) WithDefaults() Config {
+	c.K = cmp.Or(c.K, DefaultK)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.MinRequests = cmp.Or(c.MinRequests, DefaultMinRequests)
+	if c.Classifier == nil {
+		c.Classifier = resilience.Classify
+	}
+	return c
+}

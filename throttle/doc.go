@@ -47,6 +47,28 @@
 // [Throttle.Snapshot] gives its counts for metrics without events. An
 // admitted call that succeeds, and a rejection, allocate nothing.
 //
+// # Steering a throttle live
+//
+// [Throttle.Reconfigure] (and [Throttle.ReconfigureAt]) changes K, the
+// window, MinRequests or the cap of a running throttle: it validates the
+// new Config as New does, changes nothing if it is invalid, and otherwise
+// keeps the window's requests and accepts, to which the new formula
+// applies at once. [Throttle.Config] returns the Config in use, as given;
+// its WithDefaults method fills in the defaults.
+//
+// # Shadow mode
+//
+// A throttle whose Config has Shadow set computes its probability and
+// draws as usual, but admits every call. A call it would have rejected
+// comes as a Reject event with Shadow set, with the probability it would
+// have been refused at, and counts in Snapshot.ShadowRejected, not in
+// Snapshot.Rejected; it then runs, and its outcome counts as its request,
+// accepted or not, as every admitted call's does. (A real rejection counts
+// as a request that was not accepted instead; in shadow the window holds
+// the traffic that reached the backend, so the probability is the
+// formula's for that traffic.) Turning Shadow off with Reconfigure makes
+// the next draw below the probability a rejection.
+//
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose
 // default can be turned off — the field's doc says so — a negative value

@@ -1,7 +1,6 @@
 package throttle
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -32,15 +31,11 @@ const (
 // resilience.Guard; [Do] and [Run] are what most callers want, and
 // [Throttle.Allow] is the two-step alternative.
 type Throttle struct {
-	// Set by New, then read-only.
-	name        string
-	k           float64
-	minRequests uint64
-	maxP        float64
-	classify    resilience.Classifier
-	obs         *resilience.Observer
-	clock       *clock.Clock
-	errs        []Error
+	clock *clock.Clock // set by New, then read-only
+
+	// cf is what the Config says, as the throttle uses it: replaced whole,
+	// under mu, by Reconfigure, and read with one atomic load.
+	cf atomic.Pointer[settings]
 
 	// zeroUntil is, if the probability was 0 when last looked at, the end of
 	// the window's bucket that held the time it was looked at; MinInt64 if
@@ -55,6 +50,7 @@ type Throttle struct {
 	win      *window.Window
 	rng      *rand.Rand // nil: draw from math/rand/v2's generator
 	rejected uint64
+	shadowed uint64 // calls a shadow throttle would have rejected
 
 	marks once.Pool // tell a permit's first report from later ones
 }
@@ -66,20 +62,12 @@ func New(cfg Config) (*Throttle, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cf := newSettings(cfg)
 	t := &Throttle{
-		name:        cfg.Name,
-		k:           cmp.Or(cfg.K, DefaultK),
-		minRequests: uint64(max(cmp.Or(cfg.MinRequests, DefaultMinRequests), 0)), // negative: off
-		maxP:        cmp.Or(cfg.MaxRejectProbability, 1),
-		classify:    cfg.Classifier,
-		obs:         cfg.Observer,
-		clock:       clock.New(),
-		win:         window.New(cmp.Or(cfg.Window, DefaultWindow)),
-		errs:        newErrors(cfg.Name),
+		clock: clock.New(),
+		win:   window.New(cf.window),
 	}
-	if t.classify == nil {
-		t.classify = resilience.Classify
-	}
+	t.cf.Store(cf)
 	t.zeroUntil.Store(math.MinInt64)
 	if cfg.Seed != 0 {
 		t.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
@@ -102,7 +90,7 @@ func (t *Throttle) Name() string {
 	if t == nil {
 		return ""
 	}
-	return t.name
+	return t.cf.Load().name
 }
 
 // Permit is the throttle's permission for one call, from [Throttle.Allow].
@@ -223,7 +211,7 @@ func (t *Throttle) classOf(o resilience.Outcome) resilience.Class {
 	case o.Err == nil:
 		return resilience.ClassSuccess
 	}
-	return t.classify(o.Err)
+	return t.cf.Load().classify(o.Err)
 }
 
 // enter decides on a call now, drawing the random number; ctx is the call's
@@ -254,24 +242,34 @@ func (t *Throttle) decide(ctx context.Context, now int64, u float64, draw bool) 
 		t.mu.Unlock()
 		return nil
 	}
-	t.countLocked(now, false)
-	t.rejected++
+	cf := t.cf.Load()
+	if cf.shadow {
+		// The call runs, and its outcome counts as the request.
+		t.shadowed++
+	} else {
+		t.countLocked(now, false)
+		t.rejected++
+	}
 	t.mu.Unlock()
-	err := errorFor(t.errs, p)
-	if t.obs != nil && t.obs.Reject != nil {
+	err := errorFor(cf.errs, p)
+	if cf.obs != nil && cf.obs.Reject != nil {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		observe.Call(t.obs.Reject, resilience.Event{
+		observe.Call(cf.obs.Reject, resilience.Event{
 			Type:        resilience.EventReject,
 			Kind:        resilience.KindThrottle,
-			Policy:      t.name,
+			Policy:      cf.name,
 			Context:     ctx,
 			Time:        t.clock.Time(now),
 			Err:         err,
 			Reason:      "throttled",
 			Probability: p,
+			Shadow:      cf.shadow,
 		})
+	}
+	if cf.shadow {
+		return nil
 	}
 	return err
 }
@@ -319,7 +317,7 @@ func (t *Throttle) countLocked(now int64, accepted bool) {
 // from 0.
 func (t *Throttle) probabilityLocked(now int64) float64 {
 	tot := t.win.Totals(now)
-	p, balanced := t.formula(tot[requests], tot[accepts])
+	p, balanced := t.cf.Load().formula(tot[requests], tot[accepts])
 	until := int64(math.MinInt64)
 	if balanced {
 		until = t.win.NewestEnd()
@@ -335,16 +333,16 @@ func (t *Throttle) probabilityLocked(now int64) float64 {
 // requests − K·accepts ≤ 0, so that the probability is 0 and more accepts
 // keep it there; below MinRequests, p is 0 but an accept may raise it by
 // reaching the minimum.
-func (t *Throttle) formula(req, acc uint64) (p float64, balanced bool) {
+func (cf *settings) formula(req, acc uint64) (p float64, balanced bool) {
 	r := float64(req)
-	p = (r - t.k*float64(acc)) / (r + 1)
+	p = (r - cf.k*float64(acc)) / (r + 1)
 	if !(p > 0) {
 		return 0, true
 	}
-	if req < t.minRequests {
+	if req < cf.minRequests {
 		return 0, false
 	}
-	return min(p, t.maxP), false
+	return min(p, cf.maxP), false
 }
 
 // Probability returns the probability that the throttle rejects a call now:
@@ -382,6 +380,11 @@ type Snapshot struct {
 	Probability float64
 	// Rejected counts the local rejections since New.
 	Rejected uint64
+	// Shadow says the throttle is in shadow mode, and ShadowRejected counts
+	// the calls it would have rejected in shadow mode since New, and
+	// admitted.
+	Shadow         bool
+	ShadowRejected uint64
 }
 
 // Snapshot returns the throttle's counts now.
@@ -402,11 +405,14 @@ func (t *Throttle) SnapshotAt(now time.Time) Snapshot {
 	defer t.mu.Unlock()
 	p := t.probabilityLocked(n)
 	tot := t.win.Totals(n)
+	cf := t.cf.Load()
 	return Snapshot{
-		Name:        t.name,
-		Requests:    int(tot[requests]),
-		Accepts:     int(tot[accepts]),
-		Probability: p,
-		Rejected:    t.rejected,
+		Name:           cf.name,
+		Requests:       int(tot[requests]),
+		Accepts:        int(tot[accepts]),
+		Probability:    p,
+		Rejected:       t.rejected,
+		Shadow:         cf.shadow,
+		ShadowRejected: t.shadowed,
 	}
 }
