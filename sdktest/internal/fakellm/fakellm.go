@@ -18,6 +18,7 @@ import (
 const (
 	OpenAIPath    = "/v1/chat/completions" // openai-go with option.WithBaseURL(url + "/v1/")
 	AnthropicPath = "/v1/messages"         // anthropic-sdk-go with option.WithBaseURL(url)
+	ModelsPath    = "/v1/models"           // GET: the OpenAI-style list of models
 )
 
 // Step is what a Provider does with one request.
@@ -45,10 +46,16 @@ type Request struct {
 // answers every request at once; Script queues steps for the next requests.
 // Safe for concurrent use.
 type Provider struct {
-	// Name is put in the answers' text: "<Name> says: <prompt>".
+	// Name is put in the answers' text: "<Name> says: <prompt>", and in
+	// the models listed: "<name>-large" and "<name>-small", in lower case.
 	Name string
 
+	// SlowListings is how many of the first GET ModelsPath requests hang
+	// until the client gives up on them: a slow replica.
+	SlowListings int
+
 	mu       sync.Mutex
+	listings int // GET ModelsPath requests received
 	script   []Step
 	fallback *Step // once the script is spent, if set; else a success
 	requests []Request
@@ -75,6 +82,32 @@ func (p *Provider) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Request(nil), p.requests...)
+}
+
+// Listings returns how many GET ModelsPath requests the provider received.
+func (p *Provider) Listings() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.listings
+}
+
+// list answers a GET ModelsPath, after hanging if it is one of the first
+// SlowListings.
+func (p *Provider) list(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.listings++
+	slow := p.listings <= p.SlowListings
+	p.mu.Unlock()
+	if slow {
+		<-r.Context().Done()
+		return
+	}
+	name := strings.ToLower(p.Name)
+	var data []any
+	for _, m := range []string{name + "-large", name + "-small"} {
+		data = append(data, map[string]any{"id": m, "object": "model", "created": 1, "owned_by": name})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
 // next records req and returns the step that answers it.
@@ -127,8 +160,13 @@ func (b *body) prompt() string {
 }
 
 // ServeHTTP answers a chat completion (OpenAIPath) or a message
-// (AnthropicPath) as the script says; any other path is not found.
+// (AnthropicPath) as the script says, and lists models (ModelsPath); any
+// other path is not found.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ModelsPath && r.Method == http.MethodGet {
+		p.list(w, r)
+		return
+	}
 	anthropic := r.URL.Path == AnthropicPath
 	if !anthropic && r.URL.Path != OpenAIPath || r.Method != http.MethodPost {
 		http.NotFound(w, r)

@@ -10,9 +10,11 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// TestMultiLLM runs the program against its two loopback providers and
-// checks the counts: every call is answered, A answers until it goes down,
-// its breaker then opens and stops A's traffic, and B answers the rest.
+// TestMultiLLM runs the program against its two loopback providers, through
+// the real client libraries, and checks the counts: every call is answered,
+// A answers until it goes down, its breaker then opens and stops A's
+// traffic, and B answers the rest; no library retries on top of a
+// transport.
 func TestMultiLLM(t *testing.T) {
 	for _, sc := range []scenario{
 		defaultScenario,
@@ -68,6 +70,9 @@ func TestMultiLLM(t *testing.T) {
 		}
 		if sc.listings == 0 && (r.hedges != 0 || r.listingRequests != 0) {
 			t.Errorf("%+v: %d hedges, %d models requests without listings", sc, r.hedges, r.listingRequests)
+		}
+		if r.stacked != 0 {
+			t.Errorf("%+v: %d stacked-retries events; want none, with the libraries' retries off", sc, r.stacked)
 		}
 		if !strings.Contains(text, "summary:") {
 			t.Errorf("no summary:\n%s", text)
