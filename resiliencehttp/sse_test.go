@@ -225,3 +225,44 @@ func TestStackedRetriesObservedOnce(t *testing.T) {
 		t.Fatalf("%v allocations per first request, %d events; want 0 and still 1", n, len(events))
 	}
 }
+
+// Keeping a response's outcome for the breaker until its body ends costs
+// one small allocation for a response with a body, and none for one
+// without; without a breaker, nothing.
+func TestBodyOutcomeCost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		breaker *breaker.Config
+		body    bool
+		want    float64
+	}{
+		{"breaker, body", &breaker.Config{}, true, 1},
+		{"breaker, no body", &breaker.Config{}, false, 0},
+		{"no breaker, body", nil, true, 0},
+	} {
+		body := io.NopCloser(strings.NewReader(""))
+		resp := &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}}
+		base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+			resp.Body = http.NoBody // the transport may have wrapped the last one's
+			if tc.body {
+				resp.Body = body
+			}
+			return resp, nil
+		})
+		rt, err := resiliencehttp.NewTransport(base, resiliencehttp.Config{Breaker: tc.breaker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/", nil)
+		n := testing.AllocsPerRun(1000, func() { // its warm-up run makes the host's breaker
+			got, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Body.Close()
+		})
+		if n != tc.want {
+			t.Errorf("%s: %v allocations per request; want %v", tc.name, n, tc.want)
+		}
+	}
+}
