@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The paths a Provider serves, below its base URL.
@@ -54,8 +56,19 @@ type Provider struct {
 	// until the client gives up on them: a slow replica.
 	SlowListings int
 
+	// Quota, if set, is a quota of completion requests that the provider
+	// enforces and reports in every completion's answer, as the provider
+	// does: OpenAI's x-ratelimit-*-requests headers on OpenAIPath,
+	// Anthropic's anthropic-ratelimit-requests-* on AnthropicPath. A
+	// request over it is answered 429 with Retry-After, before the script
+	// is consulted.
+	Quota *Quota
+
 	mu       sync.Mutex
-	listings int // GET ModelsPath requests received
+	window   time.Time // the start of the quota's current window
+	used     int       // requests counted in the window
+	refused  int       // requests refused for the quota
+	listings int       // GET ModelsPath requests received
 	script   []Step
 	fallback *Step // once the script is spent, if set; else a success
 	requests []Request
@@ -82,6 +95,56 @@ func (p *Provider) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Request(nil), p.requests...)
+}
+
+// Quota is a number of requests per window of time, the window starting at
+// the first request and then at each reset.
+type Quota struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Refused returns how many requests the provider refused for its quota.
+func (p *Provider) Refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
+}
+
+// admit counts a request against the quota and sets the quota's headers
+// on w; it reports whether the request is within the quota.
+func (p *Provider) admit(w http.ResponseWriter, anthropic bool) bool {
+	if p.Quota == nil {
+		return true
+	}
+	p.mu.Lock()
+	now := time.Now()
+	if p.window.IsZero() || !now.Before(p.window.Add(p.Quota.Window)) {
+		p.window, p.used = now, 0
+	}
+	ok := p.used < p.Quota.Requests
+	if ok {
+		p.used++
+	} else {
+		p.refused++
+	}
+	remaining := p.Quota.Requests - p.used
+	reset := p.window.Add(p.Quota.Window)
+	p.mu.Unlock()
+	h := w.Header()
+	if anthropic {
+		h.Set("Anthropic-Ratelimit-Requests-Limit", strconv.Itoa(p.Quota.Requests))
+		h.Set("Anthropic-Ratelimit-Requests-Remaining", strconv.Itoa(remaining))
+		h.Set("Anthropic-Ratelimit-Requests-Reset", reset.UTC().Format(time.RFC3339))
+	} else {
+		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(p.Quota.Requests))
+		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
+		h.Set("X-Ratelimit-Reset-Requests", reset.Sub(now).String())
+	}
+	if !ok {
+		h.Set("Retry-After", strconv.Itoa(int((reset.Sub(now)+time.Second-1)/time.Second)))
+	}
+	return ok
 }
 
 // Listings returns how many GET ModelsPath requests the provider received.
@@ -176,6 +239,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	if err := json.Unmarshal(raw, &b); err != nil {
 		writeError(w, anthropic, http.StatusBadRequest, "invalid_request_error", "body: "+err.Error())
+		return
+	}
+	if !p.admit(w, anthropic) {
+		writeError(w, anthropic, http.StatusTooManyRequests, "rate_limit_error", "Rate limit reached for requests")
 		return
 	}
 	s := p.next(Request{Path: r.URL.Path, Header: r.Header.Clone(), Stream: b.Stream, Prompt: b.prompt()})
