@@ -152,11 +152,11 @@ const (
 	sdkRetriesOn  sdkRetries = true
 )
 
-// newOpenAI returns an openai-go client over rt, at the fake.
-func newOpenAI(rt http.RoundTripper, retries sdkRetries) openai.Client {
+// newOpenAI returns an openai-go client over rt, at the fake at url.
+func newOpenAI(rt http.RoundTripper, url string, retries sdkRetries) openai.Client {
 	opts := []option.RequestOption{
 		option.WithHTTPClient(&http.Client{Transport: rt}),
-		option.WithBaseURL(fakeURL + "/v1/"),
+		option.WithBaseURL(url + "/v1/"),
 		option.WithAPIKey("test-key"),
 	}
 	if !retries {
@@ -165,11 +165,12 @@ func newOpenAI(rt http.RoundTripper, retries sdkRetries) openai.Client {
 	return openai.NewClient(opts...)
 }
 
-// newAnthropic returns an anthropic-sdk-go client over rt, at the fake.
-func newAnthropic(rt http.RoundTripper, retries sdkRetries) anthropic.Client {
+// newAnthropic returns an anthropic-sdk-go client over rt, at the fake at
+// url.
+func newAnthropic(rt http.RoundTripper, url string, retries sdkRetries) anthropic.Client {
 	opts := []aoption.RequestOption{
 		aoption.WithHTTPClient(&http.Client{Transport: rt}),
-		aoption.WithBaseURL(fakeURL),
+		aoption.WithBaseURL(url),
 		aoption.WithAPIKey("test-key"),
 	}
 	if !retries {
@@ -183,16 +184,21 @@ type sdk struct {
 	name string
 	// complete makes one completion and returns its text.
 	complete func(ctx context.Context, rt http.RoundTripper, retries sdkRetries, prompt string) (string, error)
-	// stream makes one streamed completion, and returns the text of its
-	// deltas and the stream's error.
-	stream func(ctx context.Context, rt http.RoundTripper, prompt string) (string, error)
+	// streamAt makes one streamed completion at the fake at url, and
+	// returns the text of its deltas and the stream's error.
+	streamAt func(ctx context.Context, rt http.RoundTripper, url, prompt string) (string, error)
+}
+
+// stream makes one streamed completion at the in-memory fake.
+func (s sdk) stream(ctx context.Context, rt http.RoundTripper, prompt string) (string, error) {
+	return s.streamAt(ctx, rt, fakeURL, prompt)
 }
 
 var sdks = []sdk{
 	{
 		name: "openai-go",
 		complete: func(ctx context.Context, rt http.RoundTripper, retries sdkRetries, prompt string) (string, error) {
-			c := newOpenAI(rt, retries)
+			c := newOpenAI(rt, fakeURL, retries)
 			res, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
 				Model:    openai.ChatModelGPT4oMini,
 				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
@@ -202,8 +208,8 @@ var sdks = []sdk{
 			}
 			return res.Choices[0].Message.Content, nil
 		},
-		stream: func(ctx context.Context, rt http.RoundTripper, prompt string) (string, error) {
-			c := newOpenAI(rt, sdkRetriesOff)
+		streamAt: func(ctx context.Context, rt http.RoundTripper, url, prompt string) (string, error) {
+			c := newOpenAI(rt, url, sdkRetriesOff)
 			s := c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
 				Model:    openai.ChatModelGPT4oMini,
 				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
@@ -221,7 +227,7 @@ var sdks = []sdk{
 	{
 		name: "anthropic-sdk-go",
 		complete: func(ctx context.Context, rt http.RoundTripper, retries sdkRetries, prompt string) (string, error) {
-			c := newAnthropic(rt, retries)
+			c := newAnthropic(rt, fakeURL, retries)
 			res, err := c.Messages.New(ctx, anthropic.MessageNewParams{
 				Model:     "claude-test",
 				MaxTokens: 64,
@@ -236,8 +242,8 @@ var sdks = []sdk{
 			}
 			return text, nil
 		},
-		stream: func(ctx context.Context, rt http.RoundTripper, prompt string) (string, error) {
-			c := newAnthropic(rt, sdkRetriesOff)
+		streamAt: func(ctx context.Context, rt http.RoundTripper, url, prompt string) (string, error) {
+			c := newAnthropic(rt, url, sdkRetriesOff)
 			s := c.Messages.NewStreaming(ctx, anthropic.MessageNewParams{
 				Model:     "claude-test",
 				MaxTokens: 64,

@@ -41,8 +41,8 @@ func TestQuotaWithoutPacingBursts(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fake := &fakellm.Provider{Name: "fake", Quota: &fakellm.Quota{Requests: 4, Window: time.Second}}
-				var log events
-				rt := newTransport(t, serve(t, fake, false), transportConfig(&log))
+				var seen events
+				rt := newTransport(t, serve(t, fake, false), transportConfig(&seen))
 				start := time.Now()
 				if failed := quotaCalls(t, s, rt, 10); failed != 0 {
 					t.Fatalf("%d calls failed; want none", failed)

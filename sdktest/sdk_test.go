@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -55,8 +58,8 @@ func TestTransientFailuresRetriedUnderTheSDK(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					fake := &fakellm.Provider{Name: "fake"}
 					fake.Script(c.step)
-					var log events
-					rt := newTransport(t, serve(t, fake, false), transportConfig(&log))
+					var seen events
+					rt := newTransport(t, serve(t, fake, false), transportConfig(&seen))
 					start := time.Now()
 					text, err := s.complete(context.Background(), rt, sdkRetriesOff, "hello there")
 					took := time.Since(start)
@@ -69,7 +72,7 @@ func TestTransientFailuresRetriedUnderTheSDK(t *testing.T) {
 					if got := retryCounts(fake); !slices.Equal(got, []string{"0", "0"}) {
 						t.Errorf("the provider saw requests with %s %q; want two, both \"0\"", resiliencehttp.StackedRetryHeader, got)
 					}
-					if n := len(log.of(resilience.EventStackedRetries)); n != 0 {
+					if n := len(seen.of(resilience.EventStackedRetries)); n != 0 {
 						t.Errorf("%d stacked-retries events with the SDK's retries off; want 0", n)
 					}
 				})
@@ -86,8 +89,8 @@ func TestRetriesRunOutWithTheProvidersError(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fake := &fakellm.Provider{Name: "fake"}
 				fake.Then(fakellm.Step{Status: 529})
-				var log events
-				rt := newTransport(t, serve(t, fake, false), transportConfig(&log))
+				var seen events
+				rt := newTransport(t, serve(t, fake, false), transportConfig(&seen))
 				_, err := s.complete(context.Background(), rt, sdkRetriesOff, "hi")
 				if statusOf(err) != 529 || len(fake.Requests()) != 4 {
 					t.Fatalf("completion: %v after %d requests; want the SDK's 529 error after 4", err, len(fake.Requests()))
@@ -107,8 +110,8 @@ func TestStackedRetriesAreObservedOnce(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fake := &fakellm.Provider{Name: "fake"}
 				fake.Then(fakellm.Step{Status: 503})
-				var log events
-				rt := newTransport(t, serve(t, fake, false), transportConfig(&log))
+				var seen events
+				rt := newTransport(t, serve(t, fake, false), transportConfig(&seen))
 				for call := 1; call <= 2; call++ {
 					_, err := s.complete(context.Background(), rt, sdkRetriesOn, "hi")
 					if statusOf(err) != 503 {
@@ -122,7 +125,7 @@ func TestStackedRetriesAreObservedOnce(t *testing.T) {
 				if got := retryCounts(fake)[:12]; !slices.Equal(got, want) {
 					t.Errorf("retry counts %q; want %q", got, want)
 				}
-				ev := log.of(resilience.EventStackedRetries)
+				ev := seen.of(resilience.EventStackedRetries)
 				if len(ev) != 1 {
 					t.Fatalf("%d stacked-retries events for 2 calls with stacked retries; want 1", len(ev))
 				}
@@ -144,8 +147,8 @@ func TestOpenBreakerRejectsAtOnce(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fake := &fakellm.Provider{Name: "fake"}
 				fake.Then(fakellm.Step{Status: 503})
-				var log events
-				cfg := transportConfig(&log)
+				var seen events
+				cfg := transportConfig(&seen)
 				cfg.Breaker = &breaker.Config{FailureThreshold: 4, RecoveryTimeout: time.Hour}
 				rt := newTransport(t, serve(t, fake, false), cfg)
 				if _, err := s.complete(context.Background(), rt, sdkRetriesOff, "hi"); statusOf(err) != 503 {
@@ -166,7 +169,7 @@ func TestOpenBreakerRejectsAtOnce(t *testing.T) {
 					t.Fatalf("with the SDK's retries on: %v after %v and %d requests; want breaker.ErrOpen after the SDK's backoff",
 						err, took, len(fake.Requests()))
 				}
-				if n := len(log.of(resilience.EventStackedRetries)); n != 1 {
+				if n := len(seen.of(resilience.EventStackedRetries)); n != 1 {
 					t.Errorf("%d stacked-retries events; want 1, for the SDK's retries of the rejection", n)
 				}
 			})
@@ -175,55 +178,80 @@ func TestOpenBreakerRejectsAtOnce(t *testing.T) {
 }
 
 // A streamed completion that breaks midway, over HTTP/1.1 (the connection
-// closes before the last chunk) and HTTP/2 (the stream is reset): the
-// SDK's stream ends with an error, never a short answer taken for a whole
-// one; the request is not replayed once the stream has begun; and the
-// break counts as a failure for the provider's breaker. A stream that fails
-// before its first byte (a 503) is retried, and streams whole.
+// closes before the last chunk) and HTTP/2 (the stream is reset), on the
+// in-memory network and on real loopback servers (HTTP/2 over TLS there):
+// the SDK's stream ends with an error, never a short answer taken for a
+// whole one; the request is not replayed once the stream has begun; and
+// the break counts as a failure for the provider's breaker. A stream that
+// fails before its first byte (a 503) is retried, and streams whole.
 func TestBrokenStreamIsAnError(t *testing.T) {
 	for _, s := range sdks {
 		for _, h2 := range []bool{false, true} {
 			proto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
-			t.Run(s.name+"/"+proto, func(t *testing.T) {
+			t.Run(s.name+"/"+proto+"/in memory", func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					fake := &fakellm.Provider{Name: "fake"}
-					fake.Script(fakellm.Step{Status: 503}, fakellm.Step{}, fakellm.Step{BreakAfter: 2}, fakellm.Step{BreakAfter: 1})
-					var log events
-					cfg := transportConfig(&log)
-					cfg.Breaker = &breaker.Config{FailureThreshold: 2, RecoveryTimeout: time.Hour}
-					rt := newTransport(t, serve(t, fake, h2), cfg)
-					const prompt = "one two three four"
-					text, err := s.stream(context.Background(), rt, prompt)
-					if err != nil || text != "fake says: "+prompt {
-						t.Fatalf("stream after a 503: %q, %v; want the whole answer", text, err)
-					}
-					if n := len(fake.Requests()); n != 2 {
-						t.Fatalf("the provider saw %d requests; want 2: the 503 and its retry", n)
-					}
-					for i, want := range []string{"fake says: ", "fake "} {
-						text, err = s.stream(context.Background(), rt, prompt)
-						if err == nil || errors.Is(err, io.EOF) {
-							t.Fatalf("broken stream %d: %q, %v; want an error", i+1, text, err)
-						}
-						if text != want {
-							t.Errorf("broken stream %d delivered %q before its error; want %q, the deltas sent", i+1, text, want)
-						}
-						if n := len(fake.Requests()); n != 3+i {
-							t.Fatalf("the provider saw %d requests; want %d: a stream that began is not replayed", n, 3+i)
-						}
-						// The success before reset the count: the first break
-						// leaves the breaker (threshold 2) closed, the second
-						// opens it.
-						if st, want := rt.Breaker("llm.test").State(), []breaker.State{breaker.Closed, breaker.Open}[i]; st != want {
-							t.Fatalf("after broken stream %d the breaker is %v; want %v", i+1, st, want)
-						}
-					}
-					_, err = s.stream(context.Background(), rt, prompt)
-					if !errors.Is(err, breaker.ErrOpen) || len(fake.Requests()) != 4 {
-						t.Fatalf("next stream: %v; want breaker.ErrOpen and no request", err)
-					}
+					brokenStreams(t, s, fake, serve(t, fake, h2), fakeURL)
 				})
 			})
+			t.Run(s.name+"/"+proto+"/loopback", func(t *testing.T) {
+				fake := &fakellm.Provider{Name: "fake"}
+				srv := httptest.NewUnstartedServer(fake)
+				srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+				if h2 {
+					srv.EnableHTTP2 = true
+					srv.StartTLS()
+				} else {
+					srv.Start()
+				}
+				defer srv.Close()
+				base := srv.Client().Transport.(*http.Transport).Clone()
+				defer base.CloseIdleConnections()
+				brokenStreams(t, s, fake, base, srv.URL)
+			})
 		}
+	}
+}
+
+// brokenStreams runs TestBrokenStreamIsAnError's streams through s against
+// fake, which base reaches at url.
+func brokenStreams(t *testing.T, s sdk, fake *fakellm.Provider, base http.RoundTripper, url string) {
+	fake.Script(fakellm.Step{Status: 503}, fakellm.Step{}, fakellm.Step{BreakAfter: 2}, fakellm.Step{BreakAfter: 1})
+	var seen events
+	cfg := transportConfig(&seen)
+	cfg.Breaker = &breaker.Config{FailureThreshold: 2, RecoveryTimeout: time.Hour}
+	rt := newTransport(t, base, cfg)
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://")
+	const prompt = "one two three four"
+	text, err := s.streamAt(context.Background(), rt, url, prompt)
+	if err != nil || text != "fake says: "+prompt {
+		t.Fatalf("stream after a 503: %q, %v; want the whole answer", text, err)
+	}
+	if n := len(fake.Requests()); n != 2 {
+		t.Fatalf("the provider saw %d requests; want 2: the 503 and its retry", n)
+	}
+	for i, want := range []string{"fake says: ", "fake "} {
+		text, err = s.streamAt(context.Background(), rt, url, prompt)
+		if err == nil || errors.Is(err, io.EOF) {
+			t.Fatalf("broken stream %d: %q, %v; want an error", i+1, text, err)
+		}
+		if text != want {
+			t.Errorf("broken stream %d delivered %q before its error; want %q, the deltas sent", i+1, text, want)
+		}
+		if n := len(fake.Requests()); n != 3+i {
+			t.Fatalf("the provider saw %d requests; want %d: a stream that began is not replayed", n, 3+i)
+		}
+		// The success before reset the count: the first break leaves the
+		// breaker (threshold 2) closed, the second opens it.
+		if st, want := rt.Breaker(host).State(), []breaker.State{breaker.Closed, breaker.Open}[i]; st != want {
+			t.Fatalf("after broken stream %d the breaker is %v; want %v", i+1, st, want)
+		}
+	}
+	start := time.Now()
+	_, err = s.streamAt(context.Background(), rt, url, prompt)
+	// On the loopback servers, the wall clock: a bound far above the
+	// microseconds a rejection takes, far below any backoff.
+	if took := time.Since(start); !errors.Is(err, breaker.ErrOpen) || len(fake.Requests()) != 4 || took > 50*time.Millisecond {
+		t.Fatalf("next stream: %v after %v; want breaker.ErrOpen at once and no request", err, took)
 	}
 }
