@@ -135,7 +135,8 @@ type Event struct {
 	// hedge (Hedge, and a hedge's Reject), 1 for the first; the breaker's
 	// new state (StateChange: its generation, which grows by one with
 	// every change of state); a supervisor's dials (Connected: the dial's
-	// number in the outage; DialFailed: the failures in a row).
+	// number in the outage; DialFailed: the failures in a row); the client
+	// library's retry count (StackedRetries).
 	Attempt int
 
 	// Delay is a duration whose meaning depends on the Type: the wait
@@ -157,8 +158,10 @@ type Event struct {
 	// Reason says why: the retry.Reason a retry policy gave up for
 	// (GiveUp), such as "attempts exhausted"; the rejection's reason
 	// (Reject), such as "open", "queue full" or "wait too long"; the class
-	// of the failure that fell back (Fallback), such as "transient"; and
-	// "panicked" for an abandoned call that panicked (AbandonedReturn).
+	// of the failure that fell back (Fallback), such as "transient";
+	// "panicked" for an abandoned call that panicked (AbandonedReturn); and
+	// what showed a client library's own retry (StackedRetries), such as
+	// "X-Stainless-Retry-Count: 1".
 	Reason string
 
 	// Cost is the call's tokens, for a rate limiter's Admit and Reject, and
