@@ -15,7 +15,11 @@
 // RetryNonIdempotent is set. Midway through the run provider A goes down
 // (503): its first failures are retried and fall back to B, then its
 // breaker opens and the remaining calls go to B at once, without touching
-// A.
+// A. Provider B enforces a small quota of requests, which it reports in
+// Anthropic's anthropic-ratelimit-* headers, as A would in OpenAI's; each
+// transport paces its requests to what the answers report (Config.Pace),
+// so that the calls that fall back to B are spread over its quota rather
+// than refused with 429.
 //
 // Before the completions, the program lists provider A's models with hedged
 // calls of openai-go's Models.List (package hedge): a listing is read-only,
@@ -48,6 +52,7 @@ import (
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/fallback"
 	"github.com/netresilience/resilience/hedge"
+	"github.com/netresilience/resilience/pace"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/resiliencetest"
 	"github.com/netresilience/resilience/retry"
@@ -69,9 +74,13 @@ type scenario struct {
 	attempts  int // attempts per call, the first included
 	threshold int // failures in a row that open a provider's breaker
 	listings  int // hedged listings of provider A's models, made first
+	quotaB    int // provider B's quota: requests per 100ms
 }
 
-var defaultScenario = scenario{calls: 12, aHealthy: 4, attempts: 2, threshold: 3, listings: 3}
+// quotaWindow is the window of provider B's quota.
+const quotaWindow = 100 * time.Millisecond
+
+var defaultScenario = scenario{calls: 12, aHealthy: 4, attempts: 2, threshold: 3, listings: 3, quotaB: 3}
 
 // report counts what happened to the calls.
 type report struct {
@@ -79,6 +88,7 @@ type report struct {
 	aRejected        int // calls that fell back on a rejection by A's open breaker
 	aRequests        int // completion requests that reached provider A
 	bRequests        int // completion requests that reached provider B
+	bRefused         int // requests that provider B refused for its quota
 
 	listed          int // model listings that succeeded
 	hedges          int // hedged requests sent for them
@@ -97,7 +107,8 @@ func newTransport(name string, base http.RoundTripper, sc scenario, stacked *ato
 			FailureThreshold: sc.threshold,
 			RecoveryTimeout:  time.Minute, // longer than the run: A stays open
 		},
-		RetryNonIdempotent: true, // a completion POST is safe to repeat
+		RetryNonIdempotent: true,           // a completion POST is safe to repeat
+		Pace:               &pace.Config{}, // to the quota the answers report
 		Observer: &resilience.Observer{StackedRetries: func(e resilience.Event) {
 			stacked.Add(1)
 			fmt.Fprintf(os.Stderr, "multillm: %s's client library retries on top of the transport (%s): set option.WithMaxRetries(0)\n", name, e.Reason)
@@ -115,7 +126,7 @@ func run(w io.Writer, sc scenario) (report, error) {
 		fakeA.Script(fakellm.Step{})
 	}
 	fakeA.Then(fakellm.Step{Status: http.StatusServiceUnavailable})
-	fakeB := &fakellm.Provider{Name: "B"}
+	fakeB := &fakellm.Provider{Name: "B", Quota: &fakellm.Quota{Requests: sc.quotaB, Window: quotaWindow}}
 	srvA := resiliencetest.NewUnstartedServer()
 	srvA.Handler = fakeA
 	srvA.Start()
@@ -252,8 +263,10 @@ func run(w io.Writer, sc scenario) (report, error) {
 	t.stacked = int(stacked.Load())
 	fmt.Fprintf(w, "\nsummary: %d calls: %d answered by A, %d by B (%d without trying A: breaker open), %d failed\n",
 		sc.calls, t.byA, t.byB, t.aRejected, t.failed)
-	t.aRequests, t.bRequests = len(fakeA.Requests()), len(fakeB.Requests())
+	t.aRequests, t.bRequests, t.bRefused = len(fakeA.Requests()), len(fakeB.Requests()), fakeB.Refused()
 	fmt.Fprintf(w, "completion requests: A received %d, B received %d\n", t.aRequests, t.bRequests)
+	fmt.Fprintf(w, "B's quota of %d requests per %v: %d requests refused (the transport paced the calls to it)\n",
+		sc.quotaB, quotaWindow, t.bRefused)
 	fmt.Fprintf(w, "model listings: %d of %d, with %d hedged requests; A received %d models requests\n",
 		t.listed, sc.listings, t.hedges, t.listingRequests)
 	return t, nil

@@ -135,7 +135,7 @@ func (p *Provider) admit(w http.ResponseWriter, anthropic bool) bool {
 	if anthropic {
 		h.Set("Anthropic-Ratelimit-Requests-Limit", strconv.Itoa(p.Quota.Requests))
 		h.Set("Anthropic-Ratelimit-Requests-Remaining", strconv.Itoa(remaining))
-		h.Set("Anthropic-Ratelimit-Requests-Reset", reset.UTC().Format(time.RFC3339))
+		h.Set("Anthropic-Ratelimit-Requests-Reset", reset.UTC().Format(time.RFC3339Nano)) // RFC 3339, with the fraction a short window needs
 	} else {
 		h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(p.Quota.Requests))
 		h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(remaining))
