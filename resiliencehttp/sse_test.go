@@ -10,11 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/resiliencehttp"
+	"github.com/netresilience/resilience/retry"
 )
 
 // sseServer serves a stream of server-sent events, over HTTP/1.1 (chunked)
@@ -264,5 +266,72 @@ func TestBodyOutcomeCost(t *testing.T) {
 		if n != tc.want {
 			t.Errorf("%s: %v allocations per request; want %v", tc.name, n, tc.want)
 		}
+	}
+}
+
+// A half-open breaker's probe whose stream lasts longer than ProbeTimeout:
+// its permit is let go when the headers arrive, so the probe is not timed
+// out while it streams, and the stream's end decides: a whole stream closes
+// the breaker, a stream that breaks opens it again.
+func TestLongStreamAsAProbe(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want breaker.State
+	}{{"/whole", breaker.Closed}, {"/broken", breaker.Open}} {
+		t.Run(tc.path, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				base := serveInMemory(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/fail" {
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					}
+					w.Header().Set("Content-Type", "text/event-stream")
+					rc := http.NewResponseController(w)
+					io.WriteString(w, "data: one\n\n")
+					rc.Flush()
+					time.Sleep(5 * time.Second) // past ProbeTimeout
+					if r.URL.Path == "/broken" {
+						panic(http.ErrAbortHandler)
+					}
+					io.WriteString(w, "data: two\n\n")
+				}), false)
+				c, rt := newClient(t, base, resiliencehttp.Config{
+					Retry:   retry.Config{MaxAttempts: 1},
+					Breaker: &breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Second, ProbeTimeout: 2 * time.Second},
+				})
+				resp, err := c.Get("http://mem.test/fail")
+				if err != nil {
+					t.Fatal(err)
+				}
+				read(t, resp)
+				time.Sleep(time.Second)
+				if s := rt.Breaker("mem.test").State(); s != breaker.HalfOpen {
+					t.Fatalf("after the failure and the recovery timeout the breaker is %v; want half-open", s)
+				}
+				resp, err = c.Get("http://mem.test" + tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := make([]byte, len("data: one\n\n"))
+				if _, err := io.ReadFull(resp.Body, first); err != nil {
+					t.Fatal(err)
+				}
+				// While the probe streams, past its ProbeTimeout, another
+				// caller asks the breaker: the probe must not have been
+				// timed out.
+				time.Sleep(3 * time.Second)
+				if s := rt.Breaker("mem.test").State(); s != breaker.HalfOpen {
+					t.Fatalf("3s into the probe's stream (ProbeTimeout 2s) the breaker is %v; want half-open", s)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if broken := tc.path == "/broken"; broken != (err != nil) {
+					t.Fatalf("read %q, %v", b, err)
+				}
+				if s := rt.Breaker("mem.test").State(); s != tc.want {
+					t.Fatalf("after the probe's stream of 5s (ProbeTimeout 2s) the breaker is %v; want %v", s, tc.want)
+				}
+			})
+		})
 	}
 }

@@ -96,10 +96,12 @@ type Config struct {
 	// connection closed before the last chunk, an HTTP/2 stream reset) is a
 	// failure, the error the caller's Read returned — unless the request's
 	// context was canceled, which counts as neither. So such a call lasts,
-	// for the breaker's SlowCall and ProbeTimeout, until its body ends: for
-	// streams that last longer than a minute, set ProbeTimeout negative.
-	// Keeping the outcome until then costs a small allocation per response
-	// with a body.
+	// for the breaker's SlowCall, until its body ends. A half-open breaker's
+	// probe is let go when its headers arrive (breaker.Permit.Release), so
+	// that a long stream does not hold the breaker half-open nor outlast its
+	// ProbeTimeout, and its body's outcome is recorded when it ends
+	// (Breaker.Record). Keeping the outcome until then costs a small
+	// allocation per response with a body.
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
@@ -690,7 +692,16 @@ func (t *Transport) guarded(req, r *http.Request, br *breaker.Breaker, replay bo
 	if err == nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols &&
 		t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
 		// The outcome is the body's: a stream that breaks midway fails.
-		resp.Body = &outcomeBody{ReadCloser: resp.Body, permit: permit, req: req}
+		ob := &outcomeBody{ReadCloser: resp.Body, permit: permit, req: req}
+		if permit.Probe() {
+			// A half-open breaker's probe: its slot is freed now, so that a
+			// long stream cannot hold the breaker half-open, nor outlast
+			// ProbeTimeout and count as failed; the body's outcome is
+			// recorded when it ends.
+			permit.Release()
+			ob.record = br
+		}
+		resp.Body = ob
 		return resp, nil
 	}
 	permit.Done(t.breakerOutcome(req, resp, err))
@@ -700,11 +711,14 @@ func (t *Transport) guarded(req, r *http.Request, br *breaker.Breaker, replay bo
 // outcomeBody reports the outcome of a response with a success status to
 // the breaker when its body ends: a failure if a Read fails with an error
 // other than io.EOF, else a success, at io.EOF or at Close, whichever comes
-// first (the permit counts only its first report).
+// first. The outcome goes to the permit, which counts only its first
+// report; or, for a probe whose permit was released, to record, once.
 type outcomeBody struct {
 	io.ReadCloser
-	permit breaker.Permit
-	req    *http.Request
+	permit   breaker.Permit
+	req      *http.Request
+	record   *breaker.Breaker // for a released probe: where the outcome is recorded
+	recorded atomic.Bool
 }
 
 func (b *outcomeBody) Read(p []byte) (int, error) {
@@ -712,19 +726,28 @@ func (b *outcomeBody) Read(p []byte) (int, error) {
 	switch {
 	case err == nil:
 	case err == io.EOF:
-		b.permit.Done(nil)
+		b.report(nil)
 	case b.req.Context().Err() == context.Canceled:
-		b.permit.Done(context.Canceled) // the caller's own doing
+		b.report(context.Canceled) // the caller's own doing
 	default:
-		b.permit.Done(err)
+		b.report(err)
 	}
 	return n, err
 }
 
 func (b *outcomeBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.permit.Done(nil) // nothing failed while the caller read; does nothing after a Read's report
+	b.report(nil) // nothing failed while the caller read; does nothing after a Read's report
 	return err
+}
+
+func (b *outcomeBody) report(err error) {
+	switch {
+	case b.record == nil:
+		b.permit.Done(err)
+	case b.recorded.CompareAndSwap(false, true):
+		b.record.Record(err)
+	}
 }
 
 // breakerOutcome is what an attempt's result tells the breaker: a failure
