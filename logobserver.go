@@ -22,8 +22,9 @@ type LogConfig struct {
 // LogConfig has no Level func:
 //
 //   - Warn: a breaker that opens (StateChange to "open"), a call that
-//     gave up (GiveUp), and a supervisor's connection lost (Lost) — what
-//     someone should look at;
+//     gave up (GiveUp), a supervisor's connection lost (Lost), and a client
+//     library retrying on top of the HTTP transport (StackedRetries, once
+//     per transport) — what someone should look at;
 //   - Info: any other change of a breaker's state (to "half-open", or
 //     "closed" as the service recovers), a call that fell back to its
 //     alternative (Fallback), a supervisor's connection made (Connected)
@@ -47,7 +48,7 @@ func DefaultLogLevel(e Event) (slog.Level, bool) {
 			return slog.LevelWarn, true
 		}
 		return slog.LevelInfo, true
-	case EventLost:
+	case EventLost, EventStackedRetries:
 		return slog.LevelWarn, true
 	case EventFallback, EventConnected, EventDialFailed:
 		return slog.LevelInfo, true
@@ -77,6 +78,7 @@ var logMessages = [...]string{
 	EventConnected:       "resilience: connected",
 	EventLost:            "resilience: connection lost",
 	EventDialFailed:      "resilience: dial failed",
+	EventStackedRetries:  "resilience: a client library retries on top of the transport",
 }
 
 // LogObserver returns an Observer that logs the events of the policies it is
@@ -116,6 +118,7 @@ func LogObserver(logger *slog.Logger, cfg LogConfig) *Observer {
 		Connected:       l.log,
 		Lost:            l.log,
 		DialFailed:      l.log,
+		StackedRetries:  l.log,
 	}
 }
 

@@ -195,6 +195,7 @@ func TestDefaultLogLevel(t *testing.T) {
 		{resilience.Event{Type: resilience.EventLost}, slog.LevelWarn, true},
 		{resilience.Event{Type: resilience.EventConnected}, slog.LevelInfo, true},
 		{resilience.Event{Type: resilience.EventDialFailed}, slog.LevelInfo, true},
+		{resilience.Event{Type: resilience.EventStackedRetries}, slog.LevelWarn, true},
 		{resilience.Event{Type: resilience.EventType(200)}, slog.LevelDebug, true},
 	} {
 		if level, log := resilience.DefaultLogLevel(c.e); level != c.level || log != c.log {

@@ -71,6 +71,7 @@ const (
 	EventConnected                            // Observer.Connected
 	EventLost                                 // Observer.Lost
 	EventDialFailed                           // Observer.DialFailed
+	EventStackedRetries                       // Observer.StackedRetries
 )
 
 var eventNames = [...]string{
@@ -87,6 +88,7 @@ var eventNames = [...]string{
 	EventConnected:       "connected",
 	EventLost:            "lost",
 	EventDialFailed:      "dial-failed",
+	EventStackedRetries:  "stacked-retries",
 }
 
 // String returns a short lower-case name, such as "give-up" or
@@ -133,7 +135,8 @@ type Event struct {
 	// hedge (Hedge, and a hedge's Reject), 1 for the first; the breaker's
 	// new state (StateChange: its generation, which grows by one with
 	// every change of state); a supervisor's dials (Connected: the dial's
-	// number in the outage; DialFailed: the failures in a row).
+	// number in the outage; DialFailed: the failures in a row); the client
+	// library's retry count (StackedRetries).
 	Attempt int
 
 	// Delay is a duration whose meaning depends on the Type: the wait
@@ -155,8 +158,10 @@ type Event struct {
 	// Reason says why: the retry.Reason a retry policy gave up for
 	// (GiveUp), such as "attempts exhausted"; the rejection's reason
 	// (Reject), such as "open", "queue full" or "wait too long"; the class
-	// of the failure that fell back (Fallback), such as "transient"; and
-	// "panicked" for an abandoned call that panicked (AbandonedReturn).
+	// of the failure that fell back (Fallback), such as "transient";
+	// "panicked" for an abandoned call that panicked (AbandonedReturn); and
+	// what showed a client library's own retry (StackedRetries), such as
+	// "X-Stainless-Retry-Count: 1".
 	Reason string
 
 	// Cost is the call's tokens, for a rate limiter's Admit and Reject, and
@@ -268,6 +273,18 @@ type Observer struct {
 	// number of failures in a row (failed dials and early losses), and
 	// Delay the wait before the supervisor dials again.
 	DialFailed func(Event)
+
+	// StackedRetries: a client library retries on top of the policy, so
+	// that every retry of the library makes a full round of the policy's
+	// attempts (with openai-go's default of 2 retries over a transport
+	// making 4 attempts, 12 requests for one call), and the library's
+	// backoff follows each rejection of an open breaker. It comes once per
+	// policy (a resiliencehttp Transport), the first time a request shows
+	// it: Kind is KindTransport, Attempt the library's retry count, Reason
+	// what was seen, such as "X-Stainless-Retry-Count: 1". Turn the
+	// library's retries off (option.WithMaxRetries(0) in openai-go and
+	// anthropic-sdk-go).
+	StackedRetries func(Event)
 }
 
 // fields lists every func field of an Observer, for Observers.
@@ -285,6 +302,7 @@ var fields = [...]func(*Observer) *func(Event){
 	func(o *Observer) *func(Event) { return &o.Connected },
 	func(o *Observer) *func(Event) { return &o.Lost },
 	func(o *Observer) *func(Event) { return &o.DialFailed },
+	func(o *Observer) *func(Event) { return &o.StackedRetries },
 }
 
 // Observers joins observers into one. It returns nil if every one is nil,

@@ -24,7 +24,8 @@ func TestKindAndEventTypeNames(t *testing.T) {
 		resilience.EventStateChange: "state-change", resilience.EventReject: "reject", resilience.EventAdmit: "admit",
 		resilience.EventTimeout: "timeout", resilience.EventAbandonedReturn: "abandoned-return",
 		resilience.EventHedge: "hedge", resilience.EventFallback: "fallback", resilience.EventConnected: "connected",
-		resilience.EventLost: "lost", resilience.EventDialFailed: "dial-failed", 0: "EventType(0)", 99: "EventType(99)",
+		resilience.EventLost: "lost", resilience.EventDialFailed: "dial-failed", resilience.EventStackedRetries: "stacked-retries",
+		0: "EventType(0)", 99: "EventType(99)",
 	}
 	for ty, want := range types {
 		if got := ty.String(); got != want {
@@ -42,6 +43,7 @@ func fieldsOf(o *resilience.Observer) map[resilience.EventType]func(resilience.E
 		resilience.EventTimeout: o.Timeout, resilience.EventAbandonedReturn: o.AbandonedReturn,
 		resilience.EventHedge: o.Hedge, resilience.EventFallback: o.Fallback,
 		resilience.EventConnected: o.Connected, resilience.EventLost: o.Lost, resilience.EventDialFailed: o.DialFailed,
+		resilience.EventStackedRetries: o.StackedRetries,
 	}
 }
 

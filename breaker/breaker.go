@@ -240,6 +240,16 @@ func (p Permit) DoneAt(now time.Time, err error) {
 	p.b.exit(p.t, p.b.classOf(resilience.Outcome{Err: err}), func() int64 { return n })
 }
 
+// Probe reports whether the permit is a half-open breaker's probe, which
+// holds one of its HalfOpenProbes slots until it is reported or released, or
+// ProbeTimeout passes; a permit of the closed state holds none. An executor
+// whose call outlasts its permit's report asks it to choose between the two:
+// a probe's permit is better released, and its outcome recorded with
+// [Breaker.Record] when it is known.
+func (p Permit) Probe() bool {
+	return p.b != nil && p.t.Index != noSlot
+}
+
 // Release lets the permit go without an outcome: the call counts as neither
 // a success nor a failure, and a half-open probe's slot is freed at once, as
 // by a report of context.Canceled to [Permit.Done]. Use it when the call's

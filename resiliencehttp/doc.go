@@ -33,12 +33,27 @@
 // does on purpose: it interprets status codes, since a 503 or a 429 is how
 // most services say "try again later". Config.RetryStatuses lists the
 // statuses that are transient failures, retried and counted by the breaker:
-// by default [DefaultRetryStatuses], 408, 429, 500, 502, 503 and 504. Any
-// other 5xx status is a failure that the breaker counts but that is not
-// retried; any other status is an answer. Set RetryStatuses to change the
-// list, or to an empty, non-nil list to retry no status at all. Whatever the
-// status, the caller gets the response, never an error made of it, as the
-// contract requires.
+// by default [DefaultRetryStatuses], 408, 429, 500, 502, 503, 504 and 529
+// (Anthropic's "overloaded"). Any other 5xx status is a failure that the
+// breaker counts but that is not retried; any other status is an answer. Set
+// RetryStatuses to change the list, or to an empty, non-nil list to retry no
+// status at all. Whatever the status, the caller gets the response, never an
+// error made of it, as the contract requires.
+//
+// Streams, such as the server-sent events of a streaming LLM completion, are
+// retried only until their headers arrive: the transport returns the
+// response then, and never replays a request whose answer has begun. A body
+// that breaks midway makes the caller's Read fail with the error the base
+// transport reported (net/http reports a chunked body cut before its last
+// chunk, a body shorter than its Content-Length, and an HTTP/2 stream reset,
+// never io.EOF), and counts as a failure for the host's breaker.
+//
+// A client library that retries on its own multiplies the transport's
+// attempts, and waits its own backoff after each rejection of an open
+// breaker: turn its retries off (option.WithMaxRetries(0) in openai-go and
+// anthropic-sdk-go). Where a request shows that the library retries anyway
+// (the header [StackedRetryHeader] above zero), the Observer's StackedRetries
+// func hears it, once per Transport.
 //
 // With Config.Pace set, it also paces the requests to each host to the quota
 // that the host's answers report (OpenAI's, Anthropic's or the IETF's

@@ -41,7 +41,19 @@ var DefaultRetryStatuses = []int{
 	http.StatusBadGateway,          // 502
 	http.StatusServiceUnavailable,  // 503
 	http.StatusGatewayTimeout,      // 504
+	StatusOverloaded,               // 529
 }
+
+// StatusOverloaded is the status 529 that Anthropic's API answers when it is
+// overloaded: transient, like a 503, and in [DefaultRetryStatuses].
+const StatusOverloaded = 529
+
+// StackedRetryHeader is the header in which the client libraries generated
+// by Stainless (openai-go, anthropic-sdk-go and others) number their own
+// retries: "0" on a call's first request, "1" on the library's first retry,
+// and so on. A value above zero tells the transport that the library retries
+// on top of it (see resilience.Observer's StackedRetries).
+const StackedRetryHeader = "X-Stainless-Retry-Count"
 
 // DefaultReplayMethods are the methods whose requests are replayed by
 // default: those that RFC 9110 (section 9.2.2) defines as idempotent, for
@@ -77,6 +89,19 @@ type Config struct {
 	// *retry.Error whose Reason is retry.Rejected, which matches
 	// breaker.ErrOpen. Its Classifier, if set, classifies transport errors.
 	// Default: no breaker.
+	//
+	// The breaker hears how a response with a success status ended when its
+	// body ends: read to its end, or closed by the caller, is a success; a
+	// body that breaks midway (a stream of server-sent events cut short, a
+	// connection closed before the last chunk, an HTTP/2 stream reset) is a
+	// failure, the error the caller's Read returned — unless the request's
+	// context was canceled, which counts as neither. So such a call lasts,
+	// for the breaker's SlowCall, until its body ends. A half-open breaker's
+	// probe is let go when its headers arrive (breaker.Permit.Release), so
+	// that a long stream does not hold the breaker half-open nor outlast its
+	// ProbeTimeout, and its body's outcome is recorded when it ends
+	// (Breaker.Record). Keeping the outcome until then costs a small
+	// allocation per response with a body.
 	Breaker *breaker.Config
 
 	// MaxHosts bounds how many hosts' breakers are kept; past it, the
@@ -172,8 +197,9 @@ type Config struct {
 	// transport, not the retry policy, that stops replaying it — its body
 	// outgrew MaxBodyBuffer, or GetBody failed — the GiveUp has Kind
 	// resilience.KindTransport and says so in Reason. A request that may
-	// not be replayed is sent once, and reports no retry events. Default:
-	// none.
+	// not be replayed is sent once, and reports no retry events. Its
+	// StackedRetries func hears, once per Transport, of a client library
+	// that retries on top of it (see [StackedRetryHeader]). Default: none.
 	Observer *resilience.Observer
 }
 
@@ -198,6 +224,7 @@ type Transport struct {
 	obs            *resilience.Observer // the retry policy's, for the transport's own events
 	retryName      string
 	pacer          *pace.Pacer
+	stackedSeen    atomic.Bool // a StackedRetries event was sent
 
 	mu       sync.RWMutex
 	breakers map[string]*breaker.Breaker
@@ -456,11 +483,36 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, fmt.Errorf("resiliencehttp: request not sent: %w", context.Cause(ctx))
 	}
+	if t.obs != nil && t.obs.StackedRetries != nil && !t.stackedSeen.Load() {
+		t.noticeStacked(req)
+	}
 	br := t.breakerFor(req.URL.Host)
 	if !t.replayable(req) {
 		return t.attempt(req, t.request(req, 1, req.Body, nil), br, false)
 	}
 	return t.retrying(req, br)
+}
+
+// noticeStacked sends the StackedRetries event, once per transport, if req
+// is a client library's own retry: its StackedRetryHeader is above zero.
+func (t *Transport) noticeStacked(req *http.Request) {
+	v := req.Header.Get(StackedRetryHeader)
+	if v == "" || v == "0" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || !t.stackedSeen.CompareAndSwap(false, true) {
+		return
+	}
+	observe.Call(t.obs.StackedRetries, resilience.Event{
+		Type:    resilience.EventStackedRetries,
+		Kind:    resilience.KindTransport,
+		Policy:  t.retryName,
+		Context: req.Context(),
+		Time:    time.Now(),
+		Attempt: n,
+		Reason:  StackedRetryHeader + ": " + v,
+	})
 }
 
 // retrying sends req, which may be replayed, until an attempt succeeds or
@@ -637,8 +689,65 @@ func (t *Transport) guarded(req, r *http.Request, br *breaker.Breaker, replay bo
 		return nil, err
 	}
 	resp, err := t.send(req, r, replay)
+	if err == nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols &&
+		t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
+		// The outcome is the body's: a stream that breaks midway fails.
+		ob := &outcomeBody{ReadCloser: resp.Body, permit: permit, req: req}
+		if permit.Probe() {
+			// A half-open breaker's probe: its slot is freed now, so that a
+			// long stream cannot hold the breaker half-open, nor outlast
+			// ProbeTimeout and count as failed; the body's outcome is
+			// recorded when it ends.
+			permit.Release()
+			ob.record = br
+		}
+		resp.Body = ob
+		return resp, nil
+	}
 	permit.Done(t.breakerOutcome(req, resp, err))
 	return resp, err
+}
+
+// outcomeBody reports the outcome of a response with a success status to
+// the breaker when its body ends: a failure if a Read fails with an error
+// other than io.EOF, else a success, at io.EOF or at Close, whichever comes
+// first. The outcome goes to the permit, which counts only its first
+// report; or, for a probe whose permit was released, to record, once.
+type outcomeBody struct {
+	io.ReadCloser
+	permit   breaker.Permit
+	req      *http.Request
+	record   *breaker.Breaker // for a released probe: where the outcome is recorded
+	recorded atomic.Bool
+}
+
+func (b *outcomeBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		b.report(nil)
+	case b.req.Context().Err() == context.Canceled:
+		b.report(context.Canceled) // the caller's own doing
+	default:
+		b.report(err)
+	}
+	return n, err
+}
+
+func (b *outcomeBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.report(nil) // nothing failed while the caller read; does nothing after a Read's report
+	return err
+}
+
+func (b *outcomeBody) report(err error) {
+	switch {
+	case b.record == nil:
+		b.permit.Done(err)
+	case b.recorded.CompareAndSwap(false, true):
+		b.record.Record(err)
+	}
 }
 
 // breakerOutcome is what an attempt's result tells the breaker: a failure

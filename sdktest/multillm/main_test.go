@@ -10,14 +10,16 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// TestMultiLLM runs the program against its two loopback providers and
-// checks the counts: every call is answered, A answers until it goes down,
-// its breaker then opens and stops A's traffic, and B answers the rest.
+// TestMultiLLM runs the program against its two loopback providers, through
+// the real client libraries, and checks the counts: every call is answered,
+// A answers until it goes down, its breaker then opens and stops A's
+// traffic, and B answers the rest; no library retries on top of a
+// transport.
 func TestMultiLLM(t *testing.T) {
 	for _, sc := range []scenario{
 		defaultScenario,
-		{calls: 20, aHealthy: 2, attempts: 3, threshold: 2, listings: 1},
-		{calls: 5, aHealthy: 10, attempts: 2, threshold: 3}, // A never goes down; no listings
+		{calls: 20, aHealthy: 2, attempts: 3, threshold: 2, listings: 1, quotaB: 2},
+		{calls: 5, aHealthy: 10, attempts: 2, threshold: 3, quotaB: 1}, // A never goes down; no listings
 	} {
 		var out bytes.Buffer
 		r, err := run(&out, sc)
@@ -29,6 +31,9 @@ func TestMultiLLM(t *testing.T) {
 		if r.failed != 0 || r.byA != wantA || r.byA+r.byB != sc.calls {
 			t.Errorf("%+v: %d by A, %d by B, %d failed; want %d by A, the rest by B, none failed\n%s",
 				sc, r.byA, r.byB, r.failed, wantA, text)
+		}
+		if r.bRefused != 0 {
+			t.Errorf("%+v: B refused %d requests for its quota; want none: the calls are paced to it\n%s", sc, r.bRefused, text)
 		}
 		if r.bRequests != r.byB {
 			t.Errorf("%+v: B received %d requests for %d fallbacks", sc, r.bRequests, r.byB)
@@ -68,6 +73,9 @@ func TestMultiLLM(t *testing.T) {
 		}
 		if sc.listings == 0 && (r.hedges != 0 || r.listingRequests != 0) {
 			t.Errorf("%+v: %d hedges, %d models requests without listings", sc, r.hedges, r.listingRequests)
+		}
+		if r.stacked != 0 {
+			t.Errorf("%+v: %d stacked-retries events; want none, with the libraries' retries off", sc, r.stacked)
 		}
 		if !strings.Contains(text, "summary:") {
 			t.Errorf("no summary:\n%s", text)
