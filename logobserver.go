@@ -93,7 +93,8 @@ var logMessages = [...]string{
 // message says what happened, such as "resilience: call gave up", and its
 // attributes are those of the event that are set: "policy" (the policy's
 // name), "kind" (such as "breaker"), "event" (such as "give-up"), "attempt",
-// "delay", "from", "to", "reason", "cost", "probability" and "error".
+// "delay", "from", "to", "reason", "shadow" (true for what a policy in shadow
+// mode would have done), "cost", "probability" and "error".
 //
 // An event whose level the logger does not enable costs the Level func and
 // the handler's Enabled method, and allocates nothing.
@@ -170,6 +171,9 @@ func (l *eventLogger) write(e Event, lvl slog.Level) {
 	}
 	if e.Reason != "" {
 		r.AddAttrs(slog.String("reason", e.Reason))
+	}
+	if e.Shadow {
+		r.AddAttrs(slog.Bool("shadow", true)) // what a policy in shadow mode would have done
 	}
 	if e.Cost != 0 {
 		r.AddAttrs(slog.Int("cost", e.Cost))

@@ -32,6 +32,10 @@ const (
 	// "open", "queue full"), the class of a failure that fell back (such as
 	// "transient").
 	AttrReason = attribute.Key("resilience.reason")
+	// AttrShadow is true on the rejections and breaker transitions of a
+	// policy in shadow mode: what it would have done, while it let every
+	// call through. It is absent on real ones.
+	AttrShadow = attribute.Key("resilience.shadow")
 	// AttrBreakerState is a breaker state: "closed", "open", "half-open".
 	AttrBreakerState = attribute.Key("resilience.breaker.state")
 	// AttrBreakerFrom and AttrBreakerTo are the states a breaker left and
@@ -236,6 +240,7 @@ type setKey struct {
 	inst    instrument
 	kind    resilience.Kind
 	retried bool
+	shadow  bool // a shadow policy's would-be rejection or state change
 	name    string
 	a, b    string // by instrument: outcome and reason, reason, from and to states
 }
@@ -260,6 +265,11 @@ func (k setKey) attributes() []attribute.KeyValue {
 		kv = append(kv, AttrPolicyKind.String(k.kind.String()), AttrReason.String(k.a))
 	case instTransitions:
 		kv = append(kv, AttrBreakerFrom.String(k.a), AttrBreakerTo.String(k.b))
+	}
+	if k.shadow {
+		kv = append(kv, AttrShadow.Bool(true))
+	}
+	switch k.inst {
 	case instFallbacks, instAbandoned, instLosses:
 		if k.a != "" {
 			kv = append(kv, AttrReason.String(k.a))
@@ -343,9 +353,9 @@ func (t *Telemetry) record(e resilience.Event) {
 	case resilience.EventRetry:
 		in.retryDelay.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instRetryDelay, name: e.Policy}).rec...)
 	case resilience.EventReject:
-		in.rejections.Add(ctx, 1, t.measureOf(setKey{inst: instRejections, kind: e.Kind, name: e.Policy, a: e.Reason}).add...)
+		in.rejections.Add(ctx, 1, t.measureOf(setKey{inst: instRejections, kind: e.Kind, name: e.Policy, a: e.Reason, shadow: e.Shadow}).add...)
 	case resilience.EventStateChange:
-		in.transitions.Add(ctx, 1, t.measureOf(setKey{inst: instTransitions, name: e.Policy, a: e.From, b: e.To}).add...)
+		in.transitions.Add(ctx, 1, t.measureOf(setKey{inst: instTransitions, name: e.Policy, a: e.From, b: e.To, shadow: e.Shadow}).add...)
 	case resilience.EventAdmit:
 		switch e.Kind {
 		case resilience.KindBulkhead:
