@@ -466,3 +466,19 @@ func TestRunningTotalsDrawTheirIncrease(t *testing.T) {
 		t.Fatalf("JSON history of rejected %s, want the totals 1 4", got)
 	}
 }
+
+func TestALiveChangeShows(t *testing.T) {
+	reg := manual(t, debugpage.Config{})
+	b := breaker.MustNew(breaker.Config{Name: "api", FailureThreshold: 5})
+	must(debugpage.Register(reg, "api", b))
+	if html := get(t, reg, ""); !strings.Contains(html, "threshold") || strings.Contains(html, "shadow:") {
+		t.Fatalf("page before the change shows no threshold, or a shadow mode")
+	}
+	if err := b.Reconfigure(breaker.Config{Name: "api", FailureThreshold: 7, Shadow: true}); err != nil {
+		t.Fatal(err)
+	}
+	js := get(t, reg, "?format=json")
+	if !strings.Contains(js, `"7"`) || !strings.Contains(js, "shadow: decides and reports") {
+		t.Errorf("after Reconfigure(threshold 7, shadow) the JSON reads:\n%s", js)
+	}
+}

@@ -71,7 +71,8 @@ type reading struct {
 	state    string // a breaker's state; "" for other kinds
 	fields   []field
 	series   [maxSeries]float64
-	snapshot any // the policy's Snapshot, for JSON
+	snapshot any     // the policy's Snapshot, for JSON
+	settings []field // the settings in effect, also among fields
 }
 
 // breakerLevel places a breaker's state on its sparkline: closed at the
@@ -87,8 +88,56 @@ func breakerLevel(s breaker.State) float64 {
 }
 
 // readPolicy takes the snapshot of p at now, with SnapshotAt where the
-// policy has it.
+// policy has it, and adds the settings in effect of a policy that can be
+// reconfigured, so that a live change shows on the page.
 func readPolicy(p any, now time.Time) reading {
+	r := readSnapshot(p, now)
+	r.settings = settings(p)
+	r.fields = append(r.fields, r.settings...)
+	return r
+}
+
+// settings returns the main settings in effect of a policy that can be
+// reconfigured (its Config with the defaults filled in), and whether it
+// runs in shadow mode; nothing for the others.
+func settings(p any) []field {
+	var f []field
+	shadow := false
+	switch p := p.(type) {
+	case *breaker.Breaker:
+		c := p.Config().WithDefaults()
+		f = []field{{"threshold", itoa(c.FailureThreshold)}, {"recovery timeout", dur(c.RecoveryTimeout)}}
+		if c.Window > 0 {
+			f = append(f, field{"window", dur(c.Window)}, field{"failure rate", ftoa(c.FailureRate, 2)})
+		}
+		shadow = c.Shadow
+	case *budget.Budget:
+		c := p.Config().WithDefaults()
+		f = []field{{"max ratio", ftoa(c.Ratio, 3)}, {"min per second", ftoa(c.MinPerSecond, 2)}}
+		shadow = c.Shadow
+	case *bulkhead.Bulkhead:
+		c := p.Config().WithDefaults()
+		f = []field{{"max concurrent", itoa(c.MaxConcurrent)}, {"max wait", dur(c.MaxWait)}}
+		shadow = c.Shadow
+	case *throttle.Throttle:
+		c := p.Config().WithDefaults()
+		f = []field{{"max reject probability", ftoa(c.MaxRejectProbability, 2)}}
+		shadow = c.Shadow
+	case *ratelimit.Limiter:
+		c := p.Config().WithDefaults()
+		f = []field{{"limit", itoa(c.Limit) + " per " + dur(c.Per)}, {"burst", itoa(c.Burst)}}
+		shadow = c.Shadow
+	default:
+		return nil
+	}
+	if shadow {
+		f = append(f, field{"mode", "shadow: decides and reports, rejects nothing"})
+	}
+	return f
+}
+
+// readSnapshot takes the snapshot of p at now.
+func readSnapshot(p any, now time.Time) reading {
 	switch p := p.(type) {
 	case *breaker.Breaker:
 		s := p.SnapshotAt(now)

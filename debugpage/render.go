@@ -19,7 +19,9 @@ import (
 // ring size (samples) and the samples taken, and "policies", in the order
 // of registration: each with its name, kind ("breaker", "budget", ...), a
 // breaker's state, its snapshot (the policy's Snapshot struct, durations
-// in nanoseconds) and its history (each series' samples, oldest first,
+// in nanoseconds), the settings in effect of a policy that can be
+// reconfigured ("settings", such as "threshold", and "mode" when it runs in
+// shadow) and its history (each series' samples, oldest first,
 // null where none was taken; running totals such as "rejected" as totals).
 // A group has "group": true, its members (each with its key, state,
 // snapshot and history) and "more", the members it leaves out.
@@ -81,6 +83,7 @@ type policyView struct {
 	Fields   []field
 	Sparks   []sparkView
 	snapshot any
+	settings []field
 	history  [][]float64
 }
 
@@ -151,7 +154,7 @@ func (r *Registry) view(now time.Time) pageView {
 		ev := entryView{Name: re.e.name, ID: "p" + strconv.Itoa(i+1), Group: re.e.group, More: re.more}
 		for j, rd := range re.reads {
 			pv := policyView{Key: re.keys[j], Kind: rd.kind.String(), State: rd.state, Fields: rd.fields,
-				snapshot: rd.snapshot, history: hist[i][j]}
+				snapshot: rd.snapshot, settings: rd.settings, history: hist[i][j]}
 			for k, spec := range seriesOf(rd.kind) {
 				var h []float64
 				if k < len(hist[i][j]) {
@@ -285,6 +288,7 @@ type (
 		Key      string              `json:"key,omitempty"`
 		State    string              `json:"state,omitempty"`
 		Snapshot any                 `json:"snapshot,omitempty"`
+		Settings map[string]string   `json:"settings,omitempty"`
 		History  map[string]jsonRing `json:"history,omitempty"`
 	}
 	// jsonRing is a series of samples, oldest first; null where none was
@@ -310,6 +314,12 @@ func (s jsonRing) MarshalJSON() ([]byte, error) {
 
 func (p policyView) json() jsonPolicy {
 	jp := jsonPolicy{Key: p.Key, State: p.State, Snapshot: p.snapshot}
+	for _, f := range p.settings {
+		if jp.Settings == nil {
+			jp.Settings = make(map[string]string, len(p.settings))
+		}
+		jp.Settings[f.Label] = f.Value
+	}
 	for k, spec := range seriesOf(kindOf(p.Kind)) {
 		if k < len(p.history) {
 			if jp.History == nil {
