@@ -22,6 +22,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 go test -run '^$' -bench . -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . | tee results.txt
+# What the OpenTelemetry observer adds to a call (module resilienceotel).
+(cd ../resilienceotel && go test -run '^$' -bench SuccessfulCall -benchmem -count "$COUNT" -benchtime "$BENCHTIME" .) |
+	sed -E 's#^(BenchmarkSuccessfulCall)/([a-z]+)-([0-9]+)#\1/observer=\2-\3#' | tee "$tmp/otel.txt"
 # benchstat groups by key=value sub-names: BenchmarkX/ours-2 becomes BenchmarkX/lib=ours-2.
 sed -E 's#^(Benchmark[A-Za-z]+)/([^ 	]+)-([0-9]+)([ 	])#\1/lib=\2-\3\4#' results.txt > "$tmp/named.txt"
 
@@ -205,6 +208,18 @@ EOF
 		echo
 		table "$s"
 	done
+	echo
+	echo "## With OpenTelemetry"
+	echo
+	echo "What \`resilienceotel\`'s Observer adds to a successful call through \`Compose(retry, bulkhead)\` from"
+	echo "every core (one Success and one Admit event recorded): \`none\` without an Observer, \`noop\` with the"
+	echo "OpenTelemetry no-op MeterProvider (the Observer is then nil: policies pay a nil check), \`sdk\`"
+	echo "with the SDK's MeterProvider and a reader. Command: \`cd resilienceotel && go test -run '^\$' -bench"
+	echo "SuccessfulCall -benchmem -count $COUNT -benchtime $BENCHTIME .\`."
+	echo
+	echo '```'
+	"$BENCHSTAT" -col /observer "$tmp/otel.txt" 2>/dev/null || true
+	echo '```'
 	echo
 	echo "## Goals"
 	echo
