@@ -3,6 +3,8 @@ package pace
 import (
 	"strconv"
 	"time"
+
+	"github.com/netresilience/resilience/ratelimit"
 )
 
 // ErrOverQuota matches every rejection by a pacer, through errors.Is:
@@ -17,33 +19,23 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-// Reason is why a pacer rejected a call.
-type Reason uint8
+// Reason is why a pacer rejected a call: the reasons of a rate limiter
+// that cannot wait long enough, and the same type, so that code reading
+// either kind of rejection reads one Reason.
+type Reason = ratelimit.Reason
 
+// The reasons for a rejection.
 const (
 	// NoWait: the call's turn had not come, and it could not wait, since
 	// MaxWait is negative.
-	NoWait Reason = iota
+	NoWait = ratelimit.NoWait
 	// WaitTooLong: the call's turn is more than MaxWait away.
-	WaitTooLong
+	WaitTooLong = ratelimit.WaitTooLong
 	// PastDeadline: the call's turn is no earlier than its deadline.
-	PastDeadline
+	PastDeadline = ratelimit.PastDeadline
 
 	numReasons = 3
 )
-
-// String returns "no wait allowed", "wait too long" or "past the deadline".
-func (r Reason) String() string {
-	switch r {
-	case NoWait:
-		return "no wait allowed"
-	case WaitTooLong:
-		return "wait too long"
-	case PastDeadline:
-		return "past the deadline"
-	}
-	return "Reason(" + strconv.Itoa(int(r)) + ")"
-}
 
 // Error is a pacer's rejection of a call: its key's quota would not let it
 // go in time. It matches [ErrOverQuota], and its RetryAfter method gives the
