@@ -106,6 +106,73 @@ func WithRetryAfter(err error, d time.Duration) error {
 	return &RetryAfterError{Err: err, After: d}
 }
 
+// PushbackError carries a server's pushback, as gRPC servers send it (the
+// grpc-retry-pushback-ms trailer, or a google.rpc.RetryInfo detail): unlike
+// a Retry-After hint, which is a floor under the backoff, a pushback is the
+// wait itself. An After of zero or more asks for a retry after exactly After,
+// with the backoff of any later retry starting again from its base; a
+// negative After asks not to be retried at all. Retry policies find a
+// pushback through the Pushback method, not through this type.
+//
+// A PushbackError has no RetryAfter method, so code that knows only hints
+// does not mistake "do not retry" for "retry at once". It does not change
+// how the error it wraps is classified: an overloaded server's UNAVAILABLE
+// with a "do not retry" pushback is still a transient failure to a circuit
+// breaker; only the retry stops.
+//
+// Make one with [WithPushback].
+type PushbackError struct {
+	Err   error
+	After time.Duration
+}
+
+// Error returns the wrapped error's text followed by the pushback.
+func (e *PushbackError) Error() string {
+	push := "pushback: do not retry"
+	if e.After >= 0 {
+		push = "pushback: retry after " + e.After.String()
+	}
+	if e.Err == nil {
+		return push
+	}
+	return e.Err.Error() + " (" + push + ")"
+}
+
+// Unwrap returns the wrapped error.
+func (e *PushbackError) Unwrap() error { return e.Err }
+
+// Pushback returns the pushback: the exact wait before a retry, or a
+// negative duration for "do not retry".
+func (e *PushbackError) Pushback() time.Duration { return e.After }
+
+// WithPushback attaches the pushback d to err: a retry policy that retries
+// err waits exactly d first and then starts its backoff again from its base;
+// a negative d asks it not to retry. A nil err stays nil. Mark err with
+// [Transient] as well if it would not otherwise be retried.
+func WithPushback(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &PushbackError{Err: err, After: d}
+}
+
+// pusher is the behaviour that carries a pushback.
+type pusher interface {
+	Pushback() time.Duration
+}
+
+// Pushback returns the first pushback found in err's chain: the value of the
+// first error, in the order [errors.As] searches, that has a method
+// Pushback() time.Duration. ok is false when there is none. A negative d
+// means the server asked for no retry.
+func Pushback(err error) (d time.Duration, ok bool) {
+	p, ok := find[pusher](err)
+	if !ok {
+		return 0, false
+	}
+	return p.Pushback(), true
+}
+
 // hinter is the behaviour that carries a server hint.
 type hinter interface {
 	RetryAfter() time.Duration

@@ -213,3 +213,40 @@ func TestRetryAfterAt(t *testing.T) {
 		}
 	}
 }
+
+func TestPushback(t *testing.T) {
+	base := errors.New("unavailable")
+	if resilience.WithPushback(nil, time.Second) != nil {
+		t.Fatal("WithPushback(nil) must stay nil")
+	}
+	for _, tc := range []struct {
+		err  error
+		want time.Duration
+		ok   bool
+		text string
+	}{
+		{base, 0, false, "unavailable"},
+		{resilience.WithPushback(base, 50*time.Millisecond), 50 * time.Millisecond, true, "unavailable (pushback: retry after 50ms)"},
+		{resilience.WithPushback(base, -1), -1, true, "unavailable (pushback: do not retry)"},
+		{fmt.Errorf("call: %w", resilience.WithPushback(base, 0)), 0, true, "call: unavailable (pushback: retry after 0s)"},
+		{errors.Join(base, resilience.WithPushback(base, -1), resilience.WithPushback(base, time.Second)), -1, true, ""},
+		{&resilience.PushbackError{After: time.Second}, time.Second, true, "pushback: retry after 1s"},
+	} {
+		d, ok := resilience.Pushback(tc.err)
+		if d != tc.want || ok != tc.ok {
+			t.Errorf("Pushback(%v) = %v %v, want %v %v", tc.err, d, ok, tc.want, tc.ok)
+		}
+		if tc.text != "" && tc.err.Error() != tc.text {
+			t.Errorf("Error() = %q, want %q", tc.err.Error(), tc.text)
+		}
+		if _, ok := resilience.RetryAfter(tc.err); ok {
+			t.Errorf("RetryAfter(%v) found a hint: a pushback is not a Retry-After floor", tc.err)
+		}
+	}
+	if !errors.Is(resilience.WithPushback(base, 1), base) {
+		t.Fatal("a PushbackError must unwrap to its error")
+	}
+	if got := resilience.Classify(resilience.WithPushback(resilience.Transient(base), -1)); got != resilience.ClassTransient {
+		t.Fatalf("class of a refused transient error = %v, want transient", got)
+	}
+}

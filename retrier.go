@@ -86,6 +86,12 @@ type RetryState struct {
 	// RejectedUntil is when Rejection ends: from then on, the guard may
 	// admit the attempt (an open breaker lets a probe through).
 	RejectedUntil time.Time
+	// BackoffFrom is how many attempts had run when the backoff last
+	// started again from its base, after a wait that a server's pushback
+	// set (see [PushbackError]); zero if it never did. The backoff counts
+	// failures from there: the next delay is the backoff's delay for
+	// failure number Attempts − BackoffFrom. Executors set it.
+	BackoffFrom int
 }
 
 // Retry runs fn under the retry decision r alone: it calls fn, and after

@@ -35,6 +35,9 @@ const (
 	// a circuit breaker composed right inside the policy, would certainly
 	// reject it when it started (see resilience.ForeseeingGuard).
 	Rejected
+	// Refused: the server asked not to be retried, with a negative
+	// pushback (see resilience.PushbackError).
+	Refused
 )
 
 // String returns a short description, such as "attempts exhausted".
@@ -58,6 +61,8 @@ func (r Reason) String() string {
 		return "retry budget exhausted"
 	case Rejected:
 		return "next attempt would be rejected"
+	case Refused:
+		return "server refused retries"
 	}
 	return "Reason(" + strconv.Itoa(int(r)) + ")"
 }
@@ -72,7 +77,9 @@ type Decision struct {
 	// Class is the failed attempt's class, from the policy's classifier.
 	Class resilience.Class
 	// Hint is the server's hint found in the error, as
-	// resilience.RetryAfterAt reads it at the decision's time; zero if none.
+	// resilience.RetryAfterAt reads it at the decision's time, or its
+	// pushback (resilience.Pushback) if it has one of zero or more; zero if
+	// none.
 	Hint time.Duration
 }
 
@@ -86,15 +93,20 @@ type Decision struct {
 //  1. the caller's context ended (s.Cause): Canceled, or Deadline if the
 //     cause is context.DeadlineExceeded;
 //  2. the error is not transient: NotRetryable;
-//  3. MaxAttempts reached: Exhausted;
-//  4. a server hint above MaxRetryAfter: HintTooLong;
-//  5. the delay, the backoff raised to any hint, would end after MaxElapsed
-//     since s.Start: TimeLimit;
-//  6. the delay would end at or after s.Deadline: Deadline;
-//  7. the next attempt would start while s.Rejection holds, before
+//  3. the error carries a negative pushback, the server's "do not retry":
+//     Refused;
+//  4. MaxAttempts reached: Exhausted;
+//  5. a server hint or pushback above MaxRetryAfter: HintTooLong;
+//  6. the delay — the backoff raised to any hint, or exactly the pushback
+//     if the error carries one — would end after MaxElapsed since s.Start:
+//     TimeLimit;
+//  7. the delay would end at or after s.Deadline: Deadline;
+//  8. the next attempt would start while s.Rejection holds, before
 //     s.RejectedUntil (or at any time, if that is zero): Rejected;
 //
-// and otherwise retries after that delay. Decide does not consult the retry
+// and otherwise retries after that delay. The backoff is the one for failure
+// number s.Attempts − s.BackoffFrom: a pushback's retry starts the backoff
+// again from its base. Decide does not consult the retry
 // budget, which a decision cannot do without spending it: the executor
 // (through [Policy.NextRetry]) or a simulator asks the budget after Decide
 // says retry.
@@ -105,8 +117,14 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 		return Decision{Reason: Exhausted}
 	}
 	d := Decision{Class: p.classify(s.Err)}
-	hint, hasHint := resilience.RetryAfterAt(s.Err, s.Now)
-	d.Hint = hint
+	push, pushed := resilience.Pushback(s.Err)
+	hint, hasHint := push, pushed
+	if !pushed {
+		hint, hasHint = resilience.RetryAfterAt(s.Err, s.Now)
+	}
+	if hint > 0 {
+		d.Hint = hint
+	}
 	switch {
 	case s.Cause != nil:
 		d.Reason = Canceled
@@ -117,6 +135,9 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 	case d.Class != resilience.ClassTransient:
 		d.Reason = NotRetryable
 		return d
+	case pushed && push < 0:
+		d.Reason = Refused
+		return d
 	case s.Attempts >= p.maxAttempts:
 		d.Reason = Exhausted
 		return d
@@ -124,12 +145,22 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 		d.Reason = HintTooLong
 		return d
 	}
-	delay := p.backoff.Delay(s.Attempts, s.LastDelay, s.Jitter)
-	if delay < 0 {
-		delay = 0
-	}
-	if hasHint && hint > delay {
-		delay = hint
+	var delay time.Duration
+	switch {
+	case pushed:
+		delay = push
+	default:
+		n, prev := s.Attempts, s.LastDelay
+		if s.BackoffFrom > 0 && s.BackoffFrom < n {
+			n -= s.BackoffFrom
+			if n == 1 {
+				prev = 0
+			}
+		}
+		delay = max(p.backoff.Delay(n, prev, s.Jitter), 0)
+		if hasHint && hint > delay {
+			delay = hint
+		}
 	}
 	next := s.Now.Add(delay)
 	switch {

@@ -562,11 +562,64 @@ func TestDecideStepTable(t *testing.T) {
 			retry.Decision{Reason: retry.NotRetryable, Class: resilience.ClassPermanent}},
 		{"rejection after the last attempt", resilience.RetryState{Attempts: 5, Err: errReset, Start: t0, Now: t0, Rejection: errOpen},
 			retry.Decision{Reason: retry.Exhausted, Class: resilience.ClassTransient}},
+		{"pushback is the delay, below the backoff", resilience.RetryState{Attempts: 3, Err: pushed(50 * time.Millisecond), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.Retrying, Delay: 50 * time.Millisecond, Class: resilience.ClassTransient, Hint: 50 * time.Millisecond}},
+		{"pushback of zero", resilience.RetryState{Attempts: 1, Err: pushed(0), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.Retrying, Class: resilience.ClassTransient}},
+		{"pushback over cap", resilience.RetryState{Attempts: 1, Err: pushed(5*time.Second + 1), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.HintTooLong, Class: resilience.ClassTransient, Hint: 5*time.Second + 1}},
+		{"pushback past the deadline", resilience.RetryState{Attempts: 1, Err: pushed(time.Second), Start: t0, Now: t0, Deadline: at(time.Second)},
+			retry.Decision{Reason: retry.Deadline, Class: resilience.ClassTransient, Hint: time.Second}},
+		{"pushback: do not retry", resilience.RetryState{Attempts: 1, Err: pushed(-1), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.Refused, Class: resilience.ClassTransient}},
+		{"pushback: do not retry, after the last attempt", resilience.RetryState{Attempts: 5, Err: pushed(-1), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.Refused, Class: resilience.ClassTransient}},
+		{"pushback on a permanent error", resilience.RetryState{Attempts: 1, Err: resilience.WithPushback(errBad, 0), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.NotRetryable, Class: resilience.ClassPermanent}},
+		{"pushback after the last attempt", resilience.RetryState{Attempts: 5, Err: pushed(0), Start: t0, Now: t0},
+			retry.Decision{Reason: retry.Exhausted, Class: resilience.ClassTransient}},
+		{"backoff restarted after a pushback", resilience.RetryState{Attempts: 4, Err: errReset, Start: t0, Now: t0, LastDelay: 7 * time.Second, BackoffFrom: 3},
+			retry.Decision{Reason: retry.Retrying, Delay: 100 * time.Millisecond, Class: resilience.ClassTransient}},
+		{"backoff grows again after the restart", resilience.RetryState{Attempts: 5, Err: errReset, Start: t0, Now: t0, LastDelay: 100 * time.Millisecond, BackoffFrom: 3},
+			retry.Decision{Reason: retry.Exhausted, Class: resilience.ClassTransient}},
 	} {
 		if got := p.Decide(tc.s); got != tc.want {
 			t.Errorf("%s: Decide = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
+}
+
+func pushed(d time.Duration) error { return resilience.WithPushback(errReset, d) }
+
+// TestPushbackIsExactAndRestartsTheBackoff: a pushback is the wait itself,
+// even below the backoff, and the retries after it back off from the base
+// again, as gRFC A6 asks.
+func TestPushbackIsExactAndRestartsTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustNew(t, retry.Config{Backoff: steady, MaxAttempts: 6})
+		s := &script{errs: []error{errReset, errReset, pushed(50 * time.Millisecond), errReset, errReset}}
+		if _, err := retry.Do(context.Background(), p, s.call); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(s.gaps()), "[100ms 200ms 50ms 100ms 200ms]"; got != want {
+			t.Errorf("waits = %s, want %s", got, want)
+		}
+	})
+}
+
+func TestPushbackRefusesRetries(t *testing.T) {
+	p := mustNew(t, retry.Config{Backoff: steady})
+	s := &script{errs: []error{errReset, pushed(-1)}}
+	synctest.Test(t, func(t *testing.T) {
+		_, err := retry.Do(context.Background(), p, s.call)
+		re := asRetryError(t, err)
+		if re.Reason != retry.Refused || re.Attempts != 2 || !errors.Is(err, errReset) {
+			t.Fatalf("err = %v (reason %v, attempts %d)", err, re.Reason, re.Attempts)
+		}
+		if d, ok := resilience.Pushback(err); !ok || d != -1 {
+			t.Fatalf("Pushback(err) = %v %v, want -1ns true", d, ok)
+		}
+	})
 }
 
 // countdown is a hint that counts down to a moment, as a circuit breaker's
@@ -583,7 +636,8 @@ func TestReasonString(t *testing.T) {
 		retry.Retrying: "retrying", retry.Exhausted: "attempts exhausted", retry.TimeLimit: "time limit reached",
 		retry.Deadline: "deadline too near", retry.NotRetryable: "not retryable", retry.HintTooLong: "server hint too long",
 		retry.Canceled: "canceled", retry.BudgetExhausted: "retry budget exhausted",
-		retry.Rejected: "next attempt would be rejected", retry.Reason(99): "Reason(99)",
+		retry.Rejected: "next attempt would be rejected", retry.Refused: "server refused retries",
+		retry.Reason(99): "Reason(99)",
 	}
 	for r, s := range want {
 		if r.String() != s {

@@ -39,6 +39,7 @@ type State struct {
 	Context       context.Context
 	Rejection     error
 	RejectedUntil time.Time
+	BackoffFrom   int
 }
 
 // Decide is a retry decision: a resilience.Retrier's NextRetry, given the
@@ -60,6 +61,38 @@ type Call struct {
 	// Ahead is the guard that every attempt of the call enters first, if
 	// it can foresee its rejections; nil if there is none.
 	Ahead Foreseer
+
+	pushed bool // the last failure carried a pushback: the backoff restarts after its wait
+}
+
+// pusher is the behaviour of an error that carries a server's pushback
+// (resilience.PushbackError).
+type pusher interface {
+	Pushback() time.Duration
+}
+
+// pushback finds the first pushback in err's chain, in the order
+// errors.As searches, as resilience.Pushback does (without allocating).
+func pushback(err error) (time.Duration, bool) {
+	for err != nil {
+		if p, ok := err.(pusher); ok {
+			return p.Pushback(), true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, err := range u.Unwrap() {
+				if d, ok := pushback(err); ok {
+					return d, true
+				}
+			}
+			return 0, false
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // Begin records when the first attempt begins, if the decision reads it:
@@ -81,6 +114,8 @@ func (c *Call) Failed(ctx context.Context, err error) {
 	s.Err, s.Now, s.Context = err, time.Now(), ctx
 	s.Deadline, _ = ctx.Deadline()
 	s.Jitter = rand.Float64()
+	d, ok := pushback(err)
+	c.pushed = ok && d >= 0
 	if ctx.Err() != nil {
 		s.Cause = context.Cause(ctx)
 	}
@@ -115,5 +150,8 @@ func (c *Call) Wait(ctx context.Context, delay time.Duration, decide Decide) err
 		return cause
 	}
 	c.LastDelay = delay
+	if c.pushed {
+		c.BackoffFrom = c.Attempts
+	}
 	return nil
 }
