@@ -38,10 +38,12 @@
 //
 // Every decision is the library's: a request starts the retry policy's
 // count in its budget (retry.Policy.BeginRetriesAt), a failed attempt goes
-// to retry.Policy.NextRetry (the retry decision, then the budget's
-// WithdrawAt; told by breaker.Breaker.Foresee when the breaker would
+// to retry.Policy.NextRetry (the retry decision, then the token bucket's
+// Failure and Allow and the budget's WithdrawAt; told by breaker.Breaker.Foresee when the breaker would
 // certainly refuse the next attempt, as resilience.Compose tells a retry
-// right outside a breaker, unless a throttle stands between), each attempt to throttle.Throttle.AllowAt and
+// right outside a breaker, unless a throttle stands between), a successful
+// one to retry.Policy.Succeeded when the policy has a token bucket (which it
+// refills), each attempt to throttle.Throttle.AllowAt and
 // breaker.Breaker.AllowAt and its outcome to their permits' DoneAt; a hedged
 // attempt starts with hedge.Hedger.StartAt, each hedge asks
 // hedge.Hedger.AllowHedgeAt, and the first call's outcome goes to

@@ -93,6 +93,7 @@ func collect(s *Scenario, runs []*run) *Result {
 		if res.HasHeal {
 			p.Recovery, p.Recovered = recovery(p.Series, r.width, firstTrouble, int64(res.Healed))
 			p.TroubleAmplification = amplification(p.Series, res.Offered, r.width, firstTrouble, int64(res.Healed))
+			p.Resumed = resumed(p.Series, r.width, int64(res.Healed))
 		}
 		res.Policies = append(res.Policies, p)
 	}
@@ -112,6 +113,17 @@ func amplification(series []Point, offered []int, width, from, to int64) float64
 		return 0
 	}
 	return float64(calls) / float64(requests)
+}
+
+// resumed returns how long after healed retries went on being refused:
+// from healed to the end of the run of buckets, from the one that holds
+// healed, that each have a refused retry; 0 if that one has none.
+func resumed(series []Point, width, healed int64) time.Duration {
+	i := healed / width
+	for i < int64(len(series)) && series[i].Refused > 0 {
+		i++
+	}
+	return time.Duration(max(i*width-healed, 0))
 }
 
 // pad returns s extended with zero values to length n.

@@ -553,7 +553,7 @@ func TestNoMissingEvents(t *testing.T) {
 func countedOnce(t testing.TB, scenario string, p *PolicyResult) {
 	t.Helper()
 	f := p.Failures
-	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.NotRetryable
+	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.Tokens + f.NotRetryable
 	var ended, calls int
 	for _, pt := range p.Series {
 		ended += pt.Succeeded + pt.Failed
