@@ -494,6 +494,9 @@ func TestParse(t *testing.T) {
 		{one + "{}", "after the end"},
 		{`[]`, "no scenario"},
 		{`[null]`, "null"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"MaxTokens": 2000}}]}`, "Policies[0] (p): budget: MaxTokens must be in (0, 1000]"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"TokenRatio": -0.1}}]}`, "Policies[0] (p): budget: TokenRatio must be at least 0.001"},
 		{``, "reading scenario"},
 	} {
 		_, err := Parse(strings.NewReader(c.in))
