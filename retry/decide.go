@@ -210,8 +210,9 @@ type Error struct {
 	Err      error // the last attempt's error
 	// Cause is what stopped the policy besides the last error:
 	// context.Cause of the caller's context if it ended,
-	// budget.ErrExhausted or [ErrThrottled], or the rejection that the next attempt would
-	// have met (such as a breaker's, matching breaker.ErrOpen).
+	// budget.ErrExhausted or [ErrThrottled], or the rejection that the
+	// next attempt would have met (such as a breaker's, matching
+	// breaker.ErrOpen).
 	Cause error
 }
 
