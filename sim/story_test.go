@@ -48,10 +48,11 @@ func TestOutageWithinBounds(t *testing.T) {
 // tokens are left once its failure has taken one, and only successes, of
 // TokenRatio each, put tokens back; a bucket holds at most MaxTokens. So in
 // any span of time a client's retries are fewer than MaxTokens/2 plus
-// TokenRatio times its successes in the span — one token for each retry's
-// failure, taken from at most MaxTokens/2 above the threshold, or earned
-// back. (After the count hits zero, what it lost less than a token of
-// comes back only through more successes than it gives.) Over the clients:
+// TokenRatio times its successes in the span: each retry's failure takes a
+// token, from the at most MaxTokens/2 above the threshold at the start, or
+// from those its successes earned back. (A failure that finds less than a
+// token leaves zero, not less, but to climb from there above MaxTokens/2
+// takes more successes than that spared.) Over the clients:
 //
 //	retries ≤ Clients × MaxTokens/2 + TokenRatio × successes
 //
