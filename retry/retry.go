@@ -101,6 +101,9 @@ type Policy struct {
 	tokens        *budget.Tokens
 	name          string
 	obs           *resilience.Observer
+	// report is RetryPlan.ReportSuccess: whether Succeeded has anything to
+	// do (an Observer must not change once a policy has it).
+	report bool
 }
 
 // New returns a Policy configured by cfg, or an error if a field makes no
@@ -144,6 +147,7 @@ func New(cfg Config) (*Policy, error) {
 	if p.classify == nil {
 		p.classify = resilience.Classify
 	}
+	p.report = p.tokens != nil || p.obs != nil && p.obs.Success != nil
 	return p, nil
 }
 
@@ -212,7 +216,7 @@ func (p *Policy) BeginRetries() (resilience.RetryPlan, error) {
 	}
 	return resilience.RetryPlan{
 		Timed:         p.maxElapsed > 0,
-		ReportSuccess: p.tokens != nil || p.obs != nil && p.obs.Success != nil,
+		ReportSuccess: p.report,
 	}, nil
 }
 
