@@ -117,9 +117,9 @@
 // With these limits a run's memory is bounded: a policy's run holds at most
 // 64 KiB per client (a breaker, budget and throttle with 600-bucket windows,
 // a hedger's histogram, the probe slots), the requests and events in flight
-// up to their limits (about 245 MiB with the slack of growing slices), 48
-// bytes per bucket and 8 per upstream worker — 881 MiB for the largest
-// scenario accepted — and the results 48 bytes per bucket and policy, 78 MiB
+// up to their limits (about 245 MiB with the slack of growing slices), 56
+// bytes per bucket and 8 per upstream worker — 909 MiB for the largest
+// scenario accepted — and the results 56 bytes per bucket and policy, 90 MiB
 // at most. Run runs as many policies at once as fit beside the results in
 // 1 GiB (four of a built-in scenario's five; the largest scenario's one at
 // a time), so a run of a scenario holds at most 1 GiB of live memory. The work is bounded too: at most 5e8 upstream calls, half a

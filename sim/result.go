@@ -79,8 +79,8 @@ type PolicyResult struct {
 	// Resumed is how long after the upstream healed (Result.Healed) the
 	// retry budget or token bucket went on refusing retries, to within a
 	// bucket: from Healed to the end of the run of buckets, from the one
-	// that holds Healed, in each of which one refused a retry (Point.Refused);
-	// 0 if none did in that first bucket. A retry limit that has spent
+	// that holds Healed, in each of which one refused a retry; 0 if none
+	// did in that first bucket. A retry limit that has spent
 	// itself in an outage needs calls (the budget) or successes (the token
 	// bucket) to allow retries again; while it refuses them, the upstream's
 	// ordinary failures are not retried. Unset without a trouble window.
@@ -120,9 +120,8 @@ type Point struct {
 	Succeeded int // client requests that ended in the bucket with a success
 	Failed    int // ... and with a failure
 	// Retries is the failed attempts in the bucket after which the retry
-	// policy decided to try again, and Refused those after which the retry
-	// budget or the token bucket refused the retry that it would have made.
-	Retries, Refused int
+	// policy decided to try again.
+	Retries int
 	// Open and HalfOpen are the shares of the clients whose breaker was open
 	// or half-open at the end of the bucket.
 	Open, HalfOpen float64

@@ -223,6 +223,9 @@ type run struct {
 	sampled int // buckets whose breaker states are recorded
 	hist    histogram
 	res     PolicyResult
+	// refusals has a bit set for each bucket in which the budget or the
+	// token bucket refused a retry, for PolicyResult.Resumed.
+	refusals []uint64
 }
 
 func newRun(s *Scenario, p *Policy) (*run, error) {
@@ -752,7 +755,7 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 			} else {
 				r.res.Failures.Budget++
 			}
-			r.bucket(now).Refused++
+			r.refused(now)
 			err = nil
 		case retry.Deadline:
 			r.res.Failures.Deadline++
@@ -767,6 +770,16 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		}
 	}
 	r.finish(id, now, false, err)
+}
+
+// refused records that the budget or the token bucket refused a retry at
+// now.
+func (r *run) refused(now int64) {
+	i := now / r.width
+	for int64(len(r.refusals)) <= i/64 {
+		r.refusals = append(r.refusals, 0)
+	}
+	r.refusals[i/64] |= 1 << (i % 64)
 }
 
 // finish ends request id at now. A failure is counted by reason: the
