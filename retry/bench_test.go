@@ -7,6 +7,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -23,6 +24,7 @@ func BenchmarkSuccess(b *testing.B) {
 	p := retry.MustNew(retry.Config{})
 	var asPolicy resilience.Policy = p
 	composed := resilience.Compose(p)
+	throttled := retry.MustNew(retry.Config{Tokens: budget.MustNewTokens(budget.TokensConfig{})})
 	fn := succeed
 	for _, bc := range []struct {
 		name string
@@ -32,6 +34,7 @@ func BenchmarkSuccess(b *testing.B) {
 		{"retry.Do", func() (int, error) { return retry.Do(ctx, p, fn) }},
 		{"resilience.Do", func() (int, error) { return resilience.Do(ctx, asPolicy, fn) }},
 		{"resilience.Do/Compose", func() (int, error) { return resilience.Do(ctx, composed, fn) }},
+		{"retry.Do/Tokens", func() (int, error) { return retry.Do(ctx, throttled, fn) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

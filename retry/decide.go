@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/budget"
 )
 
 // Reason is why a retry policy stops, or [Retrying] if it does not.
@@ -29,7 +30,10 @@ const (
 	HintTooLong
 	// Canceled: the caller canceled the call.
 	Canceled
-	// BudgetExhausted: the retry budget refused the retry.
+	// BudgetExhausted: the retry budget, or the token bucket of gRFC A6
+	// retry throttling, refused the retry; the *Error's Cause is
+	// budget.ErrExhausted or [ErrThrottled] (which matches
+	// budget.ErrExhausted too).
 	BudgetExhausted
 	// Rejected: the guard that the next attempt would enter first, such as
 	// a circuit breaker composed right inside the policy, would certainly
@@ -107,9 +111,9 @@ type Decision struct {
 // and otherwise retries after that delay. The backoff is the one for failure
 // number s.Attempts − s.BackoffFrom: a pushback's retry starts the backoff
 // again from its base. Decide does not consult the retry
-// budget, which a decision cannot do without spending it: the executor
-// (through [Policy.NextRetry]) or a simulator asks the budget after Decide
-// says retry.
+// budget or the token bucket, which a decision cannot do without spending
+// them: the executor (through [Policy.NextRetry]) or a simulator asks them
+// after Decide says retry.
 //
 // A nil *Policy allows no retry: Decide returns [Exhausted].
 func (p *Policy) Decide(s resilience.RetryState) Decision {
@@ -176,6 +180,21 @@ func (p *Policy) Decide(s resilience.RetryState) Decision {
 	return d
 }
 
+// ErrThrottled is the Cause of an *[Error] whose retry the token bucket of
+// Config.Tokens refused (gRFC A6 retry throttling): the service has failed
+// too often of late. It matches budget.ErrExhausted, so that a check for an
+// exhausted budget finds both; match ErrThrottled to tell the bucket's
+// refusals apart from the ratio budget's.
+var ErrThrottled error = throttled{}
+
+// throttled is the type of ErrThrottled.
+type throttled struct{}
+
+func (throttled) Error() string { return "retry: retries throttled: too few tokens left" }
+
+// Is reports whether target is budget.ErrExhausted.
+func (throttled) Is(target error) bool { return target == budget.ErrExhausted }
+
 // Error is returned when a retry policy gives up on a call it retried, or
 // could have retried: it says why, how many attempts ran, and unwraps to the
 // last attempt's error — and to the context's cause, when the caller's
@@ -191,20 +210,27 @@ type Error struct {
 	Err      error // the last attempt's error
 	// Cause is what stopped the policy besides the last error:
 	// context.Cause of the caller's context if it ended,
-	// budget.ErrExhausted, or the rejection that the next attempt would
-	// have met (such as a breaker's, matching breaker.ErrOpen).
+	// budget.ErrExhausted or [ErrThrottled], or the rejection that the
+	// next attempt would have met (such as a breaker's, matching
+	// breaker.ErrOpen).
 	Cause error
 }
 
 // Error returns a message such as
-// "retry: gave up after 3 attempts (attempts exhausted): connection refused".
+// "retry: gave up after 3 attempts (attempts exhausted): connection refused",
+// or "(retries throttled)" when Config.Tokens refused the retry.
 func (e *Error) Error() string {
 	s := "retry: gave up after " + strconv.Itoa(e.Attempts) + " attempt"
 	if e.Attempts != 1 {
 		s += "s"
 	}
-	s += " (" + e.Reason.String()
-	if e.Cause != nil && e.Reason != BudgetExhausted && !errors.Is(e.Err, e.Cause) {
+	switch e.Cause {
+	case ErrThrottled:
+		s += " (retries throttled"
+	default:
+		s += " (" + e.Reason.String()
+	}
+	if e.Cause != nil && e.Cause != budget.ErrExhausted && e.Cause != ErrThrottled && !errors.Is(e.Err, e.Cause) {
 		s += ": " + e.Cause.Error()
 	}
 	s += ")"

@@ -25,6 +25,14 @@
 // function that goes through a guard by itself, inside [Do], is not foreseen:
 // the guard's rejection ends the call when it comes, without a retry.
 //
+// Across calls, a Policy's retries can be bounded by a ratio budget
+// (Config.Budget: retries at most a share of recent calls), by gRFC A6
+// retry throttling (Config.Tokens: gRPC's token bucket, which stops all
+// retries once failures outweigh successes, and allows them again as calls
+// succeed), or by both. Either stops a call with Reason [BudgetExhausted]
+// and an error matching budget.ErrExhausted; the bucket's matches
+// [ErrThrottled] too.
+//
 // The decision is callable on its own: [Policy.Decide] answers "after this
 // failure, wait how long, or stop and why" from the attempt count, the error
 // and the times involved, without sleeping. [Do] uses it; so can a simulator

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/retry"
 )
 
@@ -92,4 +93,27 @@ func ExampleNew() {
 	// Output:
 	// retry: MaxAttempts is negative: -1
 	// true <nil>
+}
+
+// A policy with gRFC A6 retry throttling: once a service has failed enough
+// to take half the bucket's tokens, its failures are no longer retried,
+// until successes earn the tokens back.
+func ExampleConfig_tokens() {
+	tokens := budget.MustNewTokens(budget.TokensConfig{MaxTokens: 10, TokenRatio: 0.1})
+	p := retry.MustNew(retry.Config{MaxAttempts: 3, Backoff: backoff.Constant(0), Tokens: tokens})
+	down := resilience.Transient(errors.New("503"))
+	for call := 1; call <= 4; call++ {
+		attempts := 0
+		err := retry.Run(context.Background(), p, func(context.Context) error {
+			attempts++
+			return down
+		})
+		fmt.Printf("call %d: attempts %d, throttled %v, tokens left %.0f\n",
+			call, attempts, errors.Is(err, retry.ErrThrottled), tokens.Snapshot().Tokens)
+	}
+	// Output:
+	// call 1: attempts 3, throttled false, tokens left 7
+	// call 2: attempts 2, throttled true, tokens left 5
+	// call 3: attempts 1, throttled true, tokens left 4
+	// call 4: attempts 1, throttled true, tokens left 3
 }

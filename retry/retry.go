@@ -60,6 +60,20 @@ type Config struct {
 	// budget between the policies that call one service. Default: none.
 	Budget *budget.Budget
 
+	// Tokens, if set, is gRFC A6's retry throttling: a failed attempt whose
+	// class is transient, or that carries a server's "do not retry"
+	// pushback (a negative resilience.Pushback) whatever its class, takes a
+	// token before the retry is decided; a retry goes only while the bucket
+	// allows it (more than half its tokens left); and every attempt that
+	// succeeds, a first one included, gives TokenRatio back. A failure the
+	// policy ignores — the caller's own cancellation, or an error of class
+	// resilience.ClassIgnored — counts nothing. When the bucket refuses a
+	// retry the policy stops with Reason [BudgetExhausted] and Cause
+	// [ErrThrottled], which matches budget.ErrExhausted too. Share one
+	// bucket between the policies that call one server, as gRPC clients
+	// do. With Budget set as well, a retry needs both. Default: none.
+	Tokens *budget.Tokens
+
 	// Observer, if set, receives the policy's events, with Kind
 	// resilience.KindRetry, on the goroutine of the call: Retry after each
 	// failed attempt that will be retried, before the wait; and at the end
@@ -84,8 +98,12 @@ type Policy struct {
 	maxRetryAfter time.Duration
 	classify      resilience.Classifier
 	budget        *budget.Budget
+	tokens        *budget.Tokens
 	name          string
 	obs           *resilience.Observer
+	// report is RetryPlan.ReportSuccess: whether Succeeded has anything to
+	// do (an Observer must not change once a policy has it).
+	report bool
 }
 
 // New returns a Policy configured by cfg, or an error if a field makes no
@@ -99,6 +117,7 @@ func New(cfg Config) (*Policy, error) {
 		maxRetryAfter: cfg.MaxRetryAfter,
 		classify:      cfg.Classifier,
 		budget:        cfg.Budget,
+		tokens:        cfg.Tokens,
 		name:          cfg.Name,
 		obs:           cfg.Observer,
 	}
@@ -128,6 +147,7 @@ func New(cfg Config) (*Policy, error) {
 	if p.classify == nil {
 		p.classify = resilience.Classify
 	}
+	p.report = p.tokens != nil || p.obs != nil && p.obs.Success != nil
 	return p, nil
 }
 
@@ -184,7 +204,9 @@ func (p *Policy) Name() string {
 }
 
 // BeginRetries implements resilience.Retrier: it counts the call in the
-// budget, if there is one.
+// budget, if there is one, and asks to hear of the call's success when the
+// policy has Tokens, which a success refills, or an Observer with a Success
+// func.
 func (p *Policy) BeginRetries() (resilience.RetryPlan, error) {
 	if p == nil {
 		return resilience.RetryPlan{}, errNilPolicy
@@ -194,7 +216,7 @@ func (p *Policy) BeginRetries() (resilience.RetryPlan, error) {
 	}
 	return resilience.RetryPlan{
 		Timed:         p.maxElapsed > 0,
-		ReportSuccess: p.obs != nil && p.obs.Success != nil,
+		ReportSuccess: p.report,
 	}, nil
 }
 
@@ -211,16 +233,25 @@ func (p *Policy) BeginRetriesAt(now time.Time) (timed bool, err error) {
 }
 
 // NextRetry implements resilience.Retrier: it returns the delay that
-// [Policy.Decide] chooses — if the budget, when there is one, lets the retry
-// go — or the error the call ends with when the decision is to stop, and
-// reports a Retry or GiveUp event to the Observer.
+// [Policy.Decide] chooses — if the token bucket and the budget, when there
+// are, let the retry go — or the error the call ends with when the decision
+// is to stop, and reports a Retry or GiveUp event to the Observer. It takes
+// the failed attempt's token from the bucket, if it costs one (see
+// Config.Tokens), before it asks the bucket, and asks the bucket before the
+// budget, so that a retry the bucket refuses spends nothing of the budget.
 func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	if p == nil {
 		return 0, errNilPolicy
 	}
 	d := p.Decide(s)
+	if p.tokens != nil && s.Cause == nil && costsToken(d.Class, s.Err) {
+		p.tokens.Failure()
+	}
 	var stop error
 	switch {
+	case d.Reason == Retrying && p.tokens != nil && !p.tokens.Allow():
+		d.Reason = BudgetExhausted
+		stop = &Error{Reason: BudgetExhausted, Attempts: s.Attempts, Err: s.Err, Cause: ErrThrottled}
 	case d.Reason == Retrying && p.budget != nil && !p.budget.WithdrawAt(s.Now):
 		d.Reason = BudgetExhausted
 		stop = &Error{Reason: BudgetExhausted, Attempts: s.Attempts, Err: s.Err, Cause: budget.ErrExhausted}
@@ -246,13 +277,35 @@ func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 	return 0, stop
 }
 
-// Succeeded implements resilience.Retrier: it reports a Success event to
-// the Observer. Executors call it only when the Observer has a Success func.
+// costsToken reports whether a failed attempt of class c with error err
+// takes a token from a gRFC A6 bucket: a transient one, or one whose server
+// asked not to be retried, unless the failure is ignored.
+func costsToken(c resilience.Class, err error) bool {
+	switch c {
+	case resilience.ClassTransient:
+		return true
+	case resilience.ClassIgnored:
+		return false
+	}
+	d, ok := resilience.Pushback(err)
+	return ok && d < 0
+}
+
+// Succeeded implements resilience.Retrier: it gives the token bucket, if
+// there is one, its TokenRatio back, and reports a Success event to the
+// Observer. Executors call it only when BeginRetries asked them to: when
+// the policy has Tokens or its Observer a Success func. A simulator calls
+// it after every successful attempt, with s.Now its virtual time.
 func (p *Policy) Succeeded(s resilience.RetryState) {
-	if p == nil || p.obs == nil || p.obs.Success == nil {
+	if p == nil {
 		return
 	}
-	observe.Call(p.obs.Success, p.event(resilience.EventSuccess, s))
+	if p.tokens != nil {
+		p.tokens.Success()
+	}
+	if p.obs != nil && p.obs.Success != nil {
+		observe.Call(p.obs.Success, p.event(resilience.EventSuccess, s))
+	}
 }
 
 // event returns an event of type t about the call in state s.

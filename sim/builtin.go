@@ -51,6 +51,28 @@ func builtins() []*Scenario {
 			},
 		},
 		{
+			Name: "retry-throttling",
+			Description: "The upstream fails 5% of calls, and for a minute it is down. Every client retries up to three times: " +
+				"without a limit, or with a 10% retry budget, or with gRFC A6 retry throttling (gRPC's token bucket: 10 tokens, " +
+				"0.1 back per success). During the outage the token bucket lets almost no retry through, the budget a tenth " +
+				"more calls, no limit three times the load. After it the token bucket must earn back half its tokens " +
+				"through successes before it allows a retry, and the ordinary failures it does not retry meanwhile are lost.",
+			Duration: dur(5 * time.Minute),
+			Upstream: Upstream{
+				Latency:   Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
+				ErrorRate: 0.05,
+				Capacity:  200,
+				Windows:   []Window{{Name: "outage", From: dur(time.Minute), To: dur(2 * time.Minute), Down: true}},
+			},
+			Load: Load{Rate: 1000, Clients: 20, Deadline: dur(10 * time.Second)},
+			Policies: []Policy{
+				{Name: "no retry"},
+				{Name: "retry", Retry: retry3()},
+				{Name: "retry+budget", Retry: retry3(), Budget: someBudget()},
+				{Name: "retry+tokens", Retry: retry3(), Tokens: &TokensConfig{}},
+			},
+		},
+		{
 			Name: "brownout",
 			Description: "For two minutes 30% of calls fail. Retries win back nearly every failed request for about 40% more calls " +
 				"while it lasts; a budget caps the extra calls at a tenth and so wins back fewer. A breaker that opens on five " +

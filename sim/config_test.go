@@ -27,6 +27,7 @@ const shadowMode = "a simulation shows what a policy does when it is on, and how
 const (
 	fromSeed   = "the client's seed"
 	fromBudget = "the policy's budget"
+	fromTokens = "the policy's token bucket"
 	fromRetry  = "whether the policy has a Retry"
 )
 
@@ -47,6 +48,7 @@ var configFields = []struct {
 		"MaxElapsed":    "Retry.MaxElapsed",
 		"MaxRetryAfter": "Retry.MaxRetryAfter",
 		"Budget":        fromBudget,
+		"Tokens":        fromTokens,
 		"Classifier":    notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
 		"Name":          "Name",
 		"Observer":      notSimulated + "an observer; the simulator counts what the policies do itself",
@@ -70,6 +72,12 @@ var configFields = []struct {
 		"Window":       "Budget.Window",
 		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 		"Shadow":       notSimulated + shadowMode,
+	}},
+	{reflect.TypeFor[budget.TokensConfig](), func(c *configs) any { return c.tokens }, map[string]string{
+		"Name":       "Name",
+		"MaxTokens":  "Tokens.MaxTokens",
+		"TokenRatio": "Tokens.TokenRatio",
+		"Observer":   notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[breaker.Config](), func(c *configs) any { return c.breaker }, map[string]string{
 		"Name":               "Name",
@@ -224,7 +232,8 @@ func TestConfigMapping(t *testing.T) {
 	fillPolicy(&p)
 	const seed = 0x5eed0
 	b := budget.MustNew(budget.Config{})
-	cs, err := p.configs(seed, b)
+	tk := budget.MustNewTokens(budget.TokensConfig{})
+	cs, err := p.configs(seed, b, tk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,12 +270,16 @@ func TestConfigMapping(t *testing.T) {
 				if got.Interface() != b {
 					t.Errorf("%s.%s is not the policy's budget", name, field)
 				}
+			case from == fromTokens:
+				if got.Interface() != tk {
+					t.Errorf("%s.%s is not the policy's token bucket", name, field)
+				}
 			case from == fromRetry:
 				// The policy has a Retry, which counts each request in the
 				// budget; without one, the hedger counts them.
 				q := p
 				q.Retry = nil
-				alone, _ := q.configs(seed, b)
+				alone, _ := q.configs(seed, b, tk)
 				if got.Bool() || !alone.hedge.Deposit {
 					t.Errorf("%s.%s is %v with a Retry and %v without; want false, true", name, field, got.Bool(), alone.hedge.Deposit)
 				}
@@ -292,7 +305,7 @@ func TestConfigMapping(t *testing.T) {
 
 	// A constant backoff.
 	p.Retry.Backoff = &BackoffConfig{Constant: Duration(1234 * time.Millisecond)}
-	if cs, err = p.configs(seed, b); err != nil || cs.retry.Backoff != backoff.Constant(1234*time.Millisecond) {
+	if cs, err = p.configs(seed, b, tk); err != nil || cs.retry.Backoff != backoff.Constant(1234*time.Millisecond) {
 		t.Errorf("Backoff.Constant 1.234s gave %v, %v; want backoff.Constant(1.234s)", cs.retry.Backoff, err)
 	}
 }

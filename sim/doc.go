@@ -38,10 +38,12 @@
 //
 // Every decision is the library's: a request starts the retry policy's
 // count in its budget (retry.Policy.BeginRetriesAt), a failed attempt goes
-// to retry.Policy.NextRetry (the retry decision, then the budget's
-// WithdrawAt; told by breaker.Breaker.Foresee when the breaker would
+// to retry.Policy.NextRetry (the retry decision, then the token bucket's
+// Failure and Allow and the budget's WithdrawAt; told by breaker.Breaker.Foresee when the breaker would
 // certainly refuse the next attempt, as resilience.Compose tells a retry
-// right outside a breaker, unless a throttle stands between), each attempt to throttle.Throttle.AllowAt and
+// right outside a breaker, unless a throttle stands between), a successful
+// one to retry.Policy.Succeeded when the policy has a token bucket (which it
+// refills), each attempt to throttle.Throttle.AllowAt and
 // breaker.Breaker.AllowAt and its outcome to their permits' DoneAt; a hedged
 // attempt starts with hedge.Hedger.StartAt, each hedge asks
 // hedge.Hedger.AllowHedgeAt, and the first call's outcome goes to
@@ -115,9 +117,9 @@
 // With these limits a run's memory is bounded: a policy's run holds at most
 // 64 KiB per client (a breaker, budget and throttle with 600-bucket windows,
 // a hedger's histogram, the probe slots), the requests and events in flight
-// up to their limits (about 245 MiB with the slack of growing slices), 48
-// bytes per bucket and 8 per upstream worker — 881 MiB for the largest
-// scenario accepted — and the results 48 bytes per bucket and policy, 78 MiB
+// up to their limits (about 245 MiB with the slack of growing slices), 56
+// bytes per bucket and 8 per upstream worker — 909 MiB for the largest
+// scenario accepted — and the results 56 bytes per bucket and policy, 90 MiB
 // at most. Run runs as many policies at once as fit beside the results in
 // 1 GiB (four of a built-in scenario's five; the largest scenario's one at
 // a time), so a run of a scenario holds at most 1 GiB of live memory. The work is bounded too: at most 5e8 upstream calls, half a

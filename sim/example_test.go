@@ -134,6 +134,7 @@ func ExampleBuiltins() {
 	}
 	// Output:
 	// outage: 10m0s at 1000 requests/s, 5 policies
+	// retry-throttling: 5m0s at 1000 requests/s, 4 policies
 	// brownout: 5m0s at 500 requests/s, 5 policies
 	// overload: 5m0s at 1000 requests/s, 4 policies
 	// latency-tail: 2m0s at 500 requests/s, 5 policies

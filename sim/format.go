@@ -120,6 +120,7 @@ func failuresParts(f Failures) []string {
 		{"open", f.BreakerOpen},
 		{"throttled", f.Throttled},
 		{"budget", f.Budget},
+		{"tokens", f.Tokens},
 		{"other", f.NotRetryable},
 	}
 	var parts []string

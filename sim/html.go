@@ -173,7 +173,7 @@ func (p *htmlPage) table(r *Result) {
 		"<th class=\"n\" title=\"from the end of the last trouble window until the success ratio is back\">time to recover</th>",
 		"<th class=\"n\" title=\"the most upstream calls started in one bucket of the charts\">peak load (calls per ", html.EscapeString(fmtDur(r.Bucket)), ")</th>",
 		"<th class=\"n\" title=\"the most calls the upstream held at once\">peak in flight</th>",
-		"<th title=\"errors: retries ran out on upstream errors · deadline: the client's deadline passed · open: the breaker refused · throttled: the throttle refused · budget: the retry budget refused · other: the retry policy stopped for another reason\">failures</th>",
+		"<th title=\"errors: retries ran out on upstream errors · deadline: the client's deadline passed · open: the breaker refused · throttled: the throttle refused · budget: the retry budget refused · tokens: the token bucket refused · other: the retry policy stopped for another reason\">failures</th>",
 		"</tr></thead>\n<tbody>\n")
 	for i := range r.Policies {
 		pr := &r.Policies[i]

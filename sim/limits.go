@@ -102,7 +102,7 @@ func (s *Scenario) runBytes() int64 {
 	return int64(s.Load.clients())*clientBytes +
 		int64(lim.inFlight)*requestBytes*growth/4 +
 		int64(lim.events)*eventBytes*growth/4 +
-		s.buckets()*pointBytes +
+		s.buckets()*pointBytes + s.buckets()/8 + 8 + // and a bit per bucket: refused retries
 		int64(s.Upstream.Capacity)*8 +
 		int64(2*len(s.Upstream.Windows))*int64(unsafe.Sizeof(segment{})) +
 		histBytes

@@ -93,7 +93,9 @@ func collect(s *Scenario, runs []*run) *Result {
 		if res.HasHeal {
 			p.Recovery, p.Recovered = recovery(p.Series, r.width, firstTrouble, int64(res.Healed))
 			p.TroubleAmplification = amplification(p.Series, res.Offered, r.width, firstTrouble, int64(res.Healed))
+			p.Resumed = resumed(r.refusals, r.width, int64(res.Healed))
 		}
+		r.refusals = nil
 		res.Policies = append(res.Policies, p)
 	}
 	return res
@@ -112,6 +114,17 @@ func amplification(series []Point, offered []int, width, from, to int64) float64
 		return 0
 	}
 	return float64(calls) / float64(requests)
+}
+
+// resumed returns how long after healed retries went on being refused:
+// from healed to the end of the run of buckets, from the one that holds
+// healed, whose bits are set in refusals; 0 if that one's is not.
+func resumed(refusals []uint64, width, healed int64) time.Duration {
+	i := healed / width
+	for i/64 < int64(len(refusals)) && refusals[i/64]&(1<<(i%64)) != 0 {
+		i++
+	}
+	return time.Duration(max(i*width-healed, 0))
 }
 
 // pad returns s extended with zero values to length n.

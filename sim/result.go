@@ -76,6 +76,15 @@ type PolicyResult struct {
 	// without a trouble window.
 	Recovery  time.Duration
 	Recovered bool
+	// Resumed is how long after the upstream healed (Result.Healed) the
+	// retry budget or token bucket went on refusing retries, to within a
+	// bucket: from Healed to the end of the run of buckets, from the one
+	// that holds Healed, in each of which one refused a retry; 0 if none
+	// did in that first bucket. A retry limit that has spent
+	// itself in an outage needs calls (the budget) or successes (the token
+	// bucket) to allow retries again; while it refuses them, the upstream's
+	// ordinary failures are not retried. Unset without a trouble window.
+	Resumed time.Duration
 	// PeakLoad is the most upstream calls per second in one bucket. The
 	// tables show it as the calls of that bucket, under a header that
 	// states the bucket's width ("peak/100ms"), so that a short bucket's
@@ -101,6 +110,7 @@ type Failures struct {
 	BreakerOpen  int // the breaker refused the last attempt: "open"
 	Throttled    int // the throttle refused the last attempt: "throttled"
 	Budget       int // the retry budget refused a retry: "budget"
+	Tokens       int // the token bucket (gRFC A6 retry throttling) refused a retry: "tokens"
 	NotRetryable int // the retry policy stopped for another reason (time limit, hint too long): "other"
 }
 
@@ -109,6 +119,9 @@ type Point struct {
 	Calls     int // upstream calls started in the bucket
 	Succeeded int // client requests that ended in the bucket with a success
 	Failed    int // ... and with a failure
+	// Retries is the failed attempts in the bucket after which the retry
+	// policy decided to try again.
+	Retries int
 	// Open and HalfOpen are the shares of the clients whose breaker was open
 	// or half-open at the end of the bucket.
 	Open, HalfOpen float64

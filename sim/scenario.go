@@ -164,6 +164,7 @@ type Policy struct {
 	Name     string          `json:",omitzero"`
 	Retry    *RetryConfig    `json:",omitzero"`
 	Budget   *BudgetConfig   `json:",omitzero"`
+	Tokens   *TokensConfig   `json:",omitzero"`
 	Breaker  *BreakerConfig  `json:",omitzero"`
 	Throttle *ThrottleConfig `json:",omitzero"`
 	Hedge    *HedgeConfig    `json:",omitzero"`
@@ -196,6 +197,15 @@ type BudgetConfig struct {
 	Ratio        float64  `json:",omitzero"`
 	MinPerSecond float64  `json:",omitzero"`
 	Window       Duration `json:",omitzero"`
+}
+
+// TokensConfig is budget.TokensConfig: gRFC A6 retry throttling, a token
+// bucket for each client, which its retry policy spends as
+// retry.Config.Tokens says. Zero fields are A6's example: 10 tokens, 0.1
+// given back per success. A Policy's Tokens needs a Retry.
+type TokensConfig struct {
+	MaxTokens  float64 `json:",omitzero"`
+	TokenRatio float64 `json:",omitzero"`
 }
 
 // BreakerConfig is breaker.Config. HalfOpenProbes is at most 100 here.
@@ -431,6 +441,7 @@ func (l *Load) clients() int { return max(l.Clients, 1) }
 type stack struct {
 	retry    *retry.Policy
 	budget   *budget.Budget
+	tokens   *budget.Tokens
 	breaker  *breaker.Breaker
 	throttle *throttle.Throttle
 	hedger   *hedge.Hedger
@@ -441,6 +452,7 @@ type stack struct {
 // nil Config for a section the Policy does not have.
 type configs struct {
 	budget   *budget.Config
+	tokens   *budget.TokensConfig
 	retry    *retry.Config
 	breaker  *breaker.Config
 	throttle *throttle.Config
@@ -457,13 +469,23 @@ func (p *Policy) budgetConfig() *budget.Config {
 	return &budget.Config{Name: p.Name, Ratio: c.Ratio, MinPerSecond: c.MinPerSecond, Window: time.Duration(c.Window)}
 }
 
+// tokensConfig maps p.Tokens onto budget.TokensConfig; nil without one.
+func (p *Policy) tokensConfig() *budget.TokensConfig {
+	c := p.Tokens
+	if c == nil {
+		return nil
+	}
+	return &budget.TokensConfig{Name: p.Name, MaxTokens: c.MaxTokens, TokenRatio: c.TokenRatio}
+}
+
 // configs maps p's sections onto the Configs of their packages, field for
 // field (the test of the mapping checks that every field of every Config is
-// mapped, or is listed as not simulated), with b, the budget made from
-// p.Budget, where a Config takes the budget, and seed for what draws random
-// numbers of its own. It checks nothing that New checks.
-func (p *Policy) configs(seed uint64, b *budget.Budget) (configs, error) {
-	cs := configs{budget: p.budgetConfig()}
+// mapped, or is listed as not simulated), with b and tk, the budget and the
+// token bucket made from p.Budget and p.Tokens, where a Config takes them,
+// and seed for what draws random numbers of its own. It checks nothing that
+// New checks.
+func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (configs, error) {
+	cs := configs{budget: p.budgetConfig(), tokens: p.tokensConfig()}
 	if c := p.Retry; c != nil {
 		cs.retry = &retry.Config{
 			Name:          p.Name,
@@ -471,6 +493,7 @@ func (p *Policy) configs(seed uint64, b *budget.Budget) (configs, error) {
 			MaxElapsed:    time.Duration(c.MaxElapsed),
 			MaxRetryAfter: time.Duration(c.MaxRetryAfter),
 			Budget:        b,
+			Tokens:        tk,
 		}
 		if c.Backoff != nil {
 			strategy, err := c.Backoff.strategy()
@@ -536,6 +559,8 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
 	case p.Hedge != nil && p.Hedge.UseBudget && p.Budget == nil:
 		return nil, errors.New("Hedge.UseBudget needs a Budget")
+	case p.Tokens != nil && p.Retry == nil:
+		return nil, errors.New("Tokens needs a Retry to spend them")
 	}
 	st := &stack{}
 	if c := p.budgetConfig(); c != nil {
@@ -545,7 +570,14 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		}
 		st.budget = b
 	}
-	cs, err := p.configs(seed, st.budget)
+	if c := p.tokensConfig(); c != nil {
+		tk, err := budget.NewTokens(*c)
+		if err != nil {
+			return nil, err
+		}
+		st.tokens = tk
+	}
+	cs, err := p.configs(seed, st.budget, st.tokens)
 	if err != nil {
 		return nil, err
 	}

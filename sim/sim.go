@@ -223,6 +223,9 @@ type run struct {
 	sampled int // buckets whose breaker states are recorded
 	hist    histogram
 	res     PolicyResult
+	// refusals has a bit set for each bucket in which the budget or the
+	// token bucket refused a retry, for PolicyResult.Resumed.
+	refusals []uint64
 }
 
 func newRun(s *Scenario, p *Policy) (*run, error) {
@@ -700,6 +703,11 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		q.tpermit.DoneAt(t, err)
 	}
 	if err == nil {
+		if st.tokens != nil {
+			// As the executors do when BeginRetries asks them: the bucket
+			// gets TokenRatio back.
+			st.retry.Succeeded(resilience.RetryState{Attempts: int(q.attempt), Start: at(q.arrived), Now: t})
+		}
 		r.finish(id, now, true, nil)
 		return
 	}
@@ -713,7 +721,8 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		return
 	}
 	// NextRetry is what every executor of a retry policy asks: Decide, then
-	// the budget's WithdrawAt, both at the state's time. As in
+	// the token bucket's Failure and Allow and the budget's WithdrawAt, at
+	// the state's time. As in
 	// resilience.Compose(retry, breaker), a breaker right inside the retry
 	// tells it when the next attempt would certainly be rejected; a
 	// throttle between them foresees nothing.
@@ -732,6 +741,7 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 	delay, err := st.retry.NextRetry(s)
 	if err == nil {
 		q.last = delay
+		r.bucket(now).Retries++
 		r.q.push(event{at: now + int64(delay), kind: evRetry, req: id, life: q.life, att: q.attempt})
 		return
 	}
@@ -740,7 +750,12 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 	if stop, ok := err.(*retry.Error); ok {
 		switch stop.Reason {
 		case retry.BudgetExhausted:
-			r.res.Failures.Budget++
+			if stop.Cause == retry.ErrThrottled {
+				r.res.Failures.Tokens++
+			} else {
+				r.res.Failures.Budget++
+			}
+			r.refused(now)
 			err = nil
 		case retry.Deadline:
 			r.res.Failures.Deadline++
@@ -755,6 +770,16 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		}
 	}
 	r.finish(id, now, false, err)
+}
+
+// refused records that the budget or the token bucket refused a retry at
+// now.
+func (r *run) refused(now int64) {
+	i := now / r.width
+	for int64(len(r.refusals)) <= i/64 {
+		r.refusals = append(r.refusals, 0)
+	}
+	r.refusals[i/64] |= 1 << (i % 64)
 }
 
 // finish ends request id at now. A failure is counted by reason: the

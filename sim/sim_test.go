@@ -494,6 +494,9 @@ func TestParse(t *testing.T) {
 		{one + "{}", "after the end"},
 		{`[]`, "no scenario"},
 		{`[null]`, "null"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"MaxTokens": 2000}}]}`, "Policies[0] (p): budget: MaxTokens must be in (0, 1000]"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"TokenRatio": -0.1}}]}`, "Policies[0] (p): budget: TokenRatio must be at least 0.001"},
 		{``, "reading scenario"},
 	} {
 		_, err := Parse(strings.NewReader(c.in))
@@ -553,7 +556,7 @@ func TestNoMissingEvents(t *testing.T) {
 func countedOnce(t testing.TB, scenario string, p *PolicyResult) {
 	t.Helper()
 	f := p.Failures
-	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.NotRetryable
+	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.Tokens + f.NotRetryable
 	var ended, calls int
 	for _, pt := range p.Series {
 		ended += pt.Succeeded + pt.Failed
