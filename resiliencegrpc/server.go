@@ -180,7 +180,8 @@ func ServerClassifyCode(code codes.Code) resilience.Class {
 // recovering interceptor chained before it or to grpc-go, which lets it end
 // the program.
 //
-// An admitted unary call allocates nothing in the interceptor.
+// An admitted call, unary or stream, allocates nothing in the interceptor;
+// a shed one allocates its error (and grpc-go, the trailer it sends).
 type Server struct {
 	bulkhead *bulkhead.Bulkhead
 	throttle *throttle.Throttle

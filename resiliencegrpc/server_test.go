@@ -281,7 +281,7 @@ func TestShedStreamIsTrailersOnly(t *testing.T) {
 // retries UNAVAILABLE retries a shed call after the pushback, and the retry
 // succeeds: grpc-go retries only Trailers-Only answers, so this shows the
 // shed answer is one. Without the trailer, it retries after its own
-// backoff, 1ms here.
+// backoff, 1ms here, which grpc-go jitters by ±20%.
 func TestStockClientRetriesShedCallAfterPushback(t *testing.T) {
 	const serviceConfig = `{"methodConfig": [{
 		"name": [{"service": "grpc.testing.TestService"}],
@@ -299,7 +299,7 @@ func TestStockClientRetriesShedCallAfterPushback(t *testing.T) {
 		atLeast, atMost time.Duration
 	}{
 		{"pushback 200ms", 200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond},
-		{"no pushback", -1, 0, time.Millisecond},
+		{"no pushback", -1, 800 * time.Microsecond, 1200 * time.Microsecond}, // grpc-go's backoff: 1ms, ±20%
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -308,7 +308,12 @@ func TestStockClientRetriesShedCallAfterPushback(t *testing.T) {
 				s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{
 					Bulkhead: b,
 					Pushback: tc.pushback,
-					Observer: &resilience.Observer{Reject: func(resilience.Event) { shed <- struct{}{} }},
+					Observer: &resilience.Observer{Reject: func(resilience.Event) {
+						select {
+						case shed <- struct{}{}:
+						default:
+						}
+					}},
 				})
 				h := newHolder()
 				svc := &testService{hook: h.hook}
@@ -753,6 +758,41 @@ func TestUnaryInterceptorAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("an admitted unary call allocates %v times in the interceptor, want 0", allocs)
+	}
+	if ran < 1000 {
+		t.Errorf("handler ran %d times, want every call", ran)
+	}
+}
+
+// fakeStream is the grpc.ServerStream of a stream interceptor called
+// directly.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx     context.Context
+	trailer metadata.MD
+}
+
+func (f *fakeStream) Context() context.Context  { return f.ctx }
+func (f *fakeStream) SetTrailer(md metadata.MD) { f.trailer = md }
+
+// Nor for an admitted stream.
+func TestStreamInterceptorAllocs(t *testing.T) {
+	s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{
+		Bulkhead: bulkhead.MustNew(bulkhead.Config{}),
+		Throttle: throttle.MustNew(throttle.Config{}),
+	})
+	intercept := s.StreamServerInterceptor()
+	info := &grpc.StreamServerInfo{FullMethod: "/grpc.testing.TestService/FullDuplexCall", IsClientStream: true, IsServerStream: true}
+	ss := &fakeStream{ctx: context.Background()}
+	ran := 0
+	handler := func(any, grpc.ServerStream) error { ran++; return nil }
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := intercept(nil, ss, info, handler); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("an admitted stream allocates %v times in the interceptor, want 0", allocs)
 	}
 	if ran < 1000 {
 		t.Errorf("handler ran %d times, want every call", ran)
