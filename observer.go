@@ -25,6 +25,7 @@ const (
 	KindTransport                 // package resiliencehttp's Transport, for what only it does
 	KindReconnect                 // package reconnect
 	KindPace                      // package pace
+	KindServer                    // server-side shedding (resiliencegrpc's Server), for what only it does
 )
 
 var kindNames = [...]string{
@@ -40,10 +41,12 @@ var kindNames = [...]string{
 	KindTransport: "transport",
 	KindReconnect: "reconnect",
 	KindPace:      "pace",
+	KindServer:    "server",
 }
 
 // String returns the name of the policy's package, such as "retry" or
-// "ratelimit", or "transport" for [KindTransport].
+// "ratelimit", "transport" for [KindTransport], or "server" for
+// [KindServer].
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]
@@ -229,7 +232,9 @@ type Observer struct {
 	// retry budget spent (Kind budget); a hedge that the budget refused
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
 	// reconnect, Reason "breaker"), after which it waits Delay before it
-	// asks again. Err is the rejection, Reason why. A call whose own
+	// asks again; a call that a gRPC server shed (Kind server, with the
+	// method as Policy and the pushback it sent as Delay), beside the
+	// event of the policy that refused it. Err is the rejection, Reason why. A call whose own
 	// context ended while it waited is not rejected. With Shadow set, the
 	// policy is in shadow mode: it would have refused the call, which went
 	// on all the same.

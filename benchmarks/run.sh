@@ -17,6 +17,8 @@ BENCHSTAT=${BENCHSTAT:-$(command -v benchstat || echo "$(go env GOPATH)/bin/benc
 # Scenarios in the order of the README; each is BenchmarkScenario/library.
 SCENARIOS="Direct BreakerClosed BreakerClosedParallel BreakerOpen RetrySuccess RetryTransient RetryBreaker
 RetryBreakerParallel Stack StackParallel StackNoTimeout Timeout HTTP"
+# The gRPC scenarios, in their own section.
+GRPC_SCENARIOS="GrpcUnary GrpcServer"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -183,7 +185,7 @@ EOF
 	echo "- $(go version)"
 	echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores (nproc)"
 	echo "- command: \`go test -run '^\$' -bench . -benchmem -count $COUNT -benchtime $BENCHTIME\`, medians by benchstat"
-	echo "- peers: $(grep -E 'failsafe-go|gobreaker|cenkalti|retry-go|retryablehttp' go.mod | grep -v '//' | sed -E 's/^[[:space:]]+//' | paste -sd ',' | sed 's/,/, /g')"
+	echo "- peers: $(grep -E 'failsafe-go|gobreaker|cenkalti|retry-go|retryablehttp|go-grpc-middleware|google.golang.org/grpc ' go.mod | grep -v '//' | sed -E 's/^[[:space:]]+//' | paste -sd ',' | sed 's/,/, /g')"
 	echo
 	echo "## Results"
 	for s in $SCENARIOS; do
@@ -204,6 +206,25 @@ EOF
 		StackNoTimeout) echo "As Stack without the timeout (not a goal; it shows what the per-attempt timeout costs)." ;;
 		Timeout) echo "The per-attempt timeout alone, call succeeds (not a goal). \`bare-WithDeadline\` is its floor: \`context.WithDeadline\` and its cancel around the call, with nothing else (see [the per-attempt timeout](#the-per-attempt-timeout))." ;;
 		HTTP) echo "GET to a loopback \`httptest\` server, body read and closed, each library on its own \`http.Transport\`. Ours is \`resiliencehttp.NewTransport\` with its default config." ;;
+		esac
+		echo
+		table "$s"
+	done
+	echo
+	echo "## gRPC"
+	echo
+	echo "A unary call (\`EmptyCall\` of grpc-go's interop TestService) over loopback TCP to a real grpc-go"
+	echo "server, which answers at once; each library on a connection of its own. The scenarios run with the"
+	echo "others; alone: \`go test -run '^\$' -bench Grpc -benchmem -count $COUNT -benchtime $BENCHTIME\`."
+	echo "A call takes tens of microseconds, most of them in the two HTTP/2 stacks and the loopback, so what an"
+	echo "interceptor adds to its time is within the noise of one run: compare the allocations."
+	for s in $GRPC_SCENARIOS; do
+		echo
+		echo "### $s"
+		echo
+		case $s in
+		GrpcUnary) echo "The client's side, call succeeds. \`bare-grpc\` is the bare connection; \`go-grpc-middleware\` is that library's retry interceptor (\`WithMax(3)\`, no backoff); \`failsafe-go\` the \`failsafegrpc\` client interceptor with a retry policy of three attempts and no delay." ;;
+		GrpcServer) echo "The server's side: the same call from a bare client, to servers that shed load through a bulkhead of 10 slots, which the calls, one at a time, never fill. Ours is \`resiliencegrpc.Server\` with \`ServerConfig{Bulkhead}\`, \`failsafe-go\` is \`failsafegrpc.NewUnaryServerInterceptor\` with its bulkhead. Any unary interceptor costs two allocations in the code that grpc-go generates for a method (its \`UnaryServerInfo\` and the handler's closure); ours adds none of its own." ;;
 		esac
 		echo
 		table "$s"
