@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
@@ -233,7 +234,11 @@ type ThrottleConfig struct {
 // HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
 // budget of the policy, as hedge.Config.Budget shared with
 // retry.Config.Budget does; in a policy without a Retry, the hedger counts
-// each call in the budget too, as hedge.Config.Deposit does.
+// each call in the budget too, as hedge.Config.Deposit does. Failures makes
+// the hedger follow gRFC A6's rules on failures, with
+// hedge.Config.Failures set to resilience.Classify, which calls every
+// failure of the simulated upstream transient: a failed call sends the next
+// hedge at once, and the hedges after it resume a delay apart.
 type HedgeConfig struct {
 	Delay        Duration `json:",omitzero"`
 	Percentile   float64  `json:",omitzero"`
@@ -242,6 +247,7 @@ type HedgeConfig struct {
 	Window       Duration `json:",omitzero"`
 	MaxHedges    int      `json:",omitzero"`
 	UseBudget    bool     `json:",omitzero"`
+	Failures     bool     `json:",omitzero"`
 }
 
 // Parse reads a scenario, or a JSON array of scenarios, from r. Unknown
@@ -538,6 +544,9 @@ func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (conf
 			MinSamples:   c.MinSamples,
 			Window:       time.Duration(c.Window),
 			MaxHedges:    c.MaxHedges,
+		}
+		if c.Failures {
+			cs.hedge.Failures = resilience.Classify
 		}
 		if c.UseBudget {
 			// The retry policy counts each request in the budget; without

@@ -177,6 +177,8 @@ type request struct {
 	stopped  bool  // no more hedges in the attempt
 	firstEnd bool  // the first call of the attempt has ended, or was cut short
 	delay    int64 // the hedge delay of the attempt
+	due      int64 // when the next hedge of the attempt is due
+	lastErr  error // how the last call of the attempt that failed ended
 	last     time.Duration
 	bpermit  breaker.Permit
 	tpermit  throttle.Permit
@@ -456,7 +458,7 @@ func (r *run) startAttempt(id int32, now int64) {
 	st := r.clients[q.client]
 	q.attempt++
 	q.open, q.attStart = true, now
-	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet = 0, 0, false, false, false
+	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet, q.lastErr = 0, 0, false, false, false, nil
 	q.hasB, q.hasT = false, false
 	q.limit = q.deadline
 	if st.timeout > 0 {
@@ -482,8 +484,30 @@ func (r *run) startAttempt(id int32, now int64) {
 		q.delay = max(int64(st.hedger.StartAt(at(now))), 0)
 	}
 	done := r.call(id, now, 0)
-	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
-		r.q.push(event{at: now + q.delay, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
+	if st.hedger != nil {
+		// A first call that ends by then needs no hedge at that time: a
+		// success ends the attempt, and a failure has the hedger decide
+		// anew.
+		q.due = now + q.delay
+		if done > q.due && q.due < q.limit {
+			r.q.push(event{at: q.due, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
+		}
+	}
+}
+
+// hedgeDue makes the next hedge of the current attempt of request id due
+// at t. A hedge due when the attempt has run out of time never starts,
+// unless a failure brings it forward; with no call running, the attempt
+// then ends at its limit, as the executor's context does.
+func (r *run) hedgeDue(id int32, t int64) {
+	q := &r.reqs[id]
+	q.due = t
+	switch {
+	case t < q.limit:
+		r.q.push(event{at: t, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
+	case q.running == 0 && !q.timerSet:
+		q.timerSet = true
+		r.q.push(event{at: q.limit, kind: evLimit, req: id, life: q.life, att: q.attempt})
 	}
 }
 
@@ -639,14 +663,35 @@ func (r *run) callDone(e *event) {
 	case err == nil:
 		r.firstEnded(q, e.at, hedge.ErrLost) // a hedge won: the first call is cut short
 	}
+	h := r.clients[q.client].hedger
 	if err == nil {
+		h.AfterSuccess()
 		r.attemptEnded(e.req, e.at, nil)
 		return
 	}
-	if e.sub == 0 {
-		// As in hedge.Do, a failure of the first call starts no more hedges;
-		// the attempt ends with the last call running.
-		q.stopped = true
+	q.lastErr = err
+	if h == nil {
+		q.stopped = true // the attempt's only call failed
+	} else {
+		// As hedge.Do does, the hedger decides: by default a failure of
+		// the first call starts no more hedges, and the attempt ends with
+		// the last call running; under gRFC A6's rules the next hedge is
+		// due now, or after a pushback.
+		switch d := h.AfterFailure(int(e.sub), err); d.Action {
+		case hedge.NextHedge:
+			if !q.stopped {
+				t := e.at + int64(d.After)
+				if t < e.at {
+					t = math.MaxInt64
+				}
+				r.hedgeDue(e.req, t)
+			}
+		case hedge.StopHedges:
+			q.stopped = true
+		case hedge.Fatal:
+			r.attemptEnded(e.req, e.at, err)
+			return
+		}
 	}
 	if q.running == 0 && q.stopped {
 		r.attemptEnded(e.req, e.at, err)
@@ -671,18 +716,21 @@ func (r *run) firstEnded(q *request, now int64, err error) {
 // schedules the next if it allows one.
 func (r *run) hedge(e *event) {
 	q := &r.reqs[e.req]
-	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped {
-		return
+	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped || e.at != q.due || int(e.sub) != int(q.hedges)+1 {
+		return // stale: the attempt ended, or a failure moved the hedge
 	}
 	ok, more := r.clients[q.client].hedger.AllowHedgeAt(at(e.at), int(q.hedges)+1)
 	if !ok {
 		q.stopped = true
+		if q.running == 0 { // every call failed: the last failure is the attempt's
+			r.attemptEnded(e.req, e.at, q.lastErr)
+		}
 		return
 	}
 	q.hedges++
 	r.call(e.req, e.at, uint8(q.hedges))
-	if more && e.at+q.delay < q.limit {
-		r.q.push(event{at: e.at + q.delay, kind: evHedge, req: e.req, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
+	if more {
+		r.hedgeDue(e.req, e.at+q.delay)
 	} else {
 		q.stopped = true
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -808,6 +809,126 @@ func TestSameAsHedgeDo(t *testing.T) {
 			calls.Load(), refused, latencies, p.Calls, simRefused, simulated)
 	}
 	t.Logf("both: %d calls, %d hedges refused, latencies %v", p.Calls, refused, latencies)
+}
+
+// TestSameAsHedgeDoA6 checks the simulator against hedge.Do under gRFC A6's
+// rules on failures (Hedge.Failures, hedge.Config.Failures), and under the
+// default rule, on four requests to an upstream whose calls take 10ms, or
+// 200ms when they start in a slow spell, and fail when they start in a
+// failing spell, through a hedger with a fixed delay of 30ms and at most two
+// hedges. Under A6: the first call fails, and its hedge goes at once and
+// wins (at 0s); every call fails, each hedge sent as the one before failed
+// (at 1s); a slow first call, beaten by a hedge after the delay (at 2s); a
+// hedge that fails brings the next forward, which wins (at 3s). By default,
+// the first two requests fail with their first call, and at 3s the second
+// hedge waits for its delay. The simulator and hedge.Do under synctest must
+// make the same calls, succeed and fail alike, and take the same time for
+// each success.
+func TestSameAsHedgeDoA6(t *testing.T) {
+	ms := time.Millisecond
+	sec := Duration(time.Second)
+	arrivals := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+	slowSpells := []Window{
+		{From: 2 * sec, To: 2*sec + Duration(ms), LatencyFactor: 20},
+		{From: 3 * sec, To: 3*sec + Duration(ms), LatencyFactor: 20},
+	}
+	failingSpells := []Window{
+		{From: 0, To: Duration(5 * ms), ErrorRate: 1},
+		{From: sec, To: sec + Duration(25*ms), ErrorRate: 1},
+		{From: 3*sec + Duration(29*ms), To: 3*sec + Duration(31*ms), ErrorRate: 1},
+	}
+	in := func(ws []Window, at time.Duration) bool {
+		for _, w := range ws {
+			if at >= time.Duration(w.From) && at < time.Duration(w.To) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		failures         bool
+		calls, succeeded int
+	}{
+		{true, 2 + 3 + 2 + 3, 3},
+		{false, 1 + 1 + 2 + 3, 2},
+	} {
+		name := fmt.Sprintf("Failures %v", c.failures)
+		s := simple()
+		s.Duration = 4 * sec
+		s.Load = Load{}
+		for _, a := range arrivals {
+			s.Load.Bursts = append(s.Load.Bursts, Burst{At: Duration(a), Requests: 1})
+		}
+		s.Upstream.Windows = append(slices.Clone(slowSpells), failingSpells...)
+		s.Policies = []Policy{{Name: "hedge", Hedge: &HedgeConfig{Delay: Duration(30 * ms), MaxHedges: 2, Failures: c.failures}}}
+		var simulated []time.Duration // the latencies, from the histogram's buckets
+		runHook = func(r *run) {
+			for i, n := range r.hist.counts {
+				for range n {
+					simulated = append(simulated, time.Duration(histValue(i)))
+				}
+			}
+		}
+		t.Cleanup(func() { runHook = nil })
+		p := run1(t, s)
+		runHook = nil
+		if p.Succeeded != c.succeeded || p.Calls != c.calls || p.Failures.Exhausted != len(arrivals)-c.succeeded {
+			t.Fatalf("%s: simulated: %d succeeded, %d failed after %d calls; want %d, %d, %d",
+				name, p.Succeeded, p.Failures.Exhausted, p.Calls, c.succeeded, len(arrivals)-c.succeeded, c.calls)
+		}
+
+		var latencies []time.Duration
+		var calls atomic.Int64
+		failed := 0
+		synctest.Test(t, func(t *testing.T) {
+			cfg := hedge.Config{Delay: 30 * ms, MaxHedges: 2}
+			if c.failures {
+				cfg.Failures = resilience.Classify
+			}
+			h := hedge.MustNew(cfg)
+			start := time.Now()
+			for _, a := range arrivals {
+				time.Sleep(a - time.Since(start))
+				began := time.Now()
+				_, err := hedge.Do(t.Context(), h, func(ctx context.Context) (struct{}, error) {
+					calls.Add(1)
+					at := time.Since(start)
+					d := 10 * ms
+					if in(slowSpells, at) {
+						d = 200 * ms
+					}
+					var err error
+					if in(failingSpells, at) {
+						err = errUpstream
+					}
+					timer := time.NewTimer(d)
+					defer timer.Stop()
+					select {
+					case <-timer.C:
+						return struct{}{}, err
+					case <-ctx.Done():
+						return struct{}{}, context.Cause(ctx)
+					}
+				})
+				if err != nil {
+					failed++
+					continue
+				}
+				latencies = append(latencies, time.Since(began))
+			}
+		})
+		slices.Sort(latencies)
+		same := len(latencies) == len(simulated)
+		for i := 0; same && i < len(latencies); i++ {
+			// The histogram keeps latencies to within 0.4%.
+			same = math.Abs(float64(simulated[i]-latencies[i])) <= 0.004*float64(latencies[i])
+		}
+		if calls.Load() != int64(p.Calls) || failed != p.Failures.Exhausted || !same {
+			t.Fatalf("%s: hedge.Do: %d calls, %d failed, latencies %v; the simulator: %d calls, %d failed, latencies %v",
+				name, calls.Load(), failed, latencies, p.Calls, p.Failures.Exhausted, simulated)
+		}
+		t.Logf("%s: both: %d calls, %d failed, latencies %v", name, p.Calls, failed, latencies)
+	}
 }
 
 // TestRetryAfter checks that refusals for overload carry the upstream's
