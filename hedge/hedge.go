@@ -406,16 +406,16 @@ type race[T any] struct {
 	mu       sync.Mutex
 	stopped  bool  // no more hedges may start
 	armed    bool  // the timer is set, or its function is due to run: it holds a count of wg
-	due      int64 // the clock's reading when the next hedge is due
 	over     bool  // a winner, a fatal failure or a panic settled the call
+	won      bool  // an attempt succeeded first
+	panicked bool  // an attempt panicked, with panicVal
+	due      int64 // the clock's reading when the next hedge is due
 	hedges   int   // hedges started
-	won      bool
 	winner   int
 	value    T
 	fatal    error                     // the fatal failure, if one settled the call
 	cancels  []context.CancelCauseFunc // by attempt, once a hedge starts
 	errs     []error                   // by attempt, once one fails
-	panicked bool
 	panicVal any
 }
 
