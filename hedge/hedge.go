@@ -701,8 +701,8 @@ type Snapshot struct {
 	Samples int
 	// Calls counts the calls run through the hedger's executors since New.
 	Calls uint64
-	// Hedges counts the hedges started since New, Refused those the budget
-	// refused, and Won the hedges that succeeded first and won their call.
+	// Hedges counts the hedges started since New, Refused those that
+	// Budget or Tokens refused, and Won the hedges that succeeded first and won their call.
 	Hedges, Refused, Won uint64
 	// InFlight counts the hedges running now.
 	InFlight int
