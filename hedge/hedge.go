@@ -619,12 +619,27 @@ func (r *race[T]) hedge() {
 		r.mu.Unlock()
 		return
 	}
+	n := r.hedges + 1
+	r.mu.Unlock()
+	// Decided outside the lock, since Budget and Tokens call their
+	// observers. The timer stays armed meanwhile, so that no other hedge
+	// starts; a winner, or a failure that moves the hedge, may come in
+	// between, and then the hedge does not start.
+	allowed, more, why := h.allowHedge(h.clock.Time(now), n)
+	r.mu.Lock()
+	if later := h.clock.Now(); !r.stopped && later < r.due {
+		r.slot.timer.Reset(time.Duration(r.due - later))
+		r.mu.Unlock()
+		return
+	}
 	r.armed = false
 	defer r.wg.Done() // the timer's count is the hedge's now
-	allowed, more, why := h.allowHedge(h.clock.Time(now), r.hedges+1)
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
 	if !allowed {
 		r.stopped = true
-		n := r.hedges + 1
 		r.mu.Unlock()
 		h.refused.Add(1)
 		if h.obs != nil && h.obs.Reject != nil {
