@@ -97,8 +97,8 @@ func TestAfterFailure(t *testing.T) {
 	}
 
 	var nilH *hedge.Hedger
-	if d := nilH.AfterFailure(1, errUnavailable); d.Action != hedge.StopHedges {
-		t.Errorf("a nil Hedger: %v; want stop hedges", d.Action)
+	if d := nilH.AfterFailure(1, errUnavailable); d != (hedge.FailureDecision{}) {
+		t.Errorf("a nil Hedger: %v after %v; want continue", d.Action, d.After)
 	}
 	nilH.AfterSuccess()
 

@@ -80,10 +80,11 @@ type FailureDecision struct {
 //
 // The decision does not depend on the time, so it has no At form: an
 // executor on virtual time calls it as is. It allocates nothing (the
-// classifier aside). A nil Hedger returns StopHedges.
+// classifier aside). A nil Hedger returns the zero FailureDecision,
+// Continue: it allows no hedge anyway.
 func (h *Hedger) AfterFailure(attempt int, err error) FailureDecision {
 	if h == nil {
-		return FailureDecision{Action: StopHedges}
+		return FailureDecision{}
 	}
 	if err == nil || err == ErrLost || errors.Is(err, ErrLost) {
 		return FailureDecision{}
