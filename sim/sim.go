@@ -103,6 +103,7 @@ type event struct {
 	kind   uint8
 	sub    uint8 // evCallDone: 0 for the first call of an attempt, i for hedge i
 	result uint8 // evCallDone: callOK, callFailed or callRefused
+	gen    uint8 // evHedge: the request's hedgeGen when scheduled: another makes it stale
 }
 
 func (a *event) before(b *event) bool {
@@ -176,9 +177,9 @@ type request struct {
 	hedges   int8  // hedges started in the attempt
 	stopped  bool  // no more hedges in the attempt
 	firstEnd bool  // the first call of the attempt has ended, or was cut short
+	lastFail uint8 // how the last call of the attempt that failed ended: a call result
+	hedgeGen uint8 // counts the times the next hedge was scheduled: only the last one stands
 	delay    int64 // the hedge delay of the attempt
-	due      int64 // when the next hedge of the attempt is due
-	lastErr  error // how the last call of the attempt that failed ended
 	last     time.Duration
 	bpermit  breaker.Permit
 	tpermit  throttle.Permit
@@ -458,7 +459,7 @@ func (r *run) startAttempt(id int32, now int64) {
 	st := r.clients[q.client]
 	q.attempt++
 	q.open, q.attStart = true, now
-	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet, q.lastErr = 0, 0, false, false, false, nil
+	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet = 0, 0, false, false, false
 	q.hasB, q.hasT = false, false
 	q.limit = q.deadline
 	if st.timeout > 0 {
@@ -488,9 +489,9 @@ func (r *run) startAttempt(id int32, now int64) {
 		// A first call that ends by then needs no hedge at that time: a
 		// success ends the attempt, and a failure has the hedger decide
 		// anew.
-		q.due = now + q.delay
-		if done > q.due && q.due < q.limit {
-			r.q.push(event{at: q.due, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
+		if due := now + q.delay; done > due && due < q.limit {
+			q.hedgeGen++
+			r.q.push(event{at: due, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1, gen: q.hedgeGen})
 		}
 	}
 }
@@ -501,10 +502,10 @@ func (r *run) startAttempt(id int32, now int64) {
 // then ends at its limit, as the executor's context does.
 func (r *run) hedgeDue(id int32, t int64) {
 	q := &r.reqs[id]
-	q.due = t
+	q.hedgeGen++ // a hedge scheduled before is stale
 	switch {
 	case t < q.limit:
-		r.q.push(event{at: t, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
+		r.q.push(event{at: t, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1), gen: q.hedgeGen})
 	case q.running == 0 && !q.timerSet:
 		q.timerSet = true
 		r.q.push(event{at: q.limit, kind: evLimit, req: id, life: q.life, att: q.attempt})
@@ -648,15 +649,7 @@ func (r *run) callDone(e *event) {
 		return // the attempt has already ended; the answer comes too late
 	}
 	q.running--
-	var err error
-	switch e.result {
-	case callFailed:
-		err = errUpstream
-	case callRefused:
-		err = errRefused
-	case callShed:
-		err = r.errShed
-	}
+	err := r.callErr(e.result)
 	switch {
 	case e.sub == 0:
 		r.firstEnded(q, e.at, err)
@@ -669,7 +662,7 @@ func (r *run) callDone(e *event) {
 		r.attemptEnded(e.req, e.at, nil)
 		return
 	}
-	q.lastErr = err
+	q.lastFail = e.result
 	if h == nil {
 		q.stopped = true // the attempt's only call failed
 	} else {
@@ -698,6 +691,20 @@ func (r *run) callDone(e *event) {
 	}
 }
 
+// callErr returns the error of a call that ended with result: nil for
+// callOK.
+func (r *run) callErr(result uint8) error {
+	switch result {
+	case callFailed:
+		return errUpstream
+	case callRefused:
+		return errRefused
+	case callShed:
+		return r.errShed
+	}
+	return nil
+}
+
 // firstEnded tells the hedger, if there is one, how the first call of the
 // current attempt of q ended at now, once, as hedge.Do does when its first
 // attempt returns: err is nil for a success, hedge.ErrLost if a hedge won
@@ -716,14 +723,14 @@ func (r *run) firstEnded(q *request, now int64, err error) {
 // schedules the next if it allows one.
 func (r *run) hedge(e *event) {
 	q := &r.reqs[e.req]
-	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped || e.at != q.due || int(e.sub) != int(q.hedges)+1 {
+	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped || e.gen != q.hedgeGen || int(e.sub) != int(q.hedges)+1 {
 		return // stale: the attempt ended, or a failure moved the hedge
 	}
 	ok, more := r.clients[q.client].hedger.AllowHedgeAt(at(e.at), int(q.hedges)+1)
 	if !ok {
 		q.stopped = true
 		if q.running == 0 { // every call failed: the last failure is the attempt's
-			r.attemptEnded(e.req, e.at, q.lastErr)
+			r.attemptEnded(e.req, e.at, r.callErr(q.lastFail))
 		}
 		return
 	}
