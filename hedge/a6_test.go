@@ -474,3 +474,36 @@ func TestA6Concurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestA6Panic: a hedge sent after the first attempt failed panics; the
+// panic goes on on the caller's goroutine, which waited for the hedges, and
+// the hedge running beside it is canceled.
+func TestA6Panic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := hedge.MustNew(hedge.Config{Delay: 100 * ms, MaxHedges: 2, Failures: resilience.Classify})
+		var a attempts
+		got := func() (p any) {
+			defer func() { p = recover() }()
+			a.run(t, h, t.Context(), func(n int, ctx context.Context) (int, error) {
+				switch n {
+				case 0:
+					return after(ctx, 10*ms, 0, errUnavailable)
+				case 1:
+					return after(ctx, time.Hour, 1, nil)
+				}
+				panic("boom")
+			})
+			return nil
+		}()
+		if got != "boom" {
+			t.Errorf("hedge 2 panicked; Do's caller recovered %v", got)
+		}
+		a.check(t, 0, 10*ms, 110*ms)
+		if !errors.Is(a.causes[1], hedge.ErrLost) {
+			t.Errorf("hedge 1's context ended with %v; want ErrLost", a.causes[1])
+		}
+		if s := h.Snapshot(); s.InFlight != 0 {
+			t.Errorf("%d hedges in flight after Do", s.InFlight)
+		}
+	})
+}
