@@ -122,7 +122,7 @@ var configFields = []struct {
 		"Budget":       fromBudget,
 		"Deposit":      fromRetry,
 		"Failures":     fromFailures,
-		"Tokens":       notSimulated + "a Policy has no gRFC A6 token bucket",
+		"Tokens":       fromTokens,
 		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[timeout.Config](), func(c *configs) any { return c.timeout }, map[string]string{
@@ -293,7 +293,7 @@ func TestConfigMapping(t *testing.T) {
 				reached[from] = true
 				q := p
 				q.Hedge = &HedgeConfig{}
-				without, _ := q.configs(seed, b)
+				without, _ := q.configs(seed, b, tk)
 				if got.IsNil() || got.Pointer() != reflect.ValueOf(resilience.Classify).Pointer() || without.hedge.Failures != nil {
 					t.Errorf("%s.%s: want resilience.Classify with Hedge.Failures set, nil without", name, field)
 				}

@@ -202,8 +202,12 @@ type BudgetConfig struct {
 
 // TokensConfig is budget.TokensConfig: gRFC A6 retry throttling, a token
 // bucket for each client, which its retry policy spends as
-// retry.Config.Tokens says. Zero fields are A6's example: 10 tokens, 0.1
-// given back per success. A Policy's Tokens needs a Retry.
+// retry.Config.Tokens says, and its hedger as hedge.Config.Tokens says (each
+// hedge must be allowed, and each upstream call's outcome counts). Zero
+// fields are A6's example: 10 tokens, 0.1 given back per success. A Policy's
+// Tokens needs a Retry or a Hedge. With both, the bucket counts each
+// attempt's outcome for the retry policy and each call's for the hedger, as
+// one bucket shared by the library's retry policy and hedger does.
 type TokensConfig struct {
 	MaxTokens  float64 `json:",omitzero"`
 	TokenRatio float64 `json:",omitzero"`
@@ -548,6 +552,7 @@ func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (conf
 		if c.Failures {
 			cs.hedge.Failures = resilience.Classify
 		}
+		cs.hedge.Tokens = tk
 		if c.UseBudget {
 			// The retry policy counts each request in the budget; without
 			// one, the hedger counts each call it hedges.
@@ -568,8 +573,8 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
 	case p.Hedge != nil && p.Hedge.UseBudget && p.Budget == nil:
 		return nil, errors.New("Hedge.UseBudget needs a Budget")
-	case p.Tokens != nil && p.Retry == nil:
-		return nil, errors.New("Tokens needs a Retry to spend them")
+	case p.Tokens != nil && p.Retry == nil && p.Hedge == nil:
+		return nil, errors.New("Tokens needs a Retry or a Hedge to spend them")
 	}
 	st := &stack{}
 	if c := p.budgetConfig(); c != nil {

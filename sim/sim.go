@@ -758,7 +758,7 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		q.tpermit.DoneAt(t, err)
 	}
 	if err == nil {
-		if st.tokens != nil {
+		if st.tokens != nil && st.retry != nil {
 			// As the executors do when BeginRetries asks them: the bucket
 			// gets TokenRatio back.
 			st.retry.Succeeded(resilience.RetryState{Attempts: int(q.attempt), Start: at(q.arrived), Now: t})

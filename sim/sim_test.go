@@ -495,7 +495,7 @@ func TestParse(t *testing.T) {
 		{one + "{}", "after the end"},
 		{`[]`, "no scenario"},
 		{`[null]`, "null"},
-		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry or a Hedge"},
 		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"MaxTokens": 2000}}]}`, "Policies[0] (p): budget: MaxTokens must be in (0, 1000]"},
 		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"TokenRatio": -0.1}}]}`, "Policies[0] (p): budget: TokenRatio must be at least 0.001"},
 		{``, "reading scenario"},
@@ -821,9 +821,12 @@ func TestSameAsHedgeDo(t *testing.T) {
 // (at 1s); a slow first call, beaten by a hedge after the delay (at 2s); a
 // hedge that fails brings the next forward, which wins (at 3s). By default,
 // the first two requests fail with their first call, and at 3s the second
-// hedge waits for its delay. The simulator and hedge.Do under synctest must
-// make the same calls, succeed and fail alike, and take the same time for
-// each success.
+// hedge waits for its delay. With a token bucket of 4 (Tokens,
+// hedge.Config.Tokens) under A6, hedges go while more than 2 tokens are
+// left: at 1s the second hedge is refused, and the attempt ends with the
+// failures; the later hedges are refused too. The simulator and hedge.Do
+// under synctest must make the same calls, succeed and fail alike, take the
+// same time for each success, and leave the same tokens.
 func TestSameAsHedgeDoA6(t *testing.T) {
 	ms := time.Millisecond
 	sec := Duration(time.Second)
@@ -847,12 +850,15 @@ func TestSameAsHedgeDoA6(t *testing.T) {
 	}
 	for _, c := range []struct {
 		failures         bool
+		maxTokens        float64 // 0: no bucket
 		calls, succeeded int
+		tokensLeft       float64
 	}{
-		{true, 2 + 3 + 2 + 3, 3},
-		{false, 1 + 1 + 2 + 3, 2},
+		{true, 0, 2 + 3 + 2 + 3, 3, 0},
+		{false, 0, 1 + 1 + 2 + 3, 2, 0},
+		{true, 4, 2 + 2 + 1 + 1, 3, 4 - 1 + 0.1 - 1 - 1 + 0.1 + 0.1},
 	} {
-		name := fmt.Sprintf("Failures %v", c.failures)
+		name := fmt.Sprintf("Failures %v, MaxTokens %v", c.failures, c.maxTokens)
 		s := simple()
 		s.Duration = 4 * sec
 		s.Load = Load{}
@@ -861,29 +867,40 @@ func TestSameAsHedgeDoA6(t *testing.T) {
 		}
 		s.Upstream.Windows = append(slices.Clone(slowSpells), failingSpells...)
 		s.Policies = []Policy{{Name: "hedge", Hedge: &HedgeConfig{Delay: Duration(30 * ms), MaxHedges: 2, Failures: c.failures}}}
+		if c.maxTokens > 0 {
+			s.Policies[0].Tokens = &TokensConfig{MaxTokens: c.maxTokens}
+		}
 		var simulated []time.Duration // the latencies, from the histogram's buckets
+		var simTokens float64
 		runHook = func(r *run) {
 			for i, n := range r.hist.counts {
 				for range n {
 					simulated = append(simulated, time.Duration(histValue(i)))
 				}
 			}
+			simTokens = r.clients[0].tokens.Snapshot().Tokens
 		}
 		t.Cleanup(func() { runHook = nil })
 		p := run1(t, s)
 		runHook = nil
-		if p.Succeeded != c.succeeded || p.Calls != c.calls || p.Failures.Exhausted != len(arrivals)-c.succeeded {
-			t.Fatalf("%s: simulated: %d succeeded, %d failed after %d calls; want %d, %d, %d",
-				name, p.Succeeded, p.Failures.Exhausted, p.Calls, c.succeeded, len(arrivals)-c.succeeded, c.calls)
+		if p.Succeeded != c.succeeded || p.Calls != c.calls || p.Failures.Exhausted != len(arrivals)-c.succeeded ||
+			math.Abs(simTokens-c.tokensLeft) > 1e-9 {
+			t.Fatalf("%s: simulated: %d succeeded, %d failed after %d calls, %v tokens left; want %d, %d, %d, %v",
+				name, p.Succeeded, p.Failures.Exhausted, p.Calls, simTokens, c.succeeded, len(arrivals)-c.succeeded, c.calls, c.tokensLeft)
 		}
 
 		var latencies []time.Duration
 		var calls atomic.Int64
 		failed := 0
+		var tokens float64
 		synctest.Test(t, func(t *testing.T) {
 			cfg := hedge.Config{Delay: 30 * ms, MaxHedges: 2}
 			if c.failures {
 				cfg.Failures = resilience.Classify
+			}
+			if c.maxTokens > 0 {
+				cfg.Tokens = budget.MustNewTokens(budget.TokensConfig{MaxTokens: c.maxTokens})
+				defer func() { tokens = cfg.Tokens.Snapshot().Tokens }()
 			}
 			h := hedge.MustNew(cfg)
 			start := time.Now()
@@ -923,9 +940,9 @@ func TestSameAsHedgeDoA6(t *testing.T) {
 			// The histogram keeps latencies to within 0.4%.
 			same = math.Abs(float64(simulated[i]-latencies[i])) <= 0.004*float64(latencies[i])
 		}
-		if calls.Load() != int64(p.Calls) || failed != p.Failures.Exhausted || !same {
-			t.Fatalf("%s: hedge.Do: %d calls, %d failed, latencies %v; the simulator: %d calls, %d failed, latencies %v",
-				name, calls.Load(), failed, latencies, p.Calls, p.Failures.Exhausted, simulated)
+		if calls.Load() != int64(p.Calls) || failed != p.Failures.Exhausted || !same || tokens != simTokens {
+			t.Fatalf("%s: hedge.Do: %d calls, %d failed, latencies %v, %v tokens left; the simulator: %d calls, %d failed, latencies %v, %v tokens left",
+				name, calls.Load(), failed, latencies, tokens, p.Calls, p.Failures.Exhausted, simulated, simTokens)
 		}
 		t.Logf("%s: both: %d calls, %d failed, latencies %v", name, p.Calls, failed, latencies)
 	}
