@@ -98,8 +98,11 @@ type Config struct {
 	// for no retry, takes a token (Tokens.Failure), by the class that
 	// Failures gives, or resilience.Classify without it. Attempts that the
 	// hedger canceled, and those that end after the caller's context, are
-	// not counted. Share one bucket per server with retry.Config.Tokens, as
-	// gRPC clients do. Default: none.
+	// not counted. Use one bucket per server, shared with the retry
+	// policies of that server's other calls (retry.Config.Tokens), as gRPC
+	// clients do, where a call is either retried or hedged; a retry policy
+	// around this hedger with the same bucket counts each hedged call once
+	// more, by its outcome. Default: none.
 	Tokens *budget.Tokens
 
 	// Observer, if set, receives the hedger's events, with Kind
