@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
 )
 
@@ -22,6 +23,8 @@ func TestFastPathAllocs(t *testing.T) {
 	for name, cfg := range map[string]hedge.Config{
 		"":              {Delay: time.Hour},
 		"with observer": {Delay: time.Hour, Observer: resilience.ObserveAll(func(resilience.Event) {})},
+		"under gRFC A6's rules, with tokens": {Delay: time.Hour, Failures: resilience.Classify,
+			Tokens: budget.MustNewTokens(budget.TokensConfig{})},
 	} {
 		h := hedge.MustNew(cfg)
 		n := testing.AllocsPerRun(1000, func() {
@@ -33,5 +36,23 @@ func TestFastPathAllocs(t *testing.T) {
 		if n > maxFastPathAllocs {
 			t.Errorf("%v allocations %s; want at most %d", n, name, maxFastPathAllocs)
 		}
+	}
+}
+
+// TestDecisionAllocs: the decisions on an attempt's outcome allocate nothing.
+func TestDecisionAllocs(t *testing.T) {
+	h := hedge.MustNew(hedge.Config{Delay: time.Hour, Failures: resilience.Classify,
+		Tokens: budget.MustNewTokens(budget.TokensConfig{})})
+	errs := []error{errUnavailable, errInvalid, resilience.WithPushback(errUnavailable, time.Second),
+		resilience.WithPushback(errUnavailable, -1), context.Canceled}
+	n := testing.AllocsPerRun(1000, func() {
+		for i, err := range errs {
+			h.AfterFailure(i, err)
+		}
+		h.AfterSuccess()
+		h.AllowHedgeAt(t0, 1)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per round of decisions; want 0", n)
 	}
 }

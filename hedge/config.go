@@ -74,13 +74,45 @@ type Config struct {
 	// no retry policy shares the budget.
 	Deposit bool
 
+	// Failures, if set, makes the hedger follow gRFC A6's rules when an
+	// attempt fails, by the class it gives the attempt's error (see
+	// [Hedger.AfterFailure]): a transient failure sends the next hedge at
+	// once, and those after it a delay apart; a server's pushback
+	// (resilience.Pushback) of d sends it d after the failure instead, and a
+	// pushback that asks for no retry (d < 0) ends the hedging, while the
+	// attempts running go on; a permanent failure is fatal: the other
+	// attempts are canceled and the call returns it at once; an ignored one
+	// (the caller's own cancellation) changes nothing. Nil keeps the default
+	// rule, which suits most callers: a failure starts no hedge early, since
+	// hedges are for slow calls and retries for failed ones, and a failure
+	// of the first attempt ends the hedging of its call. resilience.Classify
+	// is the usual choice, or the classifier of the retry policy around the
+	// hedger.
+	Failures resilience.Classifier
+
+	// Tokens, if set, is gRFC A6's throttling: each hedge must be allowed
+	// by it (Tokens.Allow: more than half its tokens left) as well as by
+	// Budget; the first attempt of a call always goes. The outcome of each
+	// attempt is counted in it: a success gives back a fraction of a token
+	// (Tokens.Success), and a transient failure, or one whose server asked
+	// for no retry, takes a token (Tokens.Failure), by the class that
+	// Failures gives, or resilience.Classify without it. Attempts that the
+	// hedger canceled, and those that end after the caller's context, are
+	// not counted. Use one bucket per server, shared with the retry
+	// policies of that server's other calls (retry.Config.Tokens), as gRPC
+	// clients do, where a call is either retried or hedged; a retry policy
+	// around this hedger with the same bucket counts each hedged call once
+	// more, by its outcome. Default: none.
+	Tokens *budget.Tokens
+
 	// Observer, if set, receives the hedger's events, with Kind
 	// resilience.KindHedge, on the goroutine that runs the hedge, outside
 	// any lock of the hedger, before the hedge's attempt: Hedge when hedge
 	// number Attempt starts, with the hedge delay as Delay (hedge n starts
-	// n delays after the call began); Reject when Budget refuses one, with
-	// Reason "budget exhausted" and budget.ErrExhausted as Err. Default:
-	// none.
+	// n delays after the call began, unless Failures brought it forward or
+	// a pushback moved it); Reject when Budget refuses one, with Reason
+	// "budget exhausted", or Tokens does, with Reason "throttled", both
+	// with budget.ErrExhausted as Err. Default: none.
 	Observer *resilience.Observer
 }
 

@@ -16,15 +16,53 @@
 // retrying together stay within one ratio of the traffic. A refused hedge is
 // not an error: the call just goes on without it.
 //
+// # Hedging as gRPC does (gRFC A6)
+//
+// By default a failed attempt does not start a hedge early: hedges are for
+// slow calls, and a retry policy around the hedger is for failed ones. gRPC's
+// hedging policy (gRFC A6) also reacts to failures, and Config.Failures,
+// a resilience.Classifier, turns its rules on:
+//
+//   - a success cancels the other attempts, as always;
+//   - a transient (non-fatal) failure sends the next hedge at once, and the
+//     hedges after it resume a delay apart;
+//   - a server's pushback (resilience.WithPushback, gRPC's
+//     grpc-retry-pushback-ms) of d sends the next hedge d after the failure,
+//     and the ones after it d plus a delay; a pushback that asks for no
+//     retry (d < 0) sends no further hedge, while the attempts running go
+//     on;
+//   - a permanent (fatal) failure cancels every other attempt, whose contexts
+//     end with a cause that matches both [ErrLost] and the failure, and the
+//     call returns it at once;
+//   - an ignored failure, such as the caller's own cancellation, changes
+//     nothing;
+//   - when every attempt has failed, the call returns their failures: a
+//     hedged call is not retried.
+//
+// Config.Tokens is A6's throttling, a *budget.Tokens shared per server with
+// the retry policy: the first attempt always goes, each hedge only while
+// the bucket holds more than half its tokens, and each attempt's outcome
+// counts in it (a success gives back a fraction of a token; a transient
+// failure, or one whose server asked for no retry, takes one). A hedge it
+// refuses is not sent; the call goes on with the attempts running, or
+// returns the last failure if none is.
+//
+// [Hedger.AfterFailure] is the decision on each failure, and
+// [Hedger.AfterSuccess] counts each success; the executors only carry them
+// out, and a simulator calls them as they do.
+//
+// # Use
+//
 // Most callers make one [Hedger] per service with [New] and run calls with
 // [Do] (or [DoRelease], which hands back losing values such as an
 // *http.Response to close), or put the Hedger inside resilience.Compose, after
 // a retry policy. The decisions that Do makes are callable on their own, for
 // an executor of one's own such as a simulator, each with its At form that
-// takes the time as an argument: [Hedger.Start] when a call starts (the
+// takes the time as an argument where the decision depends on it: [Hedger.Start] when a call starts (the
 // budget's count and the delay), [Hedger.AllowHedge] when a hedge is due,
 // [Hedger.ObserveFirst] when the first attempt ends (what the adaptive delay
-// learns from).
+// learns from), [Hedger.AfterFailure] and [Hedger.AfterSuccess] when any
+// attempt ends.
 //
 // A Hedger is safe for concurrent use. Do returns only after every attempt it
 // started has returned: losers are canceled and are expected to return

@@ -7,8 +7,10 @@ import (
 )
 
 // ErrLost is the cause with which the context of a losing attempt ends: another
-// attempt of the same call succeeded first, or panicked. An attempt that sees
-// it should return at once; its result is discarded.
+// attempt of the same call succeeded first, or panicked, or (under
+// Config.Failures) failed fatally, in which case the cause also wraps that
+// failure. An attempt that sees it should return at once; its result is
+// discarded.
 //
 //	if errors.Is(context.Cause(ctx), hedge.ErrLost) { ... }
 var ErrLost = errors.New("hedge: another attempt won")

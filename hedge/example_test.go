@@ -151,3 +151,26 @@ func ExampleHedger_Snapshot() {
 	fmt.Println(s.Name, s.Delay, s.Calls, s.Hedges, s.Won, s.InFlight)
 	// Output: search 20ms 1 1 1 0
 }
+
+// The decisions of gRFC A6's hedging policy on an attempt's failure, as a
+// simulator or an executor of one's own asks for them.
+func ExampleHedger_AfterFailure() {
+	h := hedge.MustNew(hedge.Config{Delay: 100 * time.Millisecond, MaxHedges: 2, Failures: resilience.Classify})
+	unavailable := resilience.Transient(errors.New("unavailable"))
+	for _, err := range []error{
+		unavailable,
+		resilience.WithPushback(unavailable, 50*time.Millisecond),
+		resilience.WithPushback(unavailable, -1),
+		resilience.Permanent(errors.New("invalid argument")),
+		context.Canceled,
+	} {
+		d := h.AfterFailure(1, err)
+		fmt.Printf("%v: %v %v\n", err, d.Action, d.After)
+	}
+	// Output:
+	// network error: unavailable: next hedge 0s
+	// network error: unavailable (pushback: retry after 50ms): next hedge 50ms
+	// network error: unavailable (pushback: do not retry): stop hedges 0s
+	// protocol error: invalid argument: fatal 0s
+	// context canceled: continue 0s
+}

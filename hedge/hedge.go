@@ -35,6 +35,8 @@ type Hedger struct {
 	maxHedges    int
 	budget       *budget.Budget
 	deposit      bool
+	failures     resilience.Classifier
+	tokens       *budget.Tokens
 	obs          *resilience.Observer
 	clock        *clock.Clock
 
@@ -84,6 +86,8 @@ func New(cfg Config) (*Hedger, error) {
 		maxHedges:    max(cmp.Or(cfg.MaxHedges, DefaultMaxHedges), 0),   // negative: off
 		budget:       cfg.Budget,
 		deposit:      cfg.Deposit,
+		failures:     cfg.Failures,
+		tokens:       cfg.Tokens,
 		obs:          cfg.Observer,
 		clock:        clock.New(),
 	}
@@ -198,16 +202,19 @@ func (h *Hedger) StartAt(now time.Time) time.Duration {
 }
 
 // AllowHedge decides whether hedge number n of a call (1 for the first)
-// may start now, its delay having passed with no success: ok is true if n
-// is at most MaxHedges and the Budget, if any, lets it go (a retry is
-// withdrawn for it); more is true if a hedge n+1 may follow, a delay later.
+// may start now, its delay having passed with no success (or a failure
+// having brought it forward, see [Hedger.AfterFailure]): ok is true if n is
+// at most MaxHedges, the Tokens, if any, allow a hedge, and the Budget, if
+// any, lets it go (a retry is withdrawn for it); more is true if a hedge
+// n+1 may follow, a delay later.
 // A refused hedge ends the hedging of its call, which goes on with the
 // attempts already running. A nil Hedger allows none.
 func (h *Hedger) AllowHedge(n int) (ok, more bool) {
 	if h == nil {
 		return false, false
 	}
-	return h.allowHedge(h.clock.Time(h.clock.Now()), n)
+	ok, more, _ = h.allowHedge(h.clock.Time(h.clock.Now()), n)
+	return ok, more
 }
 
 // AllowHedgeAt is [Hedger.AllowHedge] at the time now.
@@ -215,17 +222,29 @@ func (h *Hedger) AllowHedgeAt(now time.Time, n int) (ok, more bool) {
 	if h == nil {
 		return false, false
 	}
-	return h.allowHedge(now, n)
+	ok, more, _ = h.allowHedge(now, n)
+	return ok, more
 }
 
-func (h *Hedger) allowHedge(now time.Time, n int) (ok, more bool) {
+// Why allowHedge refused a hedge.
+const (
+	refusedLimit  = iota // past MaxHedges
+	refusedTokens        // by Tokens
+	refusedBudget        // by Budget
+)
+
+// allowHedge is AllowHedgeAt; when it refuses, why says why.
+func (h *Hedger) allowHedge(now time.Time, n int) (ok, more bool, why int) {
 	if n < 1 || n > h.maxHedges {
-		return false, false
+		return false, false, refusedLimit
+	}
+	if h.tokens != nil && !h.tokens.Allow() {
+		return false, false, refusedTokens
 	}
 	if h.budget != nil && !h.budget.WithdrawAt(now) {
-		return false, false
+		return false, false, refusedBudget
 	}
-	return true, n < h.maxHedges
+	return true, n < h.maxHedges, 0
 }
 
 // ObserveFirst records, for the adaptive delay, the first attempt of a
@@ -300,9 +319,14 @@ func Run(ctx context.Context, h *Hedger, fn func(context.Context) error) error {
 //
 // If no attempt succeeds, DoRelease returns the error of the only attempt, or
 // errors.Join of the errors of all attempts in the order they started, so
-// errors.Is finds each; if ctx ended, it returns context.Cause(ctx). A
-// failure does not start a hedge early: hedges are for slow calls, retries for
-// failed ones.
+// errors.Is finds each; if ctx ended, it returns context.Cause(ctx). Each
+// failure goes to [Hedger.AfterFailure], and DoRelease does what it says.
+// By default a failure does not start a hedge early: hedges are for slow
+// calls, retries for failed ones; and a failure of the first attempt ends
+// the hedging. With Config.Failures, DoRelease follows gRFC A6: a transient
+// failure sends the next hedge at once (or after the server's pushback), and
+// a fatal one cancels the other attempts, whose contexts end with a cause
+// that matches both [ErrLost] and the failure, and is returned as it is.
 //
 // A panic in an attempt (or runtime.Goexit) cancels the others, and once they
 // have returned goes on on the caller's goroutine. A nil ctx, h or fn is
@@ -326,12 +350,13 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 	}
 	h.calls.Add(1)
 	start := h.clock.Now()
-	r := &race[T]{h: h, ctx: ctx, fn: fn, release: release, delay: h.start(start)}
+	r := &race[T]{h: h, ctx: ctx, fn: fn, release: release, delay: h.start(start), stopped: h.maxHedges == 0}
 	actx, cancel := context.WithCancelCause(ctx)
 	r.first = cancel
 	r.slot = h.getSlot()
 	r.slot.target = r
 	if h.maxHedges > 0 {
+		r.due, r.armed = after(start, r.delay), true
 		r.wg.Add(1)
 		r.slot.timer.Reset(r.delay)
 	}
@@ -347,6 +372,15 @@ func DoRelease[T any](ctx context.Context, h *Hedger, fn func(context.Context) (
 		h.observeAt(end, time.Duration(end-start))
 	}
 	return r.result(v, err)
+}
+
+// after returns the reading d after now, saturated: a pushback may be as
+// long as a Duration holds.
+func after(now int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 // done returns the call's timer to the pool: its function has returned, if
@@ -370,14 +404,18 @@ type race[T any] struct {
 	slot *slot // the timer; read-only while the call runs
 
 	mu       sync.Mutex
-	stopped  bool // no more hedges may start
-	hedges   int  // hedges started
-	won      bool
+	stopped  bool  // no more hedges may start
+	armed    bool  // the timer is set, or its function is due to run: it holds a count of wg
+	over     bool  // a winner, a fatal failure or a panic settled the call
+	won      bool  // an attempt succeeded first
+	panicked bool  // an attempt panicked, with panicVal
+	due      int64 // the clock's reading when the next hedge is due
+	hedges   int   // hedges started
 	winner   int
 	value    T
+	fatal    error                     // the fatal failure, if one settled the call
 	cancels  []context.CancelCauseFunc // by attempt, once a hedge starts
 	errs     []error                   // by attempt, once one fails
-	panicked bool
 	panicVal any
 }
 
@@ -387,8 +425,10 @@ func (r *race[T]) runFirst(actx context.Context) (v T, err error) {
 	ok := false
 	defer func() {
 		if !ok {
-			r.stop(0)
-			r.halt()
+			r.mu.Lock()
+			r.over = true
+			r.mu.Unlock()
+			r.stop(0, ErrLost)
 			r.wg.Wait()
 			r.first(ErrLost)
 		}
@@ -402,8 +442,7 @@ func (r *race[T]) runFirst(actx context.Context) (v T, err error) {
 // makes the call's outcome.
 func (r *race[T]) result(v T, err error) (T, error) {
 	r.finish(0, v, err)
-	r.halt()
-	r.wg.Wait()
+	r.wait()
 	// No other goroutine touches r now.
 	r.done()
 	if r.panicked {
@@ -426,54 +465,105 @@ func (r *race[T]) result(v T, err error) (T, error) {
 		}
 	}
 	var zero T
-	if r.ctx.Err() != nil {
+	switch {
+	case r.fatal != nil:
+		return zero, r.fatal
+	case r.ctx.Err() != nil:
 		return zero, context.Cause(r.ctx)
-	}
-	if r.hedges == 0 {
+	case r.hedges == 0:
 		return zero, err
 	}
 	return zero, errors.Join(r.errs...)
 }
 
-// finish records the outcome of attempt i.
-func (r *race[T]) finish(i int, v T, err error) {
+// wait waits, once the first attempt has returned, for the hedges: those
+// running, and those still to come if the first attempt's failure did not
+// end the hedging (under Config.Failures), unless the caller gives up.
+func (r *race[T]) wait() {
 	r.mu.Lock()
-	if err != nil {
-		if r.errs == nil {
-			r.errs = make([]error, 0, r.h.maxHedges+1)
-		}
-		for len(r.errs) <= i {
-			r.errs = append(r.errs, nil)
-		}
-		r.errs[i] = err
-		r.mu.Unlock()
-		return
-	}
-	if r.won {
-		r.mu.Unlock()
-		if r.release != nil {
-			r.release(v)
-		}
-		return
-	}
-	r.won, r.winner, r.value = true, i, v
+	settled := r.stopped
 	r.mu.Unlock()
-	r.stop(i)
+	if settled || r.ctx.Err() != nil {
+		r.halt()
+		r.wg.Wait()
+		return
+	}
+	// The next hedge may be due after a pushback, with no attempt
+	// running: the caller's cancellation must not wait for it.
+	idle := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-r.ctx.Done():
+		r.halt()
+		<-idle
+	}
 }
 
-// stop ends the hedging and cancels every attempt but the winner with
-// ErrLost. The first attempt's context is canceled by its own goroutine.
-func (r *race[T]) stop(winner int) {
+// finish records the outcome of attempt i, and carries out what the
+// hedger decides of it.
+func (r *race[T]) finish(i int, v T, err error) {
 	r.mu.Lock()
-	r.stopped = true
-	cancels := r.cancels
+	if err == nil {
+		if r.over {
+			r.mu.Unlock()
+			r.h.AfterSuccess()
+			if r.release != nil {
+				r.release(v)
+			}
+			return
+		}
+		r.over, r.won, r.winner, r.value = true, true, i, v
+		r.mu.Unlock()
+		r.h.AfterSuccess()
+		r.stop(i, ErrLost)
+		return
+	}
+	if r.errs == nil {
+		r.errs = make([]error, 0, r.h.maxHedges+1)
+	}
+	for len(r.errs) <= i {
+		r.errs = append(r.errs, nil)
+	}
+	r.errs[i] = err
+	over := r.over
 	r.mu.Unlock()
-	if winner != 0 {
-		r.first(ErrLost)
+	if over || r.ctx.Err() != nil {
+		return // canceled by the executor or by the caller: it tells nothing
+	}
+	switch d := r.h.AfterFailure(i, err); d.Action {
+	case NextHedge:
+		r.reschedule(d.After)
+	case StopHedges:
+		r.halt()
+	case Fatal:
+		r.mu.Lock()
+		if r.over {
+			r.mu.Unlock()
+			return
+		}
+		r.over, r.fatal = true, err
+		r.mu.Unlock()
+		r.stop(i, &abortError{err})
+	}
+}
+
+// stop ends the hedging and cancels every attempt but attempt except with
+// cause.
+func (r *race[T]) stop(except int, cause error) {
+	r.halt()
+	r.mu.Lock()
+	cancels := r.cancels // no hedge starts once halted
+	r.mu.Unlock()
+	if except != 0 {
+		r.first(cause)
 	}
 	for i, c := range cancels {
-		if i != winner && c != nil {
-			c(ErrLost)
+		if i != except && c != nil {
+			c(cause)
 		}
 	}
 }
@@ -482,31 +572,82 @@ func (r *race[T]) stop(winner int) {
 func (r *race[T]) halt() {
 	r.mu.Lock()
 	r.stopped = true
-	r.mu.Unlock()
-	if r.slot.timer.Stop() {
+	if r.armed && r.slot.timer.Stop() {
+		r.armed = false
+		r.mu.Unlock()
 		r.wg.Done() // the timer's function will not run
+		return
 	}
+	r.mu.Unlock()
+}
+
+// reschedule makes the next hedge due d from now, if hedging goes on.
+func (r *race[T]) reschedule(d time.Duration) {
+	now := r.h.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	r.due = after(now, d)
+	switch {
+	case !r.armed:
+		r.armed = true
+		r.wg.Add(1)
+		r.slot.timer.Reset(d)
+	case r.slot.timer.Stop():
+		r.slot.timer.Reset(d)
+	}
+	// Otherwise the timer has fired and its function waits for r.mu: it
+	// finds the new due time and waits for it.
 }
 
 // hedge is the timer's function: it starts one hedge, arms the timer for the
 // next, and runs the hedge's attempt on the timer's goroutine.
 func (r *race[T]) hedge() {
-	defer r.wg.Done()
 	h := r.h
 	r.mu.Lock()
+	if r.stopped {
+		r.armed = false
+		r.mu.Unlock()
+		r.wg.Done()
+		return
+	}
+	now := h.clock.Now()
+	if now < r.due { // rescheduled later while the timer fired
+		r.slot.timer.Reset(time.Duration(r.due - now))
+		r.mu.Unlock()
+		return
+	}
+	n := r.hedges + 1
+	r.mu.Unlock()
+	// Decided outside the lock, since Budget and Tokens call their
+	// observers. The timer stays armed meanwhile, so that no other hedge
+	// starts; a winner, or a failure that moves the hedge, may come in
+	// between, and then the hedge does not start.
+	allowed, more, why := h.allowHedge(h.clock.Time(now), n)
+	r.mu.Lock()
+	if later := h.clock.Now(); !r.stopped && later < r.due {
+		r.slot.timer.Reset(time.Duration(r.due - later))
+		r.mu.Unlock()
+		return
+	}
+	r.armed = false
+	defer r.wg.Done() // the timer's count is the hedge's now
 	if r.stopped {
 		r.mu.Unlock()
 		return
 	}
-	allowed, more := h.allowHedge(h.clock.Time(h.clock.Now()), r.hedges+1)
 	if !allowed {
 		r.stopped = true
-		n := r.hedges + 1
 		r.mu.Unlock()
 		h.refused.Add(1)
 		if h.obs != nil && h.obs.Reject != nil {
 			e := r.event(resilience.EventReject, n)
 			e.Err, e.Reason = budget.ErrExhausted, "budget exhausted"
+			if why == refusedTokens {
+				e.Reason = "throttled"
+			}
 			observe.Call(h.obs.Reject, e)
 		}
 		return
@@ -519,8 +660,11 @@ func (r *race[T]) hedge() {
 	}
 	r.cancels[i] = cancel
 	if more {
+		r.armed, r.due = true, after(now, r.delay)
 		r.wg.Add(1)
 		r.slot.timer.Reset(r.delay)
+	} else {
+		r.stopped = true
 	}
 	r.mu.Unlock()
 	h.hedges.Add(1)
@@ -534,9 +678,9 @@ func (r *race[T]) hedge() {
 		if !ok {
 			p := recover()
 			r.mu.Lock()
-			r.panicked, r.panicVal = true, p
+			r.panicked, r.panicVal, r.over = true, p, true
 			r.mu.Unlock()
-			r.stop(i)
+			r.stop(i, ErrLost)
 			cancel(ErrLost)
 		}
 	}()
@@ -572,8 +716,8 @@ type Snapshot struct {
 	Samples int
 	// Calls counts the calls run through the hedger's executors since New.
 	Calls uint64
-	// Hedges counts the hedges started since New, Refused those the budget
-	// refused, and Won the hedges that succeeded first and won their call.
+	// Hedges counts the hedges started since New, Refused those that
+	// Budget or Tokens refused, and Won the hedges that succeeded first and won their call.
 	Hedges, Refused, Won uint64
 	// InFlight counts the hedges running now.
 	InFlight int

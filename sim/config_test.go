@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
@@ -29,6 +30,9 @@ const (
 	fromBudget = "the policy's budget"
 	fromTokens = "the policy's token bucket"
 	fromRetry  = "whether the policy has a Retry"
+	// fromFailures: resilience.Classify when Hedge.Failures is set, nil
+	// otherwise.
+	fromFailures = "Hedge.Failures"
 )
 
 // configFields says, for the Config of every package the simulator runs,
@@ -117,6 +121,8 @@ var configFields = []struct {
 		"MaxHedges":    "Hedge.MaxHedges",
 		"Budget":       fromBudget,
 		"Deposit":      fromRetry,
+		"Failures":     fromFailures,
+		"Tokens":       fromTokens,
 		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
 	{reflect.TypeFor[timeout.Config](), func(c *configs) any { return c.timeout }, map[string]string{
@@ -282,6 +288,14 @@ func TestConfigMapping(t *testing.T) {
 				alone, _ := q.configs(seed, b, tk)
 				if got.Bool() || !alone.hedge.Deposit {
 					t.Errorf("%s.%s is %v with a Retry and %v without; want false, true", name, field, got.Bool(), alone.hedge.Deposit)
+				}
+			case from == fromFailures:
+				reached[from] = true
+				q := p
+				q.Hedge = &HedgeConfig{}
+				without, _ := q.configs(seed, b, tk)
+				if got.IsNil() || got.Pointer() != reflect.ValueOf(resilience.Classify).Pointer() || without.hedge.Failures != nil {
+					t.Errorf("%s.%s: want resilience.Classify with Hedge.Failures set, nil without", name, field)
 				}
 			case from == "Retry.Backoff":
 				reached[from] = true // its fields are checked as backoff.Exponential's

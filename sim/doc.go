@@ -46,8 +46,10 @@
 // refills), each attempt to throttle.Throttle.AllowAt and
 // breaker.Breaker.AllowAt and its outcome to their permits' DoneAt; a hedged
 // attempt starts with hedge.Hedger.StartAt, each hedge asks
-// hedge.Hedger.AllowHedgeAt, and the first call's outcome goes to
-// hedge.Hedger.ObserveFirstAt — the same calls the executors make (Do, the
+// hedge.Hedger.AllowHedgeAt, the first call's outcome goes to
+// hedge.Hedger.ObserveFirstAt, and each call's outcome to
+// hedge.Hedger.AfterSuccess or AfterFailure, whose decision (the next hedge
+// now, no more hedges, a fatal failure) the simulator carries out — the same calls the executors make (Do, the
 // HTTP transport), on times the simulator gives them. The simulator is an
 // executor: it keeps requests, attempts and timers, and decides nothing a
 // policy decides.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
@@ -201,8 +202,12 @@ type BudgetConfig struct {
 
 // TokensConfig is budget.TokensConfig: gRFC A6 retry throttling, a token
 // bucket for each client, which its retry policy spends as
-// retry.Config.Tokens says. Zero fields are A6's example: 10 tokens, 0.1
-// given back per success. A Policy's Tokens needs a Retry.
+// retry.Config.Tokens says, and its hedger as hedge.Config.Tokens says (each
+// hedge must be allowed, and each upstream call's outcome counts). Zero
+// fields are A6's example: 10 tokens, 0.1 given back per success. A Policy's
+// Tokens needs a Retry or a Hedge. With both, the bucket counts each
+// attempt's outcome for the retry policy and each call's for the hedger, as
+// one bucket shared by the library's retry policy and hedger does.
 type TokensConfig struct {
 	MaxTokens  float64 `json:",omitzero"`
 	TokenRatio float64 `json:",omitzero"`
@@ -233,7 +238,11 @@ type ThrottleConfig struct {
 // HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
 // budget of the policy, as hedge.Config.Budget shared with
 // retry.Config.Budget does; in a policy without a Retry, the hedger counts
-// each call in the budget too, as hedge.Config.Deposit does.
+// each call in the budget too, as hedge.Config.Deposit does. Failures makes
+// the hedger follow gRFC A6's rules on failures, with
+// hedge.Config.Failures set to resilience.Classify, which calls every
+// failure of the simulated upstream transient: a failed call sends the next
+// hedge at once, and the hedges after it resume a delay apart.
 type HedgeConfig struct {
 	Delay        Duration `json:",omitzero"`
 	Percentile   float64  `json:",omitzero"`
@@ -242,6 +251,7 @@ type HedgeConfig struct {
 	Window       Duration `json:",omitzero"`
 	MaxHedges    int      `json:",omitzero"`
 	UseBudget    bool     `json:",omitzero"`
+	Failures     bool     `json:",omitzero"`
 }
 
 // Parse reads a scenario, or a JSON array of scenarios, from r. Unknown
@@ -539,6 +549,10 @@ func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (conf
 			Window:       time.Duration(c.Window),
 			MaxHedges:    c.MaxHedges,
 		}
+		if c.Failures {
+			cs.hedge.Failures = resilience.Classify
+		}
+		cs.hedge.Tokens = tk
 		if c.UseBudget {
 			// The retry policy counts each request in the budget; without
 			// one, the hedger counts each call it hedges.
@@ -559,8 +573,8 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 		return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
 	case p.Hedge != nil && p.Hedge.UseBudget && p.Budget == nil:
 		return nil, errors.New("Hedge.UseBudget needs a Budget")
-	case p.Tokens != nil && p.Retry == nil:
-		return nil, errors.New("Tokens needs a Retry to spend them")
+	case p.Tokens != nil && p.Retry == nil && p.Hedge == nil:
+		return nil, errors.New("Tokens needs a Retry or a Hedge to spend them")
 	}
 	st := &stack{}
 	if c := p.budgetConfig(); c != nil {

@@ -103,6 +103,7 @@ type event struct {
 	kind   uint8
 	sub    uint8 // evCallDone: 0 for the first call of an attempt, i for hedge i
 	result uint8 // evCallDone: callOK, callFailed or callRefused
+	gen    uint8 // evHedge: the request's hedgeGen when scheduled: another makes it stale
 }
 
 func (a *event) before(b *event) bool {
@@ -176,6 +177,8 @@ type request struct {
 	hedges   int8  // hedges started in the attempt
 	stopped  bool  // no more hedges in the attempt
 	firstEnd bool  // the first call of the attempt has ended, or was cut short
+	lastFail uint8 // how the last call of the attempt that failed ended: a call result
+	hedgeGen uint8 // counts the times the next hedge was scheduled: only the last one stands
 	delay    int64 // the hedge delay of the attempt
 	last     time.Duration
 	bpermit  breaker.Permit
@@ -482,8 +485,30 @@ func (r *run) startAttempt(id int32, now int64) {
 		q.delay = max(int64(st.hedger.StartAt(at(now))), 0)
 	}
 	done := r.call(id, now, 0)
-	if st.hedger != nil && done > now+q.delay && now+q.delay < q.limit {
-		r.q.push(event{at: now + q.delay, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1})
+	if st.hedger != nil {
+		// A first call that ends by then needs no hedge at that time: a
+		// success ends the attempt, and a failure has the hedger decide
+		// anew.
+		if due := now + q.delay; done > due && due < q.limit {
+			q.hedgeGen++
+			r.q.push(event{at: due, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: 1, gen: q.hedgeGen})
+		}
+	}
+}
+
+// hedgeDue makes the next hedge of the current attempt of request id due
+// at t. A hedge due when the attempt has run out of time never starts,
+// unless a failure brings it forward; with no call running, the attempt
+// then ends at its limit, as the executor's context does.
+func (r *run) hedgeDue(id int32, t int64) {
+	q := &r.reqs[id]
+	q.hedgeGen++ // a hedge scheduled before is stale
+	switch {
+	case t < q.limit:
+		r.q.push(event{at: t, kind: evHedge, req: id, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1), gen: q.hedgeGen})
+	case q.running == 0 && !q.timerSet:
+		q.timerSet = true
+		r.q.push(event{at: q.limit, kind: evLimit, req: id, life: q.life, att: q.attempt})
 	}
 }
 
@@ -624,33 +649,60 @@ func (r *run) callDone(e *event) {
 		return // the attempt has already ended; the answer comes too late
 	}
 	q.running--
-	var err error
-	switch e.result {
-	case callFailed:
-		err = errUpstream
-	case callRefused:
-		err = errRefused
-	case callShed:
-		err = r.errShed
-	}
+	err := r.callErr(e.result)
 	switch {
 	case e.sub == 0:
 		r.firstEnded(q, e.at, err)
 	case err == nil:
 		r.firstEnded(q, e.at, hedge.ErrLost) // a hedge won: the first call is cut short
 	}
+	h := r.clients[q.client].hedger
 	if err == nil {
+		h.AfterSuccess()
 		r.attemptEnded(e.req, e.at, nil)
 		return
 	}
-	if e.sub == 0 {
-		// As in hedge.Do, a failure of the first call starts no more hedges;
-		// the attempt ends with the last call running.
-		q.stopped = true
+	q.lastFail = e.result
+	if h == nil {
+		q.stopped = true // the attempt's only call failed
+	} else {
+		// As hedge.Do does, the hedger decides: by default a failure of
+		// the first call starts no more hedges, and the attempt ends with
+		// the last call running; under gRFC A6's rules the next hedge is
+		// due now, or after a pushback.
+		switch d := h.AfterFailure(int(e.sub), err); d.Action {
+		case hedge.NextHedge:
+			if !q.stopped {
+				t := e.at + int64(d.After)
+				if t < e.at {
+					t = math.MaxInt64
+				}
+				r.hedgeDue(e.req, t)
+			}
+		case hedge.StopHedges:
+			q.stopped = true
+		case hedge.Fatal:
+			r.attemptEnded(e.req, e.at, err)
+			return
+		}
 	}
 	if q.running == 0 && q.stopped {
 		r.attemptEnded(e.req, e.at, err)
 	}
+}
+
+// callErr returns the error of a call that ended with result: nil for
+// callOK.
+func (r *run) callErr(result uint8) error {
+	switch result {
+	case callFailed:
+		return errUpstream
+	case callRefused:
+		return errRefused
+	case callShed:
+		return r.errShed
+	}
+	return nil
 }
 
 // firstEnded tells the hedger, if there is one, how the first call of the
@@ -671,18 +723,21 @@ func (r *run) firstEnded(q *request, now int64, err error) {
 // schedules the next if it allows one.
 func (r *run) hedge(e *event) {
 	q := &r.reqs[e.req]
-	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped {
-		return
+	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped || e.gen != q.hedgeGen || int(e.sub) != int(q.hedges)+1 {
+		return // stale: the attempt ended, or a failure moved the hedge
 	}
 	ok, more := r.clients[q.client].hedger.AllowHedgeAt(at(e.at), int(q.hedges)+1)
 	if !ok {
 		q.stopped = true
+		if q.running == 0 { // every call failed: the last failure is the attempt's
+			r.attemptEnded(e.req, e.at, r.callErr(q.lastFail))
+		}
 		return
 	}
 	q.hedges++
 	r.call(e.req, e.at, uint8(q.hedges))
-	if more && e.at+q.delay < q.limit {
-		r.q.push(event{at: e.at + q.delay, kind: evHedge, req: e.req, life: q.life, att: q.attempt, sub: uint8(q.hedges + 1)})
+	if more {
+		r.hedgeDue(e.req, e.at+q.delay)
 	} else {
 		q.stopped = true
 	}
@@ -703,7 +758,7 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 		q.tpermit.DoneAt(t, err)
 	}
 	if err == nil {
-		if st.tokens != nil {
+		if st.tokens != nil && st.retry != nil {
 			// As the executors do when BeginRetries asks them: the bucket
 			// gets TokenRatio back.
 			st.retry.Succeeded(resilience.RetryState{Attempts: int(q.attempt), Start: at(q.arrived), Now: t})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -494,7 +495,7 @@ func TestParse(t *testing.T) {
 		{one + "{}", "after the end"},
 		{`[]`, "no scenario"},
 		{`[null]`, "null"},
-		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry"},
+		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Tokens": {}}]}`, "Policies[0] (p): Tokens needs a Retry or a Hedge"},
 		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"MaxTokens": 2000}}]}`, "Policies[0] (p): budget: MaxTokens must be in (0, 1000]"},
 		{`{"Name": "x", "Duration": "1m", "Policies": [{"Name": "p", "Retry": {}, "Tokens": {"TokenRatio": -0.1}}]}`, "Policies[0] (p): budget: TokenRatio must be at least 0.001"},
 		{``, "reading scenario"},
@@ -808,6 +809,143 @@ func TestSameAsHedgeDo(t *testing.T) {
 			calls.Load(), refused, latencies, p.Calls, simRefused, simulated)
 	}
 	t.Logf("both: %d calls, %d hedges refused, latencies %v", p.Calls, refused, latencies)
+}
+
+// TestSameAsHedgeDoA6 checks the simulator against hedge.Do under gRFC A6's
+// rules on failures (Hedge.Failures, hedge.Config.Failures), and under the
+// default rule, on four requests to an upstream whose calls take 10ms, or
+// 200ms when they start in a slow spell, and fail when they start in a
+// failing spell, through a hedger with a fixed delay of 30ms and at most two
+// hedges. Under A6: the first call fails, and its hedge goes at once and
+// wins (at 0s); every call fails, each hedge sent as the one before failed
+// (at 1s); a slow first call, beaten by a hedge after the delay (at 2s); a
+// hedge that fails brings the next forward, which wins (at 3s). By default,
+// the first two requests fail with their first call, and at 3s the second
+// hedge waits for its delay. With a token bucket of 4 (Tokens,
+// hedge.Config.Tokens) under A6, hedges go while more than 2 tokens are
+// left: at 1s the second hedge is refused, and the attempt ends with the
+// failures; the later hedges are refused too. The simulator and hedge.Do
+// under synctest must make the same calls, succeed and fail alike, take the
+// same time for each success, and leave the same tokens.
+func TestSameAsHedgeDoA6(t *testing.T) {
+	ms := time.Millisecond
+	sec := Duration(time.Second)
+	arrivals := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+	slowSpells := []Window{
+		{From: 2 * sec, To: 2*sec + Duration(ms), LatencyFactor: 20},
+		{From: 3 * sec, To: 3*sec + Duration(ms), LatencyFactor: 20},
+	}
+	failingSpells := []Window{
+		{From: 0, To: Duration(5 * ms), ErrorRate: 1},
+		{From: sec, To: sec + Duration(25*ms), ErrorRate: 1},
+		{From: 3*sec + Duration(29*ms), To: 3*sec + Duration(31*ms), ErrorRate: 1},
+	}
+	in := func(ws []Window, at time.Duration) bool {
+		for _, w := range ws {
+			if at >= time.Duration(w.From) && at < time.Duration(w.To) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		failures         bool
+		maxTokens        float64 // 0: no bucket
+		calls, succeeded int
+		tokensLeft       float64
+	}{
+		{true, 0, 2 + 3 + 2 + 3, 3, 0},
+		{false, 0, 1 + 1 + 2 + 3, 2, 0},
+		{true, 4, 2 + 2 + 1 + 1, 3, 4 - 1 + 0.1 - 1 - 1 + 0.1 + 0.1},
+	} {
+		name := fmt.Sprintf("Failures %v, MaxTokens %v", c.failures, c.maxTokens)
+		s := simple()
+		s.Duration = 4 * sec
+		s.Load = Load{}
+		for _, a := range arrivals {
+			s.Load.Bursts = append(s.Load.Bursts, Burst{At: Duration(a), Requests: 1})
+		}
+		s.Upstream.Windows = append(slices.Clone(slowSpells), failingSpells...)
+		s.Policies = []Policy{{Name: "hedge", Hedge: &HedgeConfig{Delay: Duration(30 * ms), MaxHedges: 2, Failures: c.failures}}}
+		if c.maxTokens > 0 {
+			s.Policies[0].Tokens = &TokensConfig{MaxTokens: c.maxTokens}
+		}
+		var simulated []time.Duration // the latencies, from the histogram's buckets
+		var simTokens float64
+		runHook = func(r *run) {
+			for i, n := range r.hist.counts {
+				for range n {
+					simulated = append(simulated, time.Duration(histValue(i)))
+				}
+			}
+			simTokens = r.clients[0].tokens.Snapshot().Tokens
+		}
+		t.Cleanup(func() { runHook = nil })
+		p := run1(t, s)
+		runHook = nil
+		if p.Succeeded != c.succeeded || p.Calls != c.calls || p.Failures.Exhausted != len(arrivals)-c.succeeded ||
+			math.Abs(simTokens-c.tokensLeft) > 1e-9 {
+			t.Fatalf("%s: simulated: %d succeeded, %d failed after %d calls, %v tokens left; want %d, %d, %d, %v",
+				name, p.Succeeded, p.Failures.Exhausted, p.Calls, simTokens, c.succeeded, len(arrivals)-c.succeeded, c.calls, c.tokensLeft)
+		}
+
+		var latencies []time.Duration
+		var calls atomic.Int64
+		failed := 0
+		var tokens float64
+		synctest.Test(t, func(t *testing.T) {
+			cfg := hedge.Config{Delay: 30 * ms, MaxHedges: 2}
+			if c.failures {
+				cfg.Failures = resilience.Classify
+			}
+			if c.maxTokens > 0 {
+				cfg.Tokens = budget.MustNewTokens(budget.TokensConfig{MaxTokens: c.maxTokens})
+				defer func() { tokens = cfg.Tokens.Snapshot().Tokens }()
+			}
+			h := hedge.MustNew(cfg)
+			start := time.Now()
+			for _, a := range arrivals {
+				time.Sleep(a - time.Since(start))
+				began := time.Now()
+				_, err := hedge.Do(t.Context(), h, func(ctx context.Context) (struct{}, error) {
+					calls.Add(1)
+					at := time.Since(start)
+					d := 10 * ms
+					if in(slowSpells, at) {
+						d = 200 * ms
+					}
+					var err error
+					if in(failingSpells, at) {
+						err = errUpstream
+					}
+					timer := time.NewTimer(d)
+					defer timer.Stop()
+					select {
+					case <-timer.C:
+						return struct{}{}, err
+					case <-ctx.Done():
+						return struct{}{}, context.Cause(ctx)
+					}
+				})
+				if err != nil {
+					failed++
+					continue
+				}
+				latencies = append(latencies, time.Since(began))
+			}
+		})
+		slices.Sort(latencies)
+		same := len(latencies) == len(simulated)
+		for i := 0; same && i < len(latencies); i++ {
+			// The histogram keeps latencies to within 0.4%.
+			same = math.Abs(float64(simulated[i]-latencies[i])) <= 0.004*float64(latencies[i])
+		}
+		if calls.Load() != int64(p.Calls) || failed != p.Failures.Exhausted || !same || tokens != simTokens {
+			t.Fatalf("%s: hedge.Do: %d calls, %d failed, latencies %v, %v tokens left; the simulator: %d calls, %d failed, latencies %v, %v tokens left",
+				name, calls.Load(), failed, latencies, tokens, p.Calls, p.Failures.Exhausted, simulated, simTokens)
+		}
+		t.Logf("%s: both: %d calls, %d failed, latencies %v", name, p.Calls, failed, latencies)
+	}
 }
 
 // TestRetryAfter checks that refusals for overload carry the upstream's
