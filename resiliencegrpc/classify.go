@@ -108,6 +108,14 @@ func (t *classTable) class(code codes.Code, pushed bool) resilience.Class {
 	return c
 }
 
+// Classify returns the class that the client's policies give err, a call's
+// error: by Codes if it carries a gRPC status, else by Config.Retry's
+// Classifier. It is the classifier to give a policy of one's own that
+// guards gRPC calls, such as a breaker around a group of methods.
+func (c *Client) Classify(err error) resilience.Class {
+	return c.classify(err, c.other)
+}
+
 // classifier returns the classifier of the client's policies: statuses by
 // the client's Codes, other errors by other (default resilience.Classify).
 func (c *Client) classifier(other resilience.Classifier) resilience.Classifier {

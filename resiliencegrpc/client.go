@@ -141,7 +141,8 @@ type Client struct {
 	specs         []policySpec   // 0: the Config's own
 	mu            sync.RWMutex
 	targets       map[string]*target
-	made          []string // targets in the order their state was made
+	made          []string              // targets in the order their state was made
+	other         resilience.Classifier // Config.Retry's, for errors without a status
 }
 
 // policySpec is what a target's policy for some methods is made from.
@@ -185,6 +186,10 @@ func NewClient(cfg Config) (*Client, error) {
 		maxTargets:  cmp.Or(cfg.MaxTargets, DefaultMaxTargets),
 		obs:         cfg.Observer,
 		targets:     make(map[string]*target),
+		other:       cfg.Retry.Classifier,
+	}
+	if c.other == nil {
+		c.other = resilience.Classify
 	}
 	c.specs = append(c.specs, c.spec("", cfg.Retry, cfg.Hedge, cfg.AttemptTimeout, cfg))
 	for key, mc := range cfg.Methods {

@@ -134,8 +134,11 @@ func (u *unaryCall) attempt(ctx context.Context, n int, reply any, opts []grpc.C
 		}
 	}
 	actx, cancel := ctx, context.CancelFunc(nil)
-	if u.p.attemptTimeout > 0 {
-		actx, cancel = context.WithTimeoutCause(ctx, u.p.attemptTimeout, errAttemptTimeout)
+	ours := false // the attempt's deadline is the attempt timeout's, not the caller's
+	if d := u.p.attemptTimeout; d > 0 {
+		callerDeadline, has := ctx.Deadline()
+		ours = !has || time.Now().Add(d).Before(callerDeadline)
+		actx, cancel = context.WithTimeoutCause(ctx, d, errAttemptTimeout)
 	}
 	if n > 1 {
 		actx = metadata.AppendToOutgoingContext(actx, PreviousAttemptsHeader, strconv.Itoa(n-1))
@@ -146,7 +149,10 @@ func (u *unaryCall) attempt(ctx context.Context, n int, reply any, opts []grpc.C
 	}
 	err := u.invoker(actx, u.method, u.req, reply, u.cc, opts...)
 	if err != nil {
-		timedOut := ctx.Err() == nil && context.Cause(actx) == errAttemptTimeout
+		// The server may see the deadline, which the attempt carries, pass
+		// before the client does.
+		timedOut := ctx.Err() == nil && (context.Cause(actx) == errAttemptTimeout ||
+			ours && status.Code(err) == codes.DeadlineExceeded)
 		canceled := canceledBy(actx, err)
 		err = failure(err, md.trailer, timedOut)
 		if canceled {
