@@ -257,6 +257,16 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// MustNewClient is [NewClient] for configurations known to be valid, such
+// as literals in package variables; it panics on an invalid one.
+func MustNewClient(cfg Config) *Client {
+	c, err := NewClient(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
 // spec returns the spec of a policy: its retry config readied for the
 // client.
 func (c *Client) spec(name string, rc retry.Config, hc *hedge.Config, at time.Duration, cfg Config) policySpec {

@@ -109,7 +109,7 @@ type testServer struct {
 
 // startServer serves, on the transport, svc if it is not nil and whatever
 // register adds. The server stops when the test ends.
-func startServer(t *testing.T, transport string, svc *fakeService, register func(*grpc.Server)) *testServer {
+func startServer(t testing.TB, transport string, svc *fakeService, register func(*grpc.Server)) *testServer {
 	t.Helper()
 	srv := grpc.NewServer()
 	if svc != nil {
@@ -147,7 +147,7 @@ func startServer(t *testing.T, transport string, svc *fakeService, register func
 
 // dial returns a new ClientConn to the server through c, closed when the
 // test ends.
-func (ts *testServer) dial(t *testing.T, c *resiliencegrpc.Client) *grpc.ClientConn {
+func (ts *testServer) dial(t testing.TB, c *resiliencegrpc.Client) *grpc.ClientConn {
 	t.Helper()
 	opts := append([]grpc.DialOption(nil), ts.dopts...)
 	if c != nil {

@@ -3,6 +3,7 @@ package resiliencegrpc
 import (
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +67,9 @@ func (c *Client) unary(ctx context.Context, method string, req, reply any, cc *g
 	u := unaryCall{c: c, t: t, p: p, method: method, req: req, cc: cc, invoker: invoker, opts: opts}
 	if p.hedge != nil {
 		if m, ok := reply.(proto.Message); ok {
-			return u.hedged(ctx, m)
+			h := new(unaryCall) // which the attempts share: u stays on the stack
+			*h = u
+			return h.hedged(ctx, m)
 		}
 	}
 	return u.retried(ctx, reply)
@@ -87,9 +90,11 @@ func (u *unaryCall) retried(ctx context.Context, reply any) error {
 	decide := func(s retrystep.State) (time.Duration, error) {
 		return r.NextRetry(resilience.RetryState(s))
 	}
+	md := mdPool.Get().(*attemptMD)
+	defer md.put()
 	for n := 1; ; n++ {
-		var md attemptMD
-		err := u.attempt(ctx, n, reply, u.opts, &md)
+		md.header, md.trailer = nil, nil
+		err := u.attempt(ctx, n, reply, u.opts, md)
 		if err == nil {
 			if plan.ReportSuccess {
 				s := resilience.RetryState(call.State)
@@ -119,7 +124,20 @@ func (u *unaryCall) retried(ctx context.Context, reply any) error {
 // outcome.
 type attemptMD struct {
 	header, trailer metadata.MD
-	peer            *peer.Peer // set only when the caller asked for it
+	peer            *peer.Peer        // set only when the caller asked for it
+	opts            []grpc.CallOption // the attempt's options, reused
+}
+
+// mdPool holds attemptMDs for the calls that retry, so that a call that
+// succeeds at once allocates nothing of its own: grpc-go is done with an
+// attempt's options when the invoker returns.
+var mdPool = sync.Pool{New: func() any { return new(attemptMD) }}
+
+// put returns md to mdPool.
+func (md *attemptMD) put() {
+	clear(md.opts)
+	*md = attemptMD{opts: md.opts[:0]}
+	mdPool.Put(md)
 }
 
 // attempt runs attempt n of the call, decoding into reply, through the
@@ -143,11 +161,11 @@ func (u *unaryCall) attempt(ctx context.Context, n int, reply any, opts []grpc.C
 	if n > 1 {
 		actx = metadata.AppendToOutgoingContext(actx, PreviousAttemptsHeader, strconv.Itoa(n-1))
 	}
-	opts = append(opts[:len(opts):len(opts)], grpc.Header(&md.header), grpc.Trailer(&md.trailer))
+	md.opts = append(append(md.opts[:0], opts...), grpc.Header(&md.header), grpc.Trailer(&md.trailer))
 	if md.peer != nil {
-		opts = append(opts, grpc.Peer(md.peer))
+		md.opts = append(md.opts, grpc.Peer(md.peer))
 	}
-	err := u.invoker(actx, u.method, u.req, reply, u.cc, opts...)
+	err := u.invoker(actx, u.method, u.req, reply, u.cc, md.opts...)
 	if err != nil {
 		// The server may see the deadline, which the attempt carries, pass
 		// before the client does.
