@@ -48,7 +48,7 @@ func TestParsePushback(t *testing.T) {
 		{"empty", metadata.Pairs(key, ""), nil, -1, true},
 		{"spaces", metadata.Pairs(key, " 5"), nil, -1, true},
 		{"repeated", metadata.Pairs(key, "5", key, "5"), nil, -1, true},
-		{"retry info", nil, withRetryInfo(t, durationpb.New(1500 * time.Millisecond)), 1500 * time.Millisecond, true},
+		{"retry info", nil, withRetryInfo(t, durationpb.New(1500*time.Millisecond)), 1500 * time.Millisecond, true},
 		{"trailer wins over retry info", metadata.Pairs(key, "7"), withRetryInfo(t, durationpb.New(time.Second)), 7 * time.Millisecond, true},
 		{"retry info without delay", nil, withRetryInfo(t, nil), 0, false},
 		{"negative retry info", nil, withRetryInfo(t, &durationpb.Duration{Seconds: -1}), -1, true},
