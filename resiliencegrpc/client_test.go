@@ -445,3 +445,61 @@ var (
 	hedgeConfig    = hedge.Config{Delay: 10 * time.Millisecond}
 	badHedgeConfig = hedge.Config{Delay: -time.Second}
 )
+
+func TestPushbackLimits(t *testing.T) {
+	transports(t, func(t *testing.T, transport string) {
+		svc := &fakeService{unary: failFirst(10, codes.Unavailable, metadata.Pairs(resiliencegrpc.PushbackTrailer, "5000"))}
+		ts := startServer(t, transport, svc, nil)
+
+		// Longer than MaxRetryAfter: the retries end at once.
+		rc := fastRetry(3)
+		rc.MaxRetryAfter = time.Second
+		client := testgrpc.NewTestServiceClient(ts.dial(t, newClient(t, resiliencegrpc.Config{Retry: rc})))
+		_, err := client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		var re *retry.Error
+		if !errors.As(err, &re) || re.Reason != retry.HintTooLong || status.Code(err) != codes.Unavailable {
+			t.Errorf("pushback above MaxRetryAfter: %v, want UNAVAILABLE, hint too long", err)
+		}
+
+		// Past the caller's deadline: the retries end at once too.
+		client = testgrpc.NewTestServiceClient(ts.dial(t, newClient(t, resiliencegrpc.Config{Retry: fastRetry(3)})))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err = client.UnaryCall(ctx, &testgrpc.SimpleRequest{})
+		if !errors.As(err, &re) || re.Reason != retry.Deadline || status.Code(err) != codes.Unavailable {
+			t.Errorf("pushback past the deadline: %v, want UNAVAILABLE, deadline too near", err)
+		}
+		if d := time.Since(start); d >= time.Second {
+			t.Errorf("the call took %v: it waited for the deadline", d)
+		}
+		if n := svc.calls.Load(); n != 2 {
+			t.Errorf("server saw %d calls, want 2", n)
+		}
+	})
+}
+
+func TestCommittedFailureReported(t *testing.T) {
+	transports(t, func(t *testing.T, transport string) {
+		// A failure after headers: not retried, and the GiveUp event says
+		// why.
+		svc := &fakeService{unary: func(ctx context.Context, _ int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+			grpc.SendHeader(ctx, metadata.Pairs("k", "v"))
+			return nil, status.Error(codes.Unavailable, "after headers")
+		}}
+		ts := startServer(t, transport, svc, nil)
+		var events []resilience.Event
+		obs := &resilience.Observer{GiveUp: func(e resilience.Event) { events = append(events, e) }}
+		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3), Observer: obs})
+		_, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("UnaryCall: %v, want UNAVAILABLE", err)
+		}
+		if n := svc.calls.Load(); n != 1 {
+			t.Errorf("server saw %d calls, want 1", n)
+		}
+		if len(events) != 1 || events[0].Kind != resilience.KindTransport || events[0].Reason != "committed" {
+			t.Errorf("GiveUp events: %+v, want one of kind transport, reason committed", events)
+		}
+	})
+}
