@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/resiliencegrpc"
 	"github.com/netresilience/resilience/retry"
@@ -500,6 +502,34 @@ func TestCommittedFailureReported(t *testing.T) {
 		}
 		if len(events) != 1 || events[0].Kind != resilience.KindTransport || events[0].Reason != "committed" {
 			t.Errorf("GiveUp events: %+v, want one of kind transport, reason committed", events)
+		}
+	})
+}
+
+func TestMaxTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := startServer(t, "bufconn", &fakeService{}, nil)
+		c := newClient(t, resiliencegrpc.Config{Breaker: &breaker.Config{}, Throttling: &budget.TokensConfig{}, MaxTargets: 2})
+		for _, target := range []string{"passthrough:///a", "passthrough:///b", "passthrough:///c"} {
+			cc, err := grpc.NewClient(target, append(ts.dopts, c.DialOptions()...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+				t.Fatal(err)
+			}
+			cc.Close()
+		}
+		if c.Breaker("passthrough:///a") != nil || c.Tokens("passthrough:///a") != nil {
+			t.Error("the first target's state is kept past MaxTargets")
+		}
+		for _, target := range []string{"passthrough:///b", "passthrough:///c"} {
+			if c.Breaker(target) == nil || c.Tokens(target) == nil {
+				t.Errorf("no state for %s", target)
+			}
+			if name := c.Breaker(target).Name(); name != target {
+				t.Errorf("breaker of %s is named %q", target, name)
+			}
 		}
 	})
 }

@@ -345,3 +345,35 @@ func TestStreamGivesUp(t *testing.T) {
 		}
 	})
 }
+
+func TestStreamCallerCancelNotRetriedNorCounted(t *testing.T) {
+	transports(t, func(t *testing.T, transport string) {
+		started := make(chan struct{}, 1)
+		svc := &fakeService{serverStream: func(_ int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+			started <- struct{}{}
+			<-stream.Context().Done()
+			return stream.Context().Err()
+		}}
+		ts := startServer(t, transport, svc, nil)
+		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3), Breaker: &breaker.Config{FailureThreshold: 1}})
+		cc := ts.dial(t, c)
+		ctx, cancel := context.WithCancel(context.Background())
+		stream, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			<-started
+			cancel()
+		}()
+		if _, err := recvAll(stream); status.Code(err) != codes.Canceled {
+			t.Errorf("Recv: %v, want CANCELED", err)
+		}
+		if n := svc.calls.Load(); n != 1 {
+			t.Errorf("server saw %d calls, want 1", n)
+		}
+		if s := c.Breaker(cc.Target()).Snapshot(); s.State != breaker.Closed || s.ConsecutiveFailures != 0 {
+			t.Errorf("breaker after the caller canceled: %+v, want closed with no failure", s)
+		}
+	})
+}
