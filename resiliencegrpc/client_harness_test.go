@@ -161,9 +161,9 @@ func (ts *testServer) dial(t testing.TB, c *resiliencegrpc.Client) *grpc.ClientC
 	return cc
 }
 
-// transports runs f over TCP, on the wall clock, and over bufconn, inside a
+// overTransports runs f over TCP, on the wall clock, and over bufconn, inside a
 // synctest bubble where waits take no time and are exact.
-func transports(t *testing.T, f func(t *testing.T, transport string)) {
+func overTransports(t *testing.T, f func(t *testing.T, transport string)) {
 	t.Run("tcp", func(t *testing.T) { f(t, "tcp") })
 	t.Run("bufconn", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) { f(t, "bufconn") })

@@ -19,7 +19,7 @@ import (
 )
 
 func TestHedgedUnary(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// The first attempt hangs; the hedge, 10ms later, wins.
 		svc := &fakeService{unary: func(ctx context.Context, n int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 			grpc.SetHeader(ctx, metadata.Pairs("attempt", strconv.FormatInt(n, 10)))
@@ -60,7 +60,7 @@ func TestHedgedUnary(t *testing.T) {
 }
 
 func TestHedgedReplyIsolation(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// The first attempt writes a reply and then fails, late; the
 		// hedge's reply is the caller's, with nothing of the first.
 		ts := startServer(t, transport, nil, partialService(func(n int64, stream grpc.ServerStream) error {

@@ -40,7 +40,7 @@ func failFirst(n int64, code codes.Code, md metadata.MD) func(context.Context, i
 }
 
 func TestUnaryRetriesUnavailable(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(2, codes.Unavailable, nil)}
 		ts := startServer(t, transport, svc, nil)
 		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3), Breaker: &breaker.Config{}})
@@ -61,7 +61,7 @@ func TestUnaryRetriesUnavailable(t *testing.T) {
 }
 
 func TestUnaryGivesUpWithLastStatus(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(10, codes.Unavailable, nil)}
 		ts := startServer(t, transport, svc, nil)
 		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(2)})
@@ -78,7 +78,7 @@ func TestUnaryGivesUpWithLastStatus(t *testing.T) {
 }
 
 func TestUnaryInvalidArgumentNotRetriedNorCounted(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(10, codes.InvalidArgument, nil)}
 		ts := startServer(t, transport, svc, nil)
 		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3), Breaker: &breaker.Config{FailureThreshold: 1}})
@@ -101,7 +101,7 @@ func TestUnaryInvalidArgumentNotRetriedNorCounted(t *testing.T) {
 }
 
 func TestUnaryPushback(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// The first failure pushes back 50ms, the second has no pushback:
 		// the backoff after it starts again from its base, 10ms, rather
 		// than the 20ms of a second failure.
@@ -135,7 +135,7 @@ func TestUnaryPushback(t *testing.T) {
 func TestUnaryPushbackRefusal(t *testing.T) {
 	for _, v := range []string{"-1", "soon", "99999999999"} {
 		t.Run(v, func(t *testing.T) {
-			transports(t, func(t *testing.T, transport string) {
+			overTransports(t, func(t *testing.T, transport string) {
 				svc := &fakeService{unary: failFirst(10, codes.Unavailable, metadata.Pairs(resiliencegrpc.PushbackTrailer, v))}
 				ts := startServer(t, transport, svc, nil)
 				c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3)})
@@ -154,7 +154,7 @@ func TestUnaryPushbackRefusal(t *testing.T) {
 }
 
 func TestUnaryRetryInfo(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// RESOURCE_EXHAUSTED is retried because it pushes back, after
 		// exactly the RetryInfo's delay.
 		svc := &fakeService{unary: func(ctx context.Context, n int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
@@ -182,7 +182,7 @@ func TestUnaryRetryInfo(t *testing.T) {
 }
 
 func TestUnaryResourceExhaustedWithoutPushback(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(1, codes.ResourceExhausted, nil)}
 		ts := startServer(t, transport, svc, nil)
 		client := testgrpc.NewTestServiceClient(ts.dial(t, newClient(t, resiliencegrpc.Config{Retry: fastRetry(3)})))
@@ -203,7 +203,7 @@ func TestUnaryResourceExhaustedWithoutPushback(t *testing.T) {
 }
 
 func TestBreakerOpenFailsFastWithoutConnecting(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(100, codes.Unavailable, nil)}
 		ts := startServer(t, transport, svc, nil)
 		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(1), Breaker: &breaker.Config{FailureThreshold: 2, RecoveryTimeout: time.Hour}})
@@ -236,7 +236,7 @@ func TestBreakerOpenFailsFastWithoutConnecting(t *testing.T) {
 }
 
 func TestCallerCancelNotRetriedNorCounted(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		started := make(chan struct{}, 1)
 		svc := &fakeService{unary: func(ctx context.Context, _ int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 			started <- struct{}{}
@@ -266,7 +266,7 @@ func TestCallerCancelNotRetriedNorCounted(t *testing.T) {
 }
 
 func TestAttemptTimeout(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// The first attempt outlasts the attempt timeout: retried.
 		svc := &fakeService{unary: func(ctx context.Context, n int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 			if n == 1 {
@@ -334,7 +334,7 @@ func partialService(handler func(n int64, stream grpc.ServerStream) error) func(
 }
 
 func TestReplyIsolation(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// A failed call that sent a reply first: committed by its headers,
 		// not retried, and the caller's reply is left empty.
 		ts := startServer(t, transport, nil, partialService(func(_ int64, stream grpc.ServerStream) error {
@@ -355,7 +355,7 @@ func TestReplyIsolation(t *testing.T) {
 }
 
 func TestPerMethodOverrides(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(100, codes.Unavailable, nil)}
 		ts := startServer(t, transport, svc, nil)
 		c := newClient(t, resiliencegrpc.Config{
@@ -449,7 +449,7 @@ var (
 )
 
 func TestPushbackLimits(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{unary: failFirst(10, codes.Unavailable, metadata.Pairs(resiliencegrpc.PushbackTrailer, "5000"))}
 		ts := startServer(t, transport, svc, nil)
 
@@ -482,7 +482,7 @@ func TestPushbackLimits(t *testing.T) {
 }
 
 func TestCommittedFailureReported(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		// A failure after headers: not retried, and the GiveUp event says
 		// why.
 		svc := &fakeService{unary: func(ctx context.Context, _ int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {

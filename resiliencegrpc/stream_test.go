@@ -37,7 +37,7 @@ func recvAll(stream interface {
 }
 
 func TestServerStreamRetriedBeforeFirstMessage(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{serverStream: func(n int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
 			if n == 1 {
 				return status.Error(codes.Unavailable, "not yet")
@@ -71,7 +71,7 @@ func TestServerStreamRetriedBeforeFirstMessage(t *testing.T) {
 }
 
 func TestServerStreamNotRetriedAfterFirstMessage(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{serverStream: func(n int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
 			if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: body("a")}); err != nil {
 				return err
@@ -102,7 +102,7 @@ func TestServerStreamNotRetriedAfterFirstMessage(t *testing.T) {
 }
 
 func TestClientStreamReplayed(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		var mu sync.Mutex
 		var received [][]string // by attempt
 		svc := &fakeService{clientStream: func(n int64, stream testgrpc.TestService_StreamingInputCallServer) error {
@@ -150,7 +150,7 @@ func TestClientStreamReplayed(t *testing.T) {
 }
 
 func TestClientStreamOverBufferLimitNotRetried(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{clientStream: func(_ int64, stream testgrpc.TestService_StreamingInputCallServer) error {
 			for {
 				if _, err := stream.Recv(); err == io.EOF {
@@ -219,7 +219,7 @@ func (e *echo) serve(n int64, stream testgrpc.TestService_FullDuplexCallServer) 
 }
 
 func TestBidiReplay(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		e := &echo{failBefore: 2, readFirst: 2}
 		svc := &fakeService{bidi: e.serve}
 		ts := startServer(t, transport, svc, nil)
@@ -263,7 +263,7 @@ func TestBidiReplay(t *testing.T) {
 }
 
 func TestBidiConcurrentSendAndReceive(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		e := &echo{failBefore: 3, readFirst: 2}
 		svc := &fakeService{bidi: e.serve}
 		ts := startServer(t, transport, svc, nil)
@@ -297,7 +297,7 @@ func TestBidiConcurrentSendAndReceive(t *testing.T) {
 }
 
 func TestStreamAttemptTimeout(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{serverStream: func(n int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
 			if n == 1 {
 				<-stream.Context().Done() // silent until the client gives up on it
@@ -326,7 +326,7 @@ func TestStreamAttemptTimeout(t *testing.T) {
 }
 
 func TestStreamGivesUp(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		svc := &fakeService{serverStream: func(int64, *testgrpc.StreamingOutputCallRequest, testgrpc.TestService_StreamingOutputCallServer) error {
 			return status.Error(codes.Unavailable, "down")
 		}}
@@ -347,7 +347,7 @@ func TestStreamGivesUp(t *testing.T) {
 }
 
 func TestStreamCallerCancelNotRetriedNorCounted(t *testing.T) {
-	transports(t, func(t *testing.T, transport string) {
+	overTransports(t, func(t *testing.T, transport string) {
 		started := make(chan struct{}, 1)
 		svc := &fakeService{serverStream: func(_ int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
 			started <- struct{}{}
