@@ -533,3 +533,22 @@ func TestMaxTargets(t *testing.T) {
 		}
 	})
 }
+
+func TestBudgetRefusalGivesLastStatus(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		svc := &fakeService{unary: failFirst(100, codes.Unavailable, nil)}
+		ts := startServer(t, transport, svc, nil)
+		// Retries may add 10% of the calls, with no floor: the first
+		// call's retry is refused.
+		b := budget.MustNew(budget.Config{Ratio: 0.1, MinPerSecond: -1})
+		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(3), Budget: b})
+		_, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		var re *retry.Error
+		if status.Code(err) != codes.Unavailable || !errors.Is(err, budget.ErrExhausted) || !errors.As(err, &re) || re.Attempts != 1 {
+			t.Errorf("UnaryCall: %v; want UNAVAILABLE after 1 attempt, matching budget.ErrExhausted", err)
+		}
+		if n := svc.calls.Load(); n != 1 {
+			t.Errorf("server saw %d calls, want 1", n)
+		}
+	})
+}
