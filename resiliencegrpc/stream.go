@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -110,6 +111,11 @@ type streamAttempt struct {
 	permit  breaker.Permit
 	broken  bool        // a send failed: the attempt has ended (under clientStream.mu)
 	unwatch func() bool // stops watching the caller's context for the breaker
+	// released is set when the attempt, a half-open breaker's probe, let
+	// its permit go at its first response: its outcome goes to record,
+	// the target's breaker.
+	released atomic.Bool
+	record   *breaker.Breaker
 }
 
 // timedOut reports whether AttemptTimeout ended the attempt while the
@@ -127,13 +133,25 @@ func (a *streamAttempt) end(caller context.Context, err error) {
 	if a.unwatch != nil {
 		a.unwatch()
 	}
-	switch {
-	case err != nil && !a.timedOut(caller) && canceledBy(a.ctx, err):
-		a.permit.Done(context.Canceled)
-	default:
+	if err != nil && !a.timedOut(caller) && canceledBy(a.ctx, err) {
+		err = context.Canceled // the caller's doing: neither success nor failure
+	}
+	if a.released.Load() {
+		a.record.Record(err)
+	} else {
 		a.permit.Done(err)
 	}
 	a.cancel(nil)
+}
+
+// release lets a half-open breaker's probe go when the stream commits, so
+// that a long stream holds no probe slot, nor outlasts ProbeTimeout and
+// counts as failed: its outcome is recorded when it ends.
+func (a *streamAttempt) release() {
+	if a.record == nil || !a.permit.Probe() || !a.released.CompareAndSwap(false, true) {
+		return
+	}
+	a.permit.Release()
 }
 
 // start starts the first attempt, retrying as the policy decides if it
@@ -166,7 +184,7 @@ func (s *clientStream) newAttempt() (*streamAttempt, error) {
 		if err != nil {
 			return nil, &RejectedError{Code: codes.Unavailable, Err: err}
 		}
-		a.permit = permit
+		a.permit, a.record = permit, br
 		// A caller that gives up on the stream without reading its end
 		// must not hold the breaker's permit: it counts as neither.
 		a.unwatch = context.AfterFunc(s.ctx, func() { permit.Done(context.Canceled) })
@@ -309,6 +327,7 @@ func (s *clientStream) commit(a *streamAttempt) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.release()
 }
 
 // SendMsg sends m on the current attempt, and keeps it for a replay until

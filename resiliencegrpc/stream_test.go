@@ -6,7 +6,9 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -374,6 +376,51 @@ func TestStreamCallerCancelNotRetriedNorCounted(t *testing.T) {
 		}
 		if s := c.Breaker(cc.Target()).Snapshot(); s.State != breaker.Closed || s.ConsecutiveFailures != 0 {
 			t.Errorf("breaker after the caller canceled: %+v, want closed with no failure", s)
+		}
+	})
+}
+
+func TestStreamProbeReleasedAtFirstMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The breaker is open; after RecoveryTimeout a stream is its probe,
+		// and lasts longer than ProbeTimeout. Its first message lets the
+		// probe's slot go, and its end, a success, closes the breaker.
+		var fail atomic.Bool
+		fail.Store(true)
+		svc := &fakeService{serverStream: func(_ int64, _ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+			if fail.Load() {
+				return status.Error(codes.Unavailable, "down")
+			}
+			stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: body("a")})
+			time.Sleep(time.Second) // a long stream, on the bubble's clock
+			return stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: body("b")})
+		}}
+		ts := startServer(t, "bufconn", svc, nil)
+		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(1),
+			Breaker: &breaker.Config{FailureThreshold: 1, RecoveryTimeout: time.Minute, ProbeTimeout: 100 * time.Millisecond}})
+		cc := ts.dial(t, c)
+		client := testgrpc.NewTestServiceClient(cc)
+		stream, err := client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recvAll(stream)
+		br := c.Breaker(cc.Target())
+		if br.State() != breaker.Open {
+			t.Fatalf("breaker %v, want open", br.State())
+		}
+		time.Sleep(time.Minute)
+		fail.Store(false)
+		stream, err = client.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := recvAll(stream)
+		if err != nil || !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("probe stream: %q, %v", got, err)
+		}
+		if s := br.Snapshot(); s.State != breaker.Closed {
+			t.Errorf("breaker after the probe stream: %+v, want closed", s)
 		}
 	})
 }
