@@ -415,8 +415,17 @@ func TestStreamProbeReleasedAtFirstMessage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if m, err := stream.Recv(); err != nil || string(m.GetPayload().GetBody()) != "a" {
+			t.Fatalf("probe stream: %v, %v", m, err)
+		}
+		// The probe's slot is free: past ProbeTimeout, while the stream
+		// goes on, another call is admitted.
+		time.Sleep(200 * time.Millisecond)
+		if _, err := client.EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+			t.Errorf("a call while the probe stream runs: %v", err)
+		}
 		got, err := recvAll(stream)
-		if err != nil || !slices.Equal(got, []string{"a", "b"}) {
+		if err != nil || !slices.Equal(got, []string{"b"}) {
 			t.Errorf("probe stream: %q, %v", got, err)
 		}
 		if s := br.Snapshot(); s.State != breaker.Closed {
