@@ -41,7 +41,11 @@ import (
 // The target's breaker admits each attempt, and hears how it ended when it
 // ends: for a committed stream, when RecvMsg returns its end or its error,
 // or when the caller's context is canceled (which counts as neither
-// success nor failure).
+// success nor failure). A stream that is a half-open breaker's probe lets
+// its probe slot go when it commits (breaker.Permit.Release), so that a
+// long stream neither holds the breaker half-open nor outlasts its
+// ProbeTimeout, and its outcome is recorded when it ends
+// (Breaker.Record).
 func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return c.stream
 }
