@@ -52,10 +52,14 @@ type Config struct {
 	Budget *budget.Budget
 
 	// Throttling, if set, gives each target a gRFC A6 retry-throttling
-	// token bucket (budget.Tokens) made from this config: every transient
-	// failure costs a token, every success gives TokenRatio back, and
-	// retries and hedges stop while half the tokens or fewer are left.
-	// Default: none.
+	// token bucket (budget.Tokens) made from this config, which its retry
+	// policies share (as retry.Config.Tokens, unless their own config sets
+	// one): every transient failure, or a server's "do not retry"
+	// pushback, costs a token, every success gives TokenRatio back, and
+	// retries stop while half the tokens or fewer are left; a throttled
+	// call ends with the last attempt's status, in an error that matches
+	// budget.ErrExhausted. Hedges are not throttled (see Hedge). Default:
+	// none.
 	Throttling *budget.TokensConfig
 
 	// Hedge, if set, hedges the unary calls of every method that Methods
@@ -328,6 +332,9 @@ func (c *Client) newTarget(name string) (*target, error) {
 			where = "Methods[" + strconv.Quote(s.name) + "].Retry"
 		}
 		rc := s.retry
+		if rc.Tokens == nil {
+			rc.Tokens = t.tokens
+		}
 		p, err := retry.New(rc)
 		if err != nil {
 			return nil, errors.New("resiliencegrpc: " + where + ": " + err.Error())

@@ -552,3 +552,41 @@ func TestBudgetRefusalGivesLastStatus(t *testing.T) {
 		}
 	})
 }
+
+func TestThrottling(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		svc := &fakeService{unary: failFirst(3, codes.Unavailable, nil)}
+		ts := startServer(t, transport, svc, nil)
+		// 4 tokens: retries go while more than 2 are left.
+		c := newClient(t, resiliencegrpc.Config{Retry: fastRetry(5), Throttling: &budget.TokensConfig{MaxTokens: 4, TokenRatio: 0.5}})
+		cc := ts.dial(t, c)
+		client := testgrpc.NewTestServiceClient(cc)
+
+		// 4 → 3, retried; 3 → 2, throttled.
+		_, err := client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		var re *retry.Error
+		if status.Code(err) != codes.Unavailable || !errors.Is(err, budget.ErrExhausted) || !errors.As(err, &re) || re.Attempts != 2 {
+			t.Errorf("first call: %v; want UNAVAILABLE after 2 attempts, throttled", err)
+		}
+		// 2 → 1, throttled at once.
+		_, err = client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if status.Code(err) != codes.Unavailable || !errors.As(err, &re) || re.Attempts != 1 {
+			t.Errorf("second call: %v; want UNAVAILABLE after 1 attempt, throttled", err)
+		}
+		if n := svc.calls.Load(); n != 3 {
+			t.Errorf("server saw %d calls, want 3", n)
+		}
+		if s := c.Tokens(cc.Target()).Snapshot(); s.Tokens != 1 {
+			t.Errorf("tokens: %+v, want 1 left", s)
+		}
+		// Successes give tokens back.
+		for range 2 {
+			if _, err := client.UnaryCall(context.Background(), &testgrpc.SimpleRequest{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := c.Tokens(cc.Target()).Snapshot(); s.Tokens != 2 {
+			t.Errorf("tokens after 2 successes: %+v, want 2", s)
+		}
+	})
+}
