@@ -125,6 +125,25 @@ func (c *Client) classifier(other resilience.Classifier) resilience.Classifier {
 	return func(err error) resilience.Class { return c.classify(err, other) }
 }
 
+// hedgeClassifier returns the classifier of the client's hedgers, given
+// that of the method's retry policy: gRFC A6's rules for hedging, under
+// which a failure that is not transient is fatal (the call returns it at
+// once), unless it is the attempt's own cancellation or a local
+// rejection. So a code that Codes ignores, such as INVALID_ARGUMENT, is
+// permanent here.
+func (c *Client) hedgeClassifier(retried resilience.Classifier) resilience.Classifier {
+	return func(err error) resilience.Class {
+		cl := retried(err)
+		if cl != resilience.ClassIgnored || localRejection(err) {
+			return cl
+		}
+		if st, ok := grpcStatus(err); ok && st.Code() != codes.Canceled {
+			return resilience.ClassPermanent
+		}
+		return cl
+	}
+}
+
 // classify sorts err into a class, as the classifier does.
 func (c *Client) classify(err error, other resilience.Classifier) resilience.Class {
 	switch {

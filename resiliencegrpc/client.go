@@ -53,13 +53,13 @@ type Config struct {
 
 	// Throttling, if set, gives each target a gRFC A6 retry-throttling
 	// token bucket (budget.Tokens) made from this config, which its retry
-	// policies share (as retry.Config.Tokens, unless their own config sets
-	// one): every transient failure, or a server's "do not retry"
-	// pushback, costs a token, every success gives TokenRatio back, and
-	// retries stop while half the tokens or fewer are left; a throttled
-	// call ends with the last attempt's status, in an error that matches
-	// budget.ErrExhausted. Hedges are not throttled (see Hedge). Default:
-	// none.
+	// policies and hedgers share (as retry.Config.Tokens and
+	// hedge.Config.Tokens, unless their own config sets one): every
+	// transient failure, or a server's "do not retry" pushback, costs a
+	// token, every success gives TokenRatio back, and retries and hedges
+	// stop while half the tokens or fewer are left; a throttled call ends
+	// with the last attempt's status, in an error that matches
+	// budget.ErrExhausted. Default: none.
 	Throttling *budget.TokensConfig
 
 	// Hedge, if set, hedges the unary calls of every method that Methods
@@ -67,7 +67,13 @@ type Config struct {
 	// retried or hedged, never both, as in gRFC A6. Streams are never
 	// hedged; they are retried by Retry. A hedged call's reply must be a
 	// proto.Message (each attempt decodes into its own); a call whose reply
-	// is not is retried instead. Default: no hedging.
+	// is not is retried instead. Unless the config sets its own Failures,
+	// the hedger follows gRFC A6's rules on failures by the client's
+	// classification: a transient failure sends the next hedge at once (or
+	// after the server's pushback, and a "do not retry" pushback ends the
+	// hedging), and any other failure, an ignored code such as
+	// INVALID_ARGUMENT included, is fatal: the other attempts are canceled
+	// and the call returns it. Default: no hedging.
 	Hedge *hedge.Config
 
 	// AttemptTimeout, if set, limits each attempt, inside the caller's
@@ -291,6 +297,9 @@ func (c *Client) spec(name string, rc retry.Config, hc *hedge.Config, at time.Du
 		if h.Name == "" {
 			h.Name = name
 		}
+		if h.Failures == nil {
+			h.Failures = c.hedgeClassifier(rc.Classifier)
+		}
 		hc = &h
 	}
 	return policySpec{name: name, retry: rc, hedge: hc, attemptTimeout: at}
@@ -342,6 +351,9 @@ func (c *Client) newTarget(name string) (*target, error) {
 		t.policies[i] = policy{retry: p, attemptTimeout: s.attemptTimeout}
 		if s.hedge != nil {
 			hc := *s.hedge
+			if hc.Tokens == nil {
+				hc.Tokens = t.tokens
+			}
 			h, err := hedge.New(hc)
 			if err != nil {
 				return nil, errors.New("resiliencegrpc: " + strings.Replace(where, "Retry", "Hedge", 1) + ": " + err.Error())

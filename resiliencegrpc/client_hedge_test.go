@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/resiliencegrpc"
 )
@@ -80,6 +81,101 @@ func TestHedgedReplyIsolation(t *testing.T) {
 		}
 		if reply.GetUsername() != "good" || reply.GetOauthScope() != "" || reply.GetServerId() != "" {
 			t.Errorf("reply: %v, want exactly the hedge's", reply)
+		}
+	})
+}
+
+func TestHedgeNonFatalFailureHedgesAtOnce(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		svc := &fakeService{unary: failFirst(1, codes.Unavailable, nil)}
+		ts := startServer(t, transport, svc, nil)
+		c := newClient(t, resiliencegrpc.Config{Hedge: &hedge.Config{Delay: time.Hour}})
+		start := time.Now()
+		reply, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if err != nil || reply.GetUsername() != "ok" {
+			t.Fatalf("UnaryCall: %v, %v; want the hedge's reply", reply, err)
+		}
+		if d := time.Since(start); d >= time.Hour || transport == "bufconn" && d != 0 {
+			t.Errorf("the call took %v: the hedge waited for its delay", d)
+		}
+		if n := svc.calls.Load(); n != 2 {
+			t.Errorf("server saw %d calls, want 2", n)
+		}
+	})
+}
+
+func TestHedgeFatalFailureEndsTheCall(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		canceled := make(chan struct{})
+		svc := &fakeService{unary: func(ctx context.Context, n int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+			if n == 1 {
+				<-ctx.Done()
+				close(canceled)
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return nil, status.Error(codes.InvalidArgument, "bad request")
+		}}
+		ts := startServer(t, transport, svc, nil)
+		c := newClient(t, resiliencegrpc.Config{Hedge: &hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 3}})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(ctx, &testgrpc.SimpleRequest{})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("UnaryCall: %v, want the fatal INVALID_ARGUMENT", err)
+		}
+		<-canceled // the first attempt was canceled
+		if n := svc.calls.Load(); n != 2 {
+			t.Errorf("server saw %d calls, want 2: no hedge after a fatal failure", n)
+		}
+	})
+}
+
+func TestHedgeRefusedByPushback(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		// The first hedge fails at once with a "do not retry" pushback: no
+		// more hedges start, and the first attempt runs on alone.
+		svc := &fakeService{unary: func(ctx context.Context, n int64, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+			if n == 2 {
+				grpc.SetTrailer(ctx, metadata.Pairs(resiliencegrpc.PushbackTrailer, "-1"))
+				return nil, status.Error(codes.Unavailable, "go away")
+			}
+			<-ctx.Done()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}}
+		ts := startServer(t, transport, svc, nil)
+		c := newClient(t, resiliencegrpc.Config{Hedge: &hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 3}})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(ctx, &testgrpc.SimpleRequest{})
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("UnaryCall: %v, want DEADLINE_EXCEEDED", err)
+		}
+		if n := svc.calls.Load(); n != 2 {
+			t.Errorf("server saw %d calls, want 2: no hedge after the refusal", n)
+		}
+	})
+}
+
+func TestHedgeThrottled(t *testing.T) {
+	overTransports(t, func(t *testing.T, transport string) {
+		// 2 tokens: hedges go while more than 1 is left. The first
+		// attempt's failure takes one, and its hedge is refused.
+		svc := &fakeService{unary: failFirst(100, codes.Unavailable, nil)}
+		ts := startServer(t, transport, svc, nil)
+		c := newClient(t, resiliencegrpc.Config{
+			Hedge:      &hedge.Config{Delay: time.Hour, MaxHedges: 3},
+			Throttling: &budget.TokensConfig{MaxTokens: 2},
+		})
+		cc := ts.dial(t, c)
+		_, err := testgrpc.NewTestServiceClient(cc).UnaryCall(context.Background(), &testgrpc.SimpleRequest{})
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("UnaryCall: %v, want UNAVAILABLE", err)
+		}
+		if n := svc.calls.Load(); n != 1 {
+			t.Errorf("server saw %d calls, want 1: the hedges were throttled", n)
+		}
+		if s := c.Tokens(cc.Target()).Snapshot(); s.Tokens != 1 {
+			t.Errorf("tokens: %+v, want 1 left", s)
 		}
 	})
 }
