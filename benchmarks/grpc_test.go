@@ -15,6 +15,7 @@ import (
 
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/resiliencegrpc"
+	"github.com/netresilience/resilience/retry"
 )
 
 // Library names of the gRPC scenarios.
@@ -95,8 +96,10 @@ func (g *grpcConns) close() {
 // call succeeds, so what they cost is the cost of their interceptor.
 func grpcUnaryImpls(conns *grpcConns) []impl {
 	fsRetry := failsafegrpc.NewRetryPolicyBuilder[any]().WithMaxAttempts(3).WithDelay(0).Build()
+	ourClient := resiliencegrpc.MustNewClient(resiliencegrpc.Config{Retry: retry.Config{MaxAttempts: 3}})
 	return []impl{
 		{bareGrpcN, conns.call()},
+		{ours, conns.call(ourClient.DialOptions()...)},
 		{ggmN, conns.call(grpc.WithUnaryInterceptor(grpcretry.UnaryClientInterceptor(
 			grpcretry.WithMax(3), grpcretry.WithBackoff(grpcretry.BackoffLinear(0))))),
 		},

@@ -27,6 +27,17 @@ go test -run '^$' -bench . -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . |
 # What the OpenTelemetry observer adds to a call (module resilienceotel).
 (cd ../resilienceotel && go test -run '^$' -bench SuccessfulCall -benchmem -count "$COUNT" -benchtime "$BENCHTIME" .) |
 	sed -E 's#^(BenchmarkSuccessfulCall)/([a-z]+)-([0-9]+)#\1/observer=\2-\3#' | tee "$tmp/otel.txt"
+# What resiliencegrpc's client interceptor costs by itself: medians of
+# ns/op and allocs/op per configuration, as "config ns allocs" lines.
+(cd ../resiliencegrpc && go test -run '^$' -bench Interceptor -benchmem -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$tmp/icpt.raw"
+"$BENCHSTAT" -format csv "$tmp/icpt.raw" 2>/dev/null | awk -F, '
+	/^$/ { block++; next }
+	$1 ~ /^Interceptor\// {
+		name = $1; sub(/^Interceptor\//, "", name); sub(/-[0-9]+$/, "", name)
+		if (block == 0) { ns[name] = $2 * 1e9; order[++n] = name }
+		if (block == 2) allocs[name] = $2
+	}
+	END { for (k = 1; k <= n; k++) print order[k], ns[order[k]], allocs[order[k]] }' > "$tmp/icpt.txt"
 # benchstat groups by key=value sub-names: BenchmarkX/ours-2 becomes BenchmarkX/lib=ours-2.
 sed -E 's#^(Benchmark[A-Za-z]+)/([^ 	]+)-([0-9]+)([ 	])#\1/lib=\2-\3\4#' results.txt > "$tmp/named.txt"
 
@@ -223,11 +234,21 @@ EOF
 		echo "### $s"
 		echo
 		case $s in
-		GrpcUnary) echo "The client's side, call succeeds. \`bare-grpc\` is the bare connection; \`go-grpc-middleware\` is that library's retry interceptor (\`WithMax(3)\`, no backoff); \`failsafe-go\` the \`failsafegrpc\` client interceptor with a retry policy of three attempts and no delay." ;;
+		GrpcUnary) echo "The client's side, call succeeds. \`bare-grpc\` is the bare connection; \`ours\` is \`resiliencegrpc.Client\` (\`Config{Retry: retry.Config{MaxAttempts: 3}}\`, through its \`DialOptions\`): its interceptor asks grpc-go for the call's header and trailer, to see whether the call committed and what pushback it carries, and grpc-go allocates to fill them in; \`go-grpc-middleware\` is that library's retry interceptor (\`WithMax(3)\`, no backoff); \`failsafe-go\` the \`failsafegrpc\` client interceptor with a retry policy of three attempts and no delay." ;;
 		GrpcServer) echo "The server's side: the same call from a bare client, to servers that shed load through a bulkhead of 10 slots, which the calls, one at a time, never fill. Ours is \`resiliencegrpc.Server\` with \`ServerConfig{Bulkhead}\`, \`failsafe-go\` is \`failsafegrpc.NewUnaryServerInterceptor\` with its bulkhead. Any unary interceptor costs two allocations in the code that grpc-go generates for a method (its \`UnaryServerInfo\` and the handler's closure); ours adds none of its own." ;;
 		esac
 		echo
 		table "$s"
+		if [ "$s" = GrpcUnary ]; then
+			echo
+			echo "What our interceptor itself costs, without grpc-go (an invoker that returns at once), measured by"
+			echo "\`cd resiliencegrpc && go test -run '^\$' -bench Interceptor -benchmem -count $COUNT -benchtime $BENCHTIME .\`,"
+			echo "and as a share of the bare call's median above:"
+			echo
+			awk -v bare="$(awk '$1 == "GrpcUnary" { for (i = 6; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "bare-grpc") print kv[2] } }' "$tmp/summary")" '
+			BEGIN { print "| interceptor config | time/op | allocs/op | share of a bare call |"; print "| --- | ---: | ---: | ---: |" }
+			{ printf "| %s | %.1f ns | %d | %.2f%% |\n", $1, $2, $3, (bare > 0 ? $2 / bare * 100 : 0) }' "$tmp/icpt.txt"
+		fi
 	done
 	echo
 	echo "## With OpenTelemetry"

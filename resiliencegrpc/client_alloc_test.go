@@ -60,3 +60,36 @@ func BenchmarkUnary(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInterceptor measures what the unary interceptor adds to a call
+// that succeeds at once, with an invoker standing in for grpc-go: the
+// interceptor's own cost, to set against a real call's (tens of µs over
+// loopback; see benchmarks/README.md).
+func BenchmarkInterceptor(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cfg  resiliencegrpc.Config
+	}{
+		{"retry", resiliencegrpc.Config{}},
+		{"retry+breaker+tokens", resiliencegrpc.Config{Breaker: &breaker.Config{}, Throttling: &budget.TokensConfig{}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := resiliencegrpc.MustNewClient(bc.cfg)
+			cc, err := grpc.NewClient("passthrough:///bench", grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			interceptor := c.UnaryClientInterceptor()
+			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+			ctx := context.Background()
+			req, reply := &testgrpc.SimpleRequest{}, &testgrpc.SimpleResponse{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := interceptor(ctx, "/grpc.testing.TestService/UnaryCall", req, reply, cc, invoker); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
