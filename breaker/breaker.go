@@ -851,6 +851,37 @@ func (b *Breaker) forceOpen(now int64) {
 	b.dispatch()
 }
 
+// Trip opens the breaker now, as crossing its own threshold would: it
+// stays open for its recovery timeout and then lets probes through as
+// usual. Use it when evidence from outside the breaker says the service is
+// down — the other replicas of a fleet, a failed health check. A breaker
+// that is already open, or forced open, is left as it is; a half-open one
+// opens again, and its probes in flight no longer count.
+func (b *Breaker) Trip() {
+	if b == nil {
+		return
+	}
+	b.trip(b.nanos())
+}
+
+// TripAt is [Breaker.Trip] at the time now, for virtual time.
+func (b *Breaker) TripAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.trip(b.fromTime(now))
+}
+
+func (b *Breaker) trip(now int64) {
+	b.mu.Lock()
+	b.refreshLocked(now)
+	if stateOf(b.word.Load()) != Open {
+		b.setLocked(Open, now)
+	}
+	b.mu.Unlock()
+	b.dispatch()
+}
+
 // Reset closes the breaker and clears its counts, as if it had just been
 // made; it also ends [Breaker.ForceOpen]. Resetting a closed breaker clears
 // its counts without a change of state, so calls admitted before it still
