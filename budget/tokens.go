@@ -166,6 +166,28 @@ func (t *Tokens) Failure() {
 	}
 }
 
+// Failed counts a failed attempt as gRFC A6 does, given its class: a
+// transient failure, or one whose server asked not to be retried (a
+// negative resilience.Pushback) unless it is ignored, takes a token
+// ([Tokens.Failure]); any other failure takes nothing. Every executor that
+// counts attempts in a bucket — the retry policy, the hedger, the gRPC
+// interceptors — counts them through Failed.
+func (t *Tokens) Failed(c resilience.Class, err error) {
+	if t == nil {
+		return
+	}
+	switch c {
+	case resilience.ClassTransient:
+	case resilience.ClassPermanent:
+		if d, ok := resilience.Pushback(err); !ok || d >= 0 {
+			return
+		}
+	default:
+		return
+	}
+	t.Failure()
+}
+
 // Success gives back TokenRatio for an attempt that succeeded. The count
 // does not go above MaxTokens.
 func (t *Tokens) Success() {

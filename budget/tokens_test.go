@@ -1,10 +1,12 @@
 package budget_test
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/budget"
@@ -166,4 +168,32 @@ func TestTokensAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("allocs = %v, want 0", n)
 	}
+}
+
+// TestTokensFailed: what a failed attempt costs, by its class and pushback,
+// as gRFC A6 counts it.
+func TestTokensFailed(t *testing.T) {
+	down := errors.New("unavailable")
+	for _, tc := range []struct {
+		name  string
+		class resilience.Class
+		err   error
+		cost  float64
+	}{
+		{"transient", resilience.ClassTransient, down, 1},
+		{"transient, do not retry", resilience.ClassTransient, resilience.WithPushback(down, -1), 1},
+		{"permanent", resilience.ClassPermanent, down, 0},
+		{"permanent, retry after 1s", resilience.ClassPermanent, resilience.WithPushback(down, time.Second), 0},
+		{"permanent, do not retry", resilience.ClassPermanent, resilience.WithPushback(down, -1), 1},
+		{"ignored, do not retry", resilience.ClassIgnored, resilience.WithPushback(down, -1), 0},
+		{"success", resilience.ClassSuccess, nil, 0},
+	} {
+		tk := budget.MustNewTokens(budget.TokensConfig{})
+		tk.Failed(tc.class, tc.err)
+		if got := 10 - tk.Snapshot().Tokens; got != tc.cost {
+			t.Errorf("%s: cost %v, want %v", tc.name, got, tc.cost)
+		}
+	}
+	var nilTk *budget.Tokens
+	nilTk.Failed(resilience.ClassTransient, down)
 }

@@ -90,18 +90,15 @@ func (h *Hedger) AfterFailure(attempt int, err error) FailureDecision {
 		return FailureDecision{}
 	}
 	if h.failures == nil {
-		if h.tokens != nil {
-			push, ok := resilience.Pushback(err)
-			h.count(resilience.Classify(err), push, ok)
-		}
+		h.tokens.Failed(resilience.Classify(err), err)
 		if attempt == 0 {
 			return FailureDecision{Action: StopHedges}
 		}
 		return FailureDecision{}
 	}
 	class := h.failures(err)
+	h.tokens.Failed(class, err)
 	push, ok := resilience.Pushback(err)
-	h.count(class, push, ok)
 	switch class {
 	case resilience.ClassTransient:
 		switch {
@@ -116,15 +113,6 @@ func (h *Hedger) AfterFailure(attempt int, err error) FailureDecision {
 		return FailureDecision{Action: Fatal}
 	}
 	return FailureDecision{}
-}
-
-// count counts in Tokens a failure of class c, with a pushback push if
-// pushed: gRFC A6 counts a failure that a retry could fix, and one whose
-// server asked for no retry.
-func (h *Hedger) count(c resilience.Class, push time.Duration, pushed bool) {
-	if c == resilience.ClassTransient || (pushed && push < 0 && c == resilience.ClassPermanent) {
-		h.tokens.Failure()
-	}
 }
 
 // AfterSuccess counts a successful attempt of a hedged call in

@@ -257,8 +257,8 @@ func resetReply(reply any) {
 // it, so that no policy was asked whether to retry: the GiveUp event, and
 // the failure to the target's token bucket.
 func (c *Client) committed(ctx context.Context, t *target, p *policy, n int, err error) {
-	if t.tokens != nil && costsToken(c.classify(err, c.other), err) {
-		t.tokens.Failure()
+	if t.tokens != nil {
+		t.tokens.Failed(c.classify(err, c.other), err)
 	}
 	if c.obs == nil || c.obs.GiveUp == nil {
 		return
@@ -273,21 +273,6 @@ func (c *Client) committed(ctx context.Context, t *target, p *policy, n int, err
 		Attempt: n,
 		Reason:  "committed",
 	})
-}
-
-// costsToken reports whether a failure of class cl with error err takes a
-// token from a gRFC A6 bucket, as a retry policy's Tokens count them: a
-// transient one, or one whose server asked not to be retried, unless it is
-// ignored.
-func costsToken(cl resilience.Class, err error) bool {
-	switch cl {
-	case resilience.ClassTransient:
-		return true
-	case resilience.ClassIgnored:
-		return false
-	}
-	d, ok := resilience.Pushback(err)
-	return ok && d < 0
 }
 
 // contextCode returns err, the error a call ends with, as the caller sees

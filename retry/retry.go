@@ -244,8 +244,8 @@ func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 		return 0, errNilPolicy
 	}
 	d := p.Decide(s)
-	if p.tokens != nil && s.Cause == nil && costsToken(d.Class, s.Err) {
-		p.tokens.Failure()
+	if s.Cause == nil {
+		p.tokens.Failed(d.Class, s.Err)
 	}
 	var stop error
 	switch {
@@ -275,20 +275,6 @@ func (p *Policy) NextRetry(s resilience.RetryState) (time.Duration, error) {
 		observe.Call(p.obs.GiveUp, e)
 	}
 	return 0, stop
-}
-
-// costsToken reports whether a failed attempt of class c with error err
-// takes a token from a gRFC A6 bucket: a transient one, or one whose server
-// asked not to be retried, unless the failure is ignored.
-func costsToken(c resilience.Class, err error) bool {
-	switch c {
-	case resilience.ClassTransient:
-		return true
-	case resilience.ClassIgnored:
-		return false
-	}
-	d, ok := resilience.Pushback(err)
-	return ok && d < 0
 }
 
 // Succeeded implements resilience.Retrier: it gives the token bucket, if
