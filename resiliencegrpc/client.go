@@ -409,11 +409,13 @@ func targetOf(cc *grpc.ClientConn) string {
 }
 
 // Errors of calls that cannot run: through a nil *Client, as through a nil
-// *Server, or with no invoker or streamer to run them.
+// *Server, with no invoker or streamer to run them, or with no reply to
+// decode into.
 var (
 	errNilClient   = status.Error(codes.Internal, "resiliencegrpc: nil *Client")
 	errNilInvoker  = status.Error(codes.Internal, "resiliencegrpc: nil invoker")
 	errNilStreamer = status.Error(codes.Internal, "resiliencegrpc: nil streamer or stream description")
+	errNilReply    = status.Error(codes.Internal, "resiliencegrpc: nil reply")
 )
 
 // policyIndex returns the index of the spec that applies to method, a full

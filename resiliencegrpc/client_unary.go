@@ -61,6 +61,10 @@ func (c *Client) unary(ctx context.Context, method string, req, reply any, cc *g
 		return errNilClient
 	case invoker == nil:
 		return errNilInvoker
+	case reply == nil:
+		// No codec decodes into nil: the call would reach the server,
+		// fail here, and count against a healthy target's breaker.
+		return errNilReply
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	}
