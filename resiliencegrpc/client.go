@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
@@ -138,7 +140,9 @@ type MethodConfig struct {
 // Client holds the policies that its interceptors apply to gRPC calls, and
 // the state they keep per target. Make one with [NewClient] and install it
 // with [Client.DialOptions]; one Client may serve any number of
-// ClientConns. It is safe for concurrent use.
+// ClientConns. It is safe for concurrent use. A nil *Client has no
+// breakers nor tokens, and its interceptors answer every call with
+// INTERNAL, as a nil [Server]'s do.
 type Client struct {
 	classes       classTable
 	bufferLimit   int
@@ -394,6 +398,25 @@ func (c *Client) target(name string) (*target, error) {
 	c.made = append(c.made, name)
 	return t, nil
 }
+
+// targetOf returns the target of cc, "" for a nil ClientConn, which only
+// a caller that runs an interceptor by hand can pass.
+func targetOf(cc *grpc.ClientConn) string {
+	if cc == nil {
+		return ""
+	}
+	return cc.Target()
+}
+
+// Errors of calls that cannot run: through a nil *Client, as through a nil
+// *Server, with no invoker or streamer to run them, or with no reply to
+// decode into.
+var (
+	errNilClient   = status.Error(codes.Internal, "resiliencegrpc: nil *Client")
+	errNilInvoker  = status.Error(codes.Internal, "resiliencegrpc: nil invoker")
+	errNilStreamer = status.Error(codes.Internal, "resiliencegrpc: nil streamer or stream description")
+	errNilReply    = status.Error(codes.Internal, "resiliencegrpc: nil reply")
+)
 
 // policyIndex returns the index of the spec that applies to method, a full
 // method name such as "/pkg.Service/Method".

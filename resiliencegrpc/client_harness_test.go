@@ -105,6 +105,7 @@ type testServer struct {
 	lis    *countingListener
 	target string
 	dopts  []grpc.DialOption // what a client needs to reach it
+	stop   func()            // stops the server, closing its connections
 }
 
 // startServer serves, on the transport, svc if it is not nil and whatever
@@ -138,10 +139,11 @@ func startServer(t testing.TB, transport string, svc *fakeService, register func
 		defer close(served)
 		srv.Serve(ts.lis)
 	}()
-	t.Cleanup(func() {
+	ts.stop = func() {
 		srv.Stop()
 		<-served
-	})
+	}
+	t.Cleanup(ts.stop)
 	return ts
 }
 

@@ -56,10 +56,19 @@ type unaryCall struct {
 }
 
 func (c *Client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if ctx.Err() != nil {
+	switch {
+	case c == nil:
+		return errNilClient
+	case invoker == nil:
+		return errNilInvoker
+	case reply == nil:
+		// No codec decodes into nil: the call would reach the server,
+		// fail here, and count against a healthy target's breaker.
+		return errNilReply
+	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	}
-	t, err := c.target(cc.Target())
+	t, err := c.target(targetOf(cc))
 	if err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}

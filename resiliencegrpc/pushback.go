@@ -13,9 +13,9 @@ import (
 )
 
 // PushbackTrailer is the trailer in which a gRPC server tells a client when
-// to retry (gRFC A6): an ASCII signed 32-bit count of milliseconds; a
-// negative or malformed value, or more than one, asks the client not to
-// retry at all.
+// to retry (gRFC A6): an ASCII signed 32-bit count of milliseconds, with no
+// unnecessary leading zeros; a negative or malformed value ("+5", "05",
+// " 5"), or more than one, asks the client not to retry at all.
 const PushbackTrailer = "grpc-retry-pushback-ms"
 
 // PreviousAttemptsHeader is the metadata key that tells the server, on
@@ -35,8 +35,14 @@ func ParsePushback(trailer metadata.MD, st *status.Status) (d time.Duration, ok 
 		if len(vs) > 1 {
 			return -1, true
 		}
-		ms, err := strconv.ParseInt(vs[0], 10, 32)
-		if err != nil || ms < 0 {
+		v := vs[0]
+		// gRFC A6: an integer with no unnecessary leading zeros; a sign
+		// other than a minus, or a leading zero, is malformed.
+		if v == "" || v[0] == '+' || len(v) > 1 && v[0] == '0' || v[0] == '-' {
+			return -1, true
+		}
+		ms, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
 			return -1, true
 		}
 		return time.Duration(ms) * time.Millisecond, true

@@ -51,10 +51,15 @@ func (c *Client) StreamClientInterceptor() grpc.StreamClientInterceptor {
 }
 
 func (c *Client) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	if ctx.Err() != nil {
+	switch {
+	case c == nil:
+		return nil, errNilClient
+	case streamer == nil || desc == nil:
+		return nil, errNilStreamer
+	case ctx.Err() != nil:
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	t, err := c.target(cc.Target())
+	t, err := c.target(targetOf(cc))
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
