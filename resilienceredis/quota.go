@@ -1,0 +1,350 @@
+package resilienceredis
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/ratelimit"
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed gcra.lua
+var gcraSource string
+
+var gcra = redis.NewScript(gcraSource)
+
+// QuotaConfig configures a [Quota]: Limit units per Per, with bursts of up
+// to Burst, shared by every replica that names the same quota on the same
+// Redis. Client, Name and Limit are required; every other zero field means
+// the default its comment gives.
+type QuotaConfig struct {
+	// Client is the Redis the fleet shares: a *redis.Client, a
+	// *redis.ClusterClient or any redis.UniversalClient. Required. The
+	// Quota does not close it.
+	Client redis.UniversalClient
+
+	// Name names the quota in Redis and in events: replicas with the same
+	// Name and Prefix share it. Required. Its key is
+	// Prefix + ":{" + Name + "}:quota".
+	Name string
+
+	// Prefix begins the quota's key. Default [DefaultPrefix].
+	Prefix string
+
+	// Limit is how many units the fleet may spend per Per: requests, or
+	// model tokens with weighted calls. Required.
+	Limit int
+
+	// Per is the period of Limit. Default one minute, the period LLM
+	// providers count quotas in.
+	Per time.Duration
+
+	// Burst is how many units the fleet may spend at once after a quiet
+	// spell. Default Limit.
+	Burst int
+
+	// Lease is how many units a replica takes from Redis at once and spends
+	// locally: the larger, the fewer Redis calls, the larger the fleet's
+	// possible overshoot (see the package documentation). Default
+	// max(1, Burst/100). It may not exceed Burst.
+	Lease int
+
+	// LowWater is the size of the local lease below which the replica asks
+	// Redis for more. Default Lease/2; at most Lease.
+	LowWater int
+
+	// Replicas is how many replicas the operator expects to share the
+	// quota. While Redis fails, each replica falls back to a local limit of
+	// Limit/Replicas per Per (at least one unit), with a burst of
+	// Burst/Replicas. Default 1: a replica alone in a fleet takes the whole
+	// quota on its own, and a fleet of N replicas may then spend up to N
+	// times the quota during an outage — set it.
+	Replicas int
+
+	// Interval is how often the background loop checks the lease and, while
+	// Redis fails, tries it again. A fall back to local state happens within
+	// one Interval plus one SyncTimeout of the first failed call. Default
+	// [DefaultInterval].
+	Interval time.Duration
+
+	// SyncTimeout bounds each call to Redis. Default [DefaultSyncTimeout].
+	SyncTimeout time.Duration
+
+	// Observer receives the quota's events: a StateChange (Kind
+	// resilience.KindFleet) From "fleet" To "local" with Err the cause when
+	// Redis fails or holds bad data, and back when it answers again.
+	Observer *resilience.Observer
+}
+
+// ErrConfig is matched by every error of [NewQuota] about its Config.
+var ErrConfig = errors.New("resilienceredis: invalid config")
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+
+func (c *QuotaConfig) withDefaults() (QuotaConfig, error) {
+	cf := *c
+	switch {
+	case cf.Client == nil:
+		return cf, configError("Client is required")
+	case cf.Name == "":
+		return cf, configError("Name is required")
+	case cf.Limit <= 0:
+		return cf, configError("Limit %d is not positive", cf.Limit)
+	case cf.Per < 0, cf.Burst < 0, cf.Lease < 0, cf.LowWater < 0, cf.Replicas < 0, cf.Interval < 0, cf.SyncTimeout < 0:
+		return cf, configError("negative Per, Burst, Lease, LowWater, Replicas, Interval or SyncTimeout")
+	}
+	if cf.Prefix == "" {
+		cf.Prefix = DefaultPrefix
+	}
+	if cf.Per == 0 {
+		cf.Per = time.Minute
+	}
+	if cf.Burst == 0 {
+		cf.Burst = cf.Limit
+	}
+	if cf.Lease == 0 {
+		cf.Lease = max(1, cf.Burst/100)
+	}
+	if cf.Lease > cf.Burst {
+		return cf, configError("Lease %d exceeds Burst %d", cf.Lease, cf.Burst)
+	}
+	if cf.LowWater == 0 {
+		cf.LowWater = cf.Lease / 2
+	}
+	if cf.LowWater > cf.Lease {
+		return cf, configError("LowWater %d exceeds Lease %d", cf.LowWater, cf.Lease)
+	}
+	if cf.Replicas == 0 {
+		cf.Replicas = 1
+	}
+	if cf.Interval == 0 {
+		cf.Interval = DefaultInterval
+	}
+	if cf.SyncTimeout == 0 {
+		cf.SyncTimeout = DefaultSyncTimeout
+	}
+	if float64(cf.Per)/float64(cf.Limit) < float64(time.Microsecond)/1000 {
+		return cf, configError("Limit %d per %v is above a thousand units per microsecond", cf.Limit, cf.Per)
+	}
+	return cf, nil
+}
+
+// Quota is one replica's share of a fleet-wide quota kept in Redis by a
+// generic cell rate algorithm (GCRA). The replica leases units from Redis in
+// batches of up to Lease and spends them locally, so that [Quota.Allow] never
+// waits on Redis: it costs an atomic operation and allocates nothing. A
+// background goroutine refills the lease when it falls below LowWater, each
+// call bounded by SyncTimeout. While Redis fails the replica decides from a
+// local limit of Limit/Replicas, and goes back to leases when Redis answers.
+//
+// Make one with [NewQuota] and stop it with [Quota.Close]. A Quota is safe
+// for concurrent use; make one per quota per process.
+type Quota struct {
+	cf       QuotaConfig
+	key      string
+	perMicro string // microseconds per unit, for the script
+	fallback *ratelimit.Limiter
+
+	lease atomic.Int64 // units leased and not spent
+	local atomic.Bool  // Redis failed: spend from fallback
+
+	syncs    atomic.Uint64
+	failures atomic.Uint64
+	granted  atomic.Uint64
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+	close  sync.Once
+}
+
+// NewQuota returns a Quota configured by cfg and starts its background
+// goroutine, or returns an error matching [ErrConfig] if cfg makes no sense.
+// It does not wait for Redis: the first lease comes within one round trip,
+// and calls before it are refused as an empty lease refuses them.
+func NewQuota(cfg QuotaConfig) (*Quota, error) {
+	cf, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fb, err := ratelimit.New(ratelimit.Config{
+		Name:  cf.Name,
+		Limit: max(1, cf.Limit/cf.Replicas),
+		Per:   cf.Per,
+		Burst: max(1, cf.Burst/cf.Replicas),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resilienceredis: fallback limit: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Quota{
+		cf:       cf,
+		key:      key(cf.Prefix, cf.Name, "quota"),
+		perMicro: strconv.FormatFloat(float64(cf.Per)/float64(cf.Limit)/float64(time.Microsecond), 'f', -1, 64),
+		fallback: fb,
+		wake:     make(chan struct{}, 1),
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	go q.loop(ctx)
+	return q, nil
+}
+
+// Allow reports whether a call of n units may go now, and if so spends
+// them: from the lease, or from the local limit while Redis fails. It never
+// waits and never touches Redis; spending from the lease does not read the
+// clock. A cost of zero is always allowed; a negative one never is.
+func (q *Quota) Allow(n int) bool {
+	if ok, decided := q.spend(n); decided {
+		return ok
+	}
+	return q.fallback.Allow(n)
+}
+
+// AllowAt is [Quota.Allow] at the time now, which only the local fallback
+// limit reads.
+func (q *Quota) AllowAt(now time.Time, n int) bool {
+	if ok, decided := q.spend(n); decided {
+		return ok
+	}
+	return q.fallback.AllowAt(now, n)
+}
+
+// spend takes n units from the lease. It returns decided false when the
+// lease is short and Redis has failed, so that the local limit decides.
+func (q *Quota) spend(n int) (ok, decided bool) {
+	if q == nil || n < 0 {
+		return false, true
+	}
+	if n == 0 {
+		return true, true
+	}
+	c := int64(n)
+	for {
+		have := q.lease.Load()
+		if have < c {
+			break
+		}
+		if q.lease.CompareAndSwap(have, have-c) {
+			if have-c < int64(q.cf.LowWater) {
+				q.signal()
+			}
+			return true, true
+		}
+	}
+	q.signal()
+	return false, !q.local.Load()
+}
+
+func (q *Quota) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the background goroutine and waits for it to end. Units
+// leased and not spent are not given back: Redis counts them as spent. Close
+// may be called more than once.
+func (q *Quota) Close() error {
+	if q == nil {
+		return nil
+	}
+	q.close.Do(func() {
+		q.cancel()
+		<-q.done
+	})
+	return nil
+}
+
+// QuotaSnapshot is a Quota's state, for metrics.
+type QuotaSnapshot struct {
+	Mode     string // ModeFleet or ModeLocal
+	Lease    int64  // units leased and not yet spent
+	Syncs    uint64 // calls to Redis since NewQuota
+	Failures uint64 // of which failed
+	Granted  uint64 // units Redis granted since NewQuota
+}
+
+// Snapshot returns the quota's state now.
+func (q *Quota) Snapshot() QuotaSnapshot {
+	if q == nil {
+		return QuotaSnapshot{}
+	}
+	s := QuotaSnapshot{
+		Mode:     ModeFleet,
+		Lease:    q.lease.Load(),
+		Syncs:    q.syncs.Load(),
+		Failures: q.failures.Load(),
+		Granted:  q.granted.Load(),
+	}
+	if q.local.Load() {
+		s.Mode = ModeLocal
+	}
+	return s
+}
+
+// loop refills the lease: at once when a call finds it below LowWater, and
+// every Interval otherwise; after a short grant, not before Redis says more
+// is available nor before one Interval.
+func (q *Quota) loop(ctx context.Context) {
+	defer close(q.done)
+	state := fleetState{kind: resilience.KindFleet, name: q.cf.Name, observer: q.cf.Observer, local: &q.local}
+	tick := time.NewTicker(q.cf.Interval)
+	defer tick.Stop()
+	var notBefore time.Time
+	for {
+		now := time.Now()
+		if (q.local.Load() || q.lease.Load() < int64(q.cf.LowWater) || q.lease.Load() == 0) && !now.Before(notBefore) {
+			want := int64(q.cf.Lease) - q.lease.Load()
+			if want < 1 {
+				want = 1
+			}
+			got, wait, err := q.refill(ctx, want)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				q.lease.Add(got)
+				q.granted.Add(uint64(got))
+				if got < want {
+					notBefore = time.Now().Add(max(wait, q.cf.Interval))
+				}
+			} else {
+				q.failures.Add(1)
+				notBefore = time.Now().Add(q.cf.Interval)
+			}
+			state.set(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// refill asks Redis for want units, within SyncTimeout.
+func (q *Quota) refill(ctx context.Context, want int64) (got int64, wait time.Duration, err error) {
+	q.syncs.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, q.cf.SyncTimeout)
+	defer cancel()
+	res, err := gcra.Run(ctx, q.cf.Client, []string{q.key}, q.perMicro, q.cf.Burst, want).Int64Slice()
+	if err != nil {
+		return 0, 0, fmt.Errorf("resilienceredis: quota %q: %w", q.cf.Name, err)
+	}
+	if len(res) != 2 || res[0] < 0 || res[0] > want || res[1] < 0 {
+		return 0, 0, fmt.Errorf("resilienceredis: quota %q: unexpected reply %v", q.cf.Name, res)
+	}
+	return res[0], time.Duration(res[1]) * time.Microsecond, nil
+}
