@@ -21,6 +21,9 @@ if v then
   if x > now then tat = x end
 end
 local tau = burst * per
+if tat > now + tau + per then
+  return redis.error_reply('resilienceredis: ' .. KEYS[1] .. ' lies beyond the burst')
+end
 local avail = math.floor((now + tau - tat) / per)
 if avail > burst then avail = burst end
 if avail < 0 then avail = 0 end

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -154,17 +153,9 @@ type Quota struct {
 	perMicro string // microseconds per unit, for the script
 	fallback *ratelimit.Limiter
 
-	lease atomic.Int64 // units leased and not spent
-	local atomic.Bool  // Redis failed: spend from fallback
-
-	syncs    atomic.Uint64
-	failures atomic.Uint64
-	granted  atomic.Uint64
-
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
-	close  sync.Once
+	lease   atomic.Int64 // units leased and not spent
+	granted atomic.Uint64
+	sync    syncLoop
 }
 
 // NewQuota returns a Quota configured by cfg and starts its background
@@ -185,17 +176,13 @@ func NewQuota(cfg QuotaConfig) (*Quota, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resilienceredis: fallback limit: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	q := &Quota{
 		cf:       cf,
 		key:      key(cf.Prefix, cf.Name, "quota"),
 		perMicro: strconv.FormatFloat(float64(cf.Per)/float64(cf.Limit)/float64(time.Microsecond), 'f', -1, 64),
 		fallback: fb,
-		wake:     make(chan struct{}, 1),
-		cancel:   cancel,
-		done:     make(chan struct{}),
 	}
-	go q.loop(ctx)
+	q.sync.start(resilience.KindFleet, cf.Name, cf.Observer, cf.Interval, cf.SyncTimeout, q.due, q.refill)
 	return q, nil
 }
 
@@ -236,20 +223,13 @@ func (q *Quota) spend(n int) (ok, decided bool) {
 		}
 		if q.lease.CompareAndSwap(have, have-c) {
 			if have-c < int64(q.cf.LowWater) {
-				q.signal()
+				q.sync.signal()
 			}
 			return true, true
 		}
 	}
-	q.signal()
-	return false, !q.local.Load()
-}
-
-func (q *Quota) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.sync.signal()
+	return false, !q.sync.local.Load()
 }
 
 // Close stops the background goroutine and waits for it to end. Units
@@ -259,10 +239,7 @@ func (q *Quota) Close() error {
 	if q == nil {
 		return nil
 	}
-	q.close.Do(func() {
-		q.cancel()
-		<-q.done
-	})
+	q.sync.stop()
 	return nil
 }
 
@@ -283,68 +260,39 @@ func (q *Quota) Snapshot() QuotaSnapshot {
 	s := QuotaSnapshot{
 		Mode:     ModeFleet,
 		Lease:    q.lease.Load(),
-		Syncs:    q.syncs.Load(),
-		Failures: q.failures.Load(),
+		Syncs:    q.sync.syncs.Load(),
+		Failures: q.sync.failures.Load(),
 		Granted:  q.granted.Load(),
 	}
-	if q.local.Load() {
+	if q.sync.local.Load() {
 		s.Mode = ModeLocal
 	}
 	return s
 }
 
-// loop refills the lease: at once when a call finds it below LowWater, and
-// every Interval otherwise; after a short grant, not before Redis says more
-// is available nor before one Interval.
-func (q *Quota) loop(ctx context.Context) {
-	defer close(q.done)
-	state := fleetState{kind: resilience.KindFleet, name: q.cf.Name, observer: q.cf.Observer, local: &q.local}
-	tick := time.NewTicker(q.cf.Interval)
-	defer tick.Stop()
-	var notBefore time.Time
-	for {
-		now := time.Now()
-		if (q.local.Load() || q.lease.Load() < int64(q.cf.LowWater) || q.lease.Load() == 0) && !now.Before(notBefore) {
-			want := int64(q.cf.Lease) - q.lease.Load()
-			if want < 1 {
-				want = 1
-			}
-			got, wait, err := q.refill(ctx, want)
-			if ctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				q.lease.Add(got)
-				q.granted.Add(uint64(got))
-				if got < want {
-					notBefore = time.Now().Add(max(wait, q.cf.Interval))
-				}
-			} else {
-				q.failures.Add(1)
-				notBefore = time.Now().Add(q.cf.Interval)
-			}
-			state.set(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-q.wake:
-		case <-tick.C:
-		}
-	}
+// due reports whether the lease needs a refill: below LowWater, or empty.
+func (q *Quota) due() bool {
+	n := q.lease.Load()
+	return n < int64(q.cf.LowWater) || n == 0
 }
 
-// refill asks Redis for want units, within SyncTimeout.
-func (q *Quota) refill(ctx context.Context, want int64) (got int64, wait time.Duration, err error) {
-	q.syncs.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, q.cf.SyncTimeout)
-	defer cancel()
+// refill asks Redis for what the lease lacks, and adds what Redis grants.
+// After a short grant it returns when to ask again: when Redis says more
+// will be available, and not before one Interval.
+func (q *Quota) refill(ctx context.Context) (time.Time, error) {
+	want := max(1, int64(q.cf.Lease)-q.lease.Load())
 	res, err := gcra.Run(ctx, q.cf.Client, []string{q.key}, q.perMicro, q.cf.Burst, want).Int64Slice()
 	if err != nil {
-		return 0, 0, fmt.Errorf("resilienceredis: quota %q: %w", q.cf.Name, err)
+		return time.Time{}, fmt.Errorf("resilienceredis: quota %q: %w", q.cf.Name, err)
 	}
-	if len(res) != 2 || res[0] < 0 || res[0] > want || res[1] < 0 {
-		return 0, 0, fmt.Errorf("resilienceredis: quota %q: unexpected reply %v", q.cf.Name, res)
+	if len(res) != 2 || res[0] < 0 || res[0] > want || res[1] < 0 || res[1] > q.cf.Per.Microseconds()+1 {
+		return time.Time{}, fmt.Errorf("resilienceredis: quota %q: unexpected reply %v", q.cf.Name, res)
 	}
-	return res[0], time.Duration(res[1]) * time.Microsecond, nil
+	got, wait := res[0], time.Duration(res[1])*time.Microsecond
+	q.lease.Add(got)
+	q.granted.Add(uint64(got))
+	if got < want {
+		return time.Now().Add(max(wait, q.cf.Interval)), nil
+	}
+	return time.Time{}, nil
 }

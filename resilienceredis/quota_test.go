@@ -309,6 +309,7 @@ func TestQuotaWrongType(t *testing.T) {
 	for _, bad := range []func() error{
 		func() error { return c.HSet(ctx, "resilience:{bad}:quota", "x", "y").Err() },
 		func() error { return c.Set(ctx, "resilience:{bad}:quota", "garbage", 0).Err() },
+		func() error { return c.Set(ctx, "resilience:{bad}:quota", "1e30", 0).Err() },
 	} {
 		if err := c.Del(ctx, "resilience:{bad}:quota").Err(); err != nil {
 			t.Fatal(err)
