@@ -18,7 +18,8 @@
 // A replica does not ask Redis per call. It leases up to Lease units at
 // once — fewer when fewer are available — and spends them locally:
 // [Quota.Allow] is an atomic compare-and-swap that neither allocates nor
-// reads the clock. When the lease falls below LowWater, the background
+// reads the clock. [Quota.Wait] waits for the units instead, as
+// ratelimit's Wait does, until the background refills bring them. When the lease falls below LowWater, the background
 // goroutine asks for more; after a short grant it waits until Redis says
 // more will be available, and at least one Interval. Redis therefore sees
 // at most about one call per Interval plus one per Lease units spent, per
@@ -34,9 +35,10 @@
 // counts as spent when it is leased, not when a call spends it, so over a
 // span t the fleet spends at most
 //
-//	Burst + Limit×t/Per + Replicas×Lease
+//	Burst + Limit×t/Per + Replicas×max(Lease, largest call)
 //
-// while Redis is up: the extra is the leases held at the start of the span.
+// while Redis is up: the extra is the leases held at the start of the span
+// (a call that costs more than Lease makes its replica lease its cost).
 // While Redis fails, each replica spends from its local limit of
 // Limit/Replicas per Per with a burst of Burst/Replicas, which Redis does not
 // see, so an outage of length d adds up to

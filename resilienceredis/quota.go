@@ -82,6 +82,10 @@ type QuotaConfig struct {
 	Observer *resilience.Observer
 }
 
+// ErrCost is matched by the error of [Quota.Wait] for a call that can never
+// go: its cost is negative or above Burst.
+var ErrCost = errors.New("resilienceredis: cost out of range")
+
 // ErrConfig is matched by every error of [NewQuota] about its Config.
 var ErrConfig = errors.New("resilienceredis: invalid config")
 
@@ -154,7 +158,11 @@ type Quota struct {
 	fallback *ratelimit.Limiter
 
 	lease   atomic.Int64 // units leased and not spent
+	need    atomic.Int64 // the largest call the lease was short for, since the last refill that covered it
 	granted atomic.Uint64
+	// refilled is closed, and replaced, when units are granted; Wait
+	// waits on it.
+	refilled atomic.Pointer[chan struct{}]
 	sync    syncLoop
 }
 
@@ -182,6 +190,8 @@ func NewQuota(cfg QuotaConfig) (*Quota, error) {
 		perMicro: strconv.FormatFloat(float64(cf.Per)/float64(cf.Limit)/float64(time.Microsecond), 'f', -1, 64),
 		fallback: fb,
 	}
+	ch := make(chan struct{})
+	q.refilled.Store(&ch)
 	q.sync.start(resilience.KindFleet, cf.Name, cf.Observer, cf.Interval, cf.SyncTimeout, q.due, q.refill)
 	return q, nil
 }
@@ -189,7 +199,9 @@ func NewQuota(cfg QuotaConfig) (*Quota, error) {
 // Allow reports whether a call of n units may go now, and if so spends
 // them: from the lease, or from the local limit while Redis fails. It never
 // waits and never touches Redis; spending from the lease does not read the
-// clock. A cost of zero is always allowed; a negative one never is.
+// clock. A cost of zero is always allowed; a negative one, or one above
+// Burst, never is. A call that costs more than the lease holds makes the
+// next refill ask for its cost, if that is above Lease.
 func (q *Quota) Allow(n int) bool {
 	if ok, decided := q.spend(n); decided {
 		return ok
@@ -206,6 +218,46 @@ func (q *Quota) AllowAt(now time.Time, n int) bool {
 	return q.fallback.AllowAt(now, n)
 }
 
+// Wait waits until a call of n units may go, and spends them: from the
+// lease, as soon as a refill brings them, or from the local limit while
+// Redis fails. It returns nil when they are spent; an error matching
+// resilience.ErrNilPolicy for a nil Quota; [ErrCost] for a cost that is
+// negative or above Burst; and, when ctx ends first, an error wrapping
+// context.Cause(ctx). Waiting costs no Redis call of its own: it waits for
+// the background goroutine's refills.
+func (q *Quota) Wait(ctx context.Context, n int) error {
+	if q == nil {
+		return fmt.Errorf("resilienceredis: nil *Quota: %w", resilience.ErrNilPolicy)
+	}
+	if n < 0 || n > q.cf.Burst {
+		return fmt.Errorf("%w: %d units, Burst %d", ErrCost, n, q.cf.Burst)
+	}
+	var timer *time.Timer
+	for {
+		refilled := q.refilled.Load()
+		if q.Allow(n) {
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		}
+		// Look again at every refill, and every Interval in case Redis
+		// failed and the local limit decides.
+		if timer == nil {
+			timer = time.NewTimer(q.cf.Interval)
+			defer timer.Stop()
+		} else {
+			timer.Reset(q.cf.Interval)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("resilienceredis: quota %q: wait for %d units: %w", q.cf.Name, n, context.Cause(ctx))
+		case <-*refilled:
+		case <-timer.C:
+		}
+	}
+}
+
 // spend takes n units from the lease. It returns decided false when the
 // lease is short and Redis has failed, so that the local limit decides.
 func (q *Quota) spend(n int) (ok, decided bool) {
@@ -214,6 +266,9 @@ func (q *Quota) spend(n int) (ok, decided bool) {
 	}
 	if n == 0 {
 		return true, true
+	}
+	if n > q.cf.Burst {
+		return false, true
 	}
 	c := int64(n)
 	for {
@@ -227,6 +282,9 @@ func (q *Quota) spend(n int) (ok, decided bool) {
 			}
 			return true, true
 		}
+	}
+	if c > q.need.Load() {
+		q.need.Store(c)
 	}
 	q.sync.signal()
 	return false, !q.sync.local.Load()
@@ -270,17 +328,19 @@ func (q *Quota) Snapshot() QuotaSnapshot {
 	return s
 }
 
-// due reports whether the lease needs a refill: below LowWater, or empty.
+// due reports whether the lease needs a refill: below LowWater, empty, or
+// short of a call that asked for more.
 func (q *Quota) due() bool {
 	n := q.lease.Load()
-	return n < int64(q.cf.LowWater) || n == 0
+	return n < int64(q.cf.LowWater) || n == 0 || n < q.need.Load()
 }
 
 // refill asks Redis for what the lease lacks, and adds what Redis grants.
 // After a short grant it returns when to ask again: when Redis says more
 // will be available, and not before one Interval.
 func (q *Quota) refill(ctx context.Context) (time.Time, error) {
-	want := max(1, int64(q.cf.Lease)-q.lease.Load())
+	have := q.lease.Load()
+	want := max(1, max(int64(q.cf.Lease), q.need.Load())-have)
 	res, err := gcra.Run(ctx, q.cf.Client, []string{q.key}, q.perMicro, q.cf.Burst, want).Int64Slice()
 	if err != nil {
 		return time.Time{}, fmt.Errorf("resilienceredis: quota %q: %w", q.cf.Name, err)
@@ -289,8 +349,14 @@ func (q *Quota) refill(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("resilienceredis: quota %q: unexpected reply %v", q.cf.Name, res)
 	}
 	got, wait := res[0], time.Duration(res[1])*time.Microsecond
-	q.lease.Add(got)
-	q.granted.Add(uint64(got))
+	if got > 0 {
+		if q.lease.Add(got) >= q.need.Load() {
+			q.need.Store(0)
+		}
+		q.granted.Add(uint64(got))
+		ch := make(chan struct{})
+		close(*q.refilled.Swap(&ch))
+	}
 	if got < want {
 		return time.Now().Add(max(wait, q.cf.Interval)), nil
 	}

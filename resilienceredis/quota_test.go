@@ -351,3 +351,83 @@ func TestQuotaAllowAllocatesNothing(t *testing.T) {
 		t.Fatalf("Allow allocates %v times per call", a)
 	}
 }
+
+// TestQuotaSlowRedis delays every reply past SyncTimeout: the quota falls
+// back, and comes back once Redis is fast again.
+func TestQuotaSlowRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	p := redistest.NewProxy(t, srv.Addr)
+	m := newModes()
+	q := newQuota(t, resilienceredis.QuotaConfig{
+		Client: newClient(t, p.Addr), Name: "slow", Limit: 60000, Per: time.Minute,
+		Lease: 10, Replicas: 2, Interval: 10 * time.Millisecond, SyncTimeout: 30 * time.Millisecond,
+		Observer: m.observer(),
+	})
+	waitLease(t, q, 10)
+	p.Delay(300 * time.Millisecond)
+	for q.Snapshot().Lease > 0 {
+		q.Allow(1)
+	}
+	q.Allow(1)
+	var timeout interface{ Timeout() bool }
+	if e := m.next(t); e.To != resilienceredis.ModeLocal ||
+		!errors.Is(e.Err, context.DeadlineExceeded) && !(errors.As(e.Err, &timeout) && timeout.Timeout()) {
+		t.Fatalf("event %+v: want local after a timeout", e)
+	}
+	p.Delay(0)
+	p.Drop()
+	if e := m.next(t); e.To != resilienceredis.ModeFleet {
+		t.Fatalf("event %+v: want fleet", e)
+	}
+}
+
+// TestQuotaCallAboveLease: a call that costs more than Lease goes once the
+// next refill asks for its cost; one above Burst never does.
+func TestQuotaCallAboveLease(t *testing.T) {
+	srv := redistest.Start(t)
+	q := newQuota(t, resilienceredis.QuotaConfig{
+		Client: newClient(t, srv.Addr), Name: "big", Limit: 1000, Per: time.Hour,
+		Lease: 10, Interval: 10 * time.Millisecond,
+	})
+	waitLease(t, q, 10)
+	if q.Allow(50) {
+		t.Fatal("a call of 50 allowed from a lease of 10")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx, 50); err != nil {
+		t.Fatalf("Wait(50) = %v", err)
+	}
+	if err := q.Wait(ctx, 1001); !errors.Is(err, resilienceredis.ErrCost) {
+		t.Fatalf("Wait(1001) = %v, want ErrCost", err)
+	}
+	if q.Allow(1001) {
+		t.Fatal("a call above Burst allowed")
+	}
+}
+
+// TestQuotaWait: Wait returns once a refill brings the units, and with
+// the context's cause when the quota is spent.
+func TestQuotaWait(t *testing.T) {
+	srv := redistest.Start(t)
+	q := newQuota(t, resilienceredis.QuotaConfig{
+		Client: newClient(t, srv.Addr), Name: "wait", Limit: 20, Per: time.Hour,
+		Lease: 10, Interval: 10 * time.Millisecond,
+	})
+	ctx := context.Background()
+	for i := range 20 {
+		if err := q.Wait(ctx, 1); err != nil {
+			t.Fatalf("Wait %d: %v", i, err)
+		}
+	}
+	cause := errors.New("caller gave up")
+	cctx, cancel := context.WithTimeoutCause(ctx, 50*time.Millisecond, cause)
+	defer cancel()
+	if err := q.Wait(cctx, 1); !errors.Is(err, cause) {
+		t.Fatalf("Wait on a spent quota = %v, want the context's cause", err)
+	}
+	var nilq *resilienceredis.Quota
+	if err := nilq.Wait(ctx, 1); !errors.Is(err, resilience.ErrNilPolicy) {
+		t.Fatalf("nil Quota's Wait = %v", err)
+	}
+}
