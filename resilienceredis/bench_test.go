@@ -135,16 +135,20 @@ func BenchmarkAllow(b *testing.B) {
 	b.Run("fleet", func(b *testing.B) {
 		srv := redistest.Start(b)
 		q := newQuota(b, resilienceredis.QuotaConfig{
-			Client: newClient(b, srv.Addr), Name: "bench", Limit: 100_000_000, Per: time.Second, Lease: 1 << 20,
+			Client: newClient(b, srv.Addr), Name: "bench", Limit: 900_000_000, Per: time.Second, Lease: 1 << 26,
 		})
 		for q.Snapshot().Lease == 0 {
 			time.Sleep(time.Millisecond)
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		var ok int
 		for b.Loop() {
-			q.Allow(1)
+			if q.Allow(1) {
+				ok++
+			}
 		}
+		b.ReportMetric(float64(ok)/float64(b.N), "allowed/op")
 	})
 	b.Run("ratelimit", func(b *testing.B) {
 		l := ratelimit.MustNew(ratelimit.Config{Limit: 1 << 30, Per: time.Second, Burst: 1 << 20})
@@ -152,6 +156,41 @@ func BenchmarkAllow(b *testing.B) {
 		for b.Loop() {
 			l.Allow(1)
 		}
+	})
+}
+
+// BenchmarkAllowParallel is BenchmarkAllow from every core at once.
+func BenchmarkAllowParallel(b *testing.B) {
+	b.Run("fleet", func(b *testing.B) {
+		srv := redistest.Start(b)
+		q := newQuota(b, resilienceredis.QuotaConfig{
+			Client: newClient(b, srv.Addr), Name: "benchp", Limit: 900_000_000, Per: time.Second, Lease: 1 << 26,
+		})
+		for q.Snapshot().Lease == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		var ok atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			var n int64
+			for pb.Next() {
+				if q.Allow(1) {
+					n++
+				}
+			}
+			ok.Add(n)
+		})
+		b.ReportMetric(float64(ok.Load())/float64(b.N), "allowed/op")
+	})
+	b.Run("ratelimit", func(b *testing.B) {
+		l := ratelimit.MustNew(ratelimit.Config{Limit: 1 << 30, Per: time.Second, Burst: 1 << 20})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				l.Allow(1)
+			}
+		})
 	})
 }
 
