@@ -50,7 +50,9 @@
 // 1, every replica takes the whole quota for itself during an outage. A
 // replica stays local until its next sync succeeds, up to one Interval plus
 // one SyncTimeout after Redis returns. Units leased and not spent when a
-// replica closes or dies are lost, not given back. Tests assert both bounds
+// replica closes or dies are lost, not given back; and units a quiet replica
+// holds wait for it while a busy one may be refused, so the fleet may also
+// spend up to Replicas×Lease less than the quota. Tests assert both bounds
 // with replicas against a real redis-server.
 //
 // Until its first lease arrives (one round trip after [NewQuota]) a replica

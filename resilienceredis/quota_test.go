@@ -431,3 +431,35 @@ func TestQuotaWait(t *testing.T) {
 		t.Fatalf("nil Quota's Wait = %v", err)
 	}
 }
+
+// TestQuotaCluster shares a quota through a Cluster client.
+func TestQuotaCluster(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	qs := make([]*resilienceredis.Quota, 2)
+	for i := range qs {
+		qs[i] = newQuota(t, resilienceredis.QuotaConfig{
+			Client: c, Name: "cluster", Limit: 30, Per: time.Hour, Lease: 10, Interval: 10 * time.Millisecond,
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The two replicas spend the 30 units between them; which one holds
+	// the last ones depends on their leases.
+	total := 0
+	for total < 30 && ctx.Err() == nil {
+		if qs[0].Allow(1) || qs[1].Allow(1) {
+			total++
+		}
+	}
+	if total != 30 {
+		t.Fatalf("the replicas spent %d of 30 units", total)
+	}
+	if qs[0].Allow(1) || qs[1].Allow(1) {
+		t.Fatal("a call over the shared quota allowed")
+	}
+	if n, err := c.Exists(ctx, "resilience:{cluster}:quota").Result(); err != nil || n != 1 {
+		t.Fatalf("quota key: %d, %v", n, err)
+	}
+}

@@ -4,12 +4,14 @@
 package redistest
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,10 +20,12 @@ import (
 
 // Server is a redis-server process on a loopback port.
 type Server struct {
-	t    testing.TB
-	bin  string
-	Port int
-	Addr string // 127.0.0.1:Port
+	t       testing.TB
+	bin     string
+	Port    int
+	Addr    string // 127.0.0.1:Port
+	cluster bool   // started by StartCluster
+	dir     string // the cluster's config folder
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -55,6 +59,29 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartCluster starts a redis-server in cluster mode that holds every slot
+// itself — a one-node Redis Cluster — so that tests run the commands and
+// scripts a Cluster client sends, with Redis checking that the keys of one
+// command share a slot.
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), Port: freePort(t), cluster: true, dir: t.TempDir()}
+	s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
+	s.start()
+	t.Cleanup(s.stop)
+	if err := command(s.Addr, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+		t.Fatalf("redistest: assign slots: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for command(s.Addr, "SET", "{redistest}probe", "1") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("redistest: the one-node cluster does not come up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,8 +94,12 @@ func freePort(t testing.TB) int {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no"}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", s.dir+"/nodes-"+strconv.Itoa(s.Port)+".conf")
+	}
+	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("redistest: start redis-server: %v", err)
 	}
@@ -88,23 +119,31 @@ func (s *Server) start() {
 	}
 }
 
-// ping sends PING in RESP and waits for +PONG.
-func ping(addr string) error {
+// ping sends PING and waits for PONG.
+func ping(addr string) error { return command(addr, "PING") }
+
+// command sends one command in RESP on a new connection and returns an
+// error unless Redis answers with a simple string (+OK, +PONG).
+func command(addr string, args ...string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+	req := "*" + strconv.Itoa(len(args)) + "\r\n"
+	for _, a := range args {
+		req += "$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n"
+	}
+	if _, err := io.WriteString(c, req); err != nil {
 		return err
 	}
-	buf := make([]byte, 7)
-	if _, err := io.ReadFull(c, buf); err != nil {
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
 		return err
 	}
-	if string(buf) != "+PONG\r\n" {
-		return fmt.Errorf("redistest: PING answered %q", buf)
+	if !strings.HasPrefix(line, "+") {
+		return fmt.Errorf("redistest: %s answered %q", args[0], strings.TrimSpace(line))
 	}
 	return nil
 }
