@@ -87,12 +87,20 @@ func TestQuotaOutageBound(t *testing.T) {
 		})
 	}
 	var admitted, local atomic.Int64
-	spend := func(d time.Duration) {
-		done := make(chan struct{})
+	// spend runs every replica flat out until done says so (or for ten
+	// seconds at most).
+	spend := func(done func() bool) {
+		stop := make(chan struct{})
+		finished := make(chan struct{})
 		for _, q := range qs {
 			go func() {
-				defer func() { done <- struct{}{} }()
-				for end := time.Now().Add(d); time.Now().Before(end); {
+				defer func() { finished <- struct{}{} }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
 					if q.Allow(1) {
 						admitted.Add(1)
 						if q.Snapshot().Mode == resilienceredis.ModeLocal {
@@ -102,18 +110,38 @@ func TestQuotaOutageBound(t *testing.T) {
 				}
 			}()
 		}
+		for end := time.Now().Add(10 * time.Second); !done() && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+		close(stop)
 		for range qs {
-			<-done
+			<-finished
 		}
 	}
+	all := func(mode string) func() bool {
+		return func() bool {
+			for _, q := range qs {
+				if q.Snapshot().Mode != mode {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	after := func(d time.Duration) func() bool {
+		end := time.Now().Add(d)
+		return func() bool { return time.Now().After(end) }
+	}
 	start := time.Now()
-	spend(200 * time.Millisecond)
+	spend(after(200 * time.Millisecond))
 	srv.Pause()
 	outage := time.Now()
-	spend(200 * time.Millisecond)
+	spend(all(resilienceredis.ModeLocal))
+	spend(after(100 * time.Millisecond))
 	srv.Resume()
 	outageLen := time.Since(outage)
-	spend(200 * time.Millisecond)
+	spend(all(resilienceredis.ModeFleet))
+	spend(after(100 * time.Millisecond))
 	total := time.Since(start)
 	if local.Load() == 0 {
 		t.Fatal("no call went through the local fallback while Redis was paused")

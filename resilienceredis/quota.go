@@ -163,7 +163,7 @@ type Quota struct {
 	// refilled is closed, and replaced, when units are granted; Wait
 	// waits on it.
 	refilled atomic.Pointer[chan struct{}]
-	sync    syncLoop
+	sync     syncLoop
 }
 
 // NewQuota returns a Quota configured by cfg and starts its background

