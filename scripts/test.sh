@@ -45,6 +45,21 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] && com
   fi
 fi
 
+# The fleet tests (module resilienceredis) run a real redis-server. Install
+# it where it is missing and a package manager is at hand, in the same way;
+# elsewhere those tests skip themselves, or fail when CI is "true".
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ] && command -v apt-get >/dev/null 2>&1; then
+  asroot=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 && asroot="sudo -n"
+  fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$asroot" ]; then
+    echo "scripts/test.sh: installing redis-server for the fleet tests" >&2
+    { $asroot apt-get install -y -qq redis-server || { $asroot apt-get update -qq && $asroot apt-get install -y -qq redis-server; }; } >/dev/null 2>&1 ||
+      echo "scripts/test.sh: could not install redis-server: its tests will skip (or fail, with CI=true)" >&2
+  fi
+fi
+
 # The browser tests (module browsertest) drive a headless Chromium. Install
 # Debian's chromium where it is missing and a package manager is at hand, in
 # the same way; elsewhere those tests skip themselves, or fail when CI is

@@ -1,0 +1,81 @@
+// Package resilienceredis shares the state of resilience policies across a
+// fleet of processes through Redis — without putting Redis on the hot path.
+// Decisions stay local and never wait on Redis: a background goroutine per
+// policy talks to Redis, each call bounded by a timeout, and when Redis is
+// down, slow, partitioned or holds bad data, the policy falls back to local
+// decisions within one interval, tells its Observer, and goes back to the
+// fleet's state when Redis answers again. It never fails closed because of
+// Redis, and bad data in Redis is an error event, never a panic.
+//
+// # Fleet quota
+//
+// A [Quota] is one replica's share of a fleet-wide rate limit, such as the
+// requests and tokens per minute of an LLM provider's API key: Limit units
+// per Per, with bursts of up to Burst, kept in Redis by a generic cell rate
+// algorithm (GCRA) in one atomic Lua script that reads Redis's clock (TIME),
+// so replicas with skewed clocks agree. Calls may be weighted (Allow(n)).
+//
+// A replica does not ask Redis per call. It leases up to Lease units at
+// once — fewer when fewer are available — and spends them locally:
+// [Quota.Allow] is an atomic compare-and-swap that neither allocates nor
+// reads the clock. [Quota.Wait] waits for the units instead, as
+// ratelimit's Wait does, until the background refills bring them. When the lease falls below LowWater, the background
+// goroutine asks for more; after a short grant it waits until Redis says
+// more will be available, and at least one Interval. Redis therefore sees
+// at most about one call per Interval plus one per Lease units spent, per
+// replica, whatever the replica's call rate.
+//
+// For two quotas on one call (requests and tokens), make two Quotas and
+// allow the call only if both allow it; a unit taken from the first when the
+// second refuses is lost, as with any pair of limits.
+//
+// # How far over the quota a fleet can go
+//
+// Redis grants at most Burst + Limit×t/Per units over any span t. A unit
+// counts as spent when it is leased, not when a call spends it, so over a
+// span t the fleet spends at most
+//
+//	Burst + Limit×t/Per + Replicas×max(Lease, largest call)
+//
+// while Redis is up: the extra is the leases held at the start of the span
+// (a call that costs more than Lease makes its replica lease its cost).
+// While Redis fails, each replica spends from its local limit of
+// Limit/Replicas per Per with a burst of Burst/Replicas, which Redis does not
+// see, so an outage of length d adds up to
+//
+//	Burst + Limit×d/Per
+//
+// across a fleet whose QuotaConfig.Replicas is its true size (and that
+// times the true size over Replicas otherwise): with the default Replicas of
+// 1, every replica takes the whole quota for itself during an outage. A
+// replica stays local until its next sync succeeds, up to one Interval plus
+// one SyncTimeout after Redis returns. Units leased and not spent when a
+// replica closes or dies are lost, not given back; and units a quiet replica
+// holds wait for it while a busy one may be refused, so the fleet may also
+// spend up to Replicas×Lease less than the quota. Tests assert both bounds
+// with replicas against a real redis-server.
+//
+// Until its first lease arrives (one round trip after [NewQuota]) a replica
+// refuses calls, as it does when its lease is spent and Redis has not
+// failed; it does not wait for Redis in either case.
+//
+// # Redis trouble and events
+//
+// A failed sync — an error, a timeout after SyncTimeout, a key of the wrong
+// type, garbage where a number should be — moves the policy to local mode;
+// its Observer's StateChange receives an event of Kind
+// resilience.KindFleet, From [ModeFleet] To [ModeLocal], with Err the
+// cause; the first sync that succeeds moves it back, with an event From
+// ModeLocal To ModeFleet. [Quota.Snapshot] reports the mode, the lease and
+// counts of syncs, failures and units granted, for metrics.
+//
+// # Keys and Redis Cluster
+//
+// Every key of a policy is Prefix + ":{" + Name + "}:" + part, so that all
+// keys of one policy share the hash tag {Name} and land on one Cluster slot.
+// The quota's one key is Prefix:{Name}:quota, a string holding the GCRA's
+// theoretical arrival time in microseconds of Redis's clock, which expires
+// when the bucket is full again. Config.Client takes any
+// redis.UniversalClient: a *redis.Client, a *redis.ClusterClient or a
+// failover client.
+package resilienceredis
