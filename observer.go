@@ -26,6 +26,7 @@ const (
 	KindReconnect                 // package reconnect
 	KindPace                      // package pace
 	KindServer                    // server-side shedding (resiliencegrpc's Server), for what only it does
+	KindFleet                     // fleet-wide state shared through a store (resilienceredis), for what only the sharing does
 )
 
 var kindNames = [...]string{
@@ -42,6 +43,7 @@ var kindNames = [...]string{
 	KindReconnect: "reconnect",
 	KindPace:      "pace",
 	KindServer:    "server",
+	KindFleet:     "fleet",
 }
 
 // String returns the name of the policy's package, such as "retry" or
