@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -118,6 +119,8 @@ type Breaker struct {
 	done    sync.WaitGroup
 	once    sync.Once
 	pubsub  *redis.PubSub
+
+	ticks atomic.Int64 // rounds of the loop done, for tests
 
 	// owned by the loop goroutine
 	fleet    fleetState
@@ -349,6 +352,7 @@ func (fb *Breaker) redisNow() int64 { return time.Now().Add(fb.offset).UnixMilli
 
 // tick publishes the local window and reads the fleet's: two round trips.
 func (fb *Breaker) tick() {
+	defer fb.ticks.Add(1)
 	snap := fb.local.Snapshot()
 	ctx, cancel := fb.ctx()
 	defer cancel()
