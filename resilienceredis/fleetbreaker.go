@@ -225,7 +225,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	fb.keyProbe = tag + ":probe"
 	fb.channel = tag + ":events"
 
-	fb.pubsub = fb.client.Subscribe(context.Background(), fb.channel)
+	fb.pubsub = fb.client.Subscribe(context.Background()) // no channel yet: no I/O
 	fb.done.Add(2)
 	go fb.receive()
 	go fb.loop()
@@ -266,6 +266,16 @@ func (fb *Breaker) Close() error {
 // receive forwards the fleet's messages to the loop.
 func (fb *Breaker) receive() {
 	defer fb.done.Done()
+	// A failed SUBSCRIBE is remembered: the channel's goroutine subscribes
+	// again with every new connection.
+	ctx, cancel := fb.ctx()
+	fb.pubsub.Subscribe(ctx, fb.channel)
+	cancel()
+	select {
+	case <-fb.stop:
+		return
+	default:
+	}
 	ch := fb.pubsub.Channel()
 	for {
 		select {
