@@ -84,7 +84,7 @@ func BenchmarkRedisCommands(b *testing.B) {
 		calls++
 	}
 	elapsed := time.Since(start)
-	cmds := float64(processed()-before-1) // less the INFO itself
+	cmds := float64(processed() - before - 1) // less the INFO itself
 	b.ReportMetric(cmds/elapsed.Seconds(), "cmds/s")
 	b.ReportMetric(cmds/(elapsed.Seconds()/interval.Seconds()), "cmds/interval")
 	b.ReportMetric(float64(calls)/elapsed.Seconds(), "calls/s")
