@@ -373,6 +373,7 @@ func (fb *Breaker) tick() {
 	pipe.PExpire(ctx, fb.keyReplicas, ttl)
 	members := pipe.SMembers(ctx, fb.keyReplicas)
 	open := pipe.Get(ctx, fb.keyOpen)
+	probe := pipe.Get(ctx, fb.keyProbe)
 	before := time.Now()
 	_, err := pipe.Exec(ctx)
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -454,6 +455,12 @@ func (fb *Breaker) tick() {
 			fb.fleet = fleetProbing
 			fb.local.Reset()
 			fb.local.TripAt(time.Now().Add(-fb.recovery)) // open, with its recovery already over: half-open at the next call
+		}
+	case fleetProbing:
+		if probe.Val() != fb.replica {
+			// The probe outlived its key and another replica may hold
+			// it now: wait for its report like the others.
+			fb.holdOpen()
 		}
 	}
 }
