@@ -353,6 +353,7 @@ type BadDataError struct {
 	Key, Value string
 }
 
+// Error says which key holds what.
 func (e *BadDataError) Error() string {
 	return "resilienceredis: bad data at key " + strconv.Quote(e.Key) + ": " + strconv.Quote(e.Value)
 }
