@@ -103,6 +103,7 @@ type Breaker struct {
 	since       int64          // when the current state began
 	forced      bool           // forced open
 	events      []resilience.Event
+	queued      atomic.Bool // events is not empty: lets dispatch skip the lock
 	dispatching bool
 
 	marks once.Pool // tell a permit's first report from later ones
@@ -730,6 +731,7 @@ func (b *Breaker) setLocked(to State, now int64) {
 			To:      to.String(),
 			Shadow:  cf.shadow,
 		})
+		b.queued.Store(true)
 	}
 }
 
@@ -769,8 +771,8 @@ func saturatingAdd(a, b int64) int64 {
 // dispatching one delivers their changes too, so order holds and an
 // observer that changes the state does not deadlock.
 func (b *Breaker) dispatch() {
-	if obs := b.cf.Load().obs; obs == nil || obs.StateChange == nil {
-		return
+	if !b.queued.Load() {
+		return // nothing queued: the goroutine that queues an event dispatches it
 	}
 	b.mu.Lock()
 	if b.dispatching || len(b.events) == 0 {
@@ -792,6 +794,7 @@ func (b *Breaker) dispatch() {
 		b.mu.Lock()
 	}
 	b.events = b.events[:0:0]
+	b.queued.Store(false)
 }
 
 // State returns the breaker's state now. An open breaker whose recovery

@@ -100,6 +100,7 @@ func (b *Breaker) reconfigure(now int64, cfg Config) error {
 	}
 	if cf.obs == nil || cf.obs.StateChange == nil {
 		b.events = b.events[:0:0] // nobody to tell of the changes queued
+		b.queued.Store(false)
 	}
 	b.cf.Store(cf)
 	switch stateOf(w) {
