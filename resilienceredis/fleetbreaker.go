@@ -219,7 +219,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		}
 	}
 	tag := "{" + cfg.Name + "}"
-	fb.keyWindow = tag + ":w:" + fb.replica
+	fb.keyWindow = fb.windowKey(fb.replica)
 	fb.keyReplicas = tag + ":replicas"
 	fb.keyOpen = tag + ":open"
 	fb.keyProbe = tag + ":probe"
@@ -319,6 +319,9 @@ func (fb *Breaker) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), fb.timeout)
 }
 
+// windowKey is the key of the window that replica id publishes.
+func (fb *Breaker) windowKey(id string) string { return "{" + fb.name + "}:w:" + id }
+
 // fallback makes the replica decide alone after err.
 func (fb *Breaker) fallback(err error) {
 	if fb.fleet != fleetClosed {
@@ -388,7 +391,7 @@ func (fb *Breaker) tick() {
 	ids := members.Val()
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = "{" + fb.name + "}:w:" + id
+		keys[i] = fb.windowKey(id)
 	}
 	pipe = fb.client.Pipeline()
 	pipe.Set(ctx, fb.keyWindow, val, ttl)
