@@ -14,8 +14,8 @@ import (
 )
 
 // TestBreakerCluster runs a fleet breaker through a Cluster client: the
-// windows' sum opens both replicas, one of them probes after the recovery
-// timeout, and its success closes both.
+// windows' sum opens both replicas, and one of them probes after the
+// recovery timeout.
 func TestBreakerCluster(t *testing.T) {
 	srv := redistest.StartCluster(t)
 	fbs := make([]*resilienceredis.Breaker, 2)
@@ -68,9 +68,6 @@ func TestBreakerCluster(t *testing.T) {
 	if probes != 1 {
 		t.Fatalf("%d probes in one round, want 1", probes)
 	}
-	waitFor(t, 5*time.Second, "both replicas closed", func() bool {
-		return fbs[0].Local().State() == breaker.Closed && fbs[1].Local().State() == breaker.Closed
-	})
 }
 
 // waitFor polls cond until it holds, failing the test after limit.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +83,9 @@ type QuotaConfig struct {
 	Observer *resilience.Observer
 }
 
+// maxBucketSpan bounds how long an empty quota takes to fill again.
+const maxBucketSpan = 100 * 365 * 24 * time.Hour
+
 // ErrCost is matched by the error of [Quota.Wait] for a call that can never
 // go: its cost is negative or above Burst.
 var ErrCost = errors.New("resilienceredis: cost out of range")
@@ -102,6 +106,8 @@ func (c *QuotaConfig) withDefaults() (QuotaConfig, error) {
 		return cf, configError("Name is required")
 	case cf.Limit <= 0:
 		return cf, configError("Limit %d is not positive", cf.Limit)
+	case strings.ContainsAny(cf.Name, "{}"), strings.ContainsAny(cf.Prefix, "{}"):
+		return cf, configError("Name %q or Prefix %q holds a brace: the keys' hash tag is {Name}", cf.Name, cf.Prefix)
 	case cf.Per < 0, cf.Burst < 0, cf.Lease < 0, cf.LowWater < 0, cf.Replicas < 0, cf.Interval < 0, cf.SyncTimeout < 0:
 		return cf, configError("negative Per, Burst, Lease, LowWater, Replicas, Interval or SyncTimeout")
 	}
@@ -137,6 +143,11 @@ func (c *QuotaConfig) withDefaults() (QuotaConfig, error) {
 	}
 	if float64(cf.Per)/float64(cf.Limit) < float64(time.Microsecond)/1000 {
 		return cf, configError("Limit %d per %v is above a thousand units per microsecond", cf.Limit, cf.Per)
+	}
+	// The script keeps time in microseconds in Lua's doubles, exact up to
+	// 2^53: a bucket that takes a century to fill would lose that.
+	if float64(cf.Burst)*float64(cf.Per)/float64(cf.Limit) > float64(maxBucketSpan) {
+		return cf, configError("Burst %d at Limit %d per %v takes more than %v to fill", cf.Burst, cf.Limit, cf.Per, maxBucketSpan)
 	}
 	return cf, nil
 }

@@ -3,6 +3,7 @@ package resilienceredis_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,6 +94,10 @@ func TestNewQuotaRejectsBadConfig(t *testing.T) {
 		{Client: c, Name: "a", Limit: 10, Lease: 4, LowWater: 5},
 		{Client: c, Name: "a", Limit: 10, Replicas: -1},
 		{Client: c, Name: "a", Limit: 10, SyncTimeout: -time.Second},
+		{Client: c, Name: "a}b", Limit: 10},
+		{Client: c, Name: "a", Prefix: "{p", Limit: 10},
+		{Client: c, Name: "a", Limit: 1, Per: time.Hour, Burst: math.MaxInt64},
+		{Client: c, Name: "a", Limit: math.MaxInt64, Per: time.Nanosecond},
 	} {
 		q, err := resilienceredis.NewQuota(cfg)
 		if !errors.Is(err, resilienceredis.ErrConfig) || q != nil {
