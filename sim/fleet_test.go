@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,5 +136,43 @@ func TestFleetQuorum(t *testing.T) {
 	}
 	if two.FleetOpened != 0 || maxOpen(two) > 0.1+1e-9 || maxOpen(two) == 0 {
 		t.Errorf("quorum 2: %d openings, at most %.0f%% open; want only the bad replica's own breaker open", two.FleetOpened, 100*maxOpen(two))
+	}
+}
+
+// TestFleetBadConfig checks that Check refuses a Fleet that makes no
+// sense, naming the field.
+func TestFleetBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		fleet   FleetConfig
+		breaker *BreakerConfig
+		want    string
+	}{
+		{FleetConfig{}, &BreakerConfig{}, "Fleet needs a Breaker with a FailureRate"},
+		{FleetConfig{}, nil, "Fleet needs a Breaker with a FailureRate"},
+		{FleetConfig{Interval: Duration(time.Microsecond)}, fleetBreaker(), "Fleet.Interval must be at least 1ms"},
+		{FleetConfig{Interval: -1}, fleetBreaker(), "Fleet.Interval"},
+		{FleetConfig{RoundTrip: Duration(600 * time.Millisecond)}, fleetBreaker(), "Fleet.RoundTrip must be in [0, Interval/2]"},
+		{FleetConfig{Quorum: 11}, fleetBreaker(), "Fleet.Quorum must be in [0, Load.Clients] (10)"},
+		{FleetConfig{Quorum: -1}, fleetBreaker(), "Fleet.Quorum"},
+		{FleetConfig{ProbeTTL: -1}, fleetBreaker(), "Fleet.ProbeTTL must not be negative"},
+	} {
+		f := tc.fleet
+		s := &Scenario{Name: "bad", Duration: Duration(time.Minute), Load: Load{Rate: 10, Clients: 10},
+			Policies: []Policy{{Name: "p", Breaker: tc.breaker, Fleet: &f}}}
+		if err := s.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v; want an error with %q", tc.fleet, err, tc.want)
+		}
+	}
+	s := &Scenario{Name: "bad", Duration: Duration(time.Minute), Load: Load{Rate: 10, Clients: 10},
+		Upstream: Upstream{Windows: []Window{{To: Duration(time.Second), Down: true, Clients: 11}}}, Policies: []Policy{{Name: "p"}}}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "Upstream.Windows[0].Clients must be in [0, Load.Clients]") {
+		t.Errorf("a window for 11 of 10 clients: got %v", err)
+	}
+	s.Upstream.Windows[0].Clients = 10
+	s.Policies = []Policy{{Name: "p", Breaker: fleetBreaker(), Fleet: &FleetConfig{Interval: Duration(time.Millisecond)}}}
+	s.Load.Clients = 10_000
+	s.Duration = Duration(24 * time.Hour)
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "syncs, above the limit") {
+		t.Errorf("10,000 replicas syncing every 1ms for a day: got %v", err)
 	}
 }
