@@ -413,4 +413,10 @@ func fillRest(s *Scenario, p *Policy, f *feed) {
 	if h := p.Hedge; h != nil {
 		h.Percentile, h.InitialDelay, h.MinSamples, h.Window = f.float64(), f.duration(), f.int(), f.duration()
 	}
+	if b := p.Breaker; b != nil && f.uint64()&1 != 0 {
+		p.Fleet = &FleetConfig{Interval: f.duration(), RoundTrip: f.duration(), Quorum: f.int(), ProbeTTL: f.duration()}
+	}
+	if len(s.Upstream.Windows) > 0 {
+		s.Upstream.Windows[0].Clients = f.int()
+	}
 }
