@@ -176,3 +176,38 @@ func TestFleetBadConfig(t *testing.T) {
 		t.Errorf("10,000 replicas syncing every 1ms for a day: got %v", err)
 	}
 }
+
+// TestFleetRoundTrip checks that the fleet's opening reaches the other
+// replicas one RoundTrip after the replica that opened it: in between,
+// only that one is open.
+func TestFleetRoundTrip(t *testing.T) {
+	s, _ := Builtin("fleet-outage")
+	s.Duration = Duration(80 * time.Second)
+	s.Resolution = Duration(10 * time.Millisecond)
+	s.Policies = s.Policies[1:]
+	s.Policies[0].Fleet.RoundTrip = Duration(200 * time.Millisecond)
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &res.Policies[0]
+	one := 1 / float64(s.Load.Clients)
+	first, all := -1, -1
+	for i, pt := range p.Series {
+		if first < 0 && pt.Open > 0 {
+			first = i
+			if pt.Open > one+1e-9 {
+				t.Errorf("%.0f%% open at the first opening; want one replica", 100*pt.Open)
+			}
+		}
+		if first >= 0 && pt.Open >= 1 {
+			all = i
+			break
+		}
+	}
+	// The opening falls somewhere in bucket first; it reaches the others
+	// 20 buckets later, within that bucket's span.
+	if first < 0 || all-first < 19 || all-first > 21 {
+		t.Errorf("one replica open in bucket %d, all in bucket %d; want 20 buckets (200ms) apart", first, all)
+	}
+}
