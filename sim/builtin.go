@@ -25,6 +25,13 @@ func equalJitter() *BackoffConfig {
 }
 func someThrottle() *ThrottleConfig { return &ThrottleConfig{} }
 
+// fleetBreaker is the breaker of the fleet-outage scenario: 50% failures
+// over 10s (with the default 10 calls at least), failures in a row off.
+func fleetBreaker() *BreakerConfig {
+	return &BreakerConfig{Window: dur(10 * time.Second), FailureRate: 0.5, FailureThreshold: -1,
+		RecoveryTimeout: dur(10 * time.Second)}
+}
+
 // builtins are the scenarios of the default suite, in the order it runs
 // them. Each call returns fresh values, so a caller may change them.
 func builtins() []*Scenario {
@@ -152,6 +159,24 @@ func builtins() []*Scenario {
 				{Name: "no jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: noJitter()}},
 				{Name: "equal jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: equalJitter()}},
 				{Name: "full jitter", Retry: &RetryConfig{MaxAttempts: 15, Backoff: fullJitter()}},
+			},
+		},
+		{
+			Name: "fleet-outage",
+			Description: "50 replicas share 100 requests a second, 2 each, and the upstream is down for a minute. Every " +
+				"replica's breaker opens at 50% failures over 10s: alone, each sees the rate at its own time, over half a " +
+				"second; as one fleet breaker (synced every second) the first to open opens all 50 a round trip later. " +
+				"Then the local breakers each probe every 10s, 50 probes a round, where the fleet sends one.",
+			Duration:   dur(3 * time.Minute),
+			Resolution: dur(100 * time.Millisecond),
+			Upstream: Upstream{
+				Latency: Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
+				Windows: []Window{{Name: "outage", From: dur(time.Minute), To: dur(2 * time.Minute), Down: true}},
+			},
+			Load: Load{Rate: 100, Clients: 50, Deadline: dur(10 * time.Second)},
+			Policies: []Policy{
+				{Name: "local breakers", Breaker: fleetBreaker()},
+				{Name: "fleet breaker", Breaker: fleetBreaker(), Fleet: &FleetConfig{}},
 			},
 		},
 	}

@@ -97,7 +97,7 @@ var configFields = []struct {
 		"MinCalls":           "Breaker.MinCalls",
 		"Seed":               fromSeed,
 		"Classifier":         notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
-		"Observer":           notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Observer":           notSimulated + "an observer; the simulator counts what the policies do itself (a Fleet's model observes its breakers, after the mapping)",
 		"Shadow":             notSimulated + shadowMode,
 	}},
 	{reflect.TypeFor[throttle.Config](), func(c *configs) any { return c.throttle }, map[string]string{
@@ -139,6 +139,10 @@ var configFields = []struct {
 var policyOnly = map[string]string{
 	"Hedge.UseBudget":        "chooses whether hedge.Config.Budget is the policy's budget",
 	"Retry.Backoff.Constant": "makes retry.Config.Backoff a backoff.Constant: TestConfigMapping checks it on its own",
+	"Fleet.Interval":         "resilienceredis.BreakerConfig.Interval, which the fleet model (fleet.go) runs itself",
+	"Fleet.RoundTrip":        "the time Redis takes to deliver a transition, in the fleet model",
+	"Fleet.Quorum":           "resilienceredis.BreakerConfig.Quorum, in the fleet model",
+	"Fleet.ProbeTTL":         "resilienceredis.BreakerConfig.ProbeTTL, in the fleet model",
 }
 
 // fillPolicy sets every field of p that a scenario file can hold, the

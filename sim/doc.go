@@ -73,6 +73,32 @@
 // abandons (its attempt timed out, its deadline passed, a hedge won) goes on
 // holding its worker until it ends, as on a server that does not notice.
 //
+// # Fleets
+//
+// Load.Clients are the replicas of a fleet, each with its own instances of
+// the policies and a share of the load; a window's Clients limits its
+// trouble to the first few of them (one replica whose network fails). A
+// Policy's Fleet makes its clients' breakers one fleet breaker, modelled on
+// resilienceredis.Breaker, whose algorithm this package copies rather than
+// imports (that module needs a Redis client): each replica's own
+// breaker.Breaker takes every decision; every Fleet.Interval, each replica
+// at its own phase (drawn from the seed) publishes its window's calls and
+// failures (breaker.Breaker.SnapshotAt) and reads the sum of the replicas'
+// windows. The fleet opens when the sum meets the Breaker's FailureRate with
+// at least its MinCalls calls and Fleet.Quorum replicas reporting failures,
+// or, with Quorum 1, when a replica's own breaker opens (seen by its
+// observer, as the fleet breaker sees it); the opening replica holds its
+// breaker open (ForceOpenAt) and the others do when the transition reaches
+// them, Fleet.RoundTrip later. When the Breaker's RecoveryTimeout has
+// passed, the first replica to sync takes the single probe (ResetAt, then
+// TripAt with the recovery over, so that its next call probes); the others
+// stay open until its result closes the fleet everywhere (ResetAt) or opens
+// it again. Windows published before the fleet closed no longer count. The
+// model leaves out what Redis's trouble does (the fall back to local
+// decisions) and clock skew: Redis answers every sync at once. The
+// built-in scenario fleet-outage compares local breakers with a fleet
+// breaker of the same Config.
+//
 // # Limits
 //
 // A scenario file is input from users, so the simulator refuses what would
@@ -103,7 +129,10 @@
 //     the work of a run;
 //   - more than 1e8 breaker states to sample, Load.Clients × buckets summed
 //     over the policies with a breaker (and the scenarios of an input): each
-//     client's breaker is sampled at the end of every bucket.
+//     client's breaker is sampled at the end of every bucket;
+//   - more than 1e8 fleet syncs, Load.Clients × (Duration + Load.Deadline)
+//     / Fleet.Interval summed over the policies with a Fleet, whose
+//     Interval is at least 1ms and RoundTrip at most Interval/2.
 //
 // Two limits only a run can know: a policy's run stops, and Run returns an
 // error naming it, past 400,000 requests in flight at once or 1,600,000

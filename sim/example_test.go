@@ -139,6 +139,7 @@ func ExampleBuiltins() {
 	// overload: 5m0s at 1000 requests/s, 4 policies
 	// latency-tail: 2m0s at 500 requests/s, 5 policies
 	// herd: 20s at 20 requests/s, 3 policies
+	// fleet-outage: 3m0s at 100 requests/s, 2 policies
 }
 
 // Start from a built-in scenario and compare a policy of one's own with

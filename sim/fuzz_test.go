@@ -30,6 +30,7 @@ var fuzzLimits = limits{
 	probes:    8,
 	calls:     20_000,
 	samples:   50_000,
+	syncs:     20_000,
 	inFlight:  1_000,
 	events:    4_000,
 	memory:    64 << 20,
@@ -86,6 +87,11 @@ func checkRun(t *testing.T, s *Scenario, stats func() []runStats) {
 	for _, st := range all {
 		a, h := st.policy.attempts(), st.policy.hedges()
 		work := st.requests*(1+a*(3+2*h)) + len(s.Load.Bursts)
+		if f := st.policy.Fleet; f != nil {
+			// A sync per replica and Interval, and a message per opening
+			// and closing, each from a failed probe or call.
+			work += s.Load.clients()*int(s.horizon()/f.interval()+1) + 2*st.requests*a
+		}
 		if st.events > work {
 			t.Errorf("%s/%s: %d events for %d requests; want at most %d", s.Name, st.policy.Name, st.events, st.requests, work)
 		}
@@ -406,5 +412,11 @@ func fillRest(s *Scenario, p *Policy, f *feed) {
 	}
 	if h := p.Hedge; h != nil {
 		h.Percentile, h.InitialDelay, h.MinSamples, h.Window = f.float64(), f.duration(), f.int(), f.duration()
+	}
+	if b := p.Breaker; b != nil && f.uint64()&1 != 0 {
+		p.Fleet = &FleetConfig{Interval: f.duration(), RoundTrip: f.duration(), Quorum: f.int(), ProbeTTL: f.duration()}
+	}
+	if len(s.Upstream.Windows) > 0 {
+		s.Upstream.Windows[0].Clients = f.int()
 	}
 }

@@ -39,6 +39,9 @@ type limits struct {
 	// samples bounds the breaker states sampled: clients × buckets, summed
 	// over the policies with a breaker (and the scenarios of one input).
 	samples float64
+	// syncs bounds the fleet breakers' syncs: clients × horizon /
+	// Fleet.Interval, summed over the policies with a Fleet.
+	syncs float64
 	// inFlight and events bound the requests in flight and the events
 	// pending at once in one policy's run; Run stops with an error past them.
 	inFlight int
@@ -69,6 +72,7 @@ var defaultLimits = limits{
 	probes:    100,
 	calls:     5e8,
 	samples:   1e8,
+	syncs:     1e8,
 	inFlight:  400_000,
 	events:    1_600_000,
 	memory:    1 << 30,
@@ -104,7 +108,8 @@ func (s *Scenario) runBytes() int64 {
 		int64(lim.events)*eventBytes*growth/4 +
 		s.buckets()*pointBytes + s.buckets()/8 + 8 + // and a bit per bucket: refused retries
 		int64(s.Upstream.Capacity)*8 +
-		int64(2*len(s.Upstream.Windows))*int64(unsafe.Sizeof(segment{})) +
+		int64(len(s.Upstream.Windows)+1)*int64(2*len(s.Upstream.Windows))*int64(unsafe.Sizeof(segment{})) +
+		int64(s.Load.clients())*int64(unsafe.Sizeof(replica{})) +
 		histBytes
 }
 
@@ -223,7 +228,16 @@ func (s *Scenario) checkWork(fail func(format string, args ...any) error) error 
 		return fail("Load.Rate × Duration, with the bursts, is %s requests, above the limit of %s; simulate less", fmtCount(n), fmtCount(lim.requests))
 	}
 	calls, samples := s.cost()
+	var syncs float64
+	for i := range s.Policies {
+		if f := s.Policies[i].Fleet; f != nil {
+			syncs += float64(s.Load.clients()) * float64(s.horizon()) / float64(f.interval())
+		}
+	}
 	switch {
+	case syncs > lim.syncs:
+		return fail("Load.Clients × (Duration + Load.Deadline) / Fleet.Interval, for each policy with a Fleet, is %s syncs, above the limit of %s; fewer clients or a longer Interval",
+			fmtCount(syncs), fmtCount(lim.syncs))
 	case calls > lim.calls:
 		return fail("Policies could make up to %s upstream calls (requests × Retry.MaxAttempts × (1 + Hedge.MaxHedges), summed over the policies), above the limit of %s; simulate fewer requests or attempts",
 			fmtCount(calls), fmtCount(lim.calls))

@@ -415,7 +415,7 @@ func TestClientBytes(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range keep {
-		st, err := p.build(uint64(i))
+		st, err := p.build(uint64(i), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,6 +80,7 @@ func collect(s *Scenario, runs []*run) *Result {
 	for _, r := range runs {
 		p := r.res
 		p.PeakInFlight = r.peakInflight
+		p.FleetOpened = r.fleetOpened
 		p.Series = pad(r.series, n)
 		r.series, r.offered = nil, nil
 		if p.Requests > 0 {

@@ -96,6 +96,10 @@ type PolicyResult struct {
 	// HasBreaker is whether the policy has a circuit breaker, and so
 	// whether Point.Open and Point.HalfOpen mean anything.
 	HasBreaker bool
+	// FleetOpened is how many times the fleet breaker opened (Policy.Fleet):
+	// on the sum of the windows, on a replica's own opening, or on a failed
+	// probe; each opening is one round of recovery, with one probe.
+	FleetOpened int
 
 	// Series holds one point per bucket of Result.Bucket, from the start of
 	// the run.
@@ -122,6 +126,9 @@ type Point struct {
 	// Retries is the failed attempts in the bucket after which the retry
 	// policy decided to try again.
 	Retries int
+	// Probes is the attempts in the bucket that a half-open breaker
+	// admitted: its probes of the upstream.
+	Probes int
 	// Open and HalfOpen are the shares of the clients whose breaker was open
 	// or half-open at the end of the bucket.
 	Open, HalfOpen float64

@@ -127,6 +127,10 @@ type Window struct {
 	// made longer than the run (its Duration and Load.Deadline) takes that
 	// long: it ends after every request has.
 	LatencyFactor float64 `json:",omitzero"`
+	// Clients, if positive, limits the window to the calls of the first
+	// Clients clients (of Load.Clients): the trouble of some replicas only,
+	// such as one whose own network fails. Default: every client.
+	Clients int `json:",omitzero"`
 }
 
 // Load is what the clients ask of the upstream.
@@ -173,6 +177,43 @@ type Policy struct {
 	// attempt still running after it fails with a transient timeout. Zero
 	// means none.
 	Timeout Duration `json:",omitzero"`
+	// Fleet, if set, makes the clients' breakers one fleet breaker, as
+	// resilienceredis.Breaker shares a breaker through Redis: see
+	// FleetConfig. It needs a Breaker with a FailureRate.
+	Fleet *FleetConfig `json:",omitzero"`
+}
+
+// FleetConfig makes the clients of a Policy the replicas of a fleet
+// breaker, modelled on resilienceredis.Breaker (which this package cannot
+// import: that module depends on a Redis client), with the fields of its
+// BreakerConfig that matter here. Every replica's own breaker, made from
+// the Policy's Breaker, takes every decision; every Interval, each at its
+// own phase, a replica publishes its window's calls and failures and reads
+// the fleet's sum. The fleet opens when the sum meets the Breaker's
+// FailureRate with at least its MinCalls calls and Quorum replicas
+// reporting failures, or, with Quorum 1, when a replica's own breaker
+// opens; the other replicas hear of it RoundTrip later and hold their
+// breakers open. When the Breaker's RecoveryTimeout has passed, the first
+// replica to sync takes the fleet's single probe; the others stay open
+// until its result closes the fleet everywhere or opens it again. The
+// model leaves out Redis's failures, and the clocks' skew: Redis answers
+// every sync, in no time but the delivery of transitions.
+type FleetConfig struct {
+	// Interval is how often each replica syncs with the fleet. Default 1s,
+	// at least 1ms.
+	Interval Duration `json:",omitzero"`
+	// RoundTrip is how long a published transition takes to reach the
+	// other replicas. Default 1ms; at most Interval/2, the fleet breaker's
+	// default timeout of a round trip to Redis.
+	RoundTrip Duration `json:",omitzero"`
+	// Quorum is how many replicas must report failures for the sum to open
+	// the fleet; default 1, at most Load.Clients. Above 1, a replica's own
+	// opening stays its own.
+	Quorum int `json:",omitzero"`
+	// ProbeTTL is how long a replica holds the fleet's probe before
+	// another may take it. Default: the Breaker's ProbeTimeout plus two
+	// Intervals (a minute plus two Intervals with no ProbeTimeout).
+	ProbeTTL Duration `json:",omitzero"`
 }
 
 // RetryConfig is retry.Config. MaxAttempts is at most 1,000 here.
@@ -395,6 +436,8 @@ func (s *Scenario) Check() error {
 			return fail("Upstream.Windows[%d].ErrorRate must be in [0, 1]", i)
 		case !(w.LatencyFactor >= 0) || math.IsInf(w.LatencyFactor, 1):
 			return fail("Upstream.Windows[%d].LatencyFactor must be a finite number, not negative", i)
+		case w.Clients < 0 || w.Clients > l.clients():
+			return fail("Upstream.Windows[%d].Clients must be in [0, Load.Clients]", i)
 		}
 	}
 	for i, b := range l.Bursts {
@@ -411,7 +454,10 @@ func (s *Scenario) Check() error {
 			return fail("two Policies are named %q", p.Name)
 		}
 		names[p.Name] = true
-		if _, err := p.build(0); err != nil {
+		if _, err := p.build(0, nil); err != nil {
+			return fail("Policies[%d] (%s): %v", i, p.Name, err)
+		}
+		if err := p.checkFleet(l.clients()); err != nil {
 			return fail("Policies[%d] (%s): %v", i, p.Name, err)
 		}
 	}
@@ -565,9 +611,30 @@ func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (conf
 	return cs, nil
 }
 
+// checkFleet reports what makes no sense in p.Fleet for n replicas.
+func (p *Policy) checkFleet(n int) error {
+	c := p.Fleet
+	if c == nil {
+		return nil
+	}
+	switch {
+	case p.Breaker == nil || p.Breaker.FailureRate == 0:
+		return errors.New("Fleet needs a Breaker with a FailureRate (and its Window): the fleet opens on the sum of the replicas' windows")
+	case c.Interval < 0 || c.Interval != 0 && time.Duration(c.Interval) < minFleetInterval:
+		return fmt.Errorf("Fleet.Interval must be at least %v (or 0 for the default %v)", minFleetInterval, defaultFleetInterval)
+	case c.RoundTrip < 0 || time.Duration(c.RoundTrip) > c.interval()/2:
+		return fmt.Errorf("Fleet.RoundTrip must be in [0, Interval/2] (%v): a longer round trip fails the sync", c.interval()/2)
+	case c.Quorum < 0 || c.Quorum > n:
+		return fmt.Errorf("Fleet.Quorum must be in [0, Load.Clients] (%d)", n)
+	case c.ProbeTTL < 0:
+		return errors.New("Fleet.ProbeTTL must not be negative")
+	}
+	return nil
+}
+
 // build makes one client's instances of p, seeding what draws random
-// numbers of its own with seed.
-func (p *Policy) build(seed uint64) (*stack, error) {
+// numbers of its own with seed; obs, if not nil, observes its breaker.
+func (p *Policy) build(seed uint64, obs *resilience.Observer) (*stack, error) {
 	switch {
 	case p.Budget != nil && p.Retry == nil && (p.Hedge == nil || !p.Hedge.UseBudget):
 		return nil, errors.New("a Budget needs a Retry, or a Hedge with UseBudget, to spend it")
@@ -594,6 +661,9 @@ func (p *Policy) build(seed uint64) (*stack, error) {
 	cs, err := p.configs(seed, st.budget, st.tokens)
 	if err != nil {
 		return nil, err
+	}
+	if cs.breaker != nil {
+		cs.breaker.Observer = obs
 	}
 	if cs.timeout != nil {
 		t, err := timeout.New(*cs.timeout)

@@ -81,6 +81,8 @@ const (
 	evLimit                 // an attempt reaches its timeout or the request its deadline
 	evHedge                 // a hedge of the current attempt is due
 	evRetry                 // a backoff ends: the next attempt starts
+	evSync                  // a replica of a fleet breaker syncs; req is the replica
+	evFleetMsg              // a fleet's transition reaches the other replicas; req is the sender, sub the message
 )
 
 // Outcomes of an upstream call, in event.result.
@@ -209,15 +211,21 @@ type run struct {
 	next     int32 // the client of the next request
 	deadline int64
 
+	// Fleet breaker, or nil.
+	fleet       *fleet
+	fleetOpened int
+
 	// Upstream.
 	inflight, peakInflight int
 	median, sigma          float64
 	rejectLatency          int64
-	segs                   []segment // the trouble windows, as spans of time
-	seg                    int       // the span of the last call: calls come in order of time
-	errShed                error     // a refusal for overload, with the hint if any
-	workers                []int64   // a min-heap of when each worker is free
-	maxQueue               int64
+	// groups hold the trouble windows as spans of time, for the clients
+	// below each one's bound (the windows limited to some clients make more
+	// than one group).
+	groups   []segGroup
+	errShed  error   // a refusal for overload, with the hint if any
+	workers  []int64 // a min-heap of when each worker is free
+	maxQueue int64
 
 	// Measures.
 	width   int64 // bucket width
@@ -243,7 +251,7 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 		horizon:   int64(s.horizon()),
 		rate:      s.Load.Rate,
 		deadline:  int64(s.Load.deadline()),
-		segs:      segments(s.Upstream.Windows, s.Upstream.ErrorRate),
+		groups:    segGroups(s.Upstream.Windows, s.Upstream.ErrorRate),
 		width:     int64(s.resolution()),
 		maxQueue:  int64(cmp.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
 		workers:   make([]int64, s.Upstream.Capacity),
@@ -263,8 +271,17 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	r.sigma = math.Log(float64(p99)/float64(median)) / 2.3263478740408408 // z of the 99th percentile
 	n := s.Load.clients()
 	r.clients = make([]*stack, n)
+	if p.Fleet != nil {
+		cs, _ := p.configs(0, nil, nil) // checked by Check
+		d := cs.breaker.WithDefaults()
+		r.fleet = newFleet(p.Fleet, d, n)
+	}
 	for i := range r.clients {
-		st, err := p.build(seed*0x9e3779b97f4a7c15 + uint64(i))
+		var obs *resilience.Observer
+		if r.fleet != nil {
+			obs = r.fleet.observer(i)
+		}
+		st, err := p.build(seed*0x9e3779b97f4a7c15+uint64(i), obs)
 		if err != nil {
 			return nil, err
 		}
@@ -284,6 +301,9 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	}
 	for i, b := range s.Load.Bursts {
 		r.q.push(event{at: int64(b.At), kind: evBurst, req: int32(i)})
+	}
+	if r.fleet != nil {
+		r.startSyncs(seed)
 	}
 	return r, nil
 }
@@ -321,6 +341,9 @@ func (r *run) loop() error {
 		e := r.q.pop()
 		r.events++
 		r.sample(e.at)
+		if r.fleet != nil {
+			r.react(e.at)
+		}
 		switch e.kind {
 		case evArrival:
 			r.arrive(e.at)
@@ -352,6 +375,13 @@ func (r *run) loop() error {
 			if q := &r.reqs[e.req]; q.life == e.life && q.attempt == e.att {
 				r.startAttempt(e.req, e.at)
 			}
+		case evSync:
+			r.sync(e.req, e.at)
+		case evFleetMsg:
+			r.deliver(&e)
+		}
+		if r.fleet != nil {
+			r.react(e.at)
 		}
 	}
 	if r.q.full || r.err != nil {
@@ -480,6 +510,9 @@ func (r *run) startAttempt(id int32, now int64) {
 			return
 		}
 		q.bpermit, q.hasB = p, true
+		if p.Probe() {
+			r.bucket(now).Probes++
+		}
 	}
 	if st.hedger != nil {
 		q.delay = max(int64(st.hedger.StartAt(at(now))), 0)
@@ -519,7 +552,7 @@ func (r *run) call(id int32, now int64, sub uint8) int64 {
 	q.running++
 	r.res.Calls++
 	r.bucket(now).Calls++
-	latency, result := r.serve(now)
+	latency, result := r.serve(now, q.client)
 	done := now + latency
 	r.q.push(event{at: done, kind: evCallDone, req: id, life: q.life, att: q.attempt, sub: sub, result: result, start: now})
 	if done > q.limit && !q.timerSet {
@@ -529,16 +562,20 @@ func (r *run) call(id int32, now int64, sub uint8) int64 {
 	return done
 }
 
-// serve is the upstream: it takes a call at now and returns how long it
-// takes and how it ends.
-func (r *run) serve(now int64) (int64, uint8) {
+// serve is the upstream: it takes a call of client at now and returns how
+// long it takes and how it ends.
+func (r *run) serve(now int64, client int32) (int64, uint8) {
 	u := &r.s.Upstream
 	errRate, factor := u.ErrorRate, 1.0
-	for r.seg < len(r.segs) && now >= r.segs[r.seg].to {
-		r.seg++
+	g := &r.groups[0]
+	for k := 1; k < len(r.groups) && int(client) >= g.below; k++ {
+		g = &r.groups[k]
 	}
-	if r.seg < len(r.segs) && now >= r.segs[r.seg].from {
-		sg := &r.segs[r.seg]
+	for g.seg < len(g.segs) && now >= g.segs[g.seg].to {
+		g.seg++
+	}
+	if g.seg < len(g.segs) && now >= g.segs[g.seg].from {
+		sg := &g.segs[g.seg]
 		if sg.down {
 			return r.rejectLatency, callRefused
 		}
@@ -618,6 +655,41 @@ func segments(ws []Window, errRate float64) []segment {
 		}
 	}
 	return segs
+}
+
+// segGroup is the trouble windows as spans of time for the clients below
+// its bound (and at or above the bound of the group before).
+type segGroup struct {
+	below int // clients from the previous group's bound to below it; math.MaxInt for the last
+	segs  []segment
+	seg   int // the span of the group's last call: calls come in order of time
+}
+
+// segGroups returns the groups of ws, ordered by bound: one group for
+// every client, unless some windows are limited to the first Clients
+// clients, which cut the clients into groups at their bounds.
+func segGroups(ws []Window, errRate float64) []segGroup {
+	var bounds []int
+	for _, w := range ws {
+		if w.Clients > 0 {
+			bounds = append(bounds, w.Clients)
+		}
+	}
+	slices.Sort(bounds)
+	bounds = append(slices.Compact(bounds), math.MaxInt)
+	groups := make([]segGroup, len(bounds))
+	for k, b := range bounds {
+		// A client just below b meets the windows for every client and
+		// those limited to b clients or more.
+		var mine []Window
+		for _, w := range ws {
+			if w.Clients == 0 || w.Clients >= b {
+				mine = append(mine, w)
+			}
+		}
+		groups[k] = segGroup{below: b, segs: segments(mine, errRate)}
+	}
+	return groups
 }
 
 // siftDown restores the heap order of h after h[0] grew.
