@@ -179,6 +179,24 @@ func builtins() []*Scenario {
 				{Name: "fleet breaker", Breaker: fleetBreaker(), Fleet: &FleetConfig{}},
 			},
 		},
+		{
+			Name: "fleet-trickle",
+			Description: "The fleet-outage scenario with a trickle of traffic: 50 replicas share 25 requests a second, half a " +
+				"request each. A replica's window of 10s holds about 5 calls, fewer than the 10 its breaker needs to judge " +
+				"a rate, so no replica's own breaker ever opens and the whole outage reaches the upstream. The fleet " +
+				"breaker judges the sum, 250 calls a window, and opens all 50 replicas within seconds.",
+			Duration:   dur(3 * time.Minute),
+			Resolution: dur(100 * time.Millisecond),
+			Upstream: Upstream{
+				Latency: Latency{Median: dur(20 * time.Millisecond), P99: dur(80 * time.Millisecond)},
+				Windows: []Window{{Name: "outage", From: dur(time.Minute), To: dur(2 * time.Minute), Down: true}},
+			},
+			Load: Load{Rate: 25, Clients: 50, Deadline: dur(10 * time.Second)},
+			Policies: []Policy{
+				{Name: "local breakers", Breaker: fleetBreaker()},
+				{Name: "fleet breaker", Breaker: fleetBreaker(), Fleet: &FleetConfig{}},
+			},
+		},
 	}
 }
 

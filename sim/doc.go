@@ -96,8 +96,8 @@
 // it again. Windows published before the fleet closed no longer count. The
 // model leaves out what Redis's trouble does (the fall back to local
 // decisions) and clock skew: Redis answers every sync at once. The
-// built-in scenario fleet-outage compares local breakers with a fleet
-// breaker of the same Config.
+// built-in scenarios fleet-outage and fleet-trickle compare local breakers
+// with a fleet breaker of the same Config.
 //
 // # Limits
 //

@@ -140,6 +140,7 @@ func ExampleBuiltins() {
 	// latency-tail: 2m0s at 500 requests/s, 5 policies
 	// herd: 20s at 20 requests/s, 3 policies
 	// fleet-outage: 3m0s at 100 requests/s, 2 policies
+	// fleet-trickle: 3m0s at 25 requests/s, 2 policies
 }
 
 // Start from a built-in scenario and compare a policy of one's own with

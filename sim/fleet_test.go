@@ -52,15 +52,19 @@ func fmtSince(d time.Duration) string {
 // own breakers with one fleet breaker of the same breaker.Config, and logs
 // the table the README shows.
 func TestFleetOutage(t *testing.T) {
-	res := runBuiltin(t, "fleet-outage")
+	for _, name := range []string{"fleet-outage", "fleet-trickle"} {
+		t.Run(name, func(t *testing.T) { logFleetTable(t, runBuiltin(t, name)) })
+	}
+}
+
+// logFleetTable logs the fleet table of a fleet scenario's result.
+func logFleetTable(t *testing.T, res *Result) {
 	w := res.Scenario.Upstream.Windows[0]
 	from, to := time.Duration(w.From), time.Duration(w.To)
-	rows := map[string]fleetRow{}
 	t.Logf("%-15s %8s %8s %8s %8s %8s %7s %9s", "policy", "calls", "first", "90%", "all", "success", "probes", "openings")
 	for i := range res.Policies {
 		p := &res.Policies[i]
 		row := fleetMeasures(res, p, from, to)
-		rows[p.Name] = row
 		t.Logf("%-15s %8d %8s %8s %8s %7.2f%% %7d %9d", p.Name, row.calls, fmtSince(row.first), fmtSince(row.most),
 			fmtSince(row.last), 100*p.SuccessRatio, row.probes+row.afterHeal, p.FleetOpened)
 	}
@@ -209,5 +213,26 @@ func TestFleetRoundTrip(t *testing.T) {
 	// 20 buckets later, within that bucket's span.
 	if first < 0 || all-first < 19 || all-first > 21 {
 		t.Errorf("one replica open in bucket %d, all in bucket %d; want 20 buckets (200ms) apart", first, all)
+	}
+}
+
+// TestFleetTrickle: on the fleet-trickle scenario no replica sees enough
+// calls for its own breaker to judge, so only the fleet breaker opens; it
+// opens every replica within seconds and cuts the outage's upstream calls
+// by far.
+func TestFleetTrickle(t *testing.T) {
+	res := runBuiltin(t, "fleet-trickle")
+	w := res.Scenario.Upstream.Windows[0]
+	from, to := time.Duration(w.From), time.Duration(w.To)
+	local, fleet := policy(t, res, "local breakers"), policy(t, res, "fleet breaker")
+	lr, fr := fleetMeasures(res, local, from, to), fleetMeasures(res, fleet, from, to)
+	if lr.first >= 0 {
+		t.Errorf("a local breaker opened %v into the outage; with 5 calls a window none can", lr.first)
+	}
+	if fr.last < 0 || fr.last > 10*time.Second {
+		t.Errorf("the fleet's last replica opened %v into the outage; want within the 10s window", fr.last)
+	}
+	if 5*fr.calls > lr.calls {
+		t.Errorf("upstream calls during the outage: fleet %d, local %d; want at most a fifth", fr.calls, lr.calls)
 	}
 }
