@@ -49,7 +49,7 @@ func TestNewBreakerDoesNotWaitForAStoppedRedis(t *testing.T) {
 	r.Stop()
 	defer r.Cont()
 	start := time.Now()
-	fb, err := NewBreaker(BreakerConfig{Client: r.Client(), Name: t.Name(), Interval: tick, Timeout: tick / 2,
+	fb, err := NewBreaker(BreakerConfig{Client: r.Client(), Name: t.Name(), Interval: tick, SyncTimeout: tick / 2,
 		Breaker: breaker.Config{FailureRate: 0.5, Window: time.Second}})
 	if err != nil {
 		t.Fatal(err)
