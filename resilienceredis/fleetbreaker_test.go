@@ -3,6 +3,7 @@ package resilienceredis
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,24 @@ func TestFleetOpensOnTheSumOfItsWindows(t *testing.T) {
 	if least > 3 {
 		t.Fatalf("every replica ran %d or more rounds before the fleet opened, want at most 3", least)
 	}
+	// A round later every replica has read the whole fleet's windows.
+	for i, fb := range fbs {
+		waitTicks(t, fb, 2)
+		s := fb.Snapshot()
+		want := BreakerSnapshot{Replica: "r" + strconv.Itoa(i), Mode: ModeFleet, Fleet: FleetOpen,
+			Calls: 9, Failures: 9, Reporting: 3, Syncs: s.Syncs}
+		if s != want || s.Syncs < 2 || s.Fleet.String() != "open" {
+			t.Fatalf("replica %d: snapshot %+v, want %+v with 2 syncs or more", i, s, want)
+		}
+	}
+}
+
+func TestFleetStateString(t *testing.T) {
+	for s, want := range map[FleetState]string{FleetClosed: "closed", FleetOpen: "open", FleetProbing: "probing", 7: "FleetState(7)"} {
+		if got := s.String(); got != want {
+			t.Errorf("FleetState(%d).String() = %q, want %q", s, got, want)
+		}
+	}
 }
 
 func TestFleetOpeningReachesEveryReplicaThroughPubSub(t *testing.T) {
@@ -255,6 +274,99 @@ func TestExactlyOneProberInTheFleet(t *testing.T) {
 	}
 	if calls.Load() < 2 {
 		t.Fatal("no call after the fleet closed")
+	}
+}
+
+// TestNoCallGetsPastTheProbe hammers every replica with calls that never
+// report while the fleet's open time ends: the winner of the probe goes
+// from held open to half-open with no closed state in between, so the one
+// probe is the only call admitted in the fleet.
+func TestNoCallGetsPastTheProbe(t *testing.T) {
+	for round := range 6 {
+		t.Run(strconv.Itoa(round), func(t *testing.T) {
+			r := startFleetRedis(t)
+			// A long SyncTimeout: the hammer must not starve the loops
+			// into falling back to local decisions, which admit everything.
+			fbs, evs := newFleet(t, r, 3, func(i int, c *BreakerConfig) {
+				c.Breaker.RecoveryTimeout = 200 * time.Millisecond
+				c.SyncTimeout = 5 * time.Second
+			})
+			openFleet(t, fbs)
+			var admitted atomic.Int32
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			for _, fb := range fbs {
+				for range 2 {
+					wg.Go(func() {
+						for !stop.Load() {
+							if _, err := fb.Allow(); err == nil { // never reported: the probe stays in flight
+								admitted.Add(1)
+							}
+						}
+					})
+				}
+			}
+			eventually(t, 5*time.Second, "a probe", func() bool { return admitted.Load() > 0 })
+			for _, fb := range fbs {
+				waitTicks(t, fb, 3)
+			}
+			stop.Store(true)
+			wg.Wait()
+			for i, ev := range evs {
+				if n := ev.fallbacks.Load(); n != 0 {
+					t.Fatalf("replica %d fell back to local decisions %d times: the test proves nothing", i, n)
+				}
+			}
+			if n := admitted.Load(); n != 1 {
+				t.Fatalf("%d calls admitted in the fleet, want the one probe", n)
+			}
+			probing := 0
+			for _, fb := range fbs {
+				if fb.Snapshot().Fleet == FleetProbing {
+					probing++
+				}
+			}
+			if probing != 1 {
+				t.Fatalf("%d replicas probing, want 1", probing)
+			}
+		})
+	}
+}
+
+// TestReplicaThatMissedTheCloseFindsTheMark: a replica held open that did
+// not hear the prober's "closed" (here a prober that published nothing)
+// finds the closed mark when the fleet's open time ends, and closes instead
+// of taking the probe of a fleet already closed.
+func TestReplicaThatMissedTheCloseFindsTheMark(t *testing.T) {
+	r := startFleetRedis(t)
+	fbs, _ := newFleet(t, r, 2, nil) // open for an hour
+	openFleet(t, fbs)
+	c := r.Client()
+	ctx := context.Background()
+	now, err := c.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := strconv.FormatInt(now.UnixMilli(), 10) + " r9"
+	pipe := c.TxPipeline()
+	pipe.Del(ctx, key(DefaultPrefix, t.Name(), "open"))
+	pipe.Set(ctx, key(DefaultPrefix, t.Name(), "closed"), mark, time.Minute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "both close", func() bool { return allIn(fbs, breaker.Closed) })
+	for i, fb := range fbs {
+		if s := fb.Snapshot(); s.Fleet != FleetClosed {
+			t.Fatalf("replica %d: fleet %v, want closed", i, s.Fleet)
+		}
+	}
+	if n, err := c.Exists(ctx, key(DefaultPrefix, t.Name(), "probe")).Result(); err != nil || n != 0 {
+		t.Fatalf("the probe key exists (%d, %v): a replica took the probe of a closed fleet", n, err)
+	}
+	// The fleet opens again as usual, and its opening removes the mark.
+	openFleet(t, fbs)
+	if n, err := c.Exists(ctx, key(DefaultPrefix, t.Name(), "closed")).Result(); err != nil || n != 0 {
+		t.Fatalf("the closed mark outlived the next opening (%d, %v)", n, err)
 	}
 }
 
