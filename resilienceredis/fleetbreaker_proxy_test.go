@@ -27,7 +27,7 @@ func TestPartitionedAndSlowRedisLeaveCallsLocal(t *testing.T) {
 		if mode == "dropped" {
 			px.Blackhole(true)
 		} else {
-			px.Delay(10 * tick) // far above the round trip's Timeout
+			px.Delay(10 * tick) // far above the round trip's SyncTimeout
 		}
 		before := evs[0].fallbacks.Load()
 		eventually(t, 3*time.Second, mode+": fallback", func() bool {
