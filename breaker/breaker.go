@@ -885,6 +885,41 @@ func (b *Breaker) trip(now int64) {
 	b.dispatch()
 }
 
+// HalfOpen moves the breaker to half-open now, as the end of its recovery
+// timeout would: it admits up to HalfOpenProbes probes, closes when they
+// succeed and opens again when one fails, with a new generation, so that
+// calls admitted before no longer count. Use it when evidence from outside
+// the breaker says a probe is due — a fleet that grants this replica its
+// single probe. It ends [Breaker.ForceOpen]. A breaker that is already
+// half-open is left as it is, its probes in flight still counting. Unlike
+// [Breaker.Reset] followed by [Breaker.Trip], it never passes through the
+// closed state, so no call is admitted beyond the probes.
+func (b *Breaker) HalfOpen() {
+	if b == nil {
+		return
+	}
+	b.halfOpen(b.nanos())
+}
+
+// HalfOpenAt is [Breaker.HalfOpen] at the time now, for virtual time.
+func (b *Breaker) HalfOpenAt(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.halfOpen(b.fromTime(now))
+}
+
+func (b *Breaker) halfOpen(now int64) {
+	b.mu.Lock()
+	b.forced = false
+	b.refreshLocked(now)
+	if stateOf(b.word.Load()) != HalfOpen {
+		b.setLocked(HalfOpen, now)
+	}
+	b.mu.Unlock()
+	b.dispatch()
+}
+
 // Reset closes the breaker and clears its counts, as if it had just been
 // made; it also ends [Breaker.ForceOpen]. Resetting a closed breaker clears
 // its counts without a change of state, so calls admitted before it still

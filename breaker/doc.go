@@ -38,7 +38,7 @@
 // Every method that reads the clock has a form that takes the time as an
 // argument ([Breaker.AllowAt], [Permit.DoneAt], [Breaker.StateAt],
 // [Breaker.SnapshotAt], [Breaker.ForceOpenAt], [Breaker.ResetAt],
-// [Error.RetryAfterAt]) so that tests and simulators can drive a breaker on
+// [Breaker.HalfOpenAt], [Error.RetryAfterAt]) so that tests and simulators can drive a breaker on
 // virtual time.
 //
 // # Steering a breaker live

@@ -82,35 +82,52 @@
 // # Fleet breaker
 //
 // [Breaker] is a circuit breaker shared by the fleet: see its documentation
-// for the model, and [NewBreaker] for how to make one.
+// for the model, and [NewBreaker] for how to make one. It follows the same
+// conventions as the Quota: keys Prefix:{Name}:part, SyncTimeout on every
+// round trip, the same fleet/local events, and [Breaker.Snapshot] (mode,
+// the fleet's state and counts as last read, syncs and their failures) for
+// metrics.
 //
 // # Fleet breaker keys
 //
 // Every key of one breaker holds the hash tag {Name}, so that the keys live
 // in one slot of a Redis Cluster:
 //
-//   - {Name}:w:<replica> — the replica's window: "<Redis ms> <calls>
+//   - Prefix:{Name}:w:<replica> — the replica's window: "<Redis ms> <calls>
 //     <failures>", with a time to live of three Intervals;
-//   - {Name}:replicas — the set of replicas that published lately;
-//   - {Name}:open — while the fleet is open: "<until, Redis ms>
+//   - Prefix:{Name}:replicas — the set of replicas that published lately;
+//   - Prefix:{Name}:open — while the fleet is open: "<until, Redis ms>
 //     <replica>", expiring an Interval after its recovery timeout;
-//   - {Name}:probe — the replica that holds the fleet's single probe,
+//   - Prefix:{Name}:probe — the replica that holds the fleet's single probe,
 //     expiring after ProbeTTL;
-//   - {Name}:events — the channel of transitions: "open <replica>" and
+//   - Prefix:{Name}:closed — left by the prober whose probe closed the
+//     fleet: "<Redis ms> <replica>", expiring three Intervals after the
+//     recovery timeout, and removed when the fleet opens again. A replica
+//     held open that missed the closing finds it when it would race for the
+//     probe, and closes instead (the check and the race are one script);
+//   - Prefix:{Name}:events — the channel of transitions: "open <replica>" and
 //     "closed <replica> <Redis ms>".
 //
 // Time comes from Redis (TIME, and key expiry), so replicas with skewed
-// clocks agree on when the fleet's open time ends.
+// clocks agree on when the fleet's open time ends. The winner of the probe
+// moves its local breaker from held open straight to half-open
+// ([breaker.Breaker.HalfOpen]): no call but the probe gets through. The
+// background goroutine reads the local breaker's state when it changes,
+// rather than the change's event, so that a change the fleet caused (held
+// open, reset, half-open) is never taken for the local breaker's own.
 //
 // # A fleet breaker when Redis is in trouble
 //
-// A round trip is bounded by Timeout. When one fails, or a key holds data
-// the breaker cannot read, the replica falls back to its local breaker at
-// once (a breaker held open by the fleet is reset, to its own counts), and
-// the Observer receives a Fallback event; when Redis answers again, a
-// Connected event, and the replica publishes and follows the fleet again.
-// So within one Interval of Redis going away, every replica decides alone;
-// no call ever fails because Redis is down. What a replica counted while
-// Redis was away is in its window when Redis returns, as far as the window
-// reaches back.
+// A round trip is bounded by SyncTimeout. When one fails, or a key holds
+// data the breaker cannot read (a key of the wrong type, garbage, negative
+// counts, failures above calls, numbers out of range), the replica falls
+// back to its local breaker at once (a breaker held open by the fleet is
+// reset, to its own counts), and the Observer receives a StateChange From
+// [ModeFleet] To [ModeLocal] with Err the cause; when Redis answers again,
+// one From ModeLocal To ModeFleet, and the replica publishes and follows the
+// fleet again. So within one Interval plus one SyncTimeout of Redis going
+// away, every replica decides alone; no call ever fails because Redis is
+// down. What a replica counted while Redis was away is in its window when
+// Redis returns, as far as the window reaches back. A window key of the
+// wrong type reads as a missing window (MGET does not tell them apart).
 package resilienceredis

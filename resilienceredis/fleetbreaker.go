@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,13 +16,11 @@ import (
 
 	"github.com/netresilience/resilience"
 	"github.com/netresilience/resilience/breaker"
-	"github.com/netresilience/resilience/internal/observe"
 )
 
-// Defaults of [BreakerConfig]'s zero fields.
-const (
-	DefaultBreakerInterval = time.Second
-)
+// DefaultBreakerInterval is the fleet breaker's period for a
+// [BreakerConfig] whose Interval is zero.
+const DefaultBreakerInterval = time.Second
 
 // BreakerConfig configures a [Breaker]. Its zero fields mean the documented
 // defaults, but Client and Name are required and Breaker must set a
@@ -29,16 +28,21 @@ const (
 type BreakerConfig struct {
 	// Client is the Redis client the breaker shares its state through: a
 	// single Redis or a Cluster (every key of one breaker shares the hash
-	// tag {Name}). The Breaker does not close it.
+	// tag {Name}). Required. The Breaker does not close it.
 	Client redis.UniversalClient
 
 	// Name names the breaker across the fleet: replicas with the same Name
-	// share one state. It also names the local breaker if Breaker.Name is
-	// empty. Required.
+	// and Prefix share one state. It also names the local breaker if
+	// Breaker.Name is empty. Required; it may not hold a brace.
 	Name string
 
+	// Prefix begins every key of the breaker: Prefix + ":{" + Name + "}:"
+	// + part. Default [DefaultPrefix]. It may not hold a brace.
+	Prefix string
+
 	// Replica names this replica; it must differ between the replicas of a
-	// fleet. Default: 16 random hex digits.
+	// fleet, and may not hold a space or a brace. Default: 16 random hex
+	// digits.
 	Replica string
 
 	// Breaker configures the local breaker, which takes every decision.
@@ -54,8 +58,9 @@ type BreakerConfig struct {
 	// fleet's. Default [DefaultBreakerInterval], 1s.
 	Interval time.Duration
 
-	// Timeout bounds each round trip to Redis. Default Interval/2.
-	Timeout time.Duration
+	// SyncTimeout bounds each round trip to Redis. Default
+	// [DefaultSyncTimeout].
+	SyncTimeout time.Duration
 
 	// Quorum is how many replicas must report failures in their windows
 	// for the fleet to open; default 1.
@@ -67,12 +72,50 @@ type BreakerConfig struct {
 	// minute if ProbeTimeout is off.
 	ProbeTTL time.Duration
 
-	// Observer receives the fleet's own events, with Kind
-	// resilience.KindFleet and Policy Name: Fallback when Redis fails or
-	// holds bad data and the replica falls back to local decisions (Err
-	// says why, Reason "redis"), and Connected when Redis answers again.
-	// They come on the breaker's background goroutine.
+	// Observer receives the fleet's own events, as a [Quota]'s: a
+	// StateChange of Kind resilience.KindFleet and Policy Name, From
+	// [ModeFleet] To [ModeLocal] with Err the cause when Redis fails or
+	// holds bad data and the replica falls back to local decisions, and
+	// back when Redis answers again. They come on the breaker's background
+	// goroutine.
 	Observer *resilience.Observer
+}
+
+// FleetState is the fleet's state as one replica sees it.
+type FleetState uint8
+
+const (
+	FleetClosed  FleetState = iota // the local breaker decides alone, on its own counts
+	FleetOpen                      // the fleet holds the local breaker open
+	FleetProbing                   // this replica holds the fleet's single probe
+)
+
+// String returns "closed", "open" or "probing".
+func (s FleetState) String() string {
+	switch s {
+	case FleetClosed:
+		return "closed"
+	case FleetOpen:
+		return "open"
+	case FleetProbing:
+		return "probing"
+	}
+	return "FleetState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// BreakerSnapshot is a fleet breaker's state, for metrics.
+type BreakerSnapshot struct {
+	Replica string     // this replica's name
+	Mode    string     // ModeFleet or ModeLocal
+	Fleet   FleetState // the fleet's state as this replica follows it
+
+	// Calls, Failures and Reporting are the fleet's windows as last read:
+	// their sums of calls and failures, and how many replicas reported
+	// failures.
+	Calls, Failures, Reporting int
+
+	Syncs        uint64 // round trips to Redis since NewBreaker
+	SyncFailures uint64 // of which failed, or read bad data
 }
 
 // Breaker is a circuit breaker shared by a fleet of replicas through Redis.
@@ -86,10 +129,11 @@ type BreakerConfig struct {
 // breaker opens (Quorum 1 only). The opening is published at once, and every
 // replica holds its local breaker open. When the fleet's recovery timeout
 // (measured by Redis) ends, the replicas race for a single probe key: the
-// winner's local breaker goes half-open and probes, the others keep
-// rejecting until the prober publishes closed (all close) or open (all stay
-// open for another recovery timeout). A prober that disappears loses its
-// key after ProbeTTL, and another replica probes.
+// winner's local breaker goes straight to half-open ([breaker.Breaker.HalfOpen])
+// and probes, the others keep rejecting until the prober publishes closed
+// (all close) or open (all stay open for another recovery timeout). A
+// prober that disappears loses its key after ProbeTTL, and another replica
+// probes.
 //
 // If Redis is down, slow or holds bad data, every replica is back to its
 // own local decisions within one Interval: a breaker held open by the fleet
@@ -109,71 +153,73 @@ type Breaker struct {
 	recovery time.Duration
 	rate     float64
 	minCalls int
-	obs      *resilience.Observer
 
-	keyWindow, keyReplicas, keyOpen, keyProbe, channel string
+	prefix                                                        string
+	keyWindow, keyReplicas, keyOpen, keyProbe, keyClosed, channel string
 
-	changes chan resilience.Event // the local breaker's state changes
+	changes chan struct{} // the local breaker changed state
 	msgs    chan string
-	stop    chan struct{}
+	ctx     context.Context // ends at Close
+	cancel  context.CancelFunc
 	done    sync.WaitGroup
 	once    sync.Once
 	pubsub  *redis.PubSub
 
-	ticks atomic.Int64 // rounds of the loop done, for tests
+	mode         fleetState
+	isLocal      atomic.Bool
+	syncs        atomic.Uint64
+	syncFailures atomic.Uint64
+	ticks        atomic.Int64 // rounds of the loop done, for tests
+
+	mu                         sync.Mutex // guards what Snapshot reads of the loop's state
+	shown                      FleetState
+	calls, failures, reporting int
 
 	// owned by the loop goroutine
-	fleet    breakerFleetState
-	degraded bool
+	fleet    FleetState
 	offset   time.Duration // Redis time minus local time
 	closedAt int64         // Redis ms of the last fleet close seen
 }
 
-type breakerFleetState uint8
-
-const (
-	fleetClosed  breakerFleetState = iota // local decisions only
-	fleetOpen                             // held open by the fleet
-	fleetProbing                          // this replica holds the probe
-)
-
 // NewBreaker returns a fleet breaker configured by cfg and starts its
-// background goroutines, or returns an error if cfg makes no sense. It
-// does not wait for Redis: a fleet breaker made while Redis is down decides
-// locally until Redis answers.
+// background goroutines, or returns an error matching [ErrConfig] if cfg
+// makes no sense. It does not wait for Redis: a fleet breaker made while
+// Redis is down decides locally until Redis answers.
 func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	switch {
 	case cfg.Client == nil:
-		return nil, errors.New("resilienceredis: BreakerConfig.Client is nil")
+		return nil, configError("BreakerConfig.Client is required")
 	case cfg.Name == "":
-		return nil, errors.New("resilienceredis: BreakerConfig.Name is empty")
-	case strings.ContainsAny(cfg.Name, "{}"):
-		return nil, errors.New("resilienceredis: BreakerConfig.Name holds a brace: " + strconv.Quote(cfg.Name))
-	case cfg.Interval < 0:
-		return nil, errors.New("resilienceredis: Interval is negative: " + cfg.Interval.String())
-	case cfg.Timeout < 0:
-		return nil, errors.New("resilienceredis: Timeout is negative: " + cfg.Timeout.String())
-	case cfg.ProbeTTL < 0:
-		return nil, errors.New("resilienceredis: ProbeTTL is negative: " + cfg.ProbeTTL.String())
-	case cfg.Quorum < 0:
-		return nil, errors.New("resilienceredis: Quorum is negative: " + strconv.Itoa(cfg.Quorum))
-	case cfg.Breaker.FailureRate == 0:
-		return nil, errors.New("resilienceredis: BreakerConfig.Breaker needs a FailureRate and a Window: the fleet opens on the sum of the windows")
+		return nil, configError("BreakerConfig.Name is required")
+	case strings.ContainsAny(cfg.Name, "{}"), strings.ContainsAny(cfg.Prefix, "{}"):
+		return nil, configError("Name %q or Prefix %q holds a brace: the keys' hash tag is {Name}", cfg.Name, cfg.Prefix)
 	case strings.ContainsAny(cfg.Replica, " {}"):
-		return nil, errors.New("resilienceredis: Replica holds a space or a brace: " + strconv.Quote(cfg.Replica))
+		return nil, configError("Replica %q holds a space or a brace", cfg.Replica)
+	case cfg.Interval < 0:
+		return nil, configError("Interval %v is negative", cfg.Interval)
+	case cfg.SyncTimeout < 0:
+		return nil, configError("SyncTimeout %v is negative", cfg.SyncTimeout)
+	case cfg.ProbeTTL < 0:
+		return nil, configError("ProbeTTL %v is negative", cfg.ProbeTTL)
+	case cfg.Quorum < 0:
+		return nil, configError("Quorum %d is negative", cfg.Quorum)
+	case cfg.Breaker.FailureRate == 0:
+		return nil, configError("BreakerConfig.Breaker needs a FailureRate and a Window: the fleet opens on the sum of the windows")
 	}
 	fb := &Breaker{
 		client:   cfg.Client,
 		name:     cfg.Name,
+		prefix:   cfg.Prefix,
 		replica:  cfg.Replica,
 		interval: cfg.Interval,
-		timeout:  cfg.Timeout,
+		timeout:  cfg.SyncTimeout,
 		quorum:   max(cfg.Quorum, 1),
 		probeTTL: cfg.ProbeTTL,
-		obs:      cfg.Observer,
-		changes:  make(chan resilience.Event, 64),
+		changes:  make(chan struct{}, 1),
 		msgs:     make(chan string, 16),
-		stop:     make(chan struct{}),
+	}
+	if fb.prefix == "" {
+		fb.prefix = DefaultPrefix
 	}
 	if fb.replica == "" {
 		var b [8]byte
@@ -184,27 +230,29 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		fb.interval = DefaultBreakerInterval
 	}
 	if fb.timeout == 0 {
-		fb.timeout = fb.interval / 2
+		fb.timeout = DefaultSyncTimeout
 	}
 	lc := cfg.Breaker
 	if lc.Name == "" {
 		lc.Name = cfg.Name
 	}
-	user := lc.Observer
-	own := &resilience.Observer{StateChange: func(e resilience.Event) {
+	// The loop reads the local breaker's state itself: an event only wakes
+	// it, so that an event caused by the fleet's own moves, taken late,
+	// cannot be mistaken for a change of the breaker's own.
+	own := &resilience.Observer{StateChange: func(resilience.Event) {
 		select {
-		case fb.changes <- e:
-		default: // the loop is behind; it reads the state itself each tick
+		case fb.changes <- struct{}{}:
+		default: // a wake-up is pending already
 		}
 	}}
-	if user != nil {
+	if user := lc.Observer; user != nil {
 		lc.Observer = resilience.Observers(user, own)
 	} else {
 		lc.Observer = own
 	}
 	local, err := breaker.New(lc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: Breaker: %w", ErrConfig, err)
 	}
 	fb.local = local
 	d := local.Config().WithDefaults()
@@ -218,13 +266,15 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 			fb.probeTTL = time.Minute + 2*fb.interval
 		}
 	}
-	tag := "{" + cfg.Name + "}"
 	fb.keyWindow = fb.windowKey(fb.replica)
-	fb.keyReplicas = tag + ":replicas"
-	fb.keyOpen = tag + ":open"
-	fb.keyProbe = tag + ":probe"
-	fb.channel = tag + ":events"
+	fb.keyReplicas = key(fb.prefix, fb.name, "replicas")
+	fb.keyOpen = key(fb.prefix, fb.name, "open")
+	fb.keyProbe = key(fb.prefix, fb.name, "probe")
+	fb.keyClosed = key(fb.prefix, fb.name, "closed")
+	fb.channel = key(fb.prefix, fb.name, "events")
+	fb.mode = fleetState{kind: resilience.KindFleet, name: fb.name, observer: cfg.Observer, local: &fb.isLocal}
 
+	fb.ctx, fb.cancel = context.WithCancel(context.Background())
 	fb.pubsub = fb.client.Subscribe(context.Background()) // no channel yet: no I/O
 	fb.done.Add(2)
 	go fb.receive()
@@ -251,12 +301,34 @@ func (fb *Breaker) Exit(t resilience.Ticket, o resilience.Outcome) { fb.local.Ex
 // Replica returns this replica's name in the fleet.
 func (fb *Breaker) Replica() string { return fb.replica }
 
-// Close stops the background goroutines and waits for them. The local
-// breaker keeps working, alone. Close does not close the Client, and
-// leaves the replica's window key to expire.
+// Snapshot returns the fleet breaker's state now; the local breaker's is
+// [breaker.Breaker.Snapshot] of [Breaker.Local].
+func (fb *Breaker) Snapshot() BreakerSnapshot {
+	fb.mu.Lock()
+	s := BreakerSnapshot{
+		Replica:   fb.replica,
+		Mode:      ModeFleet,
+		Fleet:     fb.shown,
+		Calls:     fb.calls,
+		Failures:  fb.failures,
+		Reporting: fb.reporting,
+	}
+	fb.mu.Unlock()
+	if fb.isLocal.Load() {
+		s.Mode = ModeLocal
+	}
+	s.Syncs = fb.syncs.Load()
+	s.SyncFailures = fb.syncFailures.Load()
+	return s
+}
+
+// Close stops the background goroutines and waits for them: a round trip
+// to Redis in progress is abandoned. The local breaker keeps working,
+// alone. Close does not close the Client, and leaves the replica's window
+// key to expire. It may be called more than once.
 func (fb *Breaker) Close() error {
 	fb.once.Do(func() {
-		close(fb.stop)
+		fb.cancel()
 		fb.pubsub.Close()
 	})
 	fb.done.Wait()
@@ -268,18 +340,16 @@ func (fb *Breaker) receive() {
 	defer fb.done.Done()
 	// A failed SUBSCRIBE is remembered: the channel's goroutine subscribes
 	// again with every new connection.
-	ctx, cancel := fb.ctx()
+	ctx, cancel := fb.opCtx()
 	fb.pubsub.Subscribe(ctx, fb.channel)
 	cancel()
-	select {
-	case <-fb.stop:
+	if fb.ctx.Err() != nil {
 		return
-	default:
 	}
 	ch := fb.pubsub.Channel()
 	for {
 		select {
-		case <-fb.stop:
+		case <-fb.ctx.Done():
 			return
 		case m, ok := <-ch:
 			if !ok {
@@ -287,7 +357,7 @@ func (fb *Breaker) receive() {
 			}
 			select {
 			case fb.msgs <- m.Payload:
-			case <-fb.stop:
+			case <-fb.ctx.Done():
 				return
 			}
 		}
@@ -303,52 +373,47 @@ func (fb *Breaker) loop() {
 	fb.tick()
 	for {
 		select {
-		case <-fb.stop:
+		case <-fb.ctx.Done():
 			return
 		case <-t.C:
 			fb.tick()
-		case e := <-fb.changes:
-			fb.onChange(e)
+		case <-fb.changes:
+			ctx, cancel := fb.opCtx()
+			fb.follow(ctx)
+			cancel()
 		case m := <-fb.msgs:
 			fb.onMessage(m)
 		}
 	}
 }
 
-func (fb *Breaker) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), fb.timeout)
+// opCtx bounds one round trip to Redis, and ends at Close.
+func (fb *Breaker) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(fb.ctx, fb.timeout)
 }
 
 // windowKey is the key of the window that replica id publishes.
-func (fb *Breaker) windowKey(id string) string { return "{" + fb.name + "}:w:" + id }
+func (fb *Breaker) windowKey(id string) string { return key(fb.prefix, fb.name, "w:"+id) }
+
+// setFleet changes the fleet state the loop follows.
+func (fb *Breaker) setFleet(s FleetState) {
+	fb.fleet = s
+	fb.mu.Lock()
+	fb.shown = s
+	fb.mu.Unlock()
+}
 
 // fallback makes the replica decide alone after err.
 func (fb *Breaker) fallback(err error) {
-	if fb.fleet != fleetClosed {
-		fb.fleet = fleetClosed
+	if fb.ctx.Err() != nil {
+		return // closing: not a failure of Redis
+	}
+	fb.syncFailures.Add(1)
+	if fb.fleet != FleetClosed {
+		fb.setFleet(FleetClosed)
 		fb.local.Reset()
 	}
-	if !fb.degraded {
-		fb.degraded = true
-		fb.emit(resilience.EventFallback, err)
-	}
-}
-
-func (fb *Breaker) emit(typ resilience.EventType, err error) {
-	if fb.obs == nil {
-		return
-	}
-	f := fb.obs.Fallback
-	if typ == resilience.EventConnected {
-		f = fb.obs.Connected
-	}
-	if f == nil {
-		return
-	}
-	observe.Call(f, resilience.Event{
-		Type: typ, Kind: resilience.KindFleet, Policy: fb.name,
-		Context: context.Background(), Time: time.Now(), Err: err, Reason: "redis",
-	})
+	fb.mode.set(err)
 }
 
 // BadDataError reports a value in Redis that the breaker cannot read.
@@ -364,11 +429,26 @@ func (e *BadDataError) Error() string {
 // redisNow is the current time on Redis's clock, in milliseconds.
 func (fb *Breaker) redisNow() int64 { return time.Now().Add(fb.offset).UnixMilli() }
 
+// maxCount bounds a count read from a window key: anything larger is bad
+// data, and the fleet's sums cannot overflow.
+const maxCount = 1 << 40
+
+// maxAhead bounds how far ahead of Redis's clock the end of the fleet's
+// open time, or a window's time stamp, may be, in milliseconds: anything
+// later is bad data.
+const maxAhead = int64(366 * 24 * time.Hour / time.Millisecond)
+
+// maxSkew bounds how far ahead of Redis's clock, as this replica estimates
+// it, the time of a fleet's closing may be, in milliseconds: the prober
+// estimated it too.
+const maxSkew = int64(time.Minute / time.Millisecond)
+
 // tick publishes the local window and reads the fleet's: two round trips.
 func (fb *Breaker) tick() {
 	defer fb.ticks.Add(1)
+	fb.syncs.Add(1)
 	snap := fb.local.Snapshot()
-	ctx, cancel := fb.ctx()
+	ctx, cancel := fb.opCtx()
 	defer cancel()
 	ttl := 3 * fb.interval
 	pipe := fb.client.Pipeline()
@@ -379,8 +459,7 @@ func (fb *Breaker) tick() {
 	open := pipe.Get(ctx, fb.keyOpen)
 	probe := pipe.Get(ctx, fb.keyProbe)
 	before := time.Now()
-	_, err := pipe.Exec(ctx)
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err := execErr(pipe.Exec(ctx)); err != nil {
 		fb.fallback(err)
 		return
 	}
@@ -399,12 +478,12 @@ func (fb *Breaker) tick() {
 	if len(keys) > 0 {
 		mget = pipe.MGet(ctx, keys...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err := execErr(pipe.Exec(ctx)); err != nil {
 		fb.fallback(err)
 		return
 	}
 	openVal, openErr := open.Result()
-	until, err := fb.parseOpen(openVal, openErr)
+	until, err := fb.parseOpen(openVal, openErr, now)
 	if err != nil {
 		fb.fallback(err)
 		return
@@ -416,7 +495,7 @@ func (fb *Breaker) tick() {
 			if !ok {
 				continue // expired: a replica gone
 			}
-			at, c, f, err := parseWindow(s)
+			at, c, f, err := parseWindow(s, now)
 			if err != nil {
 				fb.fallback(&BadDataError{Key: keys[i], Value: s})
 				return
@@ -431,57 +510,129 @@ func (fb *Breaker) tick() {
 			}
 		}
 	}
-	if fb.degraded {
-		fb.degraded = false
-		fb.emit(resilience.EventConnected, nil)
-	}
+	fb.mu.Lock()
+	fb.calls, fb.failures, fb.reporting = calls, failures, reporting
+	fb.mu.Unlock()
+	fb.mode.set(nil)
 
 	switch fb.fleet {
-	case fleetClosed:
+	case FleetClosed:
 		switch {
 		case until > now:
 			fb.holdOpen() // opened while this replica was not listening
 		case until == 0 && calls > 0 && calls >= fb.minCalls &&
 			float64(failures) >= fb.rate*float64(calls) && reporting >= fb.quorum:
 			fb.openFleet(ctx, now)
+		default:
+			fb.follow(ctx) // the local breaker's own opening, if it was missed
 		}
-	case fleetOpen:
-		if until > now {
-			return
+	case FleetOpen:
+		if until <= now {
+			fb.probe(ctx, now)
 		}
-		// The fleet's open time is over: race for the single probe.
-		won, err := fb.client.SetNX(ctx, fb.keyProbe, fb.replica, fb.probeTTL).Result()
-		if err != nil {
-			fb.fallback(err)
-			return
-		}
-		if won {
-			fb.fleet = fleetProbing
-			fb.local.Reset()
-			fb.local.TripAt(time.Now().Add(-fb.recovery)) // open, with its recovery already over: half-open at the next call
-		}
-	case fleetProbing:
+	case FleetProbing:
 		if probe.Val() != fb.replica {
 			// The probe outlived its key and another replica may hold
 			// it now: wait for its report like the others.
 			fb.holdOpen()
+			return
 		}
+		fb.follow(ctx)
 	}
 }
 
+// execErr returns the first error of a pipeline's commands other than
+// redis.Nil, which only says a key is missing. (Exec's own error is the
+// first command's error, which may be redis.Nil before a worse one.)
+func execErr(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return e
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}
+
+// probeScript takes the fleet's single probe (KEYS[1]) for ARGV[1], for
+// ARGV[2] ms, unless the closed mark (KEYS[2]) says the fleet closed since
+// it last opened: then it returns the mark, and takes nothing.
+var probeScript = redis.NewScript(`
+local c = redis.call('GET', KEYS[2])
+if c then return {0, c} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ''} end
+return {0, ''}
+`)
+
+// probe races the other replicas for the fleet's single probe, once the
+// fleet's open time is over. A replica that missed the prober's report
+// finds the closed mark instead, and closes.
+func (fb *Breaker) probe(ctx context.Context, now int64) {
+	fb.syncs.Add(1)
+	res, err := probeScript.Run(ctx, fb.client, []string{fb.keyProbe, fb.keyClosed},
+		fb.replica, fb.probeTTL.Milliseconds()).Slice()
+	if err != nil {
+		fb.fallback(err)
+		return
+	}
+	var won int64
+	var mark string
+	ok := len(res) == 2
+	if ok {
+		won, ok = res[0].(int64)
+	}
+	if ok {
+		mark, ok = res[1].(string)
+	}
+	if !ok {
+		fb.fallback(&BadDataError{Key: fb.keyProbe, Value: fmt.Sprint(res)})
+		return
+	}
+	if mark != "" {
+		at, err := parseStamp(mark, 2, now, maxSkew)
+		if err != nil {
+			fb.fallback(&BadDataError{Key: fb.keyClosed, Value: mark})
+			return
+		}
+		fb.closedAt = max(fb.closedAt, at)
+		fb.setFleet(FleetClosed)
+		fb.local.Reset()
+		return
+	}
+	if won == 1 {
+		fb.setFleet(FleetProbing)
+		fb.local.HalfOpen() // straight from held open: no call gets through but the probe
+	}
+}
+
+// parseStamp reads a value that begins with a time in Redis ms and has n
+// fields, and checks that the time is not after now by more than ahead ms.
+func parseStamp(v string, n int, now, ahead int64) (int64, error) {
+	f := strings.Fields(v)
+	if len(f) != n {
+		return 0, errors.New("fields")
+	}
+	at, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if at < 0 || at-now > ahead {
+		return 0, errors.New("range")
+	}
+	return at, nil
+}
+
 // parseOpen reads the open key: "<until ms> <replica>".
-func (fb *Breaker) parseOpen(v string, err error) (int64, error) {
+func (fb *Breaker) parseOpen(v string, err error, now int64) (int64, error) {
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	f := strings.Fields(v)
-	if len(f) != 2 {
-		return 0, &BadDataError{Key: fb.keyOpen, Value: v}
-	}
-	until, perr := strconv.ParseInt(f[0], 10, 64)
+	until, perr := parseStamp(v, 2, now, maxAhead)
 	if perr != nil {
 		return 0, &BadDataError{Key: fb.keyOpen, Value: v}
 	}
@@ -489,19 +640,17 @@ func (fb *Breaker) parseOpen(v string, err error) (int64, error) {
 }
 
 // parseWindow reads a window key: "<redis ms> <calls> <failures>".
-func parseWindow(s string) (at int64, calls, failures int, err error) {
+func parseWindow(s string, now int64) (at int64, calls, failures int, err error) {
+	at, err = parseStamp(s, 3, now, maxAhead)
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	f := strings.Fields(s)
-	if len(f) != 3 {
-		return 0, 0, 0, errors.New("fields")
-	}
-	at, err = strconv.ParseInt(f[0], 10, 64)
-	if err == nil {
-		calls, err = strconv.Atoi(f[1])
-	}
+	calls, err = strconv.Atoi(f[1])
 	if err == nil {
 		failures, err = strconv.Atoi(f[2])
 	}
-	if err == nil && (calls < 0 || failures < 0 || failures > calls) {
+	if err == nil && (calls < 0 || failures < 0 || failures > calls || calls > maxCount) {
 		err = errors.New("range")
 	}
 	return at, calls, failures, err
@@ -509,18 +658,19 @@ func parseWindow(s string) (at int64, calls, failures int, err error) {
 
 // holdOpen holds the local breaker open for the fleet.
 func (fb *Breaker) holdOpen() {
-	fb.fleet = fleetOpen
+	fb.setFleet(FleetOpen)
 	fb.local.ForceOpen()
 }
 
 // openFleet opens the fleet for the recovery timeout, measured by Redis,
 // and tells every replica at once.
 func (fb *Breaker) openFleet(ctx context.Context, now int64) {
+	fb.syncs.Add(1)
 	until := now + fb.recovery.Milliseconds()
 	val := strconv.FormatInt(until, 10) + " " + fb.replica
 	pipe := fb.client.TxPipeline()
 	pipe.Set(ctx, fb.keyOpen, val, fb.recovery+fb.interval)
-	pipe.Del(ctx, fb.keyProbe)
+	pipe.Del(ctx, fb.keyProbe, fb.keyClosed)
 	pipe.Publish(ctx, fb.channel, "open "+fb.replica)
 	fb.holdOpen()
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -528,37 +678,45 @@ func (fb *Breaker) openFleet(ctx context.Context, now int64) {
 	}
 }
 
-// closeFleet tells every replica that the probe succeeded.
+// closeFleet tells every replica that the probe succeeded, and leaves the
+// closed mark for a replica that misses the message: it finds the mark
+// instead of taking the probe of a fleet already closed.
 func (fb *Breaker) closeFleet(ctx context.Context) {
-	fb.fleet = fleetClosed
+	fb.syncs.Add(1)
+	fb.setFleet(FleetClosed)
 	fb.closedAt = fb.redisNow()
+	at := strconv.FormatInt(fb.closedAt, 10)
 	pipe := fb.client.TxPipeline()
 	pipe.Del(ctx, fb.keyOpen, fb.keyProbe)
-	pipe.Publish(ctx, fb.channel, "closed "+fb.replica+" "+strconv.FormatInt(fb.closedAt, 10))
+	pipe.Set(ctx, fb.keyClosed, at+" "+fb.replica, fb.recovery+3*fb.interval)
+	pipe.Publish(ctx, fb.channel, "closed "+fb.replica+" "+at)
 	if _, err := pipe.Exec(ctx); err != nil {
 		fb.fallback(err)
 	}
 }
 
-// onChange publishes a state change of the local breaker that the fleet
-// did not cause.
-func (fb *Breaker) onChange(e resilience.Event) {
-	ctx, cancel := fb.ctx()
-	defer cancel()
+// follow publishes what the local breaker did by itself: the end of this
+// replica's probe, or (Quorum 1) its own opening. It reads the local
+// breaker's state now rather than from events, so that a change the fleet
+// itself caused is never taken for the breaker's own.
+func (fb *Breaker) follow(ctx context.Context) {
+	if fb.isLocal.Load() || fb.fleet == FleetOpen {
+		return
+	}
+	s := fb.local.Snapshot()
+	ownOpen := s.State == breaker.Open && !s.Forced
 	switch {
-	case fb.fleet == fleetProbing && e.From == "half-open" && e.To == "closed":
+	case fb.fleet == FleetProbing && s.State == breaker.Closed:
 		fb.closeFleet(ctx)
-	case fb.fleet == fleetProbing && e.From == "half-open" && e.To == "open":
+	case fb.fleet == FleetProbing && ownOpen:
 		fb.openFleet(ctx, fb.redisNow())
-	case fb.fleet == fleetClosed && e.From == "closed" && e.To == "open" && fb.quorum <= 1 && !fb.degraded:
-		if fb.local.Snapshot().Forced {
-			return
-		}
+	case fb.fleet == FleetClosed && ownOpen && fb.quorum <= 1:
 		fb.openFleet(ctx, fb.redisNow())
 	}
 }
 
-// onMessage applies another replica's published transition.
+// onMessage applies another replica's published transition. A message it
+// cannot read is ignored: the keys tell the same within one Interval.
 func (fb *Breaker) onMessage(m string) {
 	f := strings.Fields(m)
 	if len(f) < 2 || f[1] == fb.replica {
@@ -566,17 +724,17 @@ func (fb *Breaker) onMessage(m string) {
 	}
 	switch f[0] {
 	case "open":
-		if fb.fleet != fleetOpen {
+		if fb.fleet != FleetOpen {
 			fb.holdOpen()
 		}
 	case "closed":
 		if len(f) == 3 {
-			if at, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-				fb.closedAt = at
+			if at, err := strconv.ParseInt(f[2], 10, 64); err == nil && at > 0 && at-fb.redisNow() <= maxSkew {
+				fb.closedAt = max(fb.closedAt, at)
 			}
 		}
-		if fb.fleet != fleetClosed {
-			fb.fleet = fleetClosed
+		if fb.fleet != FleetClosed {
+			fb.setFleet(FleetClosed)
 			fb.local.Reset()
 		}
 	}

@@ -14,8 +14,8 @@ import (
 )
 
 // TestBreakerCluster runs a fleet breaker through a Cluster client: the
-// windows' sum opens both replicas, and one of them probes after the
-// recovery timeout.
+// windows' sum opens both replicas, one of them probes after the recovery
+// timeout, and its success closes both.
 func TestBreakerCluster(t *testing.T) {
 	srv := redistest.StartCluster(t)
 	fbs := make([]*resilienceredis.Breaker, 2)
@@ -57,16 +57,34 @@ func TestBreakerCluster(t *testing.T) {
 	// After the recovery timeout exactly one replica lets a probe through.
 	var probes int
 	waitFor(t, 5*time.Second, "a probe", func() bool {
+		var permits []breaker.Permit
 		for _, fb := range fbs {
 			if p, err := fb.Allow(); err == nil {
 				probes++
-				p.Done(nil)
+				permits = append(permits, p)
 			}
+		}
+		for _, p := range permits { // report once every replica was asked
+			p.Done(nil)
 		}
 		return probes > 0
 	})
 	if probes != 1 {
 		t.Fatalf("%d probes in one round, want 1", probes)
+	}
+	// The probe succeeded: both replicas close, and stay closed over
+	// further rounds (no replica reopens the fleet or probes it again).
+	waitFor(t, 5*time.Second, "both replicas closed", func() bool {
+		return fbs[0].Local().State() == breaker.Closed && fbs[1].Local().State() == breaker.Closed
+	})
+	for _, fb := range fbs {
+		from := fb.Snapshot().Syncs
+		waitFor(t, 5*time.Second, "three more rounds", func() bool { return fb.Snapshot().Syncs >= from+3 })
+	}
+	for i, fb := range fbs {
+		if s, f := fb.Local().State(), fb.Snapshot().Fleet; s != breaker.Closed || f != resilienceredis.FleetClosed {
+			t.Fatalf("replica %d after the fleet closed: local %v, fleet %v; want closed, closed", i, s, f)
+		}
 	}
 }
 

@@ -36,6 +36,6 @@ func ExampleNewBreaker() {
 	err = breaker.Run(context.Background(), fb.Local(), func(ctx context.Context) error {
 		return nil // the call to the service
 	})
-	fmt.Println(err, fb.Local().State())
-	// Output: <nil> closed
+	fmt.Println(err, fb.Local().State(), fb.Snapshot().Fleet)
+	// Output: <nil> closed closed
 }

@@ -90,7 +90,8 @@ const maxBucketSpan = 100 * 365 * 24 * time.Hour
 // go: its cost is negative or above Burst.
 var ErrCost = errors.New("resilienceredis: cost out of range")
 
-// ErrConfig is matched by every error of [NewQuota] about its Config.
+// ErrConfig is matched by every error of [NewQuota] and [NewBreaker] about
+// its Config.
 var ErrConfig = errors.New("resilienceredis: invalid config")
 
 func configError(format string, args ...any) error {
