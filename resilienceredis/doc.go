@@ -128,6 +128,11 @@
 // fleet again. So within one Interval plus one SyncTimeout of Redis going
 // away, every replica decides alone; no call ever fails because Redis is
 // down. What a replica counted while Redis was away is in its window when
-// Redis returns, as far as the window reaches back. A window key of the
-// wrong type reads as a missing window (MGET does not tell them apart).
+// Redis returns, as far as the window reaches back. The windows are read by
+// a script that fails on a key of the wrong type, so such a key is bad data
+// rather than a replica gone. An open key that ends more than twice the
+// recovery timeout plus an Interval from now is bad data too, so that a
+// stray key without an expiry cannot hold the fleet open; and a closing
+// stamped in the future counts as a closing now, so that it cannot hide the
+// windows published after it.
 package resilienceredis

@@ -433,10 +433,23 @@ func (fb *Breaker) redisNow() int64 { return time.Now().Add(fb.offset).UnixMilli
 // data, and the fleet's sums cannot overflow.
 const maxCount = 1 << 40
 
-// maxAhead bounds how far ahead of Redis's clock the end of the fleet's
-// open time, or a window's time stamp, may be, in milliseconds: anything
-// later is bad data.
+// maxAhead bounds how far ahead of Redis's clock a window's time stamp may
+// be, in milliseconds: anything later is bad data.
 const maxAhead = int64(366 * 24 * time.Hour / time.Millisecond)
+
+// openAhead bounds how far ahead of Redis's clock the end of the fleet's
+// open time may be, in milliseconds: twice this replica's recovery timeout
+// and an Interval, so that replicas whose RecoveryTimeouts differ up to
+// twofold agree, while a stray open key without an expiry cannot hold the
+// fleet open for long. Anything later is bad data.
+func (fb *Breaker) openAhead() int64 {
+	return (2*fb.recovery + fb.interval).Milliseconds()
+}
+
+// closedBy returns the time of a fleet's closing read from Redis or a
+// message, no later than now: a closing in the future would hide every
+// window published until then.
+func closedBy(at, now int64) int64 { return min(at, now) }
 
 // maxSkew bounds how far ahead of Redis's clock, as this replica estimates
 // it, the time of a fleet's closing may be, in milliseconds: the prober
@@ -474,9 +487,9 @@ func (fb *Breaker) tick() {
 	}
 	pipe = fb.client.Pipeline()
 	pipe.Set(ctx, fb.keyWindow, val, ttl)
-	var mget *redis.SliceCmd
+	var mget *redis.Cmd
 	if len(keys) > 0 {
-		mget = pipe.MGet(ctx, keys...)
+		mget = windowsScript.Eval(ctx, pipe, keys)
 	}
 	if err := execErr(pipe.Exec(ctx)); err != nil {
 		fb.fallback(err)
@@ -490,7 +503,12 @@ func (fb *Breaker) tick() {
 	}
 	var calls, failures, reporting int
 	if mget != nil {
-		for i, v := range mget.Val() {
+		vals, err := mget.Slice()
+		if err != nil || len(vals) != len(keys) {
+			fb.fallback(&BadDataError{Key: fb.keyReplicas, Value: fmt.Sprint(vals, err)})
+			return
+		}
+		for i, v := range vals {
 			s, ok := v.(string)
 			if !ok {
 				continue // expired: a replica gone
@@ -540,6 +558,15 @@ func (fb *Breaker) tick() {
 		fb.follow(ctx)
 	}
 }
+
+// windowsScript reads the windows KEYS as MGET would, but fails on a key of
+// the wrong type, which MGET reads as missing: bad data is an error, never
+// taken for a replica gone.
+var windowsScript = redis.NewScript(`
+local r = {}
+for i, k in ipairs(KEYS) do r[i] = redis.call('GET', k) end
+return r
+`)
 
 // execErr returns the first error of a pipeline's commands other than
 // redis.Nil, which only says a key is missing. (Exec's own error is the
@@ -596,7 +623,7 @@ func (fb *Breaker) probe(ctx context.Context, now int64) {
 			fb.fallback(&BadDataError{Key: fb.keyClosed, Value: mark})
 			return
 		}
-		fb.closedAt = max(fb.closedAt, at)
+		fb.closedAt = max(fb.closedAt, closedBy(at, now))
 		fb.setFleet(FleetClosed)
 		fb.local.Reset()
 		return
@@ -632,7 +659,7 @@ func (fb *Breaker) parseOpen(v string, err error, now int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	until, perr := parseStamp(v, 2, now, maxAhead)
+	until, perr := parseStamp(v, 2, now, fb.openAhead())
 	if perr != nil {
 		return 0, &BadDataError{Key: fb.keyOpen, Value: v}
 	}
@@ -730,7 +757,7 @@ func (fb *Breaker) onMessage(m string) {
 	case "closed":
 		if len(f) == 3 {
 			if at, err := strconv.ParseInt(f[2], 10, 64); err == nil && at > 0 && at-fb.redisNow() <= maxSkew {
-				fb.closedAt = max(fb.closedAt, at)
+				fb.closedAt = max(fb.closedAt, closedBy(at, fb.redisNow()))
 			}
 		}
 		if fb.fleet != FleetClosed {
