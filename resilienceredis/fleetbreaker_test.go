@@ -286,11 +286,15 @@ func TestNoCallGetsPastTheProbe(t *testing.T) {
 	for round := range 6 {
 		t.Run(strconv.Itoa(round), func(t *testing.T) {
 			r := startFleetRedis(t)
-			// A long SyncTimeout: the hammer must not starve the loops
-			// into falling back to local decisions, which admit everything.
+			// A long SyncTimeout, and clients without the harness's short
+			// read timeout: the hammer must not starve the loops into
+			// falling back to local decisions, which admit everything.
 			fbs, evs := newFleet(t, r, 3, func(i int, c *BreakerConfig) {
 				c.Breaker.RecoveryTimeout = 200 * time.Millisecond
 				c.SyncTimeout = 5 * time.Second
+				rc := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, ReadTimeout: -1, WriteTimeout: -1})
+				t.Cleanup(func() { rc.Close() })
+				c.Client = rc
 			})
 			openFleet(t, fbs)
 			var admitted atomic.Int32
@@ -315,7 +319,9 @@ func TestNoCallGetsPastTheProbe(t *testing.T) {
 			wg.Wait()
 			for i, ev := range evs {
 				if n := ev.fallbacks.Load(); n != 0 {
-					t.Fatalf("replica %d fell back to local decisions %d times: the test proves nothing", i, n)
+					ev.mu.Lock()
+					defer ev.mu.Unlock()
+					t.Fatalf("replica %d fell back to local decisions %d times (%v): the test proves nothing", i, n, ev.errs)
 				}
 			}
 			if n := admitted.Load(); n != 1 {
