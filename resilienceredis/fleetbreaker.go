@@ -546,7 +546,7 @@ func (fb *Breaker) tick() {
 		}
 	case FleetOpen:
 		if until <= now {
-			fb.probe(ctx, now)
+			fb.probe(ctx, now, openVal)
 		}
 	case FleetProbing:
 		if probe.Val() != fb.replica {
@@ -585,21 +585,26 @@ func execErr(cmds []redis.Cmder, err error) error {
 
 // probeScript takes the fleet's single probe (KEYS[1]) for ARGV[1], for
 // ARGV[2] ms, unless the closed mark (KEYS[2]) says the fleet closed since
-// it last opened: then it returns the mark, and takes nothing.
+// it last opened: then it returns the mark, and takes nothing. It takes
+// nothing either when the open key (KEYS[3]) no longer holds ARGV[3], the
+// value the replica read in its round ("" for none): the fleet opened again
+// since, and a probe now would come before the new open time ends.
 var probeScript = redis.NewScript(`
 local c = redis.call('GET', KEYS[2])
 if c then return {0, c} end
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return {0, ''} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ''} end
 return {0, ''}
 `)
 
 // probe races the other replicas for the fleet's single probe, once the
 // fleet's open time is over. A replica that missed the prober's report
-// finds the closed mark instead, and closes.
-func (fb *Breaker) probe(ctx context.Context, now int64) {
+// finds the closed mark instead, and closes. openVal is the open key as
+// the round read it.
+func (fb *Breaker) probe(ctx context.Context, now int64, openVal string) {
 	fb.syncs.Add(1)
-	res, err := probeScript.Run(ctx, fb.client, []string{fb.keyProbe, fb.keyClosed},
-		fb.replica, fb.probeTTL.Milliseconds()).Slice()
+	res, err := probeScript.Run(ctx, fb.client, []string{fb.keyProbe, fb.keyClosed, fb.keyOpen},
+		fb.replica, fb.probeTTL.Milliseconds(), openVal).Slice()
 	if err != nil {
 		fb.fallback(err)
 		return

@@ -90,3 +90,43 @@ func TestFutureClosingHidesNoWindows(t *testing.T) {
 	}
 	eventually(t, 3*time.Second, "the fleet opens on the windows' sum", func() bool { return allIn(fbs, breaker.Open) })
 }
+
+// TestNoProbeAfterANewOpening: a replica that read the fleet's open time as
+// over takes no probe if the fleet opened again before its race for the
+// probe: the race compares the open key with what the round read.
+func TestNoProbeAfterANewOpening(t *testing.T) {
+	r := startFleetRedis(t)
+	c := r.Client()
+	ctx := context.Background()
+	keys := func(name string) []string {
+		return []string{key(DefaultPrefix, name, "probe"), key(DefaultPrefix, name, "closed"), key(DefaultPrefix, name, "open")}
+	}
+	k := keys(t.Name())
+	stale := "1000 r1"                                                              // what the round read: an opening long over
+	if err := c.Set(ctx, k[2], "9000000000000 r2", time.Minute).Err(); err != nil { // a new opening since
+		t.Fatal(err)
+	}
+	res, err := probeScript.Run(ctx, c, k, "r0", 60000, stale).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].(int64) != 0 {
+		t.Fatalf("the probe was taken after a new opening: %v", res)
+	}
+	if n, _ := c.Exists(ctx, k[0]).Result(); n != 0 {
+		t.Fatal("the probe key was set")
+	}
+	// The open key as read: the race is on, and won.
+	res, err = probeScript.Run(ctx, c, k, "r0", 60000, "9000000000000 r2").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].(int64) != 1 {
+		t.Fatalf("the probe was not taken with the open key as read: %v", res)
+	}
+	// No open key, and none read: won too (a fleet whose key expired).
+	k = keys(t.Name() + "-expired")
+	if res, err = probeScript.Run(ctx, c, k, "r0", 60000, "").Slice(); err != nil || res[0].(int64) != 1 {
+		t.Fatalf("with no open key: %v, %v; want the probe taken", res, err)
+	}
+}
