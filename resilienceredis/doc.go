@@ -104,7 +104,9 @@
 //     fleet: "<Redis ms> <replica>", expiring three Intervals after the
 //     recovery timeout, and removed when the fleet opens again. A replica
 //     held open that missed the closing finds it when it would race for the
-//     probe, and closes instead (the check and the race are one script);
+//     probe, and closes instead (the check and the race are one script,
+//     which also takes no probe if the open key changed since the round
+//     read it: the fleet opened again);
 //   - Prefix:{Name}:events — the channel of transitions: "open <replica>" and
 //     "closed <replica> <Redis ms>".
 //
