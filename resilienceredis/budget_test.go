@@ -496,3 +496,40 @@ func TestBudgetWithdrawAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per deposit and withdrawal, want 0", n)
 	}
 }
+
+// TestBudgetCluster shares a budget through a Redis Cluster client: every
+// key the script touches holds the hash tag, so Redis runs it on one slot.
+func TestBudgetCluster(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	cfg := budget.Config{Ratio: -1, MinPerSecond: 1, Window: 20 * time.Second}
+	var fbs []*resilienceredis.Budget
+	for i := range 2 {
+		fbs = append(fbs, newFleetBudget(t, resilienceredis.BudgetConfig{
+			Client: c, Name: "cluster", Replica: strconv.Itoa(i), Budget: cfg, Interval: 10 * time.Millisecond,
+		}))
+	}
+	total := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for total < 20 && time.Now().Before(deadline) {
+		for _, fb := range fbs {
+			if fb.Local().Withdraw() {
+				total++
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, fb := range fbs {
+		synced(t, fb, 2)
+		if s := fb.Snapshot(); s.Failures != 0 || s.FleetRetries != 20 {
+			t.Fatalf("snapshot %+v: want 20 fleet retries and no failure", s)
+		}
+		if fb.Local().Withdraw() {
+			total++
+		}
+	}
+	if total != 20 {
+		t.Fatalf("the replicas spent %d retries of a floor of 20", total)
+	}
+}
