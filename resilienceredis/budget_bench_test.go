@@ -30,13 +30,13 @@ func BenchmarkBudget(b *testing.B) {
 		name string
 		b    *budget.Budget
 	}{{"local", local}, {"fleet", fleet}} {
-		b.Run("Deposit/"+bc.name, func(b *testing.B) {
+		b.Run("op=Deposit/budget="+bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				bc.b.Deposit()
 			}
 		})
-		b.Run("Withdraw/"+bc.name, func(b *testing.B) {
+		b.Run("op=Withdraw/budget="+bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var ok int
 			for b.Loop() {
