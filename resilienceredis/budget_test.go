@@ -206,7 +206,7 @@ func TestBudgetPause(t *testing.T) {
 	fb := newFleetBudget(t, resilienceredis.BudgetConfig{
 		Client: newClient(t, srv.Addr), Name: "pause", Observer: m.observer(), Reserve: 10,
 		Budget:   budget.Config{Ratio: -1, MinPerSecond: 10, Window: 20 * time.Second},
-		Interval: 20 * time.Millisecond, SyncTimeout: 100 * time.Millisecond,
+		Interval: 20 * time.Millisecond, SyncTimeout: 500 * time.Millisecond,
 	})
 	synced(t, fb, 1)
 	b := fb.Local()
@@ -217,16 +217,24 @@ func TestBudgetPause(t *testing.T) {
 			srv.Resume()
 		}
 	}()
-	// Withdrawals during the pause never wait for Redis: each returns long
-	// before a sync could time out.
+	// Withdrawals during the pause never wait for Redis: while a sync
+	// hangs on the stopped server until its timeout, each returns before
+	// that timeout.
 	var slowest time.Duration
-	for range 200 {
+	calls := 0
+	for deadline := time.Now().Add(10 * time.Second); fb.Snapshot().Mode == resilienceredis.ModeFleet; {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never fell back to local")
+		}
 		start := time.Now()
 		b.Deposit()
 		b.Withdraw()
 		slowest = max(slowest, time.Since(start))
+		calls++
+		time.Sleep(100 * time.Microsecond)
 	}
-	if slowest >= 100*time.Millisecond {
+	t.Logf("%d withdrawals while the sync hung, the slowest took %v", calls, slowest)
+	if calls < 10 || slowest >= 500*time.Millisecond {
 		t.Fatalf("a withdrawal took %v while Redis was stopped", slowest)
 	}
 	e := m.next(t)
