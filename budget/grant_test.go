@@ -2,6 +2,7 @@ package budget_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/netresilience/resilience/budget"
@@ -142,4 +143,27 @@ func BenchmarkWithdraw(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestGrantDoesNotAccrue checks, on the bubble's virtual clock, that a
+// grant is a count and not a rate: time adds nothing to it, while the same
+// budget without a grant earns retries with time.
+func TestGrantDoesNotAccrue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := budget.MustNew(budget.Config{Ratio: -1, MinPerSecond: 1, Window: time.Second})
+		b.SetGrant(2)
+		time.Sleep(time.Hour)
+		n := 0
+		for b.Withdraw() && n < 10 {
+			n++
+		}
+		if n != 2 {
+			t.Fatalf("a grant of 2 allowed %d retries after an hour", n)
+		}
+		b.ClearGrant()
+		time.Sleep(2 * time.Second)
+		if !b.Withdraw() {
+			t.Fatal("without a grant, the budget earned nothing in 2s")
+		}
+	})
 }
