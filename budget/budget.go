@@ -83,6 +83,11 @@ type Budget struct {
 	tokens  int64
 	last    int64 // when tokens last accrued
 	started bool  // last is set
+
+	deposited uint64 // deposits moved into the window since New
+	withdrawn uint64 // withdrawals allowed (and counted) since New
+	granted   bool   // a grant is set: it alone decides withdrawals
+	grant     int64  // retries the grant still allows
 }
 
 // unit is one retry, counted in tokens.
@@ -259,8 +264,20 @@ func (b *Budget) withdraw(now int64) bool {
 
 func (b *Budget) withdrawLocked(cf *settings, now int64) bool {
 	b.flushLocked(now)
-	b.tokens = b.capLocked(now)
-	if b.tokens < unit {
+	var ok bool
+	if b.granted {
+		ok = b.grant > 0
+		if ok {
+			b.grant--
+		}
+	} else {
+		b.tokens = b.capLocked(now)
+		ok = b.tokens >= unit
+		if ok {
+			b.tokens -= unit
+		}
+	}
+	if !ok {
 		if cf.shadow {
 			b.shadowed.Add(1)
 		} else {
@@ -268,7 +285,7 @@ func (b *Budget) withdrawLocked(cf *settings, now int64) bool {
 		}
 		return false
 	}
-	b.tokens -= unit
+	b.withdrawn++
 	b.win.Add(now, window.Counts{0, 1, 0})
 	return true
 }
@@ -289,6 +306,7 @@ func (b *Budget) flushLocked(now int64) {
 func (b *Budget) accrueLocked(now int64, n uint64) {
 	if n > 0 {
 		b.win.Add(now, window.Counts{n, 0, 0})
+		b.deposited += n
 	}
 	var elapsed int64
 	if b.started && now > b.last {

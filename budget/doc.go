@@ -61,4 +61,14 @@
 //
 // [Budget.Snapshot] gives the counts and the balance for metrics, and the
 // budget's observer ([Config].Observer) hears of every refusal.
+//
+// # Grants
+//
+// A budget shared beyond one process (resilienceredis.Budget shares one
+// across a fleet through Redis) needs two hooks, which cost the hot path
+// nothing: [Budget.Totals] reports the deposits and withdrawals counted since
+// New, for publishing by difference, and [Budget.SetGrant] sets an allowance
+// from outside that alone decides withdrawals until it is replaced or
+// cleared ([Budget.ClearGrant]); without a grant the budget behaves as it
+// always has.
 package budget

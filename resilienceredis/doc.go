@@ -79,6 +79,99 @@
 // redis.UniversalClient: a *redis.Client, a *redis.ClusterClient or a
 // failover client.
 //
+// # Fleet retry budget
+//
+// A [Budget] makes a retry budget (package budget: retries may add Ratio of
+// the recent calls, or MinPerSecond, whichever allows more) bound the
+// retries of the whole fleet instead of each replica's. Retry policies
+// spend [Budget.Local], a plain *budget.Budget, exactly as they spend a
+// local one, at the same cost: deciding never waits on Redis.
+//
+// Model. Every Interval (default one second) the replica runs one Lua
+// script, which, at one moment of Redis's clock (TIME):
+//
+//   - adds the deposits (calls) and withdrawals (retries) the local budget
+//     counted since Redis last heard of it to the current bucket;
+//   - gives back the grant it reserved at its previous sync;
+//   - sums the fleet's buckets over the window: calls D, retries W, and
+//     retries R that the other replicas hold as grants;
+//   - computes the fleet's allowance A = max(Ratio×D, MinPerSecond×Window)
+//     — the local budget's formula on the fleet's sums, with the floor
+//     counted once for the fleet — and gives this replica the grant
+//     min(A−W−R, (A−W)/n, Reserve), at least zero, where n is the number of
+//     replicas that synced within the last three Intervals (plus one
+//     SyncTimeout); the grant is reserved in the current bucket, so the
+//     others see it.
+//
+// The replica sets the grant on its local budget (budget.SetGrant), less
+// the retries it spent while the script ran; each sync replaces the grant
+// left, it does not add to it. While a grant is set, the local budget allows
+// a retry only from the grant, so a replica with no calls of its own may
+// retry from the fleet's calls. The fleet's allowance is shared equally among
+// the active replicas rather than by their calls: the need for retries
+// follows failures, which a replica with little traffic may see as well as a
+// busy one, and what a replica leaves unspent goes back to the fleet at its
+// next sync. The price is that one busy replica among many idle ones gets
+// 1/n of what is left per Interval, less than the fleet could give it;
+// Reserve caps a grant further.
+//
+// The window is the local budget's Window, in buckets of one second (or,
+// for a Window over a minute, of Window/60 rounded up to whole seconds): the
+// sum runs over the buckets that reach back one Window, so a count stays in
+// it up to one bucket longer than Window. A count enters the bucket of the
+// sync that publishes it, up to one Interval after it was made, or when
+// Redis comes back after trouble.
+//
+// The bound. While Redis answers, a grant never exceeds what the fleet's
+// window still allows (A−W−R at the moment of the grant), so the fleet's
+// retries over any window stay within
+//
+//	max(Ratio×D, MinPerSecond×Window) + the grants outstanding when it began
+//
+// with D the fleet's calls in that window. The second term is what replicas
+// were granted against an earlier window's larger allowance (calls that have
+// left the window since); it is at most Replicas×Reserve when Reserve is
+// set, and at most the earlier allowance otherwise. A fleet of N replicas
+// whose budgets each allow MinPerSecond×Window retries alone thus allows that
+// many in total, not N times as many; a test asserts the bound with four
+// replicas against one redis-server.
+//
+// Redis trouble. A sync that fails — an error, no answer within
+// SyncTimeout (Redis stopped, slow or partitioned), a key of the wrong type,
+// or counts that are not integers in [-2^50, 2^50] — clears the local
+// budget's grant at once, so the replica decides from its own budget alone,
+// which bounds its own retries; its Observer receives a StateChange (Kind
+// resilience.KindFleet) From [ModeFleet] To [ModeLocal], with Err the cause.
+// That happens within one Interval plus one SyncTimeout of Redis going away;
+// during an outage the fleet's retries are bounded by the sum of the
+// replicas' local budgets. The replica tries again every Interval; the first
+// sync that succeeds publishes everything counted since its last
+// acknowledged sync, sets a grant again and sends an event From ModeLocal To
+// ModeFleet. Nothing a replica counted is lost across an outage: it
+// publishes totals, and Redis keeps the totals it has counted of each
+// replica, so a sync whose reply was lost is not counted twice. Only when
+// Redis itself loses its data (a restart without persistence) are the
+// counts it held lost; the replicas then publish what they counted since
+// their last acknowledged sync. Until the first sync after [NewBudget]
+// answers, one round trip, the grant is zero and retries are refused.
+//
+// Keys (all holding the hash tag {Name}, for Redis Cluster):
+//
+//   - Prefix:{Name}:b:<bucket> — a hash of the calls (d), retries (w) and
+//     retries reserved as grants (r) of one bucket; <bucket> is Redis's
+//     Unix time divided by the bucket width. It expires one bucket after
+//     it leaves the window.
+//   - Prefix:{Name}:r:<replica> — a hash of what Redis has counted of the
+//     replica (d, w: its totals) and its reserved grant (g, in bucket gb);
+//     it expires as a bucket does.
+//   - Prefix:{Name}:replicas — a sorted set of the replicas, scored by the
+//     time of their latest sync in Redis milliseconds.
+//
+// Each replica makes one script call per Interval, whatever its call rate,
+// and one at [Budget.Close], which publishes its last counts, gives its grant
+// back and leaves the set of replicas. A sync reads at most about sixty
+// buckets.
+//
 // # Fleet breaker
 //
 // [Breaker] is a circuit breaker shared by the fleet: see its documentation
