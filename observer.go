@@ -27,6 +27,7 @@ const (
 	KindPace                      // package pace
 	KindServer                    // server-side shedding (resiliencegrpc's Server), for what only it does
 	KindFleet                     // fleet-wide state shared through Redis (module resilienceredis)
+	KindAdaptive                  // package adaptive
 )
 
 var kindNames = [...]string{
@@ -44,6 +45,7 @@ var kindNames = [...]string{
 	KindPace:      "pace",
 	KindServer:    "server",
 	KindFleet:     "fleet",
+	KindAdaptive:  "adaptive",
 }
 
 // String returns the name of the policy's package, such as "retry" or
@@ -225,6 +227,9 @@ type Observer struct {
 
 	// StateChange: a breaker changed state, From one To another. Changes
 	// reach the func in the order they happened, and Attempt numbers them.
+	// An adaptive limiter (Kind adaptive) reports a change of its limit,
+	// at most once a second: From and To are the old and new limits in
+	// decimal, and Attempt is the new limit.
 	StateChange func(Event)
 
 	// Reject: a policy refused a call, which did not run: a breaker open,
