@@ -9,26 +9,32 @@ import (
 // with samples on explicit time, which never reads a clock. Times are
 // nanoseconds on the limiter's clock. The Limiter guards it with its lock.
 type decision struct {
-	alg       Algorithm
-	min, max  float64
-	limit     float64 // in [min, max]
-	aimd      AIMDConfig
-	grad      GradientConfig
-	probeMax  int64 // the longest probe, BaselinePeriod/20
-	hasCut    bool
-	lastCut   int64 // AIMD: when the limit was last cut
-	win       window
-	baseline  float64 // Gradient: the latency without load, in ns; 0 until the first window
-	short     float64 // Gradient: the mean latency of the last window, in ns
-	loaded    float64 // Gradient: the mean of the last loaded window since the last evaluation; 0 if none
-	period    int64   // Gradient: when the current baseline period began
-	started   bool    // Gradient: the first sample has come
-	uN        int     // Gradient: uncongested samples in the period (or probe)
-	uSum      float64 // and the sum of their latencies
-	probing   bool    // Gradient: admissions are capped at half the limit
-	probeFrom int64
-}
+	alg      Algorithm
+	min, max float64
+	limit    float64 // in [min, max]
+	aimd     AIMDConfig
+	grad     GradientConfig
+	probeMax int64 // the longest probe, BaselinePeriod/20
 
+	// AIMD
+	hasCut  bool
+	lastCut int64 // when the limit was last cut
+
+	// Gradient
+	win       window
+	started   bool    // the first sample has come
+	baseline  float64 // the latency without load, in ns; 0 until the first window
+	short     float64 // the mean latency of the last window, in ns
+	loaded    float64 // the mean of the last window that used the limit; 0 if none
+	loadedAt  int64   // when it closed
+	next      int64   // when the next probe begins
+	probing   bool    // admissions are capped at half the limit
+	probeFrom int64   // when the probe began
+	pN        int     // calls admitted during the probe that have ended
+	pSum      float64 // and the sum of their latencies
+	pending   float64 // a probe's mean that waits for the next window's verdict; 0 if none
+	settled   int64   // windows count only calls admitted from then on
+}
 // window is one Gradient window of samples.
 type window struct {
 	open        bool
@@ -98,16 +104,38 @@ func (d *decision) recordAIMD(now, latency int64, inflight int, dropped bool) {
 }
 
 // recordGradient adds a sample to the window and closes it when it is
-// full; it counts the sample toward the baseline if the limiter was at most
-// half full when the call was admitted.
+// full, and runs the probes for the baseline.
 func (d *decision) recordGradient(now int64, latency float64, inflight int, dropped bool) {
 	g := &d.grad
 	if !d.started {
-		d.started, d.period = true, now
+		d.started, d.next, d.settled = true, now+int64(g.BaselinePeriod), math.MinInt64
 	}
 	if dropped && d.baseline > 0 {
 		latency = max(latency, 2*d.baseline)
 	}
+	admitted := now - int64(latency)
+	if d.probing {
+		if c, _ := d.probeCap(); !dropped && admitted >= d.probeFrom && inflight <= c {
+			d.pN++
+			d.pSum += latency
+		}
+		switch {
+		case d.pN >= g.MinSamples:
+			d.endProbe(now, true)
+			return
+		case now-d.probeFrom >= d.probeMax:
+			d.endProbe(now, false)
+			return
+		}
+	} else if now >= d.next {
+		d.probing, d.probeFrom, d.pN, d.pSum = true, now, 0, 0
+		d.win = window{}
+		return
+	}
+	if admitted < d.settled {
+		return // admitted before the last probe ended, at another load
+	}
+
 	w := &d.win
 	if !w.open {
 		*w = window{open: true, start: now}
@@ -115,57 +143,54 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 	w.n++
 	w.sum += latency
 	w.maxInflight = max(w.maxInflight, inflight)
-	if !dropped && float64(inflight)*2 <= d.limit {
-		d.uN++
-		d.uSum += latency
-	}
-
-	switch {
-	case d.probing && d.uN >= g.MinSamples:
-		d.evaluate(now)
-	case d.probing && now-d.probeFrom >= d.probeMax:
-		// Gave up: the calls take too long, or too few come. Try again
-		// next period.
-		d.probing, d.period, d.uN, d.uSum = false, now, 0, 0
-	case !d.probing && now-d.period >= int64(g.BaselinePeriod):
-		if d.uN >= g.MinSamples {
-			d.evaluate(now)
-		} else {
-			d.probing, d.probeFrom = true, now
-		}
-	}
-
 	if w.n >= g.WindowSamples || (w.n >= g.MinSamples && now-w.start >= int64(g.Window)) {
-		d.closeWindow()
+		d.closeWindow(now)
 	}
 }
 
-// evaluate takes the baseline afresh from the period's uncongested samples,
-// and begins a new period.
-func (d *decision) evaluate(now int64) {
-	u := d.uSum / float64(d.uN)
+// endProbe ends a probe at now: with its mean latency u, if it gathered
+// enough calls (ok), the baseline falls to u, or rises to it if the
+// windows that used the limit just before and just after the probe were
+// not slower than Tolerance × u. The second verdict comes when the next
+// window closes.
+func (d *decision) endProbe(now int64, ok bool) {
+	d.probing, d.next, d.settled = false, now+int64(d.grad.BaselinePeriod), now
+	d.win = window{}
+	if !ok {
+		return
+	}
+	u := d.pSum / float64(d.pN)
 	tol := d.grad.Tolerance
+	stale := now-d.loadedAt > 10*int64(d.grad.Window)+(now-d.probeFrom)
 	switch {
-	case d.baseline == 0, d.loaded == 0, u*tol >= d.loaded:
-		// Load does not raise the latency beyond the tolerance: u is the
-		// service's latency now, higher or lower than the baseline.
+	case d.baseline == 0:
 		d.baseline = u
-	case u*tol < d.baseline:
-		// Load raises the latency, and u is clearly below the baseline.
-		d.baseline = u
+	case d.loaded == 0 || stale || tol*u >= d.loaded:
+		d.pending = u
+	case tol*u < d.baseline:
+		d.baseline = u // load raises the latency, and u is clearly lower
 	}
 	d.loaded = 0
-	d.probing, d.period, d.uN, d.uSum = false, now, 0, 0
 }
 
-// closeWindow judges the window: the ratio of the baseline to its mean
-// latency moves the limit.
-func (d *decision) closeWindow() {
+// closeWindow judges the window that closes at now: the ratio of the
+// baseline to its mean latency moves the limit.
+func (d *decision) closeWindow(now int64) {
 	w := d.win
 	d.win = window{}
 	short := w.sum / float64(w.n)
 	d.short = short
 	tol := d.grad.Tolerance
+	used := float64(w.maxInflight)*2 >= d.limit
+	if u := d.pending; u > 0 {
+		// The verdict on the last probe: a window that used the limit and
+		// was slower than Tolerance × u says load raises the latency, and
+		// u may only lower the baseline.
+		if !used || short <= tol*u || tol*u < d.baseline {
+			d.baseline = u
+		}
+		d.pending = 0
+	}
 	switch {
 	case d.baseline == 0:
 		d.baseline = short
@@ -173,12 +198,8 @@ func (d *decision) closeWindow() {
 	case short*tol < d.baseline:
 		d.baseline = short // clearly faster than the baseline
 	}
-	if d.probing {
-		return // a window at half the limit says nothing about the limit
-	}
-	used := float64(w.maxInflight)*2 >= d.limit
 	if used {
-		d.loaded = short
+		d.loaded, d.loadedAt = short, now
 	}
 	ratio := min(max(tol*d.baseline/short, 0.5), 1)
 	target := d.limit*ratio + math.Sqrt(d.limit)

@@ -15,14 +15,18 @@ import (
 // unloaded latency base; beyond that, calls share it, and a call admitted
 // with k in flight takes base × k / capacity. Latencies vary by ±10%.
 type service struct {
-	base     time.Duration
+	base     func(now time.Duration) time.Duration
 	capacity func(now time.Duration) int
 }
+
+// constant returns a func that always returns v.
+func constant[T any](v T) func(time.Duration) T { return func(time.Duration) T { return v } }
 
 // run is the outcome of driving a limiter with a service.
 type run struct {
 	completed []int // calls completed, per second
 	limits    []int // the limit at the end of each second
+	baselines []time.Duration
 	latencies [][]time.Duration
 }
 
@@ -33,7 +37,7 @@ func drive(t *testing.T, l *adaptive.Limiter, svc service, rate int, d time.Dura
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	secs := int(d / time.Second)
-	r := run{completed: make([]int, secs), limits: make([]int, secs), latencies: make([][]time.Duration, secs)}
+	r := run{completed: make([]int, secs), limits: make([]int, secs), baselines: make([]time.Duration, secs), latencies: make([][]time.Duration, secs)}
 	var pending calls
 	interval := time.Second / time.Duration(rate)
 	sec := 0
@@ -48,18 +52,20 @@ func drive(t *testing.T, l *adaptive.Limiter, svc service, rate int, d time.Dura
 		}
 		for ; sec < int(now/time.Second); sec++ {
 			r.limits[sec] = l.Limit()
+			r.baselines[sec] = l.Snapshot().Baseline.Round(time.Millisecond)
 		}
 		p, err := l.TryAcquireAt(at(now), adaptive.Normal)
 		if err != nil {
 			continue
 		}
 		k, c := l.InFlight(), svc.capacity(now)
-		lat := svc.base * time.Duration(max(k, c)) / time.Duration(c)
+		lat := svc.base(now) * time.Duration(max(k, c)) / time.Duration(c)
 		lat = time.Duration(float64(lat) * (0.9 + 0.2*rng.Float64()))
 		heap.Push(&pending, call{start: now, end: now + lat, p: p})
 	}
 	for ; sec < secs; sec++ {
 		r.limits[sec] = l.Limit()
+		r.baselines[sec] = l.Snapshot().Baseline.Round(time.Millisecond)
 	}
 	for _, c := range pending {
 		c.p.ReleaseAt(at(d), resilience.Outcome{Canceled: true})
@@ -112,7 +118,7 @@ func TestGradientDoesNotDriftInAnHourOfOverload(t *testing.T) {
 	// Capacity 20 calls at 100ms: 200 calls a second. 400 a second are
 	// offered, for an hour.
 	const capacity, rate = 20, 400
-	svc := service{base: 100 * time.Millisecond, capacity: func(time.Duration) int { return capacity }}
+	svc := service{base: constant(100 * time.Millisecond), capacity: constant(capacity)}
 	l := mustNew(t, adaptive.Config{Algorithm: adaptive.Gradient, Initial: 10})
 	r := drive(t, l, svc, rate, time.Hour, 1)
 
