@@ -35,6 +35,7 @@ type decision struct {
 	pending   float64 // a probe's mean that waits for the next window's verdict; 0 if none
 	settled   int64   // windows count only calls admitted from then on
 }
+
 // window is one Gradient window of samples.
 type window struct {
 	open        bool
