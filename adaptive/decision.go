@@ -14,7 +14,7 @@ type decision struct {
 	limit    float64 // in [min, max]
 	aimd     AIMDConfig
 	grad     GradientConfig
-	probeMax int64 // the longest probe, BaselinePeriod/20
+	probeMax int64 // the longest probe, BaselinePeriod/20 or Window, unless 3 latencies are longer
 
 	// AIMD
 	hasCut  bool
@@ -33,7 +33,7 @@ type decision struct {
 	pN        int     // calls admitted during the probe that have ended
 	pSum      float64 // and the sum of their latencies
 	pending   float64 // a probe's mean that waits for the next window's verdict; 0 if none
-	settled   int64   // windows count only calls admitted from then on
+	probeTo   int64   // when the last probe ended: calls admitted during it count in no window
 }
 
 // window is one Gradient window of samples.
@@ -109,7 +109,7 @@ func (d *decision) recordAIMD(now, latency int64, inflight int, dropped bool) {
 func (d *decision) recordGradient(now int64, latency float64, inflight int, dropped bool) {
 	g := &d.grad
 	if !d.started {
-		d.started, d.next, d.settled = true, now+int64(g.BaselinePeriod), math.MinInt64
+		d.started, d.next = true, now+int64(g.BaselinePeriod)
 	}
 	if dropped && d.baseline > 0 {
 		latency = max(latency, 2*d.baseline)
@@ -124,7 +124,7 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 		case d.pN >= g.MinSamples:
 			d.endProbe(now, true)
 			return
-		case now-d.probeFrom >= d.probeMax:
+		case now-d.probeFrom >= max(d.probeMax, 3*int64(d.short)):
 			d.endProbe(now, false)
 			return
 		}
@@ -133,8 +133,8 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 		d.win = window{}
 		return
 	}
-	if admitted < d.settled {
-		return // admitted before the last probe ended, at another load
+	if admitted >= d.probeFrom && (d.probing || admitted < d.probeTo) {
+		return // admitted during the probe, at another load
 	}
 
 	w := &d.win
@@ -155,7 +155,10 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 // not slower than Tolerance × u. The second verdict comes when the next
 // window closes.
 func (d *decision) endProbe(now int64, ok bool) {
-	d.probing, d.next, d.settled = false, now+int64(d.grad.BaselinePeriod), now
+	// The next probe comes after BaselinePeriod, or later, so that probes
+	// take at most a twentieth of the time.
+	d.probing, d.probeTo = false, now
+	d.next = now + max(int64(d.grad.BaselinePeriod), 20*(now-d.probeFrom))
 	d.win = window{}
 	if !ok {
 		return
