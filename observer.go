@@ -234,7 +234,7 @@ type Observer struct {
 
 	// Reject: a policy refused a call, which did not run: a breaker open,
 	// or half-open with its probes taken (Reason "open", "half-open full");
-	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
+	// a bulkhead full; an adaptive limit reached; a throttle's draw; a rate limiter short of tokens; a
 	// pacer whose key's quota would not let the call go in time; a
 	// retry budget spent (Kind budget); a hedge that the budget refused
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
@@ -247,9 +247,10 @@ type Observer struct {
 	// on all the same.
 	Reject func(Event)
 
-	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after
-	// waiting Delay for its slot, tokens or turn (zero when it went at
-	// once). It comes for every admission, so keep it cheap.
+	// Admit: a bulkhead, an adaptive limiter, a rate limiter or a pacer
+	// admitted a call, after waiting Delay for its slot, tokens or turn
+	// (zero when it went at once). It comes for every admission, so keep
+	// it cheap.
 	Admit func(Event)
 
 	// Timeout: an attempt's deadline passed while the caller's context was
