@@ -199,13 +199,16 @@ func (d *decision) closeWindow(now int64) {
 	case d.baseline == 0:
 		d.baseline = short
 		return
-	case short*tol < d.baseline:
+	case short > 0 && short*tol < d.baseline:
 		d.baseline = short // clearly faster than the baseline
 	}
 	if used {
 		d.loaded, d.loadedAt = short, now
 	}
-	ratio := min(max(tol*d.baseline/short, 0.5), 1)
+	ratio := 1.0 // a window of calls that took no time at all
+	if short > 0 {
+		ratio = min(max(tol*d.baseline/short, 0.5), 1)
+	}
 	target := d.limit*ratio + math.Sqrt(d.limit)
 	if !used {
 		target = min(target, d.limit) // no use, no evidence for more
