@@ -2,6 +2,7 @@ package adaptive_test
 
 import (
 	"container/heap"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -17,6 +18,10 @@ import (
 type service struct {
 	base     func(now time.Duration) time.Duration
 	capacity func(now time.Duration) int
+	// shed, if set, makes the service refuse at once, with a transient
+	// error, a call that finds capacity calls in flight, as a server that
+	// sheds load does.
+	shed bool
 }
 
 // constant returns a func that always returns v.
@@ -44,6 +49,10 @@ func drive(t *testing.T, l *adaptive.Limiter, svc service, rate int, d time.Dura
 	for now := time.Duration(0); now < d; now += interval {
 		for len(pending) > 0 && pending[0].end <= now {
 			c := heap.Pop(&pending).(call)
+			if c.shed {
+				c.p.ReleaseAt(at(c.end), resilience.Outcome{Err: errShed})
+				continue
+			}
 			c.p.ReleaseAt(at(c.end), resilience.Outcome{})
 			if s := int(c.end / time.Second); s < secs {
 				r.completed[s]++
@@ -59,6 +68,10 @@ func drive(t *testing.T, l *adaptive.Limiter, svc service, rate int, d time.Dura
 			continue
 		}
 		k, c := l.InFlight(), svc.capacity(now)
+		if svc.shed && k > c {
+			heap.Push(&pending, call{start: now, end: now + time.Millisecond, p: p, shed: true})
+			continue
+		}
 		lat := svc.base(now) * time.Duration(max(k, c)) / time.Duration(c)
 		lat = time.Duration(float64(lat) * (0.9 + 0.2*rng.Float64()))
 		heap.Push(&pending, call{start: now, end: now + lat, p: p})
@@ -73,9 +86,13 @@ func drive(t *testing.T, l *adaptive.Limiter, svc service, rate int, d time.Dura
 	return r
 }
 
+// errShed is a shed call's error.
+var errShed = resilience.Transient(errors.New("503 Service Unavailable"))
+
 type call struct {
 	start, end time.Duration
 	p          adaptive.Permit
+	shed       bool
 }
 
 // calls is a min-heap of calls by end.

@@ -80,3 +80,33 @@ func TestGradientFollowsAServiceThatGetsSlower(t *testing.T) {
 		}
 	}
 }
+
+func TestAIMDFollowsAServiceThatSheds(t *testing.T) {
+	// A service that refuses at once, with a 503, a call beyond its
+	// capacity: 40 calls at 50ms, 20 for 30s from the 30th second. AIMD
+	// keeps the limit just below it, and the refusals few.
+	capacity := func(now time.Duration) int {
+		if now >= 30*time.Second && now < 60*time.Second {
+			return 20
+		}
+		return 40
+	}
+	l := mustNew(t, adaptive.Config{Initial: 10})
+	r := drive(t, l, service{base: constant(50 * time.Millisecond), capacity: capacity, shed: true}, 1200, 90*time.Second, 5)
+	t.Logf("limits by second: %v", r.limits)
+	for _, p := range [][2]int{{5, 30}, {31, 60}, {62, 90}} {
+		c := 40
+		if p[0] == 31 {
+			c = 20
+		}
+		done, lo, hi, _, _ := r.span(p[0], p[1])
+		goodput := float64(done) / float64(p[1]-p[0]) / float64(c*20)
+		t.Logf("seconds %d-%d: limit in [%d, %d], goodput %.1f%% of capacity", p[0], p[1], lo, hi, 100*goodput)
+		if goodput < 0.85 {
+			t.Errorf("seconds %d-%d: goodput %.1f%% of capacity, want at least 85%%", p[0], p[1], 100*goodput)
+		}
+		if hi > c+3 || lo < c*8/10 {
+			t.Errorf("seconds %d-%d: limit in [%d, %d], want it within [80%%, 100%%] of %d, give or take", p[0], p[1], lo, hi, c)
+		}
+	}
+}
