@@ -135,7 +135,9 @@ type Config struct {
 	// nor queueing: a way to watch the limit it finds before enforcing it.
 	// A call it would have rejected at once comes as a Reject event with
 	// Shadow set and counts in Snapshot.ShadowRejected; one that would
-	// have waited is admitted without a report.
+	// have waited is admitted without a report. A Gradient limiter's
+	// probes cap nothing in shadow mode, so its baseline is measured only
+	// when the load leaves half the limit free.
 	Shadow bool
 }
 
