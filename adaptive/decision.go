@@ -14,7 +14,7 @@ type decision struct {
 	limit    float64 // in [min, max]
 	aimd     AIMDConfig
 	grad     GradientConfig
-	probeMax int64 // the longest probe, BaselinePeriod/20 or Window, unless 3 latencies are longer
+	probeMax int64 // the longest probe, BaselinePeriod/20 or Window, unless its calls take longer
 
 	// AIMD
 	hasCut  bool
@@ -124,7 +124,7 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 		case d.pN >= g.MinSamples:
 			d.endProbe(now, true)
 			return
-		case now-d.probeFrom >= max(d.probeMax, 3*int64(d.short)):
+		case now-d.probeFrom >= d.probeLength():
 			d.endProbe(now, false)
 			return
 		}
@@ -147,6 +147,15 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 	if w.n >= g.WindowSamples || (w.n >= g.MinSamples && now-w.start >= int64(g.Window)) {
 		d.closeWindow(now)
 	}
+}
+
+// probeLength returns how long a probe may last: BaselinePeriod/20, or
+// Window, or long enough for MinSamples calls to end at the probe's cap
+// (two latencies and MinSamples/cap more), whichever is longest.
+func (d *decision) probeLength() int64 {
+	c, _ := d.probeCap()
+	calls := 2 + float64(d.grad.MinSamples)/float64(max(c, 1))
+	return max(d.probeMax, int64(min(d.short*calls, math.MaxInt64/2)))
 }
 
 // endProbe ends a probe at now: with its mean latency u, if it gathered

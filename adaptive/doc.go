@@ -82,16 +82,16 @@
 // comes only from calls measured with the service certainly unloaded:
 //
 //   - Every BaselinePeriod (10s) the limiter probes: for a moment it admits
-//     at most ⌈L/2⌉ calls at once. Since L
-//     settles near T × C, L/2 is below C for any Tolerance below 2, so the
-//     calls admitted during the probe meet no queue in the service. The
-//     probe ends when MinSamples of them have ended (about 1.5 latencies),
-//     or after BaselinePeriod/20 (or three latencies, if longer); the next
-//     probe comes BaselinePeriod, or twenty probes' lengths, later. So
-//     probes take at most 5% of the time, and half the admissions during
-//     them: with calls of 10ms, about 20ms in 10s, or 0.1% of the
-//     throughput. Under light load they cost nothing. The calls admitted
-//     during a probe count in no window.
+//     at most ⌈L/2⌉ calls at once. Since L settles near T × C, L/2 is below
+//     C for any Tolerance below 2, so the calls admitted during the probe
+//     meet no queue in the service. The probe ends when MinSamples of them
+//     have ended (about 1.5 latencies), or after BaselinePeriod/20 (or, if
+//     longer, two latencies and the time MinSamples calls take at ⌈L/2⌉ at
+//     once); the next probe comes BaselinePeriod, or twenty probes'
+//     lengths, later. So probes take at most 5% of the time, and half the
+//     admissions during them: with calls of 10ms, about 20ms in 10s, or
+//     0.1% of the throughput. Under light load they cost nothing. The calls
+//     admitted during a probe count in no window.
 //   - With u the mean latency of the probe's calls, B falls to u if
 //     T × u < B. It rises to u (or falls by less) only if the windows that
 //     used the limit just before and just after the probe were not slower
