@@ -67,7 +67,10 @@
 // back, at most halving it. It settles where T × B / s × L + √L = L, at
 // about T × C + √L: latency about T times the unloaded one, the √L a small
 // queue that keeps the service busy. A window in which fewer than L/2 calls
-// were in flight may lower the limit but does not raise it. (In the tests,
+// were in flight may lower the limit but does not raise it. Since g is at
+// least 0.5, the gradient does not take the limit below 4 (where
+// L/2 + √L = L): for a service that takes fewer calls at once, use AIMD or
+// a bulkhead. (In the tests,
 // a service of capacity 20 offered twice that settles at a limit of about
 // 30, with 99.5% of its capacity used and a p99 latency 1.6 times the
 // unloaded one; halving its capacity brings the limit down within a second,
