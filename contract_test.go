@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/fallback"
@@ -66,6 +67,16 @@ func contractCases() []contractCase {
 			},
 			run: func(ctx context.Context, p resilience.Policy, fn func(context.Context) error) error {
 				return bulkhead.Run(ctx, p.(*bulkhead.Bulkhead), fn)
+			},
+		},
+		{
+			name:   "adaptive.Limiter",
+			policy: func() resilience.Policy { return adaptive.MustNew(adaptive.Config{Initial: 2}) },
+			do: func(ctx context.Context, p resilience.Policy, fn func(context.Context) (int, error)) (int, error) {
+				return adaptive.Do(ctx, p.(*adaptive.Limiter), fn)
+			},
+			run: func(ctx context.Context, p resilience.Policy, fn func(context.Context) error) error {
+				return adaptive.Run(ctx, p.(*adaptive.Limiter), fn)
 			},
 		},
 		{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/bulkhead"
@@ -97,6 +98,7 @@ func TestNilReceivers(t *testing.T) {
 		(*breaker.Breaker)(nil), breaker.Permit{},
 		(*budget.Budget)(nil),
 		(*bulkhead.Bulkhead)(nil), bulkhead.Permit{},
+		(*adaptive.Limiter)(nil), adaptive.Permit{},
 		(*throttle.Throttle)(nil), throttle.Permit{},
 		(*ratelimit.Limiter)(nil), ratelimit.Reservation{},
 		(*timeout.Timeout)(nil),

@@ -27,6 +27,7 @@ const (
 	KindPace                      // package pace
 	KindServer                    // server-side shedding (resiliencegrpc's Server), for what only it does
 	KindFleet                     // fleet-wide state shared through Redis (module resilienceredis)
+	KindAdaptive                  // package adaptive
 )
 
 var kindNames = [...]string{
@@ -44,6 +45,7 @@ var kindNames = [...]string{
 	KindPace:      "pace",
 	KindServer:    "server",
 	KindFleet:     "fleet",
+	KindAdaptive:  "adaptive",
 }
 
 // String returns the name of the policy's package, such as "retry" or
@@ -225,11 +227,14 @@ type Observer struct {
 
 	// StateChange: a breaker changed state, From one To another. Changes
 	// reach the func in the order they happened, and Attempt numbers them.
+	// An adaptive limiter (Kind adaptive) reports a change of its limit,
+	// at most once a second: From and To are the old and new limits in
+	// decimal, and Attempt is the new limit.
 	StateChange func(Event)
 
 	// Reject: a policy refused a call, which did not run: a breaker open,
 	// or half-open with its probes taken (Reason "open", "half-open full");
-	// a bulkhead full; a throttle's draw; a rate limiter short of tokens; a
+	// a bulkhead full; an adaptive limit reached; a throttle's draw; a rate limiter short of tokens; a
 	// pacer whose key's quota would not let the call go in time; a
 	// retry budget spent (Kind budget); a hedge that the budget refused
 	// (Kind hedge); a supervisor's dial that its breaker refused (Kind
@@ -242,9 +247,10 @@ type Observer struct {
 	// on all the same.
 	Reject func(Event)
 
-	// Admit: a bulkhead, a rate limiter or a pacer admitted a call, after
-	// waiting Delay for its slot, tokens or turn (zero when it went at
-	// once). It comes for every admission, so keep it cheap.
+	// Admit: a bulkhead, an adaptive limiter, a rate limiter or a pacer
+	// admitted a call, after waiting Delay for its slot, tokens or turn
+	// (zero when it went at once). It comes for every admission, so keep
+	// it cheap.
 	Admit func(Event)
 
 	// Timeout: an attempt's deadline passed while the caller's context was

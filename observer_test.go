@@ -12,7 +12,7 @@ func TestKindAndEventTypeNames(t *testing.T) {
 		resilience.KindRetry: "retry", resilience.KindBreaker: "breaker", resilience.KindBudget: "budget",
 		resilience.KindBulkhead: "bulkhead", resilience.KindRateLimit: "ratelimit", resilience.KindThrottle: "throttle",
 		resilience.KindTimeout: "timeout", resilience.KindHedge: "hedge", resilience.KindFallback: "fallback",
-		resilience.KindTransport: "transport", resilience.KindReconnect: "reconnect", resilience.KindPace: "pace", resilience.KindServer: "server", resilience.KindFleet: "fleet", 0: "Kind(0)", 200: "Kind(200)",
+		resilience.KindTransport: "transport", resilience.KindReconnect: "reconnect", resilience.KindPace: "pace", resilience.KindServer: "server", resilience.KindFleet: "fleet", resilience.KindAdaptive: "adaptive", 0: "Kind(0)", 200: "Kind(200)",
 	}
 	for k, want := range kinds {
 		if got := k.String(); got != want {

@@ -1,0 +1,226 @@
+package adaptive
+
+import (
+	"math"
+	"time"
+)
+
+// decision is the limit as an algorithm moves it: a pure state machine fed
+// with samples on explicit time, which never reads a clock. Times are
+// nanoseconds on the limiter's clock. The Limiter guards it with its lock.
+type decision struct {
+	alg      Algorithm
+	min, max float64
+	limit    float64 // in [min, max]
+	aimd     AIMDConfig
+	grad     GradientConfig
+	probeMax int64 // the longest probe, BaselinePeriod/20 or Window, unless its calls take longer
+
+	// AIMD
+	hasCut  bool
+	lastCut int64 // when the limit was last cut
+
+	// Gradient
+	win       window
+	started   bool    // the first sample has come
+	baseline  float64 // the latency without load, in ns; 0 until the first window
+	short     float64 // the mean latency of the last window, in ns
+	loaded    float64 // the mean of the last window that used the limit; 0 if none
+	loadedAt  int64   // when it closed
+	next      int64   // when the next probe begins
+	probing   bool    // admissions are capped at half the limit
+	probeFrom int64   // when the probe began
+	pN        int     // calls admitted during the probe that have ended
+	pSum      float64 // and the sum of their latencies
+	pending   float64 // a probe's mean that waits for the next window's verdict; 0 if none
+	probeTo   int64   // when the last probe ended: calls admitted during it count in no window
+}
+
+// window is one Gradient window of samples.
+type window struct {
+	open        bool
+	start       int64
+	n           int
+	sum         float64
+	maxInflight int
+}
+
+// newDecision returns the decision of a valid Config with its defaults.
+func newDecision(d Config) decision {
+	return decision{
+		alg:      d.Algorithm,
+		min:      float64(d.Min),
+		max:      float64(d.Max),
+		limit:    float64(d.Initial),
+		aimd:     d.AIMD,
+		grad:     d.Gradient,
+		probeMax: max(int64(d.Gradient.BaselinePeriod/20), int64(d.Gradient.Window)),
+	}
+}
+
+// current returns the whole limit, at least 1.
+func (d *decision) current() int { return max(int(d.limit), 1) }
+
+// probeCap returns the most calls that may be in flight while the decision
+// probes for its baseline, or false when it does not probe.
+func (d *decision) probeCap() (int, bool) {
+	if !d.probing {
+		return 0, false
+	}
+	return max(int(math.Ceil(d.limit/2)), 1), true
+}
+
+// record feeds one sample: a call that was admitted when inflight calls
+// (itself included) were in flight, and ended at now after latency,
+// dropped or not.
+func (d *decision) record(now int64, latency time.Duration, inflight int, dropped bool) {
+	latency = max(latency, 0)
+	if d.alg == AIMD {
+		d.recordAIMD(now, int64(latency), inflight, dropped)
+		return
+	}
+	d.recordGradient(now, float64(latency), inflight, dropped)
+}
+
+// recordAIMD: a drop cuts the limit by Backoff, once for the calls that
+// were admitted before the last cut (they were in flight when it was made,
+// and their drops answer the same overload); a call that was admitted with
+// the limit at least half used raises it by Increase/limit.
+func (d *decision) recordAIMD(now, latency int64, inflight int, dropped bool) {
+	if d.aimd.Timeout > 0 && latency > int64(d.aimd.Timeout) {
+		dropped = true
+	}
+	if dropped {
+		start := now - latency
+		if d.hasCut && start < d.lastCut {
+			return
+		}
+		d.limit = max(d.min, d.limit*d.aimd.Backoff)
+		d.hasCut, d.lastCut = true, now
+		return
+	}
+	if float64(inflight)*2 >= d.limit {
+		d.limit = min(d.max, d.limit+d.aimd.Increase/d.limit)
+	}
+}
+
+// recordGradient adds a sample to the window and closes it when it is
+// full, and runs the probes for the baseline.
+func (d *decision) recordGradient(now int64, latency float64, inflight int, dropped bool) {
+	g := &d.grad
+	if !d.started {
+		d.started, d.next = true, now+int64(g.BaselinePeriod)
+	}
+	if dropped && d.baseline > 0 {
+		latency = max(latency, 2*d.baseline)
+	}
+	admitted := now - int64(latency)
+	if d.probing {
+		if c, _ := d.probeCap(); !dropped && admitted >= d.probeFrom && inflight <= c {
+			d.pN++
+			d.pSum += latency
+		}
+		switch {
+		case d.pN >= g.MinSamples:
+			d.endProbe(now, true)
+			return
+		case now-d.probeFrom >= d.probeLength():
+			d.endProbe(now, false)
+			return
+		}
+	} else if now >= d.next {
+		d.probing, d.probeFrom, d.pN, d.pSum = true, now, 0, 0
+		d.win = window{}
+		return
+	}
+	if admitted >= d.probeFrom && (d.probing || admitted < d.probeTo) {
+		return // admitted during the probe, at another load
+	}
+
+	w := &d.win
+	if !w.open {
+		*w = window{open: true, start: now}
+	}
+	w.n++
+	w.sum += latency
+	w.maxInflight = max(w.maxInflight, inflight)
+	if w.n >= g.WindowSamples || (w.n >= g.MinSamples && now-w.start >= int64(g.Window)) {
+		d.closeWindow(now)
+	}
+}
+
+// probeLength returns how long a probe may last: BaselinePeriod/20, or
+// Window, or long enough for MinSamples calls to end at the probe's cap
+// (two latencies and MinSamples/cap more), whichever is longest.
+func (d *decision) probeLength() int64 {
+	c, _ := d.probeCap()
+	calls := 2 + float64(d.grad.MinSamples)/float64(max(c, 1))
+	return max(d.probeMax, int64(min(d.short*calls, math.MaxInt64/2)))
+}
+
+// endProbe ends a probe at now: with its mean latency u, if it gathered
+// enough calls (ok), the baseline falls to u, or rises to it if the
+// windows that used the limit just before and just after the probe were
+// not slower than Tolerance × u. The second verdict comes when the next
+// window closes.
+func (d *decision) endProbe(now int64, ok bool) {
+	// The next probe comes after BaselinePeriod, or later, so that probes
+	// take at most a twentieth of the time.
+	d.probing, d.probeTo = false, now
+	d.next = now + max(int64(d.grad.BaselinePeriod), 20*(now-d.probeFrom))
+	d.win = window{}
+	if !ok {
+		return
+	}
+	u := d.pSum / float64(d.pN)
+	tol := d.grad.Tolerance
+	stale := now-d.loadedAt > 10*int64(d.grad.Window)+(now-d.probeFrom)
+	switch {
+	case d.baseline == 0:
+		d.baseline = u
+	case d.loaded == 0 || stale || tol*u >= d.loaded:
+		d.pending = u
+	case tol*u < d.baseline:
+		d.baseline = u // load raises the latency, and u is clearly lower
+	}
+	d.loaded = 0
+}
+
+// closeWindow judges the window that closes at now: the ratio of the
+// baseline to its mean latency moves the limit.
+func (d *decision) closeWindow(now int64) {
+	w := d.win
+	d.win = window{}
+	short := w.sum / float64(w.n)
+	d.short = short
+	tol := d.grad.Tolerance
+	used := float64(w.maxInflight)*2 >= d.limit
+	if u := d.pending; u > 0 {
+		// The verdict on the last probe: a window that used the limit and
+		// was slower than Tolerance × u says load raises the latency, and
+		// u may only lower the baseline.
+		if !used || short <= tol*u || tol*u < d.baseline {
+			d.baseline = u
+		}
+		d.pending = 0
+	}
+	switch {
+	case d.baseline == 0:
+		d.baseline = short
+		return
+	case short > 0 && short*tol < d.baseline:
+		d.baseline = short // clearly faster than the baseline
+	}
+	if used {
+		d.loaded, d.loadedAt = short, now
+	}
+	ratio := 1.0 // a window of calls that took no time at all
+	if short > 0 {
+		ratio = min(max(tol*d.baseline/short, 0.5), 1)
+	}
+	target := d.limit*ratio + math.Sqrt(d.limit)
+	if !used {
+		target = min(target, d.limit) // no use, no evidence for more
+	}
+	d.limit = min(max(d.limit+d.grad.Smoothing*(target-d.limit), d.min), d.max)
+}
