@@ -48,8 +48,9 @@ type BudgetConfig struct {
 
 	// Replica names this replica; it must differ between the replicas of a
 	// fleet, and may hold no brace or space. Default: 16 random hex digits.
-	// A replica that restarts under the same name goes on from Redis's
-	// record of it without counting anything twice.
+	// A replica that restarts under the same name (a new Budget) is told
+	// apart by an id of its own, so its counts are neither lost nor
+	// counted twice; the old one's grant is given back.
 	Replica string
 
 	// Budget configures the local budget that [Budget.Local] returns: the
@@ -107,6 +108,11 @@ type Budget struct {
 	width   int64 // bucket width in seconds, fixed at NewBudget
 	keys    []string
 	buckets string // prefix of the bucket keys
+
+	// incarnation tells this Budget from an earlier one under the same
+	// Replica name (a restarted process): Redis's record of the replica
+	// counts only for the incarnation that wrote it.
+	incarnation string
 
 	// Only the sync goroutine (and Close after it ends) touches these.
 	ackD, ackW uint64
@@ -169,12 +175,15 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if window > 366*24*time.Hour {
 		return nil, configError("Window %v is longer than a year", window)
 	}
+	var inc [8]byte
+	_, _ = rand.Read(inc[:])
 	fb := &Budget{
-		cf:      cfg,
-		local:   local,
-		width:   bucketWidth(window),
-		keys:    []string{key(cfg.Prefix, cfg.Name, "replicas"), key(cfg.Prefix, cfg.Name, "r:"+cfg.Replica)},
-		buckets: key(cfg.Prefix, cfg.Name, "b:"),
+		incarnation: hex.EncodeToString(inc[:]),
+		cf:          cfg,
+		local:       local,
+		width:       bucketWidth(window),
+		keys:        []string{key(cfg.Prefix, cfg.Name, "replicas"), key(cfg.Prefix, cfg.Name, "r:"+cfg.Replica)},
+		buckets:     key(cfg.Prefix, cfg.Name, "b:"),
 	}
 	local.SetGrant(0)
 	fb.sync.start(resilience.KindFleet, cfg.Name, cfg.Observer, cfg.Interval, cfg.SyncTimeout,
@@ -225,7 +234,7 @@ func (fb *Budget) publish(ctx context.Context, leave bool) error {
 		fb.buckets, fb.cf.Replica,
 		min(d, maxBudgetCount), min(w, maxBudgetCount), min(fb.ackD, maxBudgetCount), min(fb.ackW, maxBudgetCount),
 		strconv.FormatFloat(ratio, 'g', -1, 64), strconv.FormatFloat(min(floor, maxBudgetCount), 'f', -1, 64),
-		fb.width, nb, fb.cf.Reserve, span.Milliseconds(), ttl, l,
+		fb.width, nb, fb.cf.Reserve, span.Milliseconds(), ttl, l, fb.incarnation,
 	).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("resilienceredis: budget %q: %w", fb.cf.Name, err)

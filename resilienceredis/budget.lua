@@ -4,13 +4,15 @@
 --
 -- KEYS[1]: the set of replicas that synced lately (sorted by Redis ms).
 -- KEYS[2]: this replica's hash: d, w (its totals Redis has counted), g (its
--- grant reserved), gb (the bucket the grant is reserved in).
+-- grant reserved), gb (the bucket the grant is reserved in), i (the
+-- incarnation that wrote d and w).
 -- ARGV: 1 bucket key prefix, 2 replica, 3 deposits since it started,
 -- 4 withdrawals since it started, 5 and 6 the totals of its last
 -- acknowledged sync, 7 ratio, 8 floor (retries per window), 9 bucket width
 -- in seconds, 10 buckets in the window, 11 most retries in one grant (0: no
 -- cap), 12 how long a replica counts as active, in ms, 13 keys' time to
--- live in seconds, 14 "1" when the replica leaves (no new grant).
+-- live in seconds, 14 "1" when the replica leaves (no new grant), 15 the
+-- incarnation: an id of this Budget, new at each start of the replica.
 -- Buckets are hashes <prefix><slot> with fields d (calls), w (retries) and
 -- r (retries reserved as grants and not yet given back).
 -- Returns {grant, fleet calls, fleet retries, retries reserved by the
@@ -38,11 +40,14 @@ local slot = math.floor(sec / width)
 local cur = prefix .. slot
 
 -- What Redis already counted of this replica: its own record, unless that
--- is gone (expired, Redis restarted) or ahead of the replica (it restarted
--- under the same name); then the replica's last acknowledged sync.
-local prev = redis.call('HMGET', KEYS[2], 'd', 'w', 'g', 'gb')
+-- is gone (expired, Redis restarted), written by an earlier incarnation
+-- (the replica restarted under the same name) or ahead of the replica; then
+-- the replica's last acknowledged sync.
+local inc = ARGV[15]
+local prev = redis.call('HMGET', KEYS[2], 'd', 'w', 'g', 'gb', 'i')
 local pd, pw = num(prev[1], KEYS[2]), num(prev[2], KEYS[2])
 local pg, pb = num(prev[3], KEYS[2]), num(prev[4], KEYS[2])
+if prev[5] ~= inc then pd, pw = nil, nil end
 if pd == nil or pd > cd then pd = ad end
 if pw == nil or pw > cw then pw = aw end
 local dd, dw = math.max(cd - pd, 0), math.max(cw - pw, 0)
@@ -89,6 +94,6 @@ if not leave then
 end
 if g > 0 then redis.call('HINCRBY', cur, 'r', g) end
 if redis.call('EXISTS', cur) == 1 then redis.call('EXPIRE', cur, ttl) end
-redis.call('HSET', KEYS[2], 'd', cd, 'w', cw, 'g', g, 'gb', slot)
+redis.call('HSET', KEYS[2], 'd', cd, 'w', cw, 'g', g, 'gb', slot, 'i', inc)
 redis.call('EXPIRE', KEYS[2], ttl)
 return {g, D, W, R, n, math.floor(math.min(allow, limit))}

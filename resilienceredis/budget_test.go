@@ -541,3 +541,36 @@ func TestBudgetCluster(t *testing.T) {
 		t.Fatalf("the replicas spent %d retries of a floor of 20", total)
 	}
 }
+
+// TestBudgetRestartUnderTheSameName restarts a replica under its name
+// while Redis is out of its reach: the new one counts more than the old one
+// had before it first syncs, and every call of both must reach the fleet's
+// window.
+func TestBudgetRestartUnderTheSameName(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := budget.Config{Ratio: 0.1, MinPerSecond: -1, Window: 30 * time.Second}
+	mk := func(addr string) *resilienceredis.Budget {
+		return newFleetBudget(t, resilienceredis.BudgetConfig{
+			Client: newClient(t, addr), Name: "restart", Replica: "host-1", Budget: cfg, Interval: 20 * time.Millisecond,
+		})
+	}
+	old := mk(srv.Addr)
+	for range 100 {
+		old.Local().Deposit()
+	}
+	synced(t, old, 2)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := redistest.NewProxy(t, srv.Addr)
+	p.Blackhole(true)
+	restarted := mk(p.Addr)
+	for range 150 {
+		restarted.Local().Deposit()
+	}
+	p.Blackhole(false)
+	synced(t, restarted, 2)
+	if s := restarted.Snapshot(); s.FleetCalls != 250 {
+		t.Fatalf("the fleet's window holds %d calls, want 250 (100 before the restart, 150 after)", s.FleetCalls)
+	}
+}
