@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check of the project over every Go module in the repository:
-# gofmt; then, module by module (every folder with a go.mod, the broker
+# gofmt; then, module by module, two at a time (every folder with a go.mod, the broker
 # tests' brokertest among them), go vet, the tests (examples and fuzz seeds
 # included) with the race detector, and one pass of every benchmark without
 # it, so that benchmarks cannot rot. It ends with a summary.
@@ -105,26 +105,53 @@ step() {
   return 1
 }
 
-for mod in $(find . -name go.mod -not -path './.git/*' | sort); do
-  dir=$(dirname "$mod")
+# Modules are tested two at a time (TEST_JOBS, default the number of CPUs, at
+# most 2): a module's run is compiling (all CPU) part of the time and waiting
+# on real sockets, servers and timers the rest, so two overlap well. Each
+# module's output is kept apart and printed whole when it ends. The root module,
+# the longest, starts first.
+jobs=${TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+[ "$jobs" -gt 2 ] 2>/dev/null && jobs=2
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+
+# module DIR: vet, test and benchmark one module; writes its summary line to
+# $logdir/<name>.summary, and 0 (every step passed) or 1 to <name>.rc.
+module() {
+  local dir=$1 name log vet=ok tests=ok bench=ok rc=0 t0 n pkgs
   name=${dir#./}
   [ "$name" = "." ] && name="(root)"
-  echo "== module $dir"
-  t0=$(date +%s)
   log="$logdir/$(echo "$name" | tr '/()' '___')"
-  vet=ok tests=ok bench=ok
-  (cd "$dir" && step vet "$log.vet" go vet ./...) || { vet=FAILED; status=1; }
-  (cd "$dir" && step test "$log.test" go test $race $verbose -count=1 ./...) || { tests=FAILED; status=1; }
+  t0=$(date +%s)
+  (cd "$dir" && step vet "$log.vet" go vet ./...) || { vet=FAILED; rc=1; }
+  (cd "$dir" && step test "$log.test" go test $race $verbose -count=1 ./...) || { tests=FAILED; rc=1; }
   [ -z "$verbose" ] && grep -E '^(ok|FAIL|---)' "$log.test" | grep -v '^ok' || true
-  (cd "$dir" && step bench "$log.bench" go test -count=1 -run '^$' -bench . -benchtime 1x ./...) || { bench=FAILED; status=1; }
+  (cd "$dir" && step bench "$log.bench" go test -count=1 -run '^$' -bench . -benchtime 1x ./...) || { bench=FAILED; rc=1; }
   n=$(grep -c '^Benchmark' "$log.bench" || true)
   pkgs=$(grep -c '^ok' "$log.test" || true)
-  summary+=("$(printf '%-20s  vet %-6s  tests %-6s (%s packages)  benchmarks %-6s (%s run once)  %ss' \
-    "$name" "$vet" "$tests" "$pkgs" "$bench" "$n" "$(( $(date +%s) - t0 ))")")
+  printf '%-20s  vet %-6s  tests %-6s (%s packages)  benchmarks %-6s (%s run once)  %ss\n' \
+    "$name" "$vet" "$tests" "$pkgs" "$bench" "$n" "$(( $(date +%s) - t0 ))" >"$log.summary"
+  echo "$rc" >"$log.rc"
+}
+
+mods=$( { echo .; find . -name go.mod -not -path './.git/*' -not -path './go.mod' -exec dirname {} \; | sort; } )
+for dir in $mods; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  echo "== module $dir (started)"
+  module "$dir" >"$logdir/out.$(echo "$dir" | tr '/.' '__')" 2>&1 &
+done
+wait
+for dir in $mods; do
+  name=${dir#./}
+  [ "$name" = "." ] && name="(root)"
+  log="$logdir/$(echo "$name" | tr '/()' '___')"
+  echo "== module $dir"
+  cat "$logdir/out.$(echo "$dir" | tr '/.' '__')"
+  [ "$(cat "$log.rc" 2>/dev/null)" = 0 ] || status=1
+  summary+=("$(cat "$log.summary" 2>/dev/null || echo "$name  did not finish")")
 done
 
 echo
-echo "== summary (race detector $racenote; benchmarks once each, without it)"
+echo "== summary (race detector $racenote; benchmarks once each, without it; $jobs modules at a time)"
 printf '%s\n' "${summary[@]}"
 echo "total $(( $(date +%s) - start ))s"
 rm -rf "$logdir"
