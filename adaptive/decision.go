@@ -16,6 +16,9 @@ type decision struct {
 	grad     GradientConfig
 	probeMax int64 // the longest probe, BaselinePeriod/20 or Window, unless its calls take longer
 
+	seen bool  // a sample has come
+	last int64 // the latest time a sample came at
+
 	// AIMD
 	hasCut  bool
 	lastCut int64 // when the limit was last cut
@@ -73,13 +76,37 @@ func (d *decision) probeCap() (int, bool) {
 // record feeds one sample: a call that was admitted when inflight calls
 // (itself included) were in flight, and ended at now after latency,
 // dropped or not.
+//
+// Samples must come in the order of time. A sample from before the last
+// one (a simulator's clock reset, a hostile caller) starts the decision's
+// timing afresh from it: the open window, the probe schedule and the last
+// cut are forgotten, and the limit and baseline kept. Latencies are taken
+// in [0, maxSample], so that no arithmetic on them overflows.
 func (d *decision) record(now int64, latency time.Duration, inflight int, dropped bool) {
-	latency = max(latency, 0)
+	latency = min(max(latency, 0), maxSample)
+	now = min(now, math.MaxInt64-int64(maxSample))   // so now + a period cannot overflow
+	now = max(now, math.MinInt64+2*int64(maxSample)) // nor now - a latency
+	if d.seen && now < d.last {
+		d.restart()
+	}
+	d.seen, d.last = true, now
 	if d.alg == AIMD {
 		d.recordAIMD(now, int64(latency), inflight, dropped)
 		return
 	}
 	d.recordGradient(now, float64(latency), inflight, dropped)
+}
+
+// maxSample is the longest latency a sample is taken at: about 36 years.
+const maxSample = time.Duration(math.MaxInt64 / 8)
+
+// restart forgets the decision's timing, when a sample comes from before
+// the last one.
+func (d *decision) restart() {
+	d.hasCut, d.lastCut = false, 0
+	d.started, d.win = false, window{}
+	d.probing, d.probeFrom, d.probeTo, d.pN, d.pSum, d.pending = false, 0, 0, 0, 0, 0
+	d.loaded, d.loadedAt = 0, 0
 }
 
 // recordAIMD: a drop cuts the limit by Backoff, once for the calls that

@@ -295,7 +295,10 @@ func (l *Limiter) TryAcquire() (Permit, error) {
 // TryAcquireAt is [TryAcquire] at the time now, for a call of priority p:
 // the form for a simulator, which admits calls on its own virtual time and
 // releases their permits with [Permit.ReleaseAt]. Times given to a limiter
-// must not go back by much: a latency is measured between them.
+// must not go back by much: a latency is measured between them. A call
+// that ends before the last one ended (a simulator's clock reset) starts
+// the limit decision's timing afresh: its open window, probe schedule and
+// last cut are forgotten, its limit and baseline kept.
 func (l *Limiter) TryAcquireAt(now time.Time, p Priority) (Permit, error) {
 	if l == nil {
 		return Permit{}, errNilLimiter
