@@ -61,6 +61,22 @@ func newDecision(d Config) decision {
 	}
 }
 
+// reconfigure takes the parameters of the valid Config c with its
+// defaults, keeping the limit (within the new Min and Max) and the time of
+// the last sample. The rest of the state carries over if the algorithm
+// stays, and starts afresh if it changes.
+func (d *decision) reconfigure(c Config) {
+	n := newDecision(c)
+	if c.Algorithm == d.alg {
+		n = *d
+		fresh := newDecision(c)
+		n.min, n.max, n.aimd, n.grad, n.probeMax = fresh.min, fresh.max, fresh.aimd, fresh.grad, fresh.probeMax
+	}
+	n.limit = min(max(d.limit, n.min), n.max)
+	n.seen, n.last = d.seen, d.last
+	*d = n
+}
+
 // current returns the whole limit, at least 1.
 func (d *decision) current() int { return max(int(d.limit), 1) }
 

@@ -30,17 +30,8 @@ const reportEvery = int64(time.Second)
 // [Limiter.TryAcquireAt] with [Permit.ReleaseAt] the form for a simulator
 // on virtual time.
 type Limiter struct {
-	clock      *clock.Clock
-	name       string
-	cfg        Config // as given
-	obs        *resilience.Observer
-	classify   resilience.Classifier
-	shadow     bool
-	maxWait    time.Duration
-	maxQueue   int // < 0: no bound; 0: the limit
-	priorities bool
-	shares     [NumPriorities]float64
-	errs       [numReasons][NumPriorities + 1]*Error // by Reason and Priority (0 without priorities)
+	clock *clock.Clock
+	cf    atomic.Pointer[settings] // replaced whole by Reconfigure, under mu
 
 	mu         sync.Mutex // guards what follows, up to the atomics
 	d          decision
@@ -64,6 +55,43 @@ type waiter struct {
 	prev, next *waiter
 }
 
+// settings are what a Config says, apart from the limit decision's
+// parameters: replaced whole by Reconfigure, read with one atomic load.
+type settings struct {
+	name       string
+	cfg        Config // as given
+	obs        *resilience.Observer
+	classify   resilience.Classifier
+	shadow     bool
+	maxWait    time.Duration
+	maxQueue   int // < 0: no bound; 0: the limit
+	priorities bool
+	shares     [NumPriorities]float64
+	errs       [numReasons][NumPriorities + 1]*Error // by Reason and Priority (0 without priorities)
+}
+
+// newSettings returns the settings of a valid Config.
+func newSettings(cfg Config) *settings {
+	d := cfg.WithDefaults()
+	s := &settings{
+		name:       cfg.Name,
+		cfg:        cfg,
+		obs:        cfg.Observer,
+		classify:   d.Classify,
+		shadow:     cfg.Shadow,
+		maxWait:    cfg.MaxWait,
+		maxQueue:   cfg.MaxQueue,
+		priorities: cfg.Priorities,
+		shares:     d.Shares,
+	}
+	for r := range s.errs {
+		for p := range s.errs[r] {
+			s.errs[r][p] = &Error{Name: cfg.Name, Reason: Reason(r), Priority: Priority(p)}
+		}
+	}
+	return s
+}
+
 // queue is a first-come first-served list of waiters.
 type queue struct{ head, tail *waiter }
 
@@ -77,24 +105,11 @@ func New(cfg Config) (*Limiter, error) {
 	d := cfg.WithDefaults()
 	l := &Limiter{
 		clock:      clock.New(),
-		name:       cfg.Name,
-		cfg:        cfg,
-		obs:        cfg.Observer,
-		classify:   d.Classify,
-		shadow:     cfg.Shadow,
-		maxWait:    cfg.MaxWait,
-		maxQueue:   cfg.MaxQueue,
-		priorities: cfg.Priorities,
-		shares:     d.Shares,
 		d:          newDecision(d),
 		reported:   d.Initial,
 		reportedAt: math.MinInt64 / 2,
 	}
-	for r := range l.errs {
-		for p := range l.errs[r] {
-			l.errs[r][p] = &Error{Name: cfg.Name, Reason: Reason(r), Priority: Priority(p)}
-		}
-	}
+	l.cf.Store(newSettings(cfg))
 	l.limitA.Store(int64(l.d.current()))
 	return l, nil
 }
@@ -114,16 +129,17 @@ func (l *Limiter) Name() string {
 	if l == nil {
 		return ""
 	}
-	return l.name
+	return l.cf.Load().name
 }
 
-// Config returns the Config the limiter was made with, as given; its
-// WithDefaults method fills in the defaults.
+// Config returns the Config the limiter runs with: the one given to New or
+// to the latest [Limiter.Reconfigure], as given; its WithDefaults method
+// fills in the defaults.
 func (l *Limiter) Config() Config {
 	if l == nil {
 		return Config{}
 	}
-	return l.cfg
+	return l.cf.Load().cfg
 }
 
 // Limit returns the limit now: at most this many calls are admitted at
@@ -184,7 +200,7 @@ func (l *Limiter) Snapshot() Snapshot {
 	}
 	l.mu.Lock()
 	s := Snapshot{
-		Name:      l.name,
+		Name:      l.cf.Load().name,
 		Algorithm: l.d.alg,
 		Limit:     l.d.current(),
 		InFlight:  l.inflight,
@@ -192,7 +208,7 @@ func (l *Limiter) Snapshot() Snapshot {
 		Baseline:  time.Duration(l.d.baseline),
 		Latency:   time.Duration(l.d.short),
 		Probing:   l.d.probing,
-		Shadow:    l.shadow,
+		Shadow:    l.cf.Load().shadow,
 	}
 	l.mu.Unlock()
 	s.Admitted, s.Rejected, s.Abandoned, s.ShadowRejected = l.admitted.Load(), l.rejected.Load(), l.abandoned.Load(), l.shad.Load()
@@ -307,7 +323,7 @@ func (l *Limiter) TryAcquireAt(now time.Time, p Priority) (Permit, error) {
 }
 
 func (l *Limiter) tryAcquire(now int64, p Priority) (Permit, error) {
-	if !l.priorities {
+	if !l.cf.Load().priorities {
 		p = Normal
 	}
 	start, n, err := l.enter(nil, now, p, false)
@@ -356,7 +372,7 @@ func (l *Limiter) RecordAt(now time.Time, latency time.Duration, inflight int, d
 
 // priorityOf returns the priority of a call with context ctx.
 func (l *Limiter) priorityOf(ctx context.Context) Priority {
-	if !l.priorities {
+	if !l.cf.Load().priorities {
 		return Normal
 	}
 	return PriorityFrom(ctx)
@@ -369,10 +385,10 @@ func (l *Limiter) threshold(i int) int {
 	if c, ok := l.d.probeCap(); ok {
 		n = min(n, c)
 	}
-	if !l.priorities {
+	if !l.cf.Load().priorities {
 		return n
 	}
-	return max(int(float64(n)*l.shares[i]), 1)
+	return max(int(float64(n)*l.cf.Load().shares[i]), 1)
 }
 
 // queuedFrom reports whether anybody waits at the priority index i or
@@ -400,23 +416,23 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 		l.admit(ctx, now, 0)
 		return now, n, nil
 	}
-	if l.shadow {
+	if l.cf.Load().shadow {
 		l.inflight++
 		n := l.inflight
 		l.inflightA.Store(int64(n))
 		l.mu.Unlock()
-		if !mayWait || l.maxWait == 0 {
+		if !mayWait || l.cf.Load().maxWait == 0 {
 			l.shad.Add(1)
-			if l.obs != nil && l.obs.Reject != nil {
+			if l.cf.Load().obs != nil && l.cf.Load().obs.Reject != nil {
 				e := l.event(resilience.EventReject, ctx, now, 0)
 				e.Err, e.Reason, e.Shadow = l.errOf(NoWait, p), NoWait.String(), true
-				observe.Call(l.obs.Reject, e)
+				observe.Call(l.cf.Load().obs.Reject, e)
 			}
 		}
 		l.admit(ctx, now, 0)
 		return now, n, nil
 	}
-	if !mayWait || l.maxWait == 0 {
+	if !mayWait || l.cf.Load().maxWait == 0 {
 		l.mu.Unlock()
 		return 0, 0, l.reject(ctx, now, NoWait, p, 0)
 	}
@@ -438,7 +454,7 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 	l.waitingA.Store(int64(l.waiting))
 	l.mu.Unlock()
 
-	timer := time.NewTimer(l.maxWait)
+	timer := time.NewTimer(l.cf.Load().maxWait)
 	select {
 	case <-w.ready:
 	case <-timer.C:
@@ -475,12 +491,12 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 // queueCap returns how many callers may wait; the caller holds mu.
 func (l *Limiter) queueCap() int {
 	switch {
-	case l.maxQueue < 0:
+	case l.cf.Load().maxQueue < 0:
 		return maxLimit
-	case l.maxQueue == 0:
+	case l.cf.Load().maxQueue == 0:
 		return l.d.current()
 	}
-	return l.maxQueue
+	return l.cf.Load().maxQueue
 }
 
 // exit ends a call admitted at start with n calls in flight: it frees its
@@ -492,7 +508,7 @@ func (l *Limiter) exit(now, start int64, n int, o resilience.Outcome) {
 	case o.Panicked || o.Canceled:
 		sample = false
 	case o.Err != nil:
-		switch l.classify(o.Err) {
+		switch l.cf.Load().classify(o.Err) {
 		case resilience.ClassTransient:
 			dropped = true
 		case resilience.ClassIgnored:
@@ -515,9 +531,10 @@ func (l *Limiter) exit(now, start int64, n int, o resilience.Outcome) {
 func (l *Limiter) settle(now int64) {
 	// Higher priorities first; a priority whose head still waits keeps the
 	// lower ones waiting too, as new calls would.
+	shadow := l.cf.Load().shadow // turned on by Reconfigure: every waiter goes
 	for i := NumPriorities - 1; i >= 0; i-- {
 		q := &l.queues[i]
-		for q.head != nil && l.inflight < l.threshold(i) {
+		for q.head != nil && (shadow || l.inflight < l.threshold(i)) {
 			w := q.head
 			q.unlink(w)
 			l.waiting--
@@ -534,7 +551,7 @@ func (l *Limiter) settle(now int64) {
 	l.inflightA.Store(int64(l.inflight))
 	l.waitingA.Store(int64(l.waiting))
 	from := l.reported
-	report := limit != from && l.obs != nil && l.obs.StateChange != nil && clock.Elapsed(l.reportedAt, now) >= reportEvery
+	report := limit != from && l.cf.Load().obs != nil && l.cf.Load().obs.StateChange != nil && clock.Elapsed(l.reportedAt, now) >= reportEvery
 	if report {
 		l.reported, l.reportedAt = limit, now
 	}
@@ -542,23 +559,23 @@ func (l *Limiter) settle(now int64) {
 	if report {
 		e := l.event(resilience.EventStateChange, nil, now, 0)
 		e.From, e.To, e.Attempt = strconv.Itoa(from), strconv.Itoa(limit), limit
-		observe.Call(l.obs.StateChange, e)
+		observe.Call(l.cf.Load().obs.StateChange, e)
 	}
 }
 
 // errOf returns the rejection for reason r of a call of priority p.
 func (l *Limiter) errOf(r Reason, p Priority) *Error {
-	if !l.priorities {
+	if !l.cf.Load().priorities {
 		p = 0
 	}
-	return l.errs[r][p]
+	return l.cf.Load().errs[r][p]
 }
 
 // admit counts an admission and reports it.
 func (l *Limiter) admit(ctx context.Context, now int64, waited time.Duration) {
 	l.admitted.Add(1)
-	if l.obs != nil && l.obs.Admit != nil {
-		observe.Call(l.obs.Admit, l.event(resilience.EventAdmit, ctx, now, waited))
+	if l.cf.Load().obs != nil && l.cf.Load().obs.Admit != nil {
+		observe.Call(l.cf.Load().obs.Admit, l.event(resilience.EventAdmit, ctx, now, waited))
 	}
 }
 
@@ -566,10 +583,10 @@ func (l *Limiter) admit(ctx context.Context, now int64, waited time.Duration) {
 func (l *Limiter) reject(ctx context.Context, now int64, r Reason, p Priority, waited time.Duration) error {
 	l.rejected.Add(1)
 	err := l.errOf(r, p)
-	if l.obs != nil && l.obs.Reject != nil {
+	if l.cf.Load().obs != nil && l.cf.Load().obs.Reject != nil {
 		e := l.event(resilience.EventReject, ctx, now, waited)
 		e.Err, e.Reason = err, r.String()
-		observe.Call(l.obs.Reject, e)
+		observe.Call(l.cf.Load().obs.Reject, e)
 	}
 	return err
 }
@@ -577,7 +594,7 @@ func (l *Limiter) reject(ctx context.Context, now int64, r Reason, p Priority, w
 // abandon counts a wait that ctx ended and returns its error.
 func (l *Limiter) abandon(ctx context.Context) error {
 	l.abandoned.Add(1)
-	return &abandonedError{name: l.name, cause: context.Cause(ctx)}
+	return &abandonedError{name: l.cf.Load().name, cause: context.Cause(ctx)}
 }
 
 // event returns an event of type t at now for a call with context ctx (nil
@@ -586,7 +603,7 @@ func (l *Limiter) event(t resilience.EventType, ctx context.Context, now int64, 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return resilience.Event{Type: t, Kind: resilience.KindAdaptive, Policy: l.name, Context: ctx, Time: l.clock.Time(now), Delay: waited}
+	return resilience.Event{Type: t, Kind: resilience.KindAdaptive, Policy: l.cf.Load().name, Context: ctx, Time: l.clock.Time(now), Delay: waited}
 }
 
 // push puts w at the back of q.
