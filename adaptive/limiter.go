@@ -531,10 +531,10 @@ func (l *Limiter) exit(now, start int64, n int, o resilience.Outcome) {
 func (l *Limiter) settle(now int64) {
 	// Higher priorities first; a priority whose head still waits keeps the
 	// lower ones waiting too, as new calls would.
-	shadow := l.cf.Load().shadow // turned on by Reconfigure: every waiter goes
-	for i := NumPriorities - 1; i >= 0; i-- {
+	cf := l.cf.Load()
+	for i := NumPriorities - 1; i >= 0 && l.waiting > 0; i-- {
 		q := &l.queues[i]
-		for q.head != nil && (shadow || l.inflight < l.threshold(i)) {
+		for q.head != nil && (cf.shadow || l.inflight < l.threshold(i)) { // shadow: turned on by Reconfigure
 			w := q.head
 			q.unlink(w)
 			l.waiting--
@@ -546,12 +546,15 @@ func (l *Limiter) settle(now int64) {
 			break
 		}
 	}
+	// The copies are stored only when they change: a store is a full
+	// barrier, a load is not.
 	limit := l.d.current()
-	l.limitA.Store(int64(limit))
-	l.inflightA.Store(int64(l.inflight))
-	l.waitingA.Store(int64(l.waiting))
+	storeIfChanged(&l.limitA, int64(limit))
+	storeIfChanged(&l.inflightA, int64(l.inflight))
+	storeIfChanged(&l.waitingA, int64(l.waiting))
 	from := l.reported
-	report := limit != from && l.cf.Load().obs != nil && l.cf.Load().obs.StateChange != nil && clock.Elapsed(l.reportedAt, now) >= reportEvery
+	obs := cf.obs
+	report := limit != from && obs != nil && obs.StateChange != nil && clock.Elapsed(l.reportedAt, now) >= reportEvery
 	if report {
 		l.reported, l.reportedAt = limit, now
 	}
@@ -559,7 +562,15 @@ func (l *Limiter) settle(now int64) {
 	if report {
 		e := l.event(resilience.EventStateChange, nil, now, 0)
 		e.From, e.To, e.Attempt = strconv.Itoa(from), strconv.Itoa(limit), limit
-		observe.Call(l.cf.Load().obs.StateChange, e)
+		observe.Call(obs.StateChange, e)
+	}
+}
+
+// storeIfChanged stores v in a unless it holds v already; the caller holds
+// mu, under which alone a is stored.
+func storeIfChanged(a *atomic.Int64, v int64) {
+	if a.Load() != v {
+		a.Store(v)
 	}
 }
 
