@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,9 @@ func (r *Registry) view(now time.Time) pageView {
 				if k < len(hist[i][j]) {
 					h = hist[i][j][k]
 				}
+				if spec.sparse && !re.e.group && !slices.ContainsFunc(h, isNumber) {
+					continue // a group's table keeps the column
+				}
 				pv.Sparks = append(pv.Sparks, spark(spec, h, r.samples))
 			}
 			if re.e.group {
@@ -252,6 +256,9 @@ func spark(spec seriesSpec, h []float64, size int) sparkView {
 	sv.Path = b.String()
 	return sv
 }
+
+// isNumber reports whether a sample was taken and has a value.
+func isNumber(v float64) bool { return !math.IsNaN(v) }
 
 // coord formats an SVG coordinate to one decimal.
 func coord(v float64) string {
