@@ -413,6 +413,7 @@ figure{margin:0}
 figcaption{color:#6b7280;font-size:.75rem}
 svg.spark{display:block;background:#f9fafb;border:1px solid #e5e7eb}
 svg.spark path{fill:none;stroke:#2563eb;stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}
+.wrap{overflow-x:auto}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #e5e7eb;padding:.2rem .45rem;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f9fafb;font-weight:600;font-size:.75rem;color:#4b5563}
@@ -431,6 +432,7 @@ th:first-child,td:first-child{text-align:left}
 <h2><span class="name">{{.Name}}</span> <span class="kind">{{.Kind}}</span>{{if .Policy.State}} <span class="state {{.Policy.State}}">{{.Policy.State}}</span>{{end}}</h2>
 {{- if .Group}}
 {{- if .Members}}
+<div class="wrap">
 <table>
 <thead><tr><th>key</th>{{range .Columns}}<th>{{.}}</th>{{end}}{{range .Series}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
@@ -439,6 +441,7 @@ th:first-child,td:first-child{text-align:left}
 {{- end}}
 </tbody>
 </table>
+</div>
 {{- else}}
 <p class="empty">No members.</p>
 {{- end}}
