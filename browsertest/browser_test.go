@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/debugpage"
 	"github.com/netresilience/resilience/internal/leakcheck"
@@ -118,6 +120,105 @@ func TestDebugPageShowsABreakerOpening(t *testing.T) {
 	}
 	if opened != "1" {
 		t.Fatalf("the page says the breaker opened %q times, want 1", opened)
+	}
+}
+
+// limiterCheck is what the browser measures of a debug page with an
+// adaptive limiter's panel and a group of limiters.
+type limiterCheck struct {
+	PageOverflow int      // document scrollWidth - clientWidth
+	Limit        string   // the panel's "limit" value
+	Sparks       []string // the panel's sparkline captions
+	Widths       []float64
+	GroupSeries  int  // the sparklines of the group table's first row
+	GroupScrolls bool // the group's table is wider than its box, which scrolls
+	LastReached  bool // scrolled to its end, the table's last column is in view
+}
+
+const limiterScript = `(() => {
+  const panel = [...document.querySelectorAll("section.entry")].find(s => s.querySelector(".name").textContent == "server limit");
+  const group = [...document.querySelectorAll("section.entry")].find(s => s.querySelector(".name").textContent == "per model");
+  const wrap = group.querySelector("div.wrap") || group;
+  const scrolls = wrap.scrollWidth > wrap.clientWidth && getComputedStyle(wrap).overflowX == "auto";
+  wrap.scrollLeft = wrap.scrollWidth;
+  const last = group.querySelector("th:last-child").getBoundingClientRect(), box = wrap.getBoundingClientRect();
+  return {
+    PageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    Limit: [...panel.querySelectorAll("dt")].find(d => d.textContent == "limit").nextElementSibling.textContent,
+    Sparks: [...panel.querySelectorAll("figcaption")].map(c => c.textContent),
+    Widths: [...panel.querySelectorAll("svg.spark")].map(s => { const p = s.querySelector("path"); return p ? p.getBBox().width : -1; }),
+    GroupSeries: group.querySelectorAll("tbody tr:first-child svg.spark").length,
+    GroupScrolls: scrolls,
+    LastReached: last.right <= box.right + 0.5 && last.left >= box.left - 0.5,
+  };
+})()`
+
+// TestDebugPageShowsAnAdaptiveLimiter: a Gradient limiter's panel draws
+// its five series, and a group of limiters, the widest table of the page,
+// scrolls in its own box instead of pushing the page sideways.
+func TestDebugPageShowsAnAdaptiveLimiter(t *testing.T) {
+	ctx := browser(t, 1280)
+	reg, err := debugpage.New(context.Background(), debugpage.Config{Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	g := adaptive.MustNew(adaptive.Config{Name: "server", Algorithm: adaptive.Gradient,
+		Gradient: adaptive.GradientConfig{WindowSamples: 10, MinSamples: 10}})
+	a := adaptive.MustNew(adaptive.Config{Name: "client"})
+	if _, err := debugpage.Register(reg, "server limit", g); err != nil {
+		t.Fatal(err)
+	}
+	members := func(yield func(string, *adaptive.Limiter) bool) {
+		if yield("aimd", a) {
+			yield("gradient", g)
+		}
+	}
+	if _, err := debugpage.RegisterGroup(reg, "per model", members); err != nil {
+		t.Fatal(err)
+	}
+	// Three windows, each slower than the last, with a sample after each:
+	// every series moves, or at least spans two samples.
+	now := time.Now()
+	for w, latency := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond} {
+		for range 10 {
+			now = now.Add(time.Millisecond)
+			g.RecordAt(now, latency, 1, false)
+		}
+		if held, err := g.TryAcquire(); err == nil && w == 2 {
+			defer held.Release(resilience.Outcome{Canceled: true}) // one call in flight at the last sample
+		} else if err == nil {
+			held.Release(resilience.Outcome{Canceled: true})
+		}
+		reg.Sample()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/debug/resilience", reg)
+	srv := httptest.NewServer(mux) // on 127.0.0.1
+	defer srv.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/debug/resilience")); err != nil {
+		t.Fatal(err)
+	}
+	got := run(t, ctx, chromedp.Evaluate[limiterCheck](limiterScript))
+	if got.PageOverflow > 0 {
+		t.Errorf("the page scrolls sideways by %dpx", got.PageOverflow)
+	}
+	if want := strconv.Itoa(g.Limit()); got.Limit != want {
+		t.Errorf("the panel shows the limit %q, want %s", got.Limit, want)
+	}
+	if len(got.Sparks) != 5 || len(got.Widths) != 5 {
+		t.Fatalf("the panel has sparklines %q, want 5: limit, in flight, waiting and two latencies", got.Sparks)
+	}
+	for i, w := range got.Widths {
+		if !(w > 0) {
+			t.Errorf("sparkline %q: path width %v, want a line over the samples", got.Sparks[i], w)
+		}
+	}
+	if got.GroupSeries != 5 {
+		t.Errorf("the group's first member (AIMD) has %d sparklines, want 5: a column for each series", got.GroupSeries)
+	}
+	if got.GroupScrolls && !got.LastReached {
+		t.Error("the group's table is cut off: scrolled to its end, its last column is not in view")
 	}
 }
 

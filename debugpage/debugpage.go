@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/bulkhead"
@@ -69,8 +70,8 @@ func (c *Config) validate() error {
 // Policy is the set of policy types a Registry shows. It is a constraint
 // for [Register] and [RegisterGroup], not an interface to implement.
 type Policy interface {
-	*breaker.Breaker | *budget.Budget | *bulkhead.Bulkhead | *throttle.Throttle |
-		*ratelimit.Limiter | *hedge.Hedger | *timeout.Timeout
+	*breaker.Breaker | *budget.Budget | *bulkhead.Bulkhead | *adaptive.Limiter |
+		*throttle.Throttle | *ratelimit.Limiter | *hedge.Hedger | *timeout.Timeout
 }
 
 // Registry is a named set of policies and groups of policies, with their

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/bulkhead"
@@ -104,6 +105,7 @@ func TestEveryKindIsShown(t *testing.T) {
 		second(debugpage.Register(reg, "payments breaker", br)),
 		second(debugpage.Register(reg, "retry budget", must(budget.New(budget.Config{})))),
 		second(debugpage.Register(reg, "db bulkhead", must(bulkhead.New(bulkhead.Config{MaxConcurrent: 7})))),
+		second(debugpage.Register(reg, "adaptive limit", must(adaptive.New(adaptive.Config{Initial: 13})))),
 		second(debugpage.Register(reg, "client throttle", must(throttle.New(throttle.Config{})))),
 		second(debugpage.Register(reg, "api limiter", must(ratelimit.New(ratelimit.Config{Limit: 9, Per: time.Second})))),
 		second(debugpage.Register(reg, "search hedge", must(hedge.New(hedge.Config{Delay: 30 * time.Millisecond})))),
@@ -121,6 +123,7 @@ func TestEveryKindIsShown(t *testing.T) {
 		"payments breaker", `<span class="state open">open</span>`,
 		"retry budget", "balance",
 		"db bulkhead", "0 of 7",
+		"adaptive limit", "limit · now 13",
 		"client throttle", "rejection probability",
 		"api limiter", "9.0 of 9",
 		"search hedge", "30ms",
@@ -140,7 +143,7 @@ func TestEveryKindIsShown(t *testing.T) {
 		kinds[e.Name] = e.Kind
 	}
 	want := map[string]string{"payments breaker": "breaker", "retry budget": "budget", "db bulkhead": "bulkhead",
-		"client throttle": "throttle", "api limiter": "ratelimit", "search hedge": "hedge", "attempt timeout": "timeout"}
+		"adaptive limit": "adaptive", "client throttle": "throttle", "api limiter": "ratelimit", "search hedge": "hedge", "attempt timeout": "timeout"}
 	for name, k := range want {
 		if kinds[name] != k {
 			t.Errorf("JSON: %q has kind %q, want %q", name, kinds[name], k)

@@ -1,8 +1,8 @@
 // Package debugpage serves a live page of the policies a program registers
 // with it, in the manner of net/http/pprof and expvar: every registered
-// breaker, budget, bulkhead, throttle, rate limiter, hedger and timeout with
-// its state and the numbers of its Snapshot, and small sparklines of the
-// last minutes.
+// breaker, budget, bulkhead, adaptive limiter, throttle, rate limiter, hedger
+// and timeout with its state and the numbers of its Snapshot, and small
+// sparklines of the last minutes.
 //
 // A [Registry] is an http.Handler. Make one with [New], register policies
 // with [Register], and families of policies keyed by a string (one breaker
@@ -14,6 +14,12 @@
 //	unregister, err := debugpage.Register(reg, "payments", paymentsBreaker)
 //	debugpage.RegisterGroup(reg, "upstream hosts", transport.Breakers)
 //	mux.Handle("/debug/resilience", reg)
+//
+// An adaptive.Limiter's panel draws its limit beside the calls in flight
+// and waiting, and for a Gradient limiter its baseline and window latency
+// (an AIMD limiter has none, and its panel leaves those sparklines out);
+// it lists its settings (algorithm, min, max, max wait, shadow mode) and
+// its counts of admitted, rejected and shadow-rejected calls.
 //
 // The page is HTML without JavaScript or external assets, so it works from
 // any browser and through any proxy; with ?format=json the same data comes

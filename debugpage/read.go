@@ -1,11 +1,13 @@
 package debugpage
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/bulkhead"
@@ -19,7 +21,7 @@ import (
 type kind = resilience.Kind
 
 // maxSeries is the most series sampled for one policy.
-const maxSeries = 2
+const maxSeries = 5
 
 // seriesSpec describes one sampled series: its label, and its fixed range
 // when it has one (a state, a probability); lo == hi means the sparkline
@@ -28,6 +30,10 @@ type seriesSpec struct {
 	label  string
 	lo, hi float64
 	delta  bool // a running total, drawn as its increase between samples
+	// sparse: some policies of the kind have no such values (an AIMD
+	// limiter has no baseline), and a single policy's panel leaves the
+	// sparkline out while no sample has one.
+	sparse bool
 }
 
 // jsonName is the series' name in the JSON form, which holds running
@@ -43,19 +49,22 @@ func (s seriesSpec) jsonName() string {
 func seriesOf(k kind) []seriesSpec {
 	switch k {
 	case resilience.KindBreaker:
-		return []seriesSpec{{"state", 0, 1, false}, {"rejected per interval", 0, 0, true}}
+		return []seriesSpec{{label: "state", lo: 0, hi: 1}, {label: "rejected per interval", delta: true}}
 	case resilience.KindBudget:
-		return []seriesSpec{{"balance", 0, 0, false}}
+		return []seriesSpec{{label: "balance"}}
 	case resilience.KindBulkhead:
-		return []seriesSpec{{"in flight", 0, 0, false}, {"waiting", 0, 0, false}}
+		return []seriesSpec{{label: "in flight"}, {label: "waiting"}}
+	case resilience.KindAdaptive:
+		return []seriesSpec{{label: "limit"}, {label: "in flight"}, {label: "waiting"},
+			{label: "baseline latency (s)", sparse: true}, {label: "window latency (s)", sparse: true}}
 	case resilience.KindThrottle:
-		return []seriesSpec{{"rejection probability", 0, 1, false}}
+		return []seriesSpec{{label: "rejection probability", lo: 0, hi: 1}}
 	case resilience.KindRateLimit:
-		return []seriesSpec{{"tokens", 0, 0, false}}
+		return []seriesSpec{{label: "tokens"}}
 	case resilience.KindHedge:
-		return []seriesSpec{{"hedge delay (s)", 0, 0, false}}
+		return []seriesSpec{{label: "hedge delay (s)"}}
 	case resilience.KindTimeout:
-		return []seriesSpec{{"timed out per interval", 0, 0, true}}
+		return []seriesSpec{{label: "timed out per interval", delta: true}}
 	}
 	return nil
 }
@@ -118,6 +127,10 @@ func settings(p any) []field {
 	case *bulkhead.Bulkhead:
 		c := p.Config().WithDefaults()
 		f = []field{{"max concurrent", itoa(c.MaxConcurrent)}, {"max wait", dur(c.MaxWait)}}
+		shadow = c.Shadow
+	case *adaptive.Limiter:
+		c := p.Config().WithDefaults()
+		f = []field{{"algorithm", c.Algorithm.String()}, {"min", itoa(c.Min)}, {"max", itoa(c.Max)}, {"max wait", dur(c.MaxWait)}}
 		shadow = c.Shadow
 	case *throttle.Throttle:
 		c := p.Config().WithDefaults()
@@ -187,6 +200,39 @@ func readSnapshot(p any, now time.Time) reading {
 			{"abandoned", utoa(s.Abandoned)},
 		}
 		r.series = [maxSeries]float64{float64(s.InFlight), float64(s.Waiting)}
+		return r
+	case *adaptive.Limiter:
+		s := p.Snapshot()
+		r := reading{kind: resilience.KindAdaptive, snapshot: s}
+		// The Gradient's latencies, once its first window has closed; an
+		// AIMD limiter has none.
+		baseline, latency, probing := "—", "—", "—"
+		bs, ls := math.NaN(), math.NaN()
+		if s.Algorithm == adaptive.Gradient {
+			probing = "no"
+			if s.Probing {
+				probing = "yes"
+			}
+			if s.Baseline > 0 {
+				baseline, bs = dur(s.Baseline), s.Baseline.Seconds()
+			}
+			if s.Latency > 0 {
+				latency, ls = dur(s.Latency), s.Latency.Seconds()
+			}
+		}
+		r.fields = []field{
+			{"limit", itoa(s.Limit)},
+			{"in flight", itoa(s.InFlight)},
+			{"waiting", itoa(s.Waiting)},
+			{"baseline latency", baseline},
+			{"window latency", latency},
+			{"probing", probing},
+			{"admitted", utoa(s.Admitted)},
+			{"rejected", utoa(s.Rejected)},
+			{"shadow rejected", utoa(s.ShadowRejected)},
+			{"abandoned", utoa(s.Abandoned)},
+		}
+		r.series = [maxSeries]float64{float64(s.Limit), float64(s.InFlight), float64(s.Waiting), bs, ls}
 		return r
 	case *throttle.Throttle:
 		s := p.SnapshotAt(now)

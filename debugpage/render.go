@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,9 @@ func (r *Registry) view(now time.Time) pageView {
 				if k < len(hist[i][j]) {
 					h = hist[i][j][k]
 				}
+				if spec.sparse && !re.e.group && !slices.ContainsFunc(h, isNumber) {
+					continue // a group's table keeps the column
+				}
 				pv.Sparks = append(pv.Sparks, spark(spec, h, r.samples))
 			}
 			if re.e.group {
@@ -252,6 +256,9 @@ func spark(spec seriesSpec, h []float64, size int) sparkView {
 	sv.Path = b.String()
 	return sv
 }
+
+// isNumber reports whether a sample was taken and has a value.
+func isNumber(v float64) bool { return !math.IsNaN(v) }
 
 // coord formats an SVG coordinate to one decimal.
 func coord(v float64) string {
@@ -406,6 +413,7 @@ figure{margin:0}
 figcaption{color:#6b7280;font-size:.75rem}
 svg.spark{display:block;background:#f9fafb;border:1px solid #e5e7eb}
 svg.spark path{fill:none;stroke:#2563eb;stroke-width:1.5;stroke-linecap:round;stroke-linejoin:round}
+.wrap{overflow-x:auto}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #e5e7eb;padding:.2rem .45rem;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f9fafb;font-weight:600;font-size:.75rem;color:#4b5563}
@@ -424,6 +432,7 @@ th:first-child,td:first-child{text-align:left}
 <h2><span class="name">{{.Name}}</span> <span class="kind">{{.Kind}}</span>{{if .Policy.State}} <span class="state {{.Policy.State}}">{{.Policy.State}}</span>{{end}}</h2>
 {{- if .Group}}
 {{- if .Members}}
+<div class="wrap">
 <table>
 <thead><tr><th>key</th>{{range .Columns}}<th>{{.}}</th>{{end}}{{range .Series}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
@@ -432,6 +441,7 @@ th:first-child,td:first-child{text-align:left}
 {{- end}}
 </tbody>
 </table>
+</div>
 {{- else}}
 <p class="empty">No members.</p>
 {{- end}}

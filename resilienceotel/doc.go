@@ -35,6 +35,13 @@
 //	resilience.bulkhead.queued_calls           ObservableUpDownCounter  {call}
 //	resilience.bulkhead.limit                  ObservableUpDownCounter  {call}
 //	resilience.bulkhead.wait_time              Histogram                s
+//	resilience.adaptive.limit                  ObservableUpDownCounter  {call}
+//	resilience.adaptive.active_calls           ObservableUpDownCounter  {call}
+//	resilience.adaptive.queued_calls           ObservableUpDownCounter  {call}
+//	resilience.adaptive.baseline_latency       ObservableGauge          s
+//	resilience.adaptive.window_latency         ObservableGauge          s
+//	resilience.adaptive.wait_time              Histogram                s
+//	resilience.adaptive.limit_changes          Counter                  {change}      resilience.adaptive.direction
 //	resilience.budget.balance                  ObservableGauge          {retry}
 //	resilience.throttle.rejection_probability  ObservableGauge          1
 //	resilience.ratelimit.tokens                ObservableGauge          {token}
@@ -74,9 +81,10 @@
 //   - resilience.retry.delay: the wait before each retry.
 //   - resilience.rejections: calls a policy refused to run: an open or full
 //     half-open breaker (reasons "open", "half-open full"), a full bulkhead
-//     ("queue full", ...), a throttle ("throttled"), a rate limiter, an
-//     exhausted retry budget (kind "budget"), a hedge the budget refused
-//     (kind "hedge").
+//     ("queue full", ...), an adaptive limiter (kind "adaptive", reasons
+//     "no wait allowed", "queue full", "wait timed out"), a throttle
+//     ("throttled"), a rate limiter, an exhausted retry budget (kind
+//     "budget"), a hedge the budget refused (kind "hedge").
 //   - resilience.breaker.state: for each registered breaker, one series per
 //     state ("closed", "open", "half-open"), 1 for the current one and 0 for
 //     the others; a breaker that never changed state reports closed. A
@@ -86,6 +94,17 @@
 //   - resilience.bulkhead.*: calls holding a slot, calls waiting for one, the
 //     number of slots (registered bulkheads), and the wait of every admitted
 //     call (zero for one admitted at once).
+//   - resilience.adaptive.*: for an adaptive.Limiter, its limit now, the
+//     calls it admitted that have not ended and the calls waiting for room
+//     (registered limiters); for a Gradient limiter also its baseline (the
+//     service's latency without load) and the mean latency of its last
+//     window, once it has them (registered limiters; none for AIMD); the
+//     wait of every admitted call (zero for one admitted at once); and the
+//     changes of its limit as its StateChange events report them, at most
+//     once a second, with resilience.adaptive.direction "increase" or
+//     "decrease" (the old and new limits are no attributes: the limit is
+//     the gauge). Its rejections are in resilience.rejections; a shadow
+//     limiter's would-be rejections carry resilience.shadow=true.
 //   - resilience.budget.balance: the retries the budget allows now (below 1,
 //     none).
 //   - resilience.throttle.rejection_probability: between 0 and 1.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -45,6 +46,15 @@ const (
 	// AttrReconnectState is a connection supervisor's state: "idle",
 	// "dialing", "connected", "waiting".
 	AttrReconnectState = attribute.Key("resilience.reconnect.state")
+	// AttrAdaptiveDirection is which way an adaptive limiter's limit
+	// moved: "increase" or "decrease".
+	AttrAdaptiveDirection = attribute.Key("resilience.adaptive.direction")
+)
+
+// The directions of resilience.adaptive.limit_changes.
+const (
+	DirectionIncrease = "increase"
+	DirectionDecrease = "decrease"
 )
 
 // The outcomes of resilience.retry.calls.
@@ -75,6 +85,8 @@ const (
 	instConnections
 	instLosses
 	instDialFailures
+	instAdaptiveWait
+	instLimitChanges
 )
 
 // instruments holds the instruments of one meter.
@@ -96,6 +108,8 @@ type instruments struct {
 	losses        metric.Int64Counter
 	uptime        metric.Float64Histogram
 	dialFailures  metric.Int64Counter
+	adaptiveWait  metric.Float64Histogram
+	limitChanges  metric.Int64Counter
 
 	breakerState     metric.Int64ObservableGauge
 	bulkheadActive   metric.Int64ObservableUpDownCounter
@@ -108,6 +122,11 @@ type instruments struct {
 	hedgeWon         metric.Int64ObservableCounter
 	timeoutAbandoned metric.Int64ObservableUpDownCounter
 	reconnectState   metric.Int64ObservableGauge
+	adaptiveLimit    metric.Int64ObservableUpDownCounter
+	adaptiveActive   metric.Int64ObservableUpDownCounter
+	adaptiveQueued   metric.Int64ObservableUpDownCounter
+	adaptiveBaseline metric.Float64ObservableGauge
+	adaptiveLatency  metric.Float64ObservableGauge
 }
 
 // Bucket boundaries: seconds for waits and delays, from 1ms to 1 minute;
@@ -190,6 +209,14 @@ func newInstruments(meter metric.Meter, collect metric.Callback) (*instruments, 
 		metric.WithDescription("Dials of a supervisor that failed."))
 	check(err)
 
+	in.adaptiveWait, err = meter.Float64Histogram("resilience.adaptive.wait_time", metric.WithUnit("s"),
+		metric.WithDescription("Time calls admitted by an adaptive limiter waited for room."),
+		metric.WithExplicitBucketBoundaries(secondsBuckets...))
+	check(err)
+	in.limitChanges, err = meter.Int64Counter("resilience.adaptive.limit_changes", metric.WithUnit("{change}"),
+		metric.WithDescription("Changes of an adaptive limiter's limit, as it reports them (at most once a second), by direction."))
+	check(err)
+
 	in.breakerState, err = meter.Int64ObservableGauge("resilience.breaker.state", metric.WithUnit("{state}"),
 		metric.WithDescription("1 for a circuit breaker's current state, 0 for the others."))
 	check(err)
@@ -223,12 +250,28 @@ func newInstruments(meter metric.Meter, collect metric.Callback) (*instruments, 
 	in.reconnectState, err = meter.Int64ObservableGauge("resilience.reconnect.state", metric.WithUnit("{state}"),
 		metric.WithDescription("1 for a connection supervisor's current state, 0 for the others."))
 	check(err)
+	in.adaptiveLimit, err = meter.Int64ObservableUpDownCounter("resilience.adaptive.limit", metric.WithUnit("{call}"),
+		metric.WithDescription("An adaptive limiter's limit now: the calls it admits at once."))
+	check(err)
+	in.adaptiveActive, err = meter.Int64ObservableUpDownCounter("resilience.adaptive.active_calls", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls admitted by an adaptive limiter that have not ended."))
+	check(err)
+	in.adaptiveQueued, err = meter.Int64ObservableUpDownCounter("resilience.adaptive.queued_calls", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls waiting for room in an adaptive limiter."))
+	check(err)
+	in.adaptiveBaseline, err = meter.Float64ObservableGauge("resilience.adaptive.baseline_latency", metric.WithUnit("s"),
+		metric.WithDescription("A gradient adaptive limiter's latency of the service without load."))
+	check(err)
+	in.adaptiveLatency, err = meter.Float64ObservableGauge("resilience.adaptive.window_latency", metric.WithUnit("s"),
+		metric.WithDescription("A gradient adaptive limiter's mean latency over its last window of calls."))
+	check(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	_, err = meter.RegisterCallback(collect, in.breakerState, in.bulkheadActive, in.bulkheadQueued,
 		in.bulkheadLimit, in.budgetBalance, in.throttleProb, in.rateLimitTokens, in.rateLimitQueued,
-		in.hedgeWon, in.timeoutAbandoned, in.reconnectState)
+		in.hedgeWon, in.timeoutAbandoned, in.reconnectState, in.adaptiveLimit, in.adaptiveActive,
+		in.adaptiveQueued, in.adaptiveBaseline, in.adaptiveLatency)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +308,10 @@ func (k setKey) attributes() []attribute.KeyValue {
 		kv = append(kv, AttrPolicyKind.String(k.kind.String()), AttrReason.String(k.a))
 	case instTransitions:
 		kv = append(kv, AttrBreakerFrom.String(k.a), AttrBreakerTo.String(k.b))
+	case instLimitChanges:
+		if k.a != "" {
+			kv = append(kv, AttrAdaptiveDirection.String(k.a))
+		}
 	}
 	if k.shadow {
 		kv = append(kv, AttrShadow.Bool(true))
@@ -355,6 +402,19 @@ func (t *Telemetry) record(e resilience.Event) {
 	case resilience.EventReject:
 		in.rejections.Add(ctx, 1, t.measureOf(setKey{inst: instRejections, kind: e.Kind, name: e.Policy, a: e.Reason, shadow: e.Shadow}).add...)
 	case resilience.EventStateChange:
+		if e.Kind == resilience.KindAdaptive {
+			// From and To are limits, not states: as attributes they would
+			// make a series per pair of limits.
+			dir := "" // From is no limit: a change of unknown direction
+			if from, err := strconv.Atoi(e.From); err == nil {
+				dir = DirectionIncrease
+				if e.Attempt < from {
+					dir = DirectionDecrease
+				}
+			}
+			in.limitChanges.Add(ctx, 1, t.measureOf(setKey{inst: instLimitChanges, name: e.Policy, a: dir}).add...)
+			break
+		}
 		in.transitions.Add(ctx, 1, t.measureOf(setKey{inst: instTransitions, name: e.Policy, a: e.From, b: e.To, shadow: e.Shadow}).add...)
 	case resilience.EventAdmit:
 		switch e.Kind {
@@ -364,6 +424,8 @@ func (t *Telemetry) record(e resilience.Event) {
 			in.rateLimitWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instRateLimitWait, name: e.Policy}).rec...)
 		case resilience.KindPace:
 			in.paceWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instPaceWait, name: e.Policy}).rec...)
+		case resilience.KindAdaptive:
+			in.adaptiveWait.Record(ctx, e.Delay.Seconds(), t.measureOf(setKey{inst: instAdaptiveWait, name: e.Policy}).rec...)
 		}
 	case resilience.EventHedge:
 		in.hedgeSent.Add(ctx, 1, t.measureOf(setKey{inst: instHedgeSent, name: e.Policy}).add...)

@@ -18,6 +18,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/bulkhead"
@@ -212,6 +213,7 @@ func compare(t *testing.T, got, want map[string]map[string]string) {
 func TestRegisterErrors(t *testing.T) {
 	tel, _ := newTelemetry(t)
 	b := breaker.MustNew(breaker.Config{Name: "db"})
+	l := adaptive.MustNew(adaptive.Config{Name: "api"})
 	for _, c := range []struct {
 		name     string
 		policies []any
@@ -223,6 +225,9 @@ func TestRegisterErrors(t *testing.T) {
 		{"nil", []any{nil}, "<nil> has no gauges"},
 		{"twice in one call", []any{b, b}, `*breaker.Breaker registered twice`},
 		{"two of a name", []any{b, breaker.MustNew(breaker.Config{Name: "db"})}, `two policies of kind breaker named "db"`},
+		{"nil adaptive limiter", []any{(*adaptive.Limiter)(nil)}, "nil *adaptive.Limiter"},
+		{"adaptive limiter twice", []any{l, l}, `*adaptive.Limiter registered twice`},
+		{"two adaptive limiters of a name", []any{l, adaptive.MustNew(adaptive.Config{Name: "api"})}, `two policies of kind adaptive named "api"`},
 	} {
 		_, err := tel.Register(c.policies...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "resilienceotel: ") {
@@ -234,6 +239,15 @@ func TestRegisterErrors(t *testing.T) {
 	}
 	if _, err := tel.Register(breaker.MustNew(breaker.Config{Name: "db"})); err == nil {
 		t.Error("a second breaker named db was registered")
+	}
+	if _, err := tel.Register(l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tel.Register(l); err == nil || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("an adaptive limiter registered a second time: %v", err)
+	}
+	if _, err := tel.Register(adaptive.MustNew(adaptive.Config{Name: "other"}), breaker.MustNew(breaker.Config{Name: "api"})); err != nil {
+		t.Errorf("an adaptive limiter and a breaker of the name of another's: %v", err)
 	}
 
 	small, err := resilienceotel.New(resilienceotel.Config{MeterProvider: sdkmetric.NewMeterProvider(), MaxPolicies: 1})
@@ -333,7 +347,15 @@ func assertNoAllocs(t *testing.T, tel *resilienceotel.Telemetry) {
 	success := resilience.Event{Type: resilience.EventSuccess, Kind: resilience.KindRetry, Policy: "api", Context: ctx, Attempt: 1}
 	admit := resilience.Event{Type: resilience.EventAdmit, Kind: resilience.KindBulkhead, Policy: "pool", Context: ctx}
 	retried := resilience.Event{Type: resilience.EventRetry, Kind: resilience.KindRetry, Policy: "api", Context: ctx, Attempt: 1, Delay: time.Second}
-	if n := testing.AllocsPerRun(1000, func() { obs.Success(success); obs.Admit(admit); obs.Retry(retried) }); n != 0 {
+	admitAdaptive := resilience.Event{Type: resilience.EventAdmit, Kind: resilience.KindAdaptive, Policy: "limit", Context: ctx, Delay: time.Millisecond}
+	limitChange := resilience.Event{Type: resilience.EventStateChange, Kind: resilience.KindAdaptive, Policy: "limit", Context: ctx, From: "20", To: "18", Attempt: 18}
+	if n := testing.AllocsPerRun(1000, func() {
+		obs.Success(success)
+		obs.Admit(admit)
+		obs.Retry(retried)
+		obs.Admit(admitAdaptive)
+		obs.StateChange(limitChange)
+	}); n != 0 {
 		t.Errorf("events allocate %v times", n)
 	}
 	p := retry.MustNew(retry.Config{Name: "api", Observer: obs})

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
@@ -47,7 +49,13 @@ func TestPrometheusScrape(t *testing.T) {
 	bulkhead.Run(ctx, bh, func(context.Context) error { return nil })
 	bu := budget.MustNew(budget.Config{Name: "retries"})
 	th := throttle.MustNew(throttle.Config{Name: "backend"})
-	if _, err := tel.Register(b, bh, bu, th); err != nil {
+	al := adaptive.MustNew(adaptive.Config{Name: "server", Algorithm: adaptive.Gradient,
+		Gradient: adaptive.GradientConfig{WindowSamples: 10, MinSamples: 10}, Observer: tel.Observer()})
+	adaptive.Run(ctx, al, func(context.Context) error { return nil })
+	for i := range 10 { // one window: a baseline and a window latency
+		al.RecordAt(time.Now().Add(time.Duration(i)*time.Millisecond), 20*time.Millisecond, 1, false)
+	}
+	if _, err := tel.Register(b, bh, bu, th, al); err != nil {
 		t.Fatal(err)
 	}
 
@@ -77,6 +85,12 @@ func TestPrometheusScrape(t *testing.T) {
 		`resilience_bulkhead_wait_time_seconds_bucket{`,
 		`resilience_budget_balance{`,
 		`resilience_throttle_rejection_probability_ratio{`,
+		`resilience_adaptive_limit{`,
+		`resilience_adaptive_active_calls{`,
+		`resilience_adaptive_queued_calls{`,
+		`resilience_adaptive_baseline_latency_seconds{`,
+		`resilience_adaptive_window_latency_seconds{`,
+		`resilience_adaptive_wait_time_seconds_bucket{`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("scrape has no %s", want)

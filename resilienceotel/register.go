@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
 	"github.com/netresilience/resilience/bulkhead"
@@ -36,9 +37,9 @@ type registration struct {
 // Register adds policies whose gauges the meter reads from their Snapshot
 // at each collection, and returns the func that removes them again (it may
 // be called more than once). It takes a *breaker.Breaker,
-// *bulkhead.Bulkhead, *budget.Budget, *throttle.Throttle,
-// *ratelimit.Limiter, *hedge.Hedger, *timeout.Timeout or a
-// *reconnect.Supervisor (of any connection type); the package doc
+// *bulkhead.Bulkhead, *adaptive.Limiter, *budget.Budget,
+// *throttle.Throttle, *ratelimit.Limiter, *hedge.Hedger, *timeout.Timeout
+// or a *reconnect.Supervisor (of any connection type); the package doc
 // lists what each gives. A breaker's state is read, not inferred from its
 // events, so that one that never changed reports closed. It also takes a
 // *resiliencehttp.Transport, whose breakers, one per host, are read as
@@ -195,6 +196,26 @@ func newRegistration(p any) (*registration, error) {
 			o.ObserveInt64(in.bulkheadActive, int64(s.InFlight), opt)
 			o.ObserveInt64(in.bulkheadQueued, int64(s.Waiting), opt)
 			o.ObserveInt64(in.bulkheadLimit, int64(s.MaxConcurrent), opt)
+		}}, nil
+	case *adaptive.Limiter:
+		if p == nil {
+			break
+		}
+		name := p.Name()
+		opt := nameOption(name)
+		return &registration{policy: p, kind: resilience.KindAdaptive, name: name, observe: func(o metric.Observer, in *instruments) {
+			s := p.Snapshot()
+			o.ObserveInt64(in.adaptiveLimit, int64(s.Limit), opt)
+			o.ObserveInt64(in.adaptiveActive, int64(s.InFlight), opt)
+			o.ObserveInt64(in.adaptiveQueued, int64(s.Waiting), opt)
+			// The Gradient's latencies, once its first window has closed;
+			// AIMD has none, and a zero would read as a latency.
+			if s.Algorithm == adaptive.Gradient && s.Baseline > 0 {
+				o.ObserveFloat64(in.adaptiveBaseline, s.Baseline.Seconds(), opt)
+			}
+			if s.Algorithm == adaptive.Gradient && s.Latency > 0 {
+				o.ObserveFloat64(in.adaptiveLatency, s.Latency.Seconds(), opt)
+			}
 		}}, nil
 	case *budget.Budget:
 		if p == nil {
