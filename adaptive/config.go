@@ -127,7 +127,8 @@ type Config struct {
 	// waited as Delay; StateChange when the limit has changed, at most
 	// once a second of the limiter's time (with the first call that ends
 	// after that second), with the old and new limits as From and To and
-	// the new one as Attempt. Default: none.
+	// the new one as Attempt, and Shadow set if the limiter is in shadow
+	// mode. Default: none.
 	Observer *resilience.Observer
 
 	// Shadow, if set, makes the limiter learn its limit and report what it

@@ -561,7 +561,7 @@ func (l *Limiter) settle(now int64) {
 	l.mu.Unlock()
 	if report {
 		e := l.event(resilience.EventStateChange, nil, now, 0)
-		e.From, e.To, e.Attempt = strconv.Itoa(from), strconv.Itoa(limit), limit
+		e.From, e.To, e.Attempt, e.Shadow = strconv.Itoa(from), strconv.Itoa(limit), limit, cf.shadow
 		observe.Call(obs.StateChange, e)
 	}
 }

@@ -230,8 +230,20 @@ func TestLimitChangesAreReportedAtMostOnceASecond(t *testing.T) {
 	if e.Kind != resilience.KindAdaptive || e.Policy != "api" || e.From != "100" || e.To != "90" || e.Attempt != 90 || !e.Time.Equal(at(time.Millisecond)) {
 		t.Fatalf("first change %+v", e)
 	}
-	if e := changes[1]; e.From != "90" || e.To != "65" {
-		t.Fatalf("second change %+v, want 90 to 65", e)
+	if e := changes[1]; e.From != "90" || e.To != "65" || e.Shadow {
+		t.Fatalf("second change %+v, want 90 to 65, not in shadow", e)
+	}
+
+	// A shadow limiter's changes say so, for a dashboard to tell them apart.
+	changes = nil
+	cfg := l.Config()
+	cfg.Shadow = true
+	if err := l.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	drop(3 * time.Second)
+	if len(changes) != 1 || !changes[0].Shadow {
+		t.Fatalf("a shadow limiter's change: %+v, want one with Shadow set", changes)
 	}
 }
 
