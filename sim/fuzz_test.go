@@ -54,7 +54,7 @@ func watchRuns(t testing.TB) func() []runStats {
 		mu.Lock()
 		defer mu.Unlock()
 		stats = append(stats, runStats{policy: r.p, events: r.events, requests: r.res.Requests,
-			eventCap: cap(r.q.h), reqCap: cap(r.reqs), series: len(r.series)})
+			eventCap: cap(r.q.h), reqCap: len(r.reqs.chunks) * chunkSize, series: len(r.series)})
 	}
 	t.Cleanup(func() { runHook = nil })
 	return func() []runStats {
