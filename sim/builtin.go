@@ -134,12 +134,12 @@ func builtins() []*Scenario {
 			Name: "capacity-change",
 			Description: "One client sends 1,000 requests a second to an upstream that serves about 720 (40 calls at once); " +
 				"for a minute it loses half its capacity, then recovers. Without a limit, calls wait in its line until it " +
-				"refuses them, and the latency of those it serves climbs to 300ms and more. A bulkhead of 80 calls keeps " +
-				"that line shorter; one of 20 wastes half the capacity, except while it is halved. The throttle lets " +
-				"through up to twice what the upstream accepts, so here nothing. The adaptive limits follow the capacity " +
-				"down and back up: AIMD, counting calls slower than 200ms as drops, and the latency gradient, " +
-				"which with its default 10 samples per baseline probe takes its baseline from the fastest calls of each " +
-				"probe (the first ten to end) and keeps its limit too low; with 50 samples it keeps the upstream busy.",
+				"refuses them, and those it serves take 300ms and more. A bulkhead of 80 calls keeps that line shorter; " +
+				"one of 20 wastes half the capacity, except while it is halved. The throttle, which lets through up to " +
+				"twice what the upstream accepts, refuses nothing here. AIMD, counting calls slower than 200ms as drops, " +
+				"and the latency gradient with 50 samples per baseline probe follow the capacity down and back up, and " +
+				"keep the upstream busy with a short line. With its default 10 samples, the gradient takes its baseline " +
+				"from the first calls of each probe to end, the fastest, and keeps its limit too low.",
 			Duration: dur(3 * time.Minute),
 			Upstream: Upstream{
 				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
