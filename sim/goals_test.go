@@ -346,7 +346,7 @@ func TestAdaptiveHour(t *testing.T) {
 			continue // the drift takes longer than the race detector's run
 		}
 		s := *base
-		s.Name = fmt.Sprintf("%v, %d clients", time.Duration(base.Duration), clients)
+		s.Name = fmt.Sprintf("%v, %d client(s)", time.Duration(base.Duration), clients)
 		s.Load.Clients = clients
 		s.Policies = []Policy{byName["aimd, timeout 200ms"], byName["gradient, 50 samples"], byName["gradient"]}
 		res, err := Run(&s)
