@@ -24,6 +24,7 @@ func equalJitter() *BackoffConfig {
 	return &BackoffConfig{Base: dur(100 * time.Millisecond), Max: dur(time.Second), Jitter: "equal"}
 }
 func someThrottle() *ThrottleConfig { return &ThrottleConfig{} }
+func gradient() *AdaptiveConfig     { return &AdaptiveConfig{Algorithm: "gradient"} }
 
 // fleetBreaker is the breaker of the fleet-outage scenario: 50% failures
 // over 10s (with the default 10 calls at least), failures in a row off.
@@ -106,7 +107,10 @@ func builtins() []*Scenario {
 				"so it serves fewer than it gets: calls wait in line, and it refuses those that would wait too long. " +
 				"Retries pile more calls onto it and win back little; a budget keeps the extra load small; client-side " +
 				"throttling, which lets through up to twice what the upstream accepts, lies in between, and goes on " +
-				"refusing calls after the upstream has recovered, until the overload leaves its two-minute window.",
+				"refusing calls after the upstream has recovered, until the overload leaves its two-minute window. " +
+				"Without retries, the throttle refuses nothing; a bulkhead of 20 calls per client (200 for the ten) " +
+				"keeps the line in the upstream a little shorter, one of 3 (30) wastes half its capacity, and the " +
+				"latency gradient keeps it busy with a shorter line still.",
 			Duration: dur(5 * time.Minute),
 			Upstream: Upstream{
 				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
@@ -120,6 +124,38 @@ func builtins() []*Scenario {
 				{Name: "retry", Retry: &RetryConfig{MaxAttempts: 5}},
 				{Name: "retry+budget", Retry: &RetryConfig{MaxAttempts: 5}, Budget: someBudget()},
 				{Name: "retry+throttle", Retry: &RetryConfig{MaxAttempts: 5}, Throttle: someThrottle()},
+				{Name: "throttle", Throttle: someThrottle()},
+				{Name: "bulkhead 20 (too high)", Bulkhead: &BulkheadConfig{MaxConcurrent: 20}},
+				{Name: "bulkhead 3 (too low)", Bulkhead: &BulkheadConfig{MaxConcurrent: 3}},
+				{Name: "gradient", Adaptive: gradient()},
+			},
+		},
+		{
+			Name: "capacity-change",
+			Description: "One client sends 1,000 requests a second to an upstream that serves about 720 (40 calls at once); " +
+				"for a minute it loses half its capacity, then recovers. Without a limit, calls wait in its line until it " +
+				"refuses them, and those it serves take 300ms and more. A bulkhead of 80 calls keeps that line shorter; " +
+				"one of 20 wastes half the capacity, except while it is halved. The throttle, which lets through up to " +
+				"twice what the upstream accepts, refuses nothing here. AIMD, counting calls slower than 200ms as drops, " +
+				"and the latency gradient with 50 samples per baseline probe follow the capacity down and back up, and " +
+				"keep the upstream busy with a short line. With its default 10 samples, the gradient takes its baseline " +
+				"from the first calls of each probe to end, the fastest, and keeps its limit too low.",
+			Duration: dur(3 * time.Minute),
+			Upstream: Upstream{
+				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
+				Capacity:      40, // about 720 calls/s
+				MaxQueueDelay: dur(250 * time.Millisecond),
+				Windows:       []Window{{Name: "half capacity", From: dur(time.Minute), To: dur(2 * time.Minute), CapacityFactor: 0.5}},
+			},
+			Load: Load{Rate: 1000, Clients: 1, Deadline: dur(5 * time.Second)},
+			Policies: []Policy{
+				{Name: "no limit"},
+				{Name: "bulkhead 80 (too high)", Bulkhead: &BulkheadConfig{MaxConcurrent: 80}},
+				{Name: "bulkhead 20 (too low)", Bulkhead: &BulkheadConfig{MaxConcurrent: 20}},
+				{Name: "throttle", Throttle: someThrottle()},
+				{Name: "aimd, timeout 200ms", Adaptive: &AdaptiveConfig{AIMD: AIMDConfig{Timeout: dur(200 * time.Millisecond)}}},
+				{Name: "gradient", Adaptive: gradient()},
+				{Name: "gradient, 50 samples", Adaptive: &AdaptiveConfig{Algorithm: "gradient", Gradient: GradientConfig{MinSamples: 50}}},
 			},
 		},
 		{

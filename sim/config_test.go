@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
@@ -20,6 +22,9 @@ import (
 // notSimulated marks a field of a package's Config that the simulator
 // leaves at its zero value; what follows says why.
 const notSimulated = "not simulated: "
+
+// noWait says why no concurrency limit's wait is simulated.
+const noWait = "a wait for room needs a goroutine and a timer; the simulator admits with TryAcquire, which answers at once, so a call beyond the limit is refused"
 
 // shadowMode says why no Config's Shadow field is simulated.
 const shadowMode = "a simulation shows what a policy does when it is on, and how the others fare with it; shadow mode, which lets every call through, is for watching a real policy before turning it on"
@@ -39,8 +44,8 @@ const (
 // where each exported field comes from: the path of a field of a Policy
 // ("Retry.MaxAttempts"), one of the from constants, or notSimulated and
 // why. TestConfigMapping checks that it lists every field, and that each
-// mapped one gets its value from where it says; bulkhead, ratelimit and
-// fallback are not simulated at all.
+// mapped one gets its value from where it says; ratelimit and fallback are
+// not simulated at all.
 var configFields = []struct {
 	typ    reflect.Type
 	built  func(*configs) any // the Config configs made, or nil
@@ -125,6 +130,53 @@ var configFields = []struct {
 		"Tokens":       fromTokens,
 		"Observer":     notSimulated + "an observer; the simulator counts what the policies do itself",
 	}},
+	{reflect.TypeFor[bulkhead.Config](), func(c *configs) any { return c.bulkhead }, map[string]string{
+		"Name":          "Name",
+		"MaxConcurrent": "Bulkhead.MaxConcurrent",
+		"MaxWait":       notSimulated + noWait,
+		"MaxQueue":      notSimulated + noWait,
+		"Observer":      notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Shadow":        notSimulated + shadowMode,
+	}},
+	{reflect.TypeFor[adaptive.Config](), func(c *configs) any { return c.adaptive }, map[string]string{
+		"Name":       "Name",
+		"Algorithm":  "Adaptive.Algorithm",
+		"Initial":    "Adaptive.Initial",
+		"Min":        "Adaptive.Min",
+		"Max":        "Adaptive.Max",
+		"AIMD":       "Adaptive.AIMD",
+		"Gradient":   "Adaptive.Gradient",
+		"Classify":   notSimulated + "the simulated upstream's errors are transient, as the default classifier says",
+		"MaxWait":    notSimulated + noWait,
+		"MaxQueue":   notSimulated + noWait,
+		"Priorities": notSimulated + "the simulated load has one priority",
+		"Shares":     notSimulated + "as Priorities",
+		"Observer":   notSimulated + "an observer; the simulator counts what the policies do itself",
+		"Shadow":     notSimulated + shadowMode,
+	}},
+	{reflect.TypeFor[adaptive.AIMDConfig](), func(c *configs) any {
+		if c.adaptive == nil {
+			return (*adaptive.AIMDConfig)(nil)
+		}
+		return &c.adaptive.AIMD
+	}, map[string]string{
+		"Increase": "Adaptive.AIMD.Increase",
+		"Backoff":  "Adaptive.AIMD.Backoff",
+		"Timeout":  "Adaptive.AIMD.Timeout",
+	}},
+	{reflect.TypeFor[adaptive.GradientConfig](), func(c *configs) any {
+		if c.adaptive == nil {
+			return (*adaptive.GradientConfig)(nil)
+		}
+		return &c.adaptive.Gradient
+	}, map[string]string{
+		"Window":         "Adaptive.Gradient.Window",
+		"WindowSamples":  "Adaptive.Gradient.WindowSamples",
+		"MinSamples":     "Adaptive.Gradient.MinSamples",
+		"Tolerance":      "Adaptive.Gradient.Tolerance",
+		"Smoothing":      "Adaptive.Gradient.Smoothing",
+		"BaselinePeriod": "Adaptive.Gradient.BaselinePeriod",
+	}},
 	{reflect.TypeFor[timeout.Config](), func(c *configs) any { return c.timeout }, map[string]string{
 		"Name":         "Name",
 		"Timeout":      "Timeout",
@@ -158,6 +210,8 @@ func fillPolicy(p *Policy) {
 		case path == "Retry.Backoff.Constant":
 		case path == "Retry.Backoff.Jitter":
 			v.SetString("equal")
+		case path == "Adaptive.Algorithm":
+			v.SetString("gradient")
 		case v.Type() == durationType:
 			v.SetInt(int64(n)*int64(time.Millisecond) + int64(n))
 		case v.Kind() == reflect.Pointer:
@@ -221,6 +275,8 @@ func sameValue(got, want reflect.Value) bool {
 	switch {
 	case got.Type() == reflect.TypeFor[backoff.Jitter]():
 		return want.String() == "equal" && got.Interface() == backoff.EqualJitter
+	case got.Type() == reflect.TypeFor[adaptive.Algorithm]():
+		return want.String() == "gradient" && got.Interface() == adaptive.Gradient
 	case want.CanInt() && got.CanInt():
 		return got.Int() == want.Int()
 	case want.CanFloat() && got.CanFloat():
@@ -305,6 +361,12 @@ func TestConfigMapping(t *testing.T) {
 				reached[from] = true // its fields are checked as backoff.Exponential's
 				if got.IsNil() {
 					t.Errorf("%s.%s is nil", name, field)
+				}
+			case from == "Adaptive.AIMD" || from == "Adaptive.Gradient":
+				// Their fields are checked as adaptive.AIMDConfig's and
+				// adaptive.GradientConfig's.
+				if got.IsZero() {
+					t.Errorf("%s.%s is zero", name, field)
 				}
 			default:
 				want := fieldAt(&p, from)

@@ -39,20 +39,27 @@
 // Every decision is the library's: a request starts the retry policy's
 // count in its budget (retry.Policy.BeginRetriesAt), a failed attempt goes
 // to retry.Policy.NextRetry (the retry decision, then the token bucket's
-// Failure and Allow and the budget's WithdrawAt; told by breaker.Breaker.Foresee when the breaker would
-// certainly refuse the next attempt, as resilience.Compose tells a retry
-// right outside a breaker, unless a throttle stands between), a successful
-// one to retry.Policy.Succeeded when the policy has a token bucket (which it
-// refills), each attempt to throttle.Throttle.AllowAt and
-// breaker.Breaker.AllowAt and its outcome to their permits' DoneAt; a hedged
-// attempt starts with hedge.Hedger.StartAt, each hedge asks
-// hedge.Hedger.AllowHedgeAt, the first call's outcome goes to
-// hedge.Hedger.ObserveFirstAt, and each call's outcome to
-// hedge.Hedger.AfterSuccess or AfterFailure, whose decision (the next hedge
-// now, no more hedges, a fatal failure) the simulator carries out — the same calls the executors make (Do, the
-// HTTP transport), on times the simulator gives them. The simulator is an
-// executor: it keeps requests, attempts and timers, and decides nothing a
-// policy decides.
+// Failure and Allow and the budget's WithdrawAt; told by
+// breaker.Breaker.Foresee when the breaker would certainly refuse the next
+// attempt, as resilience.Compose tells a retry right outside a breaker,
+// unless a throttle stands between), a successful one to
+// retry.Policy.Succeeded when the policy has a token bucket (which it
+// refills); each attempt takes room in the concurrency limit with
+// bulkhead.Bulkhead.TryAcquire or adaptive.Limiter.TryAcquireAt (refused at
+// once if there is none) and gives it back when it ends with
+// bulkhead.Permit.Release or adaptive.Permit.ReleaseAt and its outcome,
+// from which the adaptive limiter learns; each attempt goes to
+// throttle.Throttle.AllowAt and breaker.Breaker.AllowAt and its outcome to
+// their permits' DoneAt; a hedged attempt starts with
+// hedge.Hedger.StartAt, each hedge asks hedge.Hedger.AllowHedgeAt, the
+// first call's outcome goes to hedge.Hedger.ObserveFirstAt, and each call's
+// outcome to hedge.Hedger.AfterSuccess or AfterFailure, whose decision (the
+// next hedge now, no more hedges, a fatal failure) the simulator carries
+// out — the same calls the executors make (Do, the HTTP transport), on
+// times the simulator gives them. Per attempt, the limit stands outside
+// the throttle and the breaker (see Policy). The simulator is an executor:
+// it keeps requests, attempts and timers, and decides nothing a policy
+// decides.
 //
 // The simulation is a discrete-event loop: a queue of timed events (a request
 // arrives, an upstream call answers, a backoff ends, a hedge is due, an
@@ -68,10 +75,11 @@
 // The upstream: a log-normal latency given by its median and 99th
 // percentile, with an optional heavy tail; an error rate; a capacity of
 // workers, beyond which calls wait in line, first come first served, and are
-// refused when they would wait longer than MaxQueueDelay; and trouble windows
-// that take it down, raise its error rate or slow it. A call that a client
-// abandons (its attempt timed out, its deadline passed, a hedge won) goes on
-// holding its worker until it ends, as on a server that does not notice.
+// refused when they would wait longer than MaxQueueDelay; and trouble
+// windows that take it down, raise its error rate, slow it or change its
+// capacity. A call that a client abandons (its attempt timed out, its
+// deadline passed, a hedge won) goes on holding its worker until it ends,
+// as on a server that does not notice.
 //
 // # Fleets
 //
@@ -127,9 +135,10 @@
 //   - more than 5e8 upstream calls at most, requests × attempts × (1 +
 //     hedges) summed over the policies (and over the scenarios of an input):
 //     the work of a run;
-//   - more than 1e8 breaker states to sample, Load.Clients × buckets summed
-//     over the policies with a breaker (and the scenarios of an input): each
-//     client's breaker is sampled at the end of every bucket;
+//   - more than 1e8 breaker states (or adaptive limits) to sample,
+//     Load.Clients × buckets summed over the policies with a breaker or an
+//     adaptive limit (and the scenarios of an input): each client's breaker
+//     and limiter are sampled at the end of every bucket;
 //   - more than 1e8 fleet syncs, Load.Clients × (Duration + Load.Deadline)
 //     / Fleet.Interval summed over the policies with a Fleet, whose
 //     Interval is at least 1ms and RoundTrip at most Interval/2.
@@ -147,15 +156,17 @@
 //
 // With these limits a run's memory is bounded: a policy's run holds at most
 // 64 KiB per client (a breaker, budget and throttle with 600-bucket windows,
-// a hedger's histogram, the probe slots), the requests and events in flight
-// up to their limits (about 245 MiB with the slack of growing slices), 56
-// bytes per bucket and 8 per upstream worker — 909 MiB for the largest
-// scenario accepted — and the results 56 bytes per bucket and policy, 90 MiB
-// at most. Run runs as many policies at once as fit beside the results in
-// 1 GiB (four of a built-in scenario's five; the largest scenario's one at
-// a time), so a run of a scenario holds at most 1 GiB of live memory. The work is bounded too: at most 5e8 upstream calls, half a
-// microsecond to a microsecond each on this project's 2-core machine (hedged
-// calls cost the most), and 1e8 breaker samples of some 25 ns, so the
-// largest scenario accepted runs for minutes, not hours: 4 to 8 CPU-minutes.
-// The built-in suite runs in about a second.
+// a hedger's histogram, an adaptive limiter, the probe slots), the requests
+// and events in flight up to their limits (about 232 MiB: the requests in
+// chunks that never move, the events with the slack of a growing slice), 64
+// bytes per bucket and 8 per upstream worker — 873 MiB for the largest
+// scenario accepted — and the results 64 bytes per bucket and policy, about
+// 100 MiB at most. Run runs as many policies at once as fit beside the
+// results in 1 GiB (four of a built-in scenario's; the largest scenario's
+// one at a time), so a run of a scenario holds at most 1 GiB of live
+// memory. The work is bounded too: at most 5e8 upstream calls, half a
+// microsecond to a microsecond each on this project's 2-core machine
+// (hedged calls cost the most), and 1e8 breaker (or limit) samples of some
+// 25 ns, so the largest scenario accepted runs for minutes, not hours: 4 to
+// 8 CPU-minutes. The built-in suite runs in a few seconds.
 package sim

@@ -136,7 +136,8 @@ func ExampleBuiltins() {
 	// outage: 10m0s at 1000 requests/s, 5 policies
 	// retry-throttling: 5m0s at 1000 requests/s, 4 policies
 	// brownout: 5m0s at 500 requests/s, 5 policies
-	// overload: 5m0s at 1000 requests/s, 4 policies
+	// overload: 5m0s at 1000 requests/s, 8 policies
+	// capacity-change: 3m0s at 1000 requests/s, 7 policies
 	// latency-tail: 2m0s at 500 requests/s, 5 policies
 	// herd: 20s at 20 requests/s, 3 policies
 	// fleet-outage: 3m0s at 100 requests/s, 2 policies

@@ -60,6 +60,9 @@ func windowLabel(i int, w Window) string {
 		if w.LatencyFactor > 0 && w.LatencyFactor != 1 {
 			what = append(what, "×"+fmtTrim(w.LatencyFactor, 2)+" latency")
 		}
+		if w.CapacityFactor > 0 && w.CapacityFactor != 1 {
+			what = append(what, "×"+fmtTrim(w.CapacityFactor, 2)+" capacity")
+		}
 		if len(what) == 0 {
 			what = append(what, "no effect")
 		}
@@ -122,6 +125,7 @@ func failuresParts(f Failures) []string {
 		{"budget", f.Budget},
 		{"tokens", f.Tokens},
 		{"other", f.NotRetryable},
+		{"limited", f.Limited},
 	}
 	var parts []string
 	for _, r := range reasons {
@@ -252,4 +256,22 @@ func fmtPercent(f float64) string {
 		s = "0.0"
 	}
 	return s + "%"
+}
+
+// limitRange returns the lowest, mean and highest of pr's concurrency
+// limit (Point.Limit) over the buckets that end within the load of r, and
+// its value in the last of them; ok is false if no bucket does.
+func limitRange(r *Result, pr *PolicyResult) (lo int, mean float64, hi, last int, ok bool) {
+	n := int(time.Duration(r.Scenario.Duration) / r.Bucket)
+	n = min(n, len(pr.Series))
+	if n == 0 {
+		return 0, 0, 0, 0, false
+	}
+	lo, hi = pr.Series[0].Limit, pr.Series[0].Limit
+	sum := 0
+	for _, pt := range pr.Series[:n] {
+		lo, hi = min(lo, pt.Limit), max(hi, pt.Limit)
+		sum += pt.Limit
+	}
+	return lo, float64(sum) / float64(n), hi, pr.Series[n-1].Limit, true
 }

@@ -54,7 +54,7 @@ func watchRuns(t testing.TB) func() []runStats {
 		mu.Lock()
 		defer mu.Unlock()
 		stats = append(stats, runStats{policy: r.p, events: r.events, requests: r.res.Requests,
-			eventCap: cap(r.q.h), reqCap: cap(r.reqs), series: len(r.series)})
+			eventCap: cap(r.q.h), reqCap: len(r.reqs.chunks) * chunkSize, series: len(r.series)})
 	}
 	t.Cleanup(func() { runHook = nil })
 	return func() []runStats {
@@ -418,5 +418,20 @@ func fillRest(s *Scenario, p *Policy, f *feed) {
 	}
 	if len(s.Upstream.Windows) > 0 {
 		s.Upstream.Windows[0].Clients = f.int()
+	}
+	// Read last, so that the bytes of the seeds before them keep their
+	// meaning.
+	switch f.uint64() % 4 {
+	case 1:
+		p.Bulkhead = &BulkheadConfig{MaxConcurrent: f.int()}
+	case 2:
+		p.Adaptive = &AdaptiveConfig{Initial: f.int(), Min: f.int(), Max: f.int(), AIMD: AIMDConfig{Increase: f.float64(), Backoff: f.float64(), Timeout: f.duration()}}
+	case 3:
+		p.Adaptive = &AdaptiveConfig{Algorithm: "gradient", Initial: f.int(), Min: f.int(), Max: f.int(),
+			Gradient: GradientConfig{Window: f.duration(), WindowSamples: f.int(), MinSamples: f.int(), Tolerance: f.float64(),
+				Smoothing: f.float64(), BaselinePeriod: f.duration()}}
+	}
+	if len(s.Upstream.Windows) > 0 {
+		s.Upstream.Windows[len(s.Upstream.Windows)-1].CapacityFactor = f.float64()
 	}
 }

@@ -13,9 +13,10 @@ import (
 
 // Report is the HTML report of one or more results: a self-contained page
 // with, for each result, the scenario's setup, a table comparing its
-// policies and SVG charts of the upstream load, the success ratio and, when
+// policies and SVG charts of the upstream load, the success ratio, when
 // a policy has a circuit breaker, the share of clients whose breaker was
-// open, over time. The page uses no JavaScript and loads nothing from
+// open, and, when a policy has a concurrency limit, the limit beside the
+// upstream's capacity, over time. The page uses no JavaScript and loads nothing from
 // elsewhere, so it opens from disk; the same results give the same bytes.
 //
 // Add renders a result's section at once, so the caller need not keep the
@@ -173,7 +174,7 @@ func (p *htmlPage) table(r *Result) {
 		"<th class=\"n\" title=\"from the end of the last trouble window until the success ratio is back\">time to recover</th>",
 		"<th class=\"n\" title=\"the most upstream calls started in one bucket of the charts\">peak load (calls per ", html.EscapeString(fmtDur(r.Bucket)), ")</th>",
 		"<th class=\"n\" title=\"the most calls the upstream held at once\">peak in flight</th>",
-		"<th title=\"errors: retries ran out on upstream errors · deadline: the client's deadline passed · open: the breaker refused · throttled: the throttle refused · budget: the retry budget refused · tokens: the token bucket refused · other: the retry policy stopped for another reason\">failures</th>",
+		"<th title=\"errors: retries ran out on upstream errors · deadline: the client's deadline passed · open: the breaker refused · throttled: the throttle refused · budget: the retry budget refused · tokens: the token bucket refused · other: the retry policy stopped for another reason · limited: the concurrency limit refused\">failures</th>",
 		"</tr></thead>\n<tbody>\n")
 	for i := range r.Policies {
 		pr := &r.Policies[i]
@@ -416,8 +417,9 @@ func (t timeline) perSecond(count func(i int) int) func(lo, hi int) (float64, bo
 	}
 }
 
-// charts writes the charts of r: the upstream load, the success ratio and,
-// if a policy has a breaker, the share of open breakers.
+// charts writes the charts of r: the upstream load, the success ratio,
+// if a policy has a breaker, the share of open breakers, and if a policy
+// has a concurrency limit, the limits.
 func (p *htmlPage) charts(r *Result) {
 	t := newTimeline(r)
 	if t.n == 0 || !(t.bucket > 0) {
@@ -443,6 +445,65 @@ func (p *htmlPage) charts(r *Result) {
 			break
 		}
 	}
+	for _, pr := range r.Policies {
+		if pr.HasLimit {
+			p.figure(t, limitChart(r, t))
+			break
+		}
+	}
+}
+
+// limitChart is the chart of the concurrency limits of the policies that
+// have one, summed over the clients, with the upstream's capacity (its
+// workers, as its windows change them) as a dashed grey line.
+func limitChart(r *Result, t timeline) chart {
+	c := chart{title: "Concurrency limit (summed over the clients)", xmax: t.xmax()}
+	var withLimit []int
+	for i := range r.Policies {
+		if r.Policies[i].HasLimit {
+			withLimit = append(withLimit, i)
+		}
+	}
+	n := len(withLimit)
+	k := 0
+	if s := r.Scenario; s != nil && s.Upstream.Capacity > 0 {
+		n++
+		k++
+		segs := capSegments(&s.Upstream)
+		workers := func(i int) float64 { // at the start of bucket i
+			at := int64(i) * int64(r.Bucket)
+			for _, sg := range segs {
+				if at >= sg.from && at < sg.to {
+					return float64(sg.workers)
+				}
+			}
+			return float64(s.Upstream.Capacity)
+		}
+		capacity := t.points(t.n, func(lo, hi int) (float64, bool) {
+			sum := 0.0
+			for i := lo; i < hi; i++ {
+				sum += workers(i)
+			}
+			return sum / float64(hi-lo), true
+		})
+		c.lines = append(c.lines, chartLine{colour: offeredColour, width: "1.4", dash: "5 4", offset: gapOffset(0, n), points: capacity})
+		c.legend = append(c.legend, legendKey{label: "upstream capacity", colour: offeredColour, dash: "5 4", width: "1.4"})
+	}
+	for _, i := range withLimit {
+		series := r.Policies[i].Series
+		pts := t.points(len(series), func(lo, hi int) (float64, bool) {
+			sum := 0
+			for _, pt := range series[lo:hi] {
+				sum += pt.Limit
+			}
+			return float64(sum) / float64(hi-lo), true
+		})
+		c.lines = append(c.lines, chartLine{colour: policyColour(i), width: lineWidth, dash: policyDash(i),
+			offset: gapOffset(k, n), points: pts})
+		c.legend = append(c.legend, legendKey{label: r.Policies[i].Name, colour: policyColour(i), dash: policyDash(i)})
+		k++
+	}
+	return c
 }
 
 // loadChart is the chart of the upstream calls per second of every policy,

@@ -763,3 +763,41 @@ func TestTextFitsHundredColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLLimitChart checks the chart of concurrency limits: there when a
+// policy has a limit, with a line for each such policy and one for the
+// upstream's capacity, which follows its windows; absent otherwise.
+func TestHTMLLimitChart(t *testing.T) {
+	s := simple()
+	s.Duration = Duration(10 * time.Second)
+	s.Upstream.Capacity = 10
+	s.Upstream.Windows = []Window{{Name: "half", From: Duration(4 * time.Second), To: Duration(6 * time.Second), CapacityFactor: 0.5}}
+	s.Load.Rate = 200
+	s.Policies = []Policy{{Name: "none"}, {Name: "bulkhead", Bulkhead: &BulkheadConfig{MaxConcurrent: 8}},
+		{Name: "aimd", Adaptive: &AdaptiveConfig{}}}
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLimit := *res
+	noLimit.Policies = res.Policies[:1]
+	page := writeHTML(t, []*Result{res, &noLimit})
+	checkBalanced(t, page)
+	secs := htmlSections(page)
+	title := "<figcaption>Concurrency limit (summed over the clients)</figcaption>"
+	if !strings.Contains(secs[0], title) || strings.Contains(secs[1], title) {
+		t.Fatalf("the limit chart is in the sections %v, %v; want in the first only", strings.Contains(secs[0], title), strings.Contains(secs[1], title))
+	}
+	chart := secs[0][strings.Index(secs[0], title):]
+	chart = chart[:strings.Index(chart, "</figure>")]
+	paths := htmlPaths(chart)
+	if len(paths) != 3 || !strings.Contains(chart, "upstream capacity") || !strings.Contains(chart, ">bulkhead<") {
+		t.Fatalf("the limit chart has %d lines (want 3: the capacity, the bulkhead, aimd):\n%s", len(paths), chart)
+	}
+	// The capacity: 10 workers, 5 from 4s to 6s. The y axis rounds 10 up;
+	// the line is lower (a larger y) in the window than out of it.
+	pts := htmlPoints(t, paths[0])
+	if len(pts) != 10 || !(pts[4][1] > pts[3][1]) || pts[5][1] != pts[4][1] || pts[6][1] != pts[3][1] {
+		t.Errorf("the capacity line %v does not halve from 4s to 6s", pts)
+	}
+}

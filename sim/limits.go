@@ -36,8 +36,9 @@ type limits struct {
 	// together: requests × attempts × (1 + hedges), summed over the
 	// policies (and over the scenarios of one input).
 	calls float64
-	// samples bounds the breaker states sampled: clients × buckets, summed
-	// over the policies with a breaker (and the scenarios of one input).
+	// samples bounds the breaker states and adaptive limits sampled:
+	// clients × buckets, summed over the policies with a breaker or an
+	// adaptive limit (and the scenarios of one input).
 	samples float64
 	// syncs bounds the fleet breakers' syncs: clients × horizon /
 	// Fleet.Interval, summed over the policies with a Fleet.
@@ -87,8 +88,11 @@ const (
 	// budget and a throttle with a sliding window each (at most 600
 	// buckets), a hedger's latency histogram, HalfOpenProbes probe slots.
 	// TestClientBytes measures the largest.
-	clientBytes  = 64 << 10
-	requestBytes = int64(unsafe.Sizeof(request{})) + 4 // and its index in the free list
+	clientBytes = 64 << 10
+	// requestBytes is a request slot, and the tokens of the permits it
+	// holds (of its limit, throttle and breaker, 8 bytes each, pooled by
+	// their packages).
+	requestBytes = int64(unsafe.Sizeof(request{})) + 3*8
 	eventBytes   = int64(unsafe.Sizeof(event{}))
 	pointBytes   = int64(unsafe.Sizeof(Point{})) + 8 // and the offered count of its bucket
 	histBytes    = int64(unsafe.Sizeof(histogram{}))
@@ -104,13 +108,21 @@ const growth = 9
 // and lim.events), the series, the upstream's workers and the histogram.
 func (s *Scenario) runBytes() int64 {
 	return int64(s.Load.clients())*clientBytes +
-		int64(lim.inFlight)*requestBytes*growth/4 +
+		s.requestsBytes() +
 		int64(lim.events)*eventBytes*growth/4 +
 		s.buckets()*pointBytes + s.buckets()/8 + 8 + // and a bit per bucket: refused retries
-		int64(s.Upstream.Capacity)*8 +
+		int64(maxWorkers(&s.Upstream))*8 +
 		int64(len(s.Upstream.Windows)+1)*int64(2*len(s.Upstream.Windows))*int64(unsafe.Sizeof(segment{})) +
 		int64(s.Load.clients())*int64(unsafe.Sizeof(replica{})) +
 		histBytes
+}
+
+// requestsBytes bounds the memory of the request slots of a run, at most
+// lim.inFlight: whole chunks of them, which do not move as they grow, the
+// chunks' index and the free list, which do.
+func (s *Scenario) requestsBytes() int64 {
+	chunks := (int64(lim.inFlight) + chunkSize - 1) / chunkSize
+	return chunks*chunkSize*requestBytes + chunks*8*growth/4 + int64(lim.inFlight)*4*growth/4
 }
 
 // resultBytes bounds the memory of the results of s: one series per
@@ -155,13 +167,13 @@ func (l *Load) burstRequests() float64 {
 }
 
 // cost returns the most upstream calls the policies of s can make, and the
-// breaker states they sample: the work of a run.
+// breaker states and adaptive limits they sample: the work of a run.
 func (s *Scenario) cost() (calls, samples float64) {
 	requests := s.requests()
 	for i := range s.Policies {
 		p := &s.Policies[i]
 		calls += requests * float64(p.attempts()) * float64(1+p.hedges())
-		if p.Breaker != nil {
+		if p.Breaker != nil || p.Adaptive != nil {
 			samples += float64(s.Load.clients()) * float64(s.buckets())
 		}
 	}
@@ -242,7 +254,7 @@ func (s *Scenario) checkWork(fail func(format string, args ...any) error) error 
 		return fail("Policies could make up to %s upstream calls (requests × Retry.MaxAttempts × (1 + Hedge.MaxHedges), summed over the policies), above the limit of %s; simulate fewer requests or attempts",
 			fmtCount(calls), fmtCount(lim.calls))
 	case samples > lim.samples:
-		return fail("Load.Clients × buckets, for each policy with a Breaker, is %s breaker states to sample, above the limit of %s; fewer clients or a coarser Resolution",
+		return fail("Load.Clients × buckets, for each policy with a Breaker or an Adaptive limit, is %s breaker states (or limits) to sample, above the limit of %s; fewer clients or a coarser Resolution",
 			fmtCount(samples), fmtCount(lim.samples))
 	}
 	return nil

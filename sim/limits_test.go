@@ -208,7 +208,9 @@ func TestLimits(t *testing.T) {
 		{"too many calls together", "[" + repeat(2, scenario(`{"Duration": "1000s", "Load": {"Rate": 100000}, "Policies": [{"Name": "p", "Retry": {"MaxAttempts": 3}}]}`)) + "]",
 			[]string{"could make up to 6e+08 upstream calls together", "limit of 5e+08"}},
 		{"too many samples together", "[" + repeat(2, scenario(`{"Duration": "50000s", "Load": {"Clients": 1500}, "Policies": [{"Name": "p", "Breaker": {}}]}`)) + "]",
-			[]string{"sample 1.5003e+08 breaker states together", "limit of 1e+08"}},
+			[]string{"sample 1.5003e+08 breaker states (or limits) together", "limit of 1e+08"}},
+		{"clients × buckets with an adaptive limit", scenario(`{"Duration": "99990s", "Load": {"Clients": 10000, "Bursts": [{"Requests": 11}]}, "Policies": [{"Name": "p", "Adaptive": {}}]}`),
+			[]string{"Load.Clients × buckets", "or an Adaptive limit", "1e+09 breaker states (or limits)", "limit of 1e+08"}},
 	} {
 		_, err := Parse(strings.NewReader(c.in))
 		if err == nil {
@@ -351,8 +353,9 @@ func TestManyAttempts(t *testing.T) {
 }
 
 // worst is the scenario that holds the most memory the limits allow: the
-// most clients, each with every policy part at its largest, the most
-// buckets, policies, windows and upstream workers.
+// most clients, each with every policy part at its largest (the adaptive
+// limiter is larger than a bulkhead), the most buckets, policies, windows
+// and upstream workers.
 func worst() *Scenario {
 	ps := make([]Policy, lim.policies)
 	h := Duration(time.Hour)
@@ -363,6 +366,7 @@ func worst() *Scenario {
 			Breaker:  &BreakerConfig{Window: h, FailureRate: 0.5, HalfOpenProbes: lim.probes},
 			Throttle: &ThrottleConfig{Window: h},
 			Hedge:    &HedgeConfig{UseBudget: true, MaxHedges: 16},
+			Adaptive: &AdaptiveConfig{Algorithm: "gradient"},
 		}
 	}
 	s := &Scenario{

@@ -96,6 +96,9 @@ type PolicyResult struct {
 	// HasBreaker is whether the policy has a circuit breaker, and so
 	// whether Point.Open and Point.HalfOpen mean anything.
 	HasBreaker bool
+	// HasLimit is whether the policy has a concurrency limit (a Bulkhead
+	// or an Adaptive limit), and so whether Point.Limit means anything.
+	HasLimit bool
 	// FleetOpened is how many times the fleet breaker opened (Policy.Fleet):
 	// on the sum of the windows, on a replica's own opening, or on a failed
 	// probe; each opening is one round of recovery, with one probe.
@@ -116,6 +119,7 @@ type Failures struct {
 	Budget       int // the retry budget refused a retry: "budget"
 	Tokens       int // the token bucket (gRFC A6 retry throttling) refused a retry: "tokens"
 	NotRetryable int // the retry policy stopped for another reason (time limit, hint too long): "other"
+	Limited      int // the concurrency limit (bulkhead or adaptive) refused the last attempt: "limited"
 }
 
 // Point is one bucket of a policy's time series.
@@ -132,6 +136,11 @@ type Point struct {
 	// Open and HalfOpen are the shares of the clients whose breaker was open
 	// or half-open at the end of the bucket.
 	Open, HalfOpen float64
+	// Limit is the clients' concurrency limits at the end of the bucket,
+	// summed over the clients: how many attempts they may run at once
+	// together, to compare with the upstream's capacity. It is 0 for a
+	// policy without a limit (PolicyResult.HasLimit).
+	Limit int
 }
 
 // Ratio returns the success ratio of the requests that ended in the

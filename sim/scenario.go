@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/backoff"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/budget"
+	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
@@ -68,8 +70,9 @@ type Scenario struct {
 	Load       Load     `json:",omitzero"`
 	// Policies are the configurations to compare, at most 16. The upstream
 	// calls they could make together, requests × attempts × (1 + hedges)
-	// summed over them, may be at most 5e8; the breaker states they sample,
-	// Load.Clients × buckets for each with a breaker, at most 1e8.
+	// summed over them, may be at most 5e8; the breaker states and adaptive
+	// limits they sample, Load.Clients × buckets for each with a breaker or
+	// an adaptive limit, at most 1e8.
 	Policies []Policy `json:",omitzero"`
 }
 
@@ -127,6 +130,17 @@ type Window struct {
 	// made longer than the run (its Duration and Load.Deadline) takes that
 	// long: it ends after every request has.
 	LatencyFactor float64 `json:",omitzero"`
+	// CapacityFactor multiplies the upstream's Capacity in the window, as
+	// when half its instances fail or a neighbour takes its processors:
+	// the upstream works on Capacity × CapacityFactor calls at once,
+	// rounded, and at least one. Default 1; the factors of overlapping
+	// windows multiply. It needs an Upstream.Capacity, applies to every
+	// client (a window with Clients cannot set it), and the capacity it
+	// makes is at most 1,000,000. The calls the upstream has taken when
+	// its capacity falls end as they would have, on the workers that
+	// then stop taking calls; calls that come later wait for the workers
+	// left. When the window ends, the workers come back.
+	CapacityFactor float64 `json:",omitzero"`
 	// Clients, if positive, limits the window to the calls of the first
 	// Clients clients (of Load.Clients): the trouble of some replicas only,
 	// such as one whose own network fails. Default: every client.
@@ -160,11 +174,20 @@ type Burst struct {
 }
 
 // Policy is one configuration of the library's policies that a client runs
-// every request through, in the order of the project's recommended stack:
-// retry (with its budget) outermost, then per attempt the throttle, the
-// breaker, the attempt timeout and the hedger. A Policy with none of them
-// calls the upstream once per request. Each section maps onto the Config
-// of its package, field for field.
+// every request through: retry (with its budget) outermost, then per
+// attempt the concurrency limit (a bulkhead or an adaptive limit), the
+// throttle, the breaker, the attempt timeout and the hedger. A Policy with
+// none of them calls the upstream once per request. Each section maps onto
+// the Config of its package, field for field.
+//
+// The concurrency limit stands inside the retry, unlike in the stack that
+// the project recommends, where a bulkhead outside the retry holds its slot
+// through the waits between attempts: here each attempt takes room of its
+// own and gives it back when it ends, so that an adaptive limit learns from
+// each attempt's latency, not from the backoff between them. For a Policy
+// without a Retry the two are the same. A call the limit refuses fails at
+// once (a local rejection, which no retry policy retries), and counts in
+// Failures.Limited.
 type Policy struct {
 	Name     string          `json:",omitzero"`
 	Retry    *RetryConfig    `json:",omitzero"`
@@ -173,6 +196,10 @@ type Policy struct {
 	Breaker  *BreakerConfig  `json:",omitzero"`
 	Throttle *ThrottleConfig `json:",omitzero"`
 	Hedge    *HedgeConfig    `json:",omitzero"`
+	// Bulkhead is a static concurrency limit, per client; Adaptive one that
+	// moves with what the calls show. A Policy has at most one of them.
+	Bulkhead *BulkheadConfig `json:",omitzero"`
+	Adaptive *AdaptiveConfig `json:",omitzero"`
 	// Timeout limits each attempt, as timeout.Config's Timeout does: an
 	// attempt still running after it fails with a transient timeout. Zero
 	// means none.
@@ -276,6 +303,52 @@ type ThrottleConfig struct {
 	MaxRejectProbability float64  `json:",omitzero"`
 }
 
+// BulkheadConfig is bulkhead.Config: each client's own bulkhead, whose
+// MaxConcurrent attempts may run at once (default 10). An attempt that
+// finds every slot taken is refused at once: the simulator runs the
+// bulkhead's TryAcquire, which reads no clock, and does not model its wait
+// for a slot (MaxWait, MaxQueue), which needs a goroutine and a timer.
+type BulkheadConfig struct {
+	MaxConcurrent int `json:",omitzero"`
+}
+
+// AdaptiveConfig is adaptive.Config: each client's own adaptive limiter,
+// driven on virtual time (TryAcquireAt when an attempt starts,
+// Permit.ReleaseAt with its outcome when it ends). Algorithm is "aimd"
+// (the default) or "gradient". As with BulkheadConfig, an attempt beyond
+// the limit is refused at once: waiting (MaxWait, MaxQueue) is not
+// simulated, nor are priorities, since the simulated load has one. Each
+// client's limiter sees only the calls of its client: with n clients, each
+// finds about 1/n of the upstream's capacity, and the limits of the
+// clients (Point.Limit sums them) add up to more than one limiter in front
+// of the whole capacity would find, since each keeps a small queue of its
+// own.
+type AdaptiveConfig struct {
+	Algorithm string         `json:",omitzero"`
+	Initial   int            `json:",omitzero"`
+	Min       int            `json:",omitzero"`
+	Max       int            `json:",omitzero"`
+	AIMD      AIMDConfig     `json:",omitzero"`
+	Gradient  GradientConfig `json:",omitzero"`
+}
+
+// AIMDConfig is adaptive.AIMDConfig.
+type AIMDConfig struct {
+	Increase float64  `json:",omitzero"`
+	Backoff  float64  `json:",omitzero"`
+	Timeout  Duration `json:",omitzero"`
+}
+
+// GradientConfig is adaptive.GradientConfig.
+type GradientConfig struct {
+	Window         Duration `json:",omitzero"`
+	WindowSamples  int      `json:",omitzero"`
+	MinSamples     int      `json:",omitzero"`
+	Tolerance      float64  `json:",omitzero"`
+	Smoothing      float64  `json:",omitzero"`
+	BaselinePeriod Duration `json:",omitzero"`
+}
+
 // HedgeConfig is hedge.Config. UseBudget makes the hedges spend the retry
 // budget of the policy, as hedge.Config.Budget shared with
 // retry.Config.Budget does; in a policy without a Retry, the hedger counts
@@ -348,7 +421,7 @@ func Parse(r io.Reader) ([]*Scenario, error) {
 		return nil, fmt.Errorf("sim: the scenarios of the input could make up to %s upstream calls together, above the limit of %s; split the input",
 			fmtCount(calls), fmtCount(lim.calls))
 	case samples > lim.samples:
-		return nil, fmt.Errorf("sim: the scenarios of the input sample %s breaker states together, above the limit of %s; split the input",
+		return nil, fmt.Errorf("sim: the scenarios of the input sample %s breaker states (or limits) together, above the limit of %s; split the input",
 			fmtCount(samples), fmtCount(lim.samples))
 	}
 	return list, nil
@@ -438,7 +511,16 @@ func (s *Scenario) Check() error {
 			return fail("Upstream.Windows[%d].LatencyFactor must be a finite number, not negative", i)
 		case w.Clients < 0 || w.Clients > l.clients():
 			return fail("Upstream.Windows[%d].Clients must be in [0, Load.Clients]", i)
+		case !(w.CapacityFactor >= 0) || math.IsInf(w.CapacityFactor, 1):
+			return fail("Upstream.Windows[%d].CapacityFactor must be a finite number, not negative", i)
+		case w.CapacityFactor != 0 && u.Capacity == 0:
+			return fail("Upstream.Windows[%d].CapacityFactor needs an Upstream.Capacity to multiply", i)
+		case w.CapacityFactor != 0 && w.Clients != 0:
+			return fail("Upstream.Windows[%d]: CapacityFactor changes the upstream for every client; a window with Clients cannot set it", i)
 		}
+	}
+	if n := maxWorkers(u); n > lim.capacity {
+		return fail("Upstream.Capacity × the CapacityFactor of the windows comes to %d workers, above the limit of %d", n, lim.capacity)
 	}
 	for i, b := range l.Bursts {
 		if b.At < 0 || b.At >= s.Duration || b.Requests < 0 {
@@ -502,6 +584,8 @@ type stack struct {
 	throttle *throttle.Throttle
 	hedger   *hedge.Hedger
 	timeout  time.Duration // the attempt timeout, 0 for none
+	bulkhead *bulkhead.Bulkhead
+	limiter  *adaptive.Limiter
 }
 
 // configs is a Policy mapped onto the Configs of the library's packages: a
@@ -514,6 +598,8 @@ type configs struct {
 	throttle *throttle.Config
 	hedge    *hedge.Config
 	timeout  *timeout.Config
+	bulkhead *bulkhead.Config
+	adaptive *adaptive.Config
 }
 
 // budgetConfig maps p.Budget onto budget.Config; nil without one.
@@ -608,6 +694,40 @@ func (p *Policy) configs(seed uint64, b *budget.Budget, tk *budget.Tokens) (conf
 	if p.Timeout != 0 {
 		cs.timeout = &timeout.Config{Name: p.Name, Timeout: time.Duration(p.Timeout)}
 	}
+	if c := p.Bulkhead; c != nil {
+		cs.bulkhead = &bulkhead.Config{Name: p.Name, MaxConcurrent: c.MaxConcurrent}
+	}
+	if c := p.Adaptive; c != nil {
+		var alg adaptive.Algorithm
+		switch strings.ToLower(c.Algorithm) {
+		case "", "aimd":
+			alg = adaptive.AIMD
+		case "gradient":
+			alg = adaptive.Gradient
+		default:
+			return configs{}, fmt.Errorf("Adaptive.Algorithm %q is not one of aimd, gradient", c.Algorithm)
+		}
+		cs.adaptive = &adaptive.Config{
+			Name:      p.Name,
+			Algorithm: alg,
+			Initial:   c.Initial,
+			Min:       c.Min,
+			Max:       c.Max,
+			AIMD: adaptive.AIMDConfig{
+				Increase: c.AIMD.Increase,
+				Backoff:  c.AIMD.Backoff,
+				Timeout:  time.Duration(c.AIMD.Timeout),
+			},
+			Gradient: adaptive.GradientConfig{
+				Window:         time.Duration(c.Gradient.Window),
+				WindowSamples:  c.Gradient.WindowSamples,
+				MinSamples:     c.Gradient.MinSamples,
+				Tolerance:      c.Gradient.Tolerance,
+				Smoothing:      c.Gradient.Smoothing,
+				BaselinePeriod: time.Duration(c.Gradient.BaselinePeriod),
+			},
+		}
+	}
 	return cs, nil
 }
 
@@ -642,6 +762,8 @@ func (p *Policy) build(seed uint64, obs *resilience.Observer) (*stack, error) {
 		return nil, errors.New("Hedge.UseBudget needs a Budget")
 	case p.Tokens != nil && p.Retry == nil && p.Hedge == nil:
 		return nil, errors.New("Tokens needs a Retry or a Hedge to spend them")
+	case p.Bulkhead != nil && p.Adaptive != nil:
+		return nil, errors.New("a Policy has one concurrency limit: a Bulkhead or an Adaptive limit, not both")
 	}
 	st := &stack{}
 	if c := p.budgetConfig(); c != nil {
@@ -678,6 +800,8 @@ func (p *Policy) build(seed uint64, obs *resilience.Observer) (*stack, error) {
 		newFrom(cs.breaker, breaker.New, &st.breaker),
 		newFrom(cs.throttle, throttle.New, &st.throttle),
 		newFrom(cs.hedge, hedge.New, &st.hedger),
+		newFrom(cs.bulkhead, bulkhead.New, &st.bulkhead),
+		newFrom(cs.adaptive, adaptive.New, &st.limiter),
 	); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
+	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/hedge"
 	"github.com/netresilience/resilience/retry"
 	"github.com/netresilience/resilience/throttle"
@@ -185,8 +187,36 @@ type request struct {
 	last     time.Duration
 	bpermit  breaker.Permit
 	tpermit  throttle.Permit
+	hpermit  bulkhead.Permit
+	apermit  adaptive.Permit
 	hasB     bool
 	hasT     bool
+	hasL     bool // the attempt holds room in the bulkhead or the adaptive limiter
+}
+
+// chunkSize is how many requests a chunk of requests holds.
+const chunkSize = 256
+
+// requests holds the request slots of a run in chunks of chunkSize, which
+// never move: the slots grow without copying, so that the most a run holds
+// is its slots, not twice as many while a slice grows.
+type requests struct {
+	chunks []*[chunkSize]request
+	n      int // slots in use, from the first
+}
+
+// at returns the slot id.
+func (rs *requests) at(id int32) *request {
+	return &rs.chunks[id/chunkSize][id%chunkSize]
+}
+
+// add returns a new slot.
+func (rs *requests) add() int32 {
+	if rs.n == len(rs.chunks)*chunkSize {
+		rs.chunks = append(rs.chunks, new([chunkSize]request))
+	}
+	rs.n++
+	return int32(rs.n - 1)
 }
 
 // run is the simulation of one policy.
@@ -195,7 +225,7 @@ type run struct {
 	p       *Policy
 	clients []*stack
 	q       queue
-	reqs    []request
+	reqs    requests
 	free    []int32
 
 	arrivals, upstream, decisions *rand.Rand
@@ -224,8 +254,14 @@ type run struct {
 	// than one group).
 	groups   []segGroup
 	errShed  error   // a refusal for overload, with the hint if any
-	workers  []int64 // a min-heap of when each worker is free
+	workers  []int64 // a min-heap of when each working worker is free: pool[:n]
 	maxQueue int64
+	// pool holds when each worker the upstream has had is free, the
+	// working ones first; capSegs are the spans of time in which windows
+	// change the capacity, and capSeg the span of the last call.
+	pool    []int64
+	capSegs []capSegment
+	capSeg  int
 
 	// Measures.
 	width   int64 // bucket width
@@ -254,8 +290,10 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 		groups:    segGroups(s.Upstream.Windows, s.Upstream.ErrorRate),
 		width:     int64(s.resolution()),
 		maxQueue:  int64(cmp.Or(time.Duration(s.Upstream.MaxQueueDelay), defaultMaxQueueDelay)),
-		workers:   make([]int64, s.Upstream.Capacity),
+		capSegs:   capSegments(&s.Upstream),
 	}
+	r.pool = make([]int64, s.Upstream.Capacity, maxWorkers(&s.Upstream))
+	r.workers = r.pool
 	r.errShed = errShed
 	if s.Upstream.RetryAfter > 0 {
 		r.errShed = resilience.WithRetryAfter(errShed, time.Duration(s.Upstream.RetryAfter))
@@ -289,6 +327,7 @@ func newRun(s *Scenario, p *Policy) (*run, error) {
 	}
 	r.res.Name = p.Name
 	r.res.HasBreaker = p.Breaker != nil
+	r.res.HasLimit = p.Bulkhead != nil || p.Adaptive != nil
 	r.q.max = lim.events
 	buckets := s.buckets()
 	r.lastEnd = buckets * r.width
@@ -360,7 +399,7 @@ func (r *run) loop() error {
 		case evCallDone:
 			r.callDone(&e)
 		case evLimit:
-			if q := &r.reqs[e.req]; q.life == e.life && q.open && q.attempt == e.att {
+			if q := r.reqs.at(e.req); q.life == e.life && q.open && q.attempt == e.att {
 				q.timerSet = false
 				err := errTimeout
 				if e.at >= q.deadline {
@@ -372,7 +411,7 @@ func (r *run) loop() error {
 		case evHedge:
 			r.hedge(&e)
 		case evRetry:
-			if q := &r.reqs[e.req]; q.life == e.life && q.attempt == e.att {
+			if q := r.reqs.at(e.req); q.life == e.life && q.attempt == e.att {
 				r.startAttempt(e.req, e.at)
 			}
 		case evSync:
@@ -391,9 +430,13 @@ func (r *run) loop() error {
 	if runHook != nil {
 		runHook(r)
 	}
-	r.clients, r.q.h, r.reqs, r.free, r.workers = nil, nil, nil, nil, nil
+	r.clients, r.q.h, r.reqs, r.free, r.workers, r.pool = nil, nil, requests{}, nil, nil, nil
 	return nil
 }
+
+// successHook, if set, sees every request that succeeds, in its run: when
+// it arrived and when it ended. The tests measure latencies by phase.
+var successHook func(r *run, arrived, now int64)
 
 // runHook, if set, sees every run that ends well before it lets go of what
 // only it needed: the tests measure what a run held.
@@ -408,7 +451,7 @@ func (e *limitError) Error() string { return e.msg }
 
 // stopped returns the error of a run stopped for holding too much at once.
 func (r *run) stopped() error {
-	r.clients, r.q.h, r.reqs, r.free, r.workers = nil, nil, nil, nil, nil
+	r.clients, r.q.h, r.reqs, r.free, r.workers, r.pool = nil, nil, requests{}, nil, nil, nil
 	if r.err != nil {
 		return r.err
 	}
@@ -416,14 +459,14 @@ func (r *run) stopped() error {
 		scenarioName(r.s), r.p.Name, lim.events)}
 }
 
-// sample records the clients' breaker states at the end of every bucket
-// that ends at or before now.
+// sample records, at the end of every bucket that ends at or before now,
+// the clients' breaker states and the sum of their concurrency limits.
 //
 // The samples stop at the end of the bucket that holds the horizon: after
 // it only calls that every client has given up on end, and the series
 // would grow without bound past it.
 func (r *run) sample(now int64) {
-	if r.p.Breaker == nil {
+	if r.p.Breaker == nil && r.p.Bulkhead == nil && r.p.Adaptive == nil {
 		return
 	}
 	final := now == math.MaxInt64
@@ -435,19 +478,30 @@ func (r *run) sample(now int64) {
 		if end > now || (final && r.sampled >= len(r.series)) {
 			return
 		}
-		var open, half int
-		t := at(end)
-		for _, c := range r.clients {
-			switch c.breaker.StateAt(t) {
-			case breaker.Open:
-				open++
-			case breaker.HalfOpen:
-				half++
-			}
-		}
 		pt := r.bucket(end - 1)
-		pt.Open = float64(open) / float64(len(r.clients))
-		pt.HalfOpen = float64(half) / float64(len(r.clients))
+		if r.p.Breaker != nil {
+			var open, half int
+			t := at(end)
+			for _, c := range r.clients {
+				switch c.breaker.StateAt(t) {
+				case breaker.Open:
+					open++
+				case breaker.HalfOpen:
+					half++
+				}
+			}
+			pt.Open = float64(open) / float64(len(r.clients))
+			pt.HalfOpen = float64(half) / float64(len(r.clients))
+		}
+		switch {
+		case r.p.Bulkhead != nil:
+			pt.Limit = len(r.clients) * cmp.Or(r.p.Bulkhead.MaxConcurrent, bulkhead.DefaultMaxConcurrent)
+		case r.p.Adaptive != nil:
+			for _, c := range r.clients {
+				pt.Limit += c.limiter.Limit()
+			}
+
+		}
 		r.sampled++
 	}
 }
@@ -459,15 +513,14 @@ func (r *run) arrive(now int64) {
 		id = r.free[n-1]
 		r.free = r.free[:n-1]
 	} else {
-		if len(r.reqs) >= lim.inFlight {
+		if r.reqs.n >= lim.inFlight {
 			r.err = &limitError{fmt.Sprintf("sim: scenario %s: policy %s: more than %d requests in flight at once; simulate a lower Load.Rate, fewer burst requests or a shorter Load.Deadline",
 				scenarioName(r.s), r.p.Name, lim.inFlight)}
 			return
 		}
-		r.reqs = append(r.reqs, request{})
-		id = int32(len(r.reqs) - 1)
+		id = r.reqs.add()
 	}
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	*q = request{life: q.life, client: r.next, arrived: now, deadline: now + r.deadline}
 	r.next++
 	if int(r.next) == len(r.clients) {
@@ -485,15 +538,31 @@ func (r *run) arrive(now int64) {
 // startAttempt runs the next attempt of request id at now: through the
 // throttle and the breaker, then to the upstream, with its hedges.
 func (r *run) startAttempt(id int32, now int64) {
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	st := r.clients[q.client]
 	q.attempt++
 	q.open, q.attStart = true, now
 	q.running, q.hedges, q.stopped, q.firstEnd, q.timerSet = 0, 0, false, false, false
-	q.hasB, q.hasT = false, false
+	q.hasB, q.hasT, q.hasL = false, false, false
 	q.limit = q.deadline
 	if st.timeout > 0 {
 		q.limit = min(q.limit, now+int64(st.timeout))
+	}
+	switch {
+	case st.bulkhead != nil:
+		p, err := st.bulkhead.TryAcquire()
+		if err != nil {
+			r.attemptEnded(id, now, err)
+			return
+		}
+		q.hpermit, q.hasL = p, true
+	case st.limiter != nil:
+		p, err := st.limiter.TryAcquireAt(at(now), adaptive.Normal)
+		if err != nil {
+			r.attemptEnded(id, now, err)
+			return
+		}
+		q.apermit, q.hasL = p, true
 	}
 	if st.throttle != nil {
 		p, err := st.throttle.AllowAt(at(now), r.decisions.Float64())
@@ -534,7 +603,7 @@ func (r *run) startAttempt(id int32, now int64) {
 // unless a failure brings it forward; with no call running, the attempt
 // then ends at its limit, as the executor's context does.
 func (r *run) hedgeDue(id int32, t int64) {
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	q.hedgeGen++ // a hedge scheduled before is stale
 	switch {
 	case t < q.limit:
@@ -548,7 +617,7 @@ func (r *run) hedgeDue(id int32, t int64) {
 // call sends call sub of the current attempt of request id to the upstream
 // at now, and returns when it will answer.
 func (r *run) call(id int32, now int64, sub uint8) int64 {
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	q.running++
 	r.res.Calls++
 	r.bucket(now).Calls++
@@ -593,6 +662,9 @@ func (r *run) serve(now int64, client int32) (int64, uint8) {
 	took := r.horizon
 	if f := latency * factor; f < float64(r.horizon) {
 		took = max(int64(f), 1)
+	}
+	if len(r.capSegs) > 0 {
+		r.resize(now)
 	}
 	if len(r.workers) > 0 {
 		// The worker free first takes the call, after those in line.
@@ -657,6 +729,84 @@ func segments(ws []Window, errRate float64) []segment {
 	return segs
 }
 
+// capSegment is a span of time [from, to) in which windows change the
+// upstream's capacity to workers.
+type capSegment struct {
+	from, to int64
+	workers  int
+}
+
+// capSegments returns the spans of time in which the windows of u change
+// its capacity, in order: cut at every edge of those windows, with the
+// capacity that their factors, multiplied, make of u.Capacity; nil if no
+// window has a CapacityFactor.
+func capSegments(u *Upstream) []capSegment {
+	var ws []Window
+	for _, w := range u.Windows {
+		if w.CapacityFactor != 0 {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 || u.Capacity == 0 {
+		return nil
+	}
+	var segs []capSegment
+	for _, sg := range segments(ws, 0) {
+		f := 1.0
+		for _, w := range ws {
+			if sg.from >= int64(w.From) && sg.from < int64(w.To) {
+				f *= w.CapacityFactor
+			}
+		}
+		segs = append(segs, capSegment{from: sg.from, to: sg.to, workers: workersOf(u.Capacity, f)})
+	}
+	return segs
+}
+
+// workersOf returns capacity × f rounded, at least 1 and, for factors far
+// beyond any limit, saturated where Check refuses it.
+func workersOf(capacity int, f float64) int {
+	w := math.Round(float64(capacity) * f)
+	if !(w < math.MaxInt32) {
+		return math.MaxInt32
+	}
+	return max(int(w), 1)
+}
+
+// maxWorkers returns the most workers u has at once, in or out of its
+// windows.
+func maxWorkers(u *Upstream) int {
+	n := u.Capacity
+	for _, sg := range capSegments(u) {
+		n = max(n, sg.workers)
+	}
+	return n
+}
+
+// resize sets the upstream's working workers to the capacity at now, for a
+// call that comes then. When the capacity falls, the workers that will be
+// free last stop taking calls, after they have ended the calls they have
+// taken; when it rises, the workers that stopped come back (the first free
+// first), and new ones join if there are too few.
+func (r *run) resize(now int64) {
+	for r.capSeg < len(r.capSegs) && now >= r.capSegs[r.capSeg].to {
+		r.capSeg++
+	}
+	n := r.s.Upstream.Capacity
+	if r.capSeg < len(r.capSegs) && now >= r.capSegs[r.capSeg].from {
+		n = r.capSegs[r.capSeg].workers
+	}
+	if n == len(r.workers) {
+		return
+	}
+	if n > len(r.pool) {
+		r.pool = pad(r.pool, n) // free since the start
+	}
+	// A sorted slice is a min-heap: the first n are the working workers.
+	slices.Sort(r.pool)
+	r.workers = r.pool[:n]
+}
+
 // segGroup is the trouble windows as spans of time for the clients below
 // its bound (and at or above the bound of the group before).
 type segGroup struct {
@@ -716,7 +866,7 @@ func (r *run) callDone(e *event) {
 	if e.result == callOK || e.result == callFailed {
 		r.inflight--
 	}
-	q := &r.reqs[e.req]
+	q := r.reqs.at(e.req)
 	if q.life != e.life || !q.open || q.attempt != e.att {
 		return // the attempt has already ended; the answer comes too late
 	}
@@ -794,7 +944,7 @@ func (r *run) firstEnded(q *request, now int64, err error) {
 // hedge starts a due hedge of an attempt, if the hedger allows it, and
 // schedules the next if it allows one.
 func (r *run) hedge(e *event) {
-	q := &r.reqs[e.req]
+	q := r.reqs.at(e.req)
 	if q.life != e.life || !q.open || q.attempt != e.att || q.stopped || e.gen != q.hedgeGen || int(e.sub) != int(q.hedges)+1 {
 		return // stale: the attempt ended, or a failure moved the hedge
 	}
@@ -819,7 +969,7 @@ func (r *run) hedge(e *event) {
 // for success): it reports the outcome to the breaker and the throttle, and
 // asks the retry policy and the budget what next.
 func (r *run) attemptEnded(id int32, now int64, err error) {
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	st := r.clients[q.client]
 	q.open = false
 	t := at(now)
@@ -828,6 +978,15 @@ func (r *run) attemptEnded(id int32, now int64, err error) {
 	}
 	if q.hasT {
 		q.tpermit.DoneAt(t, err)
+	}
+	if q.hasL {
+		// As resilience.Guarded tells a guard: the attempt's error, which
+		// the limiter classifies (a refusal by the throttle or the breaker
+		// inside it teaches it nothing). The simulated caller cancels
+		// nothing: its deadline is a context.DeadlineExceeded, a drop.
+		q.hpermit.Release()
+		q.apermit.ReleaseAt(t, resilience.Outcome{Err: err})
+		q.hpermit, q.apermit, q.hasL = bulkhead.Permit{}, adaptive.Permit{}, false
 	}
 	if err == nil {
 		if st.tokens != nil && st.retry != nil {
@@ -912,12 +1071,15 @@ func (r *run) refused(now int64) {
 // finish ends request id at now. A failure is counted by reason: the
 // reason counted already, or the last attempt's error if reason is that.
 func (r *run) finish(id int32, now int64, ok bool, err error) {
-	q := &r.reqs[id]
+	q := r.reqs.at(id)
 	pt := r.bucket(now)
 	if ok {
 		r.res.Succeeded++
 		pt.Succeeded++
 		r.hist.add(now - q.arrived)
+		if successHook != nil {
+			successHook(r, q.arrived, now)
+		}
 	} else {
 		pt.Failed++
 		switch {
@@ -926,6 +1088,8 @@ func (r *run) finish(id int32, now int64, ok bool, err error) {
 			r.res.Failures.BreakerOpen++
 		case errors.Is(err, throttle.ErrThrottled):
 			r.res.Failures.Throttled++
+		case errors.Is(err, bulkhead.ErrFull): // adaptive.ErrLimited matches it too
+			r.res.Failures.Limited++
 		case err == context.DeadlineExceeded:
 			r.res.Failures.Deadline++
 		default:

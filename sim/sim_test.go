@@ -451,6 +451,38 @@ func TestBadScenarios(t *testing.T) {
 		{"budget ratio", func(s *Scenario) {
 			s.Policies[0].Retry, s.Policies[0].Budget = &RetryConfig{}, &BudgetConfig{Ratio: 2}
 		}, "budget:"},
+		{"bulkhead", func(s *Scenario) { s.Policies[0].Bulkhead = &BulkheadConfig{MaxConcurrent: -1} }, "bulkhead: MaxConcurrent is negative"},
+		{"adaptive algorithm", func(s *Scenario) { s.Policies[0].Adaptive = &AdaptiveConfig{Algorithm: "vegas"} }, `Adaptive.Algorithm "vegas"`},
+		{"adaptive bounds", func(s *Scenario) { s.Policies[0].Adaptive = &AdaptiveConfig{Min: 50, Max: 10} }, "adaptive: Min 50 is above Max 10"},
+		{"adaptive max", func(s *Scenario) { s.Policies[0].Adaptive = &AdaptiveConfig{Max: 1 << 40} }, "adaptive: Initial, Min and Max must be at most"},
+		{"gradient tolerance", func(s *Scenario) {
+			s.Policies[0].Adaptive = &AdaptiveConfig{Algorithm: "gradient", Gradient: GradientConfig{Tolerance: 3}}
+		}, "adaptive: Gradient.Tolerance"},
+		{"aimd backoff", func(s *Scenario) { s.Policies[0].Adaptive = &AdaptiveConfig{AIMD: AIMDConfig{Backoff: 1}} }, "adaptive: AIMD.Backoff"},
+		{"two limits", func(s *Scenario) {
+			s.Policies[0].Bulkhead, s.Policies[0].Adaptive = &BulkheadConfig{}, &AdaptiveConfig{}
+		}, "a Bulkhead or an Adaptive limit, not both"},
+		{"negative capacity factor", func(s *Scenario) {
+			s.Upstream.Windows = []Window{{To: Duration(time.Second), CapacityFactor: -0.5}}
+		}, "Windows[0].CapacityFactor must be a finite number"},
+		{"NaN capacity factor", func(s *Scenario) {
+			s.Upstream.Windows = []Window{{To: Duration(time.Second), CapacityFactor: math.NaN()}}
+		}, "Windows[0].CapacityFactor must be a finite number"},
+		{"capacity factor without capacity", func(s *Scenario) {
+			s.Upstream.Capacity = 0
+			s.Upstream.Windows = []Window{{To: Duration(time.Second), CapacityFactor: 0.5}}
+		}, "CapacityFactor needs an Upstream.Capacity"},
+		{"capacity factor of some clients", func(s *Scenario) {
+			s.Load.Clients, s.Upstream.Capacity = 2, 10
+			s.Upstream.Windows = []Window{{To: Duration(time.Second), CapacityFactor: 0.5, Clients: 1}}
+		}, "a window with Clients cannot set it"},
+		{"capacity factor too large", func(s *Scenario) {
+			s.Upstream.Capacity = 10
+			s.Upstream.Windows = []Window{
+				{To: Duration(2 * time.Second), CapacityFactor: 1000},
+				{From: Duration(time.Second), To: Duration(3 * time.Second), CapacityFactor: 1000},
+			}
+		}, "CapacityFactor of the windows comes to"},
 		{"too many buckets", func(s *Scenario) { s.Resolution = Duration(time.Microsecond) }, "Resolution"},
 		{"too many clients", func(s *Scenario) { s.Load.Clients = 1 << 20 }, "Load.Clients"},
 		{"too many requests", func(s *Scenario) { s.Load.Rate, s.Duration = 1e6, Duration(time.Hour) }, "Rate × Duration"},
@@ -557,7 +589,7 @@ func TestNoMissingEvents(t *testing.T) {
 func countedOnce(t testing.TB, scenario string, p *PolicyResult) {
 	t.Helper()
 	f := p.Failures
-	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.Tokens + f.NotRetryable
+	failed := f.Exhausted + f.Deadline + f.BreakerOpen + f.Throttled + f.Budget + f.Tokens + f.NotRetryable + f.Limited
 	var ended, calls int
 	for _, pt := range p.Series {
 		ended += pt.Succeeded + pt.Failed

@@ -62,8 +62,43 @@ func WriteText(w io.Writer, res *Result) error {
 			return err
 		}
 	}
+	if err := writeLimits(&b, res); err != nil {
+		return err
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeLimits writes, for the policies with a concurrency limit, the
+// lowest, mean and highest of its sum over the clients during the load,
+// and its sum at the end of the load, beside the upstream's capacity.
+func writeLimits(b *strings.Builder, res *Result) error {
+	any := false
+	for i := range res.Policies {
+		any = any || res.Policies[i].HasLimit
+	}
+	if !any {
+		return nil
+	}
+	head := "   concurrency limit of the clients together, during the load (min · mean · max · at its end)"
+	if c := res.Scenario.Upstream.Capacity; c > 0 {
+		head += "; upstream capacity " + fmtInt(c)
+	}
+	b.WriteString(wrap(head+":", textWidth, "   "))
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	for i := range res.Policies {
+		p := &res.Policies[i]
+		if !p.HasLimit {
+			continue
+		}
+		lo, mean, hi, last, ok := limitRange(res, p)
+		if !ok {
+			fmt.Fprintf(tw, "    %s\t%s\n", p.Name, noValue)
+			continue
+		}
+		fmt.Fprintf(tw, "    %s\t%s · %s · %s · %s\n", p.Name, fmtInt(lo), fmtRound(mean), fmtInt(hi), fmtInt(last))
+	}
+	return tw.Flush()
 }
 
 // textWidth is the width of the terminal table's wrapped lines.
