@@ -33,8 +33,11 @@ type decision struct {
 	next      int64   // when the next probe begins
 	probing   bool    // admissions are capped at half the limit
 	probeFrom int64   // when the probe began
-	pN        int     // calls admitted during the probe that have ended
+	pN        int     // calls of the probe's sample that have ended, not dropped
 	pSum      float64 // and the sum of their latencies
+	pDone     int     // calls of the probe's sample that have ended, in any way
+	pSize     int     // calls in the probe's sample: the first MinSamples admitted during it
+	pEnd      int64   // when the last of them was admitted, once pSize is MinSamples
 	pending   float64 // a probe's mean that waits for the next window's verdict; 0 if none
 	probeTo   int64   // when the last probe ended: calls admitted during it count in no window
 }
@@ -154,25 +157,24 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 	if !d.started {
 		d.started, d.next = true, now+int64(g.BaselinePeriod)
 	}
+	admitted := now - int64(latency)
 	if dropped && d.baseline > 0 {
 		latency = max(latency, 2*d.baseline)
 	}
-	admitted := now - int64(latency)
 	if d.probing {
-		if c, _ := d.probeCap(); !dropped && admitted >= d.probeFrom && inflight <= c {
-			d.pN++
-			d.pSum += latency
+		if d.inSample(admitted) {
+			d.pDone++
+			if c, _ := d.probeCap(); !dropped && inflight <= c {
+				d.pN++
+				d.pSum += latency
+			}
 		}
-		switch {
-		case d.pN >= g.MinSamples:
-			d.endProbe(now, true)
-			return
-		case now-d.probeFrom >= d.probeLength():
-			d.endProbe(now, false)
+		if d.probeOver(now) {
 			return
 		}
 	} else if now >= d.next {
-		d.probing, d.probeFrom, d.pN, d.pSum = true, now, 0, 0
+		d.probing, d.probeFrom = true, now
+		d.pN, d.pSum, d.pDone, d.pSize, d.pEnd = 0, 0, 0, 0, 0
 		d.win = window{}
 		return
 	}
@@ -190,6 +192,64 @@ func (d *decision) recordGradient(now int64, latency float64, inflight int, drop
 	if w.n >= g.WindowSamples || (w.n >= g.MinSamples && now-w.start >= int64(g.Window)) {
 		d.closeWindow(now)
 	}
+}
+
+// admitted notes a call admitted at now through the limiter. While the
+// decision probes, the first MinSamples calls admitted make the probe's
+// sample, and the probe ends when they have all ended: not when the first
+// MinSamples calls of the probe end, which would be its fastest, and take
+// the baseline too low when latencies vary.
+func (d *decision) admitted(now int64) {
+	switch {
+	case !d.probing || now < d.probeFrom:
+	case d.pSize == 0:
+		d.pSize, d.pEnd = 1, now
+	case d.pSize < d.grad.MinSamples:
+		d.pSize++
+		d.pEnd = max(d.pEnd, now)
+	case now <= d.pEnd:
+		d.pSize++ // admitted before the last of the sample, and noted after it
+	}
+}
+
+// inSample reports whether a call admitted at admitted belongs to the
+// probe's sample. Without admissions noted (samples fed by RecordAt alone),
+// every call admitted since the probe began does, and the probe ends with
+// the first MinSamples of them to end.
+func (d *decision) inSample(admitted int64) bool {
+	if admitted < d.probeFrom {
+		return false
+	}
+	return d.pSize == 0 || d.pSize < d.grad.MinSamples || admitted <= d.pEnd
+}
+
+// unsampled notes a call admitted at start that ended at now without a
+// sample (canceled, panicked, ignored): it no longer keeps a probe open.
+func (d *decision) unsampled(now, start int64) {
+	if d.alg != Gradient || !d.probing || !d.inSample(start) {
+		return
+	}
+	d.pDone++
+	d.probeOver(now)
+}
+
+// probeOver ends the probe at now if its sample has ended, or if it has
+// lasted too long, and reports whether it ended.
+func (d *decision) probeOver(now int64) bool {
+	g := &d.grad
+	switch {
+	case d.pSize == 0 && d.pN >= g.MinSamples, // fed by RecordAt alone
+		d.pSize >= g.MinSamples && d.pDone >= d.pSize && d.pN > 0:
+		d.endProbe(now, d.pN*2 >= d.pSize)
+		return true
+	case d.pSize >= g.MinSamples && d.pDone >= d.pSize:
+		d.endProbe(now, false) // every call of the sample dropped or ignored
+		return true
+	case now-d.probeFrom >= d.probeLength():
+		d.endProbe(now, false)
+		return true
+	}
+	return false
 }
 
 // probeLength returns how long a probe may last: BaselinePeriod/20, or

@@ -410,6 +410,7 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 	l.mu.Lock()
 	if l.inflight < l.threshold(i) && !l.queuedFrom(i) {
 		l.inflight++
+		l.d.admitted(now)
 		n := l.inflight
 		l.inflightA.Store(int64(n))
 		l.mu.Unlock()
@@ -418,6 +419,7 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 	}
 	if l.cf.Load().shadow {
 		l.inflight++
+		l.d.admitted(now)
 		n := l.inflight
 		l.inflightA.Store(int64(n))
 		l.mu.Unlock()
@@ -469,7 +471,9 @@ func (l *Limiter) enter(ctx context.Context, now int64, p Priority, mayWait bool
 	// came first, so its room is neither lost nor counted twice.
 	l.mu.Lock()
 	granted, n := w.granted, w.inflight
-	if !granted {
+	if granted {
+		l.d.admitted(end) // the call starts now, as its latency does
+	} else {
 		l.queues[i].unlink(w)
 		l.waiting--
 		l.waitingA.Store(int64(l.waiting))
@@ -521,6 +525,8 @@ func (l *Limiter) exit(now, start int64, n int, o resilience.Outcome) {
 	}
 	if sample {
 		l.d.record(now, time.Duration(clock.Elapsed(start, now)), n, dropped)
+	} else {
+		l.d.unsampled(now, start)
 	}
 	l.settle(now)
 }
