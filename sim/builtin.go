@@ -137,9 +137,8 @@ func builtins() []*Scenario {
 				"refuses them, and those it serves take 300ms and more. A bulkhead of 80 calls keeps that line shorter; " +
 				"one of 20 wastes half the capacity, except while it is halved. The throttle, which lets through up to " +
 				"twice what the upstream accepts, refuses nothing here. AIMD, counting calls slower than 200ms as drops, " +
-				"and the latency gradient with 50 samples per baseline probe follow the capacity down and back up, and " +
-				"keep the upstream busy with a short line. With its default 10 samples, the gradient takes its baseline " +
-				"from the first calls of each probe to end, the fastest, and keeps its limit too low.",
+				"and the latency gradient follow the capacity down and back up, and keep the upstream busy with a short " +
+				"line; more samples per baseline probe (50 instead of 10) steady the gradient's limit a little.",
 			Duration: dur(3 * time.Minute),
 			Upstream: Upstream{
 				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},

@@ -245,16 +245,14 @@ func checkGoals(t *testing.T, name string, phases []phase, res map[string][]phas
 // limiter sees only its own calls, and n of them each find about 1/n of
 // it, each with a queue of its own (the limit's √L).
 //
-// AIMD with a timeout and the gradient with 50 samples per probe meet the
-// goodput and latency goals in every phase. After the recovery their
-// limits come back above the capacity, but not within 10% of it: AIMD
-// settles where about one call in a round is slower than its timeout, and
-// the gradient, by design, near Tolerance × capacity + √L, about 1.35
-// times it here. The test holds them to coming back (at least 90% of the
-// capacity) and to at most twice it, and logs the ratio. The gradient with
-// its defaults misses the goodput goal (it is logged, not checked): its
-// baseline comes from the first 10 calls of a probe to end, the fastest
-// of the calls then in flight, so it is too low and the limit with it.
+// AIMD with a timeout and the gradient, with its defaults and with 50
+// samples per probe, meet the goodput and latency goals in every phase.
+// After the recovery their limits come back above the capacity, but not
+// within 10% of it: AIMD settles where about one call in a round is
+// slower than its timeout, and the gradient, by design, near Tolerance ×
+// capacity + √L, 1.2 to 1.35 times it here. The test holds them to coming
+// back (at least 90% of the capacity) and to at most twice it, and logs
+// the ratio.
 func TestCapacityChangeGoals(t *testing.T) {
 	s, _ := Builtin("capacity-change")
 	if raceEnabled {
@@ -273,7 +271,7 @@ func TestCapacityChangeGoals(t *testing.T) {
 	t.Log(goalTable(sw, phases, res, bestName, best, unloaded))
 
 	after := len(phases) - 1
-	for _, name := range []string{"aimd, timeout 200ms", "gradient, 50 samples"} {
+	for _, name := range []string{"aimd, timeout 200ms", "gradient", "gradient, 50 samples"} {
 		checkGoals(t, name, phases, res, best, unloaded)
 		r, workers := res[name][after], float64(phases[after].workers)
 		t.Logf("%s: limit %.0f after the recovery, %.2f times the capacity of %.0f (the goal: within %.0f%%)",
@@ -320,13 +318,17 @@ func TestOverloadGoals(t *testing.T) {
 // run, and checks that it does not drift: every period's mean is within
 // 15% of the run's (a drift moves it far more: see the four clients).
 // With one client it checks the range too, within [capacity/2,
-// 3 × capacity] (for the gradient with its defaults, whose probes'
-// baseline is too low, only its top: it dips to a quarter of the
+// 3 × capacity] (for the gradient with its defaults only its top: its
+// probes of ten calls are noisy, and it dips for moments to 0.4 times the
 // capacity). With four clients, whose limits add up to more (each keeps a
 // queue of its own), only AIMD is checked, for the drift alone; the
 // gradients are logged: each client's baseline probe meets the queue that
 // the other clients keep in the upstream, so its baseline follows the
 // loaded latency up, and the limits with it, until they stop limiting.
+// A limiter alone cannot tell that queue from a service that got slower
+// (the package adaptive documents it): the gradient is for a limiter that
+// carries all of a service's load, a server's, and AIMD for clients that
+// share one.
 func TestAdaptiveHour(t *testing.T) {
 	base, _ := Builtin("capacity-change")
 	base.Upstream.Windows = nil
