@@ -138,7 +138,7 @@ func builtins() []*Scenario {
 				"one of 20 wastes half the capacity, except while it is halved. The throttle, which lets through up to " +
 				"twice what the upstream accepts, refuses nothing here. AIMD, counting calls slower than 200ms as drops, " +
 				"and the latency gradient follow the capacity down and back up, and keep the upstream busy with a short " +
-				"line; more samples per baseline probe (50 instead of 10) steady the gradient's limit a little.",
+				"line; with 50 samples per baseline probe instead of 10, the gradient does no better.",
 			Duration: dur(3 * time.Minute),
 			Upstream: Upstream{
 				Latency:       Latency{Median: dur(50 * time.Millisecond), P99: dur(150 * time.Millisecond)},
