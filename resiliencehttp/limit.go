@@ -52,6 +52,19 @@ func (t *Transport) limitClass(code int) resilience.Class {
 // broke midway: a drop, whatever the Read's error was.
 var errBrokenBody = errors.New("resiliencehttp: response body broken midway")
 
+// bodyOutcome is what the end of a response's body, with the outcome that
+// outcomeBody.ended gives, tells the limiter: nothing after the caller's
+// cancellation, and a drop after any error.
+func bodyOutcome(err error) resilience.Outcome {
+	switch {
+	case err == nil:
+		return resilience.Outcome{}
+	case err == context.Canceled:
+		return resilience.Outcome{Canceled: true}
+	}
+	return resilience.Outcome{Err: errBrokenBody}
+}
+
 // limitOutcome is what an attempt's outcome for the breaker (see
 // breakerOutcome) tells the limiter: the caller's cancellation, nothing.
 func limitOutcome(err error) resilience.Outcome {

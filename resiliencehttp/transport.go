@@ -723,16 +723,22 @@ func (t *Transport) guarded(req, r *http.Request, g hostGuards, replay bool) (re
 	if err == nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols &&
 		t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
 		// The outcome is the body's: a stream that breaks midway fails.
-		ob := &outcomeBody{ReadCloser: resp.Body, permit: bp, limit: lp, req: req}
+		var record *breaker.Breaker
 		if bp.Probe() {
 			// A half-open breaker's probe: its slot is freed now, so that a
 			// long stream cannot hold the breaker half-open, nor outlast
 			// ProbeTimeout and count as failed; the body's outcome is
 			// recorded when it ends.
 			bp.Release()
-			ob.record = g.br
+			record = g.br
 		}
-		resp.Body = ob
+		if g.lim == nil {
+			resp.Body = &outcomeBody{ReadCloser: resp.Body, permit: bp, req: req, record: record}
+		} else {
+			// The limiter's permit too, in a body of its own, so that a
+			// transport without a limit pays nothing for it.
+			resp.Body = &limitedBody{outcomeBody{ReadCloser: resp.Body, permit: bp, req: req, record: record}, lp}
+		}
 		return resp, true, nil
 	}
 	out := t.breakerOutcome(req, resp, err)
@@ -742,15 +748,13 @@ func (t *Transport) guarded(req, r *http.Request, g hostGuards, replay bool) (re
 }
 
 // outcomeBody reports the outcome of a response with a success status to
-// the breaker and the limiter when its body ends: a failure if a Read fails
-// with an error other than io.EOF, else a success, at io.EOF or at Close,
-// whichever comes first. The outcome goes to the permits, which count only
-// their first report; or, for a probe whose breaker permit was released, to
-// record, once.
+// the breaker when its body ends: a failure if a Read fails with an error
+// other than io.EOF, else a success, at io.EOF or at Close, whichever comes
+// first. The outcome goes to the permit, which counts only its first
+// report; or, for a probe whose permit was released, to record, once.
 type outcomeBody struct {
 	io.ReadCloser
 	permit   breaker.Permit
-	limit    adaptive.Permit
 	req      *http.Request
 	record   *breaker.Breaker // for a released probe: where the outcome is recorded
 	recorded atomic.Bool
@@ -758,14 +762,8 @@ type outcomeBody struct {
 
 func (b *outcomeBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	switch {
-	case err == nil:
-	case err == io.EOF:
-		b.report(nil)
-	case b.req.Context().Err() == context.Canceled:
-		b.report(context.Canceled) // the caller's own doing
-	default:
-		b.report(err)
+	if out, ended := b.ended(err); ended {
+		b.report(out)
 	}
 	return n, err
 }
@@ -776,6 +774,21 @@ func (b *outcomeBody) Close() error {
 	return err
 }
 
+// ended reports whether a Read's error err ends the body, and the outcome
+// it makes: nil at io.EOF, context.Canceled if the caller canceled the
+// request, else err.
+func (b *outcomeBody) ended(err error) (outcome error, ended bool) {
+	switch {
+	case err == nil:
+		return nil, false
+	case err == io.EOF:
+		return nil, true
+	case b.req.Context().Err() == context.Canceled:
+		return context.Canceled, true // the caller's own doing
+	}
+	return err, true
+}
+
 func (b *outcomeBody) report(err error) {
 	switch {
 	case b.record == nil:
@@ -783,14 +796,30 @@ func (b *outcomeBody) report(err error) {
 	case b.recorded.CompareAndSwap(false, true):
 		b.record.Record(err)
 	}
-	switch {
-	case err == nil:
-		b.limit.Release(resilience.Outcome{})
-	case err == context.Canceled:
-		b.limit.Release(resilience.Outcome{Canceled: true})
-	default:
-		b.limit.Release(resilience.Outcome{Err: errBrokenBody}) // a drop, whatever its error
+}
+
+// limitedBody is an outcomeBody that also holds the limiter's permit of its
+// attempt, given back when the body ends: at io.EOF or Close, not a drop;
+// at a Read error, a drop, unless the caller canceled the request.
+type limitedBody struct {
+	outcomeBody
+	limit adaptive.Permit
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if out, ended := b.ended(err); ended {
+		b.report(out)
+		b.limit.Release(bodyOutcome(out))
 	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.report(nil)
+	b.limit.Release(resilience.Outcome{}) // does nothing after a Read's release
+	return err
 }
 
 // breakerOutcome is what an attempt's result tells the breaker: a failure
