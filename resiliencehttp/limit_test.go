@@ -19,6 +19,7 @@ import (
 	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/bulkhead"
+	"github.com/netresilience/resilience/pace"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
 )
@@ -632,4 +633,38 @@ func TestLimitAllocations(t *testing.T) {
 			t.Errorf("%s: limiter %+v; want 1001 admitted, none in flight", tc.name, s)
 		}
 	}
+}
+
+// With Pace: an attempt that the limiter rejects after its turn in the
+// quota was reserved gives the turn back, as one the breaker rejects does.
+func TestLimitRejectionGivesThePaceTurnBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var requests atomic.Int64
+		base := serveInMemory(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			w.Header().Set("x-ratelimit-remaining-requests", "5")
+			w.Header().Set("x-ratelimit-reset-requests", "1h")
+			io.WriteString(w, "data: one\n\n")
+			http.NewResponseController(w).Flush()
+			time.Sleep(5 * time.Second)
+		}), false)
+		c, rt := newClient(t, base, resiliencehttp.Config{
+			Pace:  &pace.Config{},
+			Limit: &adaptive.Config{Initial: 1, Min: 1, Max: 1},
+		})
+		held, err := c.Get("http://mem.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Body.Close()
+		before := rt.Pacer().Snapshot("mem.test")
+		if _, err := c.Get("http://mem.test/"); !errors.Is(err, adaptive.ErrLimited) || requests.Load() != 1 {
+			t.Fatalf("%v after %d requests; want the limiter's rejection, and the one request held", err, requests.Load())
+		}
+		after := rt.Pacer().Snapshot("mem.test")
+		if !before.Requests.Known || after.Requests.Remaining != before.Requests.Remaining || after.InFlight != 0 {
+			t.Fatalf("the quota before the rejection %+v, after it %+v; want the turn given back", before, after)
+		}
+		read(t, held)
+	})
 }
