@@ -123,25 +123,27 @@ type Config struct {
 	//     *retry.Error (Reason retry.NotRetryable) that wraps it, since the
 	//     response of the attempt before was discarded when its retry was
 	//     decided. Set MaxWait to make attempts beyond the limit queue
-	//     rather than fail. A wait that the request's context ends fails
-	//     with an error that wraps the context's cause. If the host's
-	//     breaker then rejects the attempt, its permit is given back and
-	//     the limiter learns nothing from it.
+	//     rather than fail; the wait is not part of AttemptTimeout. A wait
+	//     that the request's context ends fails with an error that wraps
+	//     the context's cause. If the host's breaker then rejects the
+	//     attempt, its permit is given back and the limiter learns nothing
+	//     from it.
 	//   - The permit is given back with the attempt's outcome. A transient
 	//     failure is a drop, which cuts an AIMD limit: a status of
 	//     RetryStatuses (429, 529, 503, ...), or a transport error that the
-	//     config's Classify (default resilience.Classify, with the
-	//     transport's own marks: a connection dropped before an answer,
-	//     an AttemptTimeout) calls transient. A success, any other status,
-	//     or a permanent error, is not a drop. A failure after the caller
-	//     canceled the request teaches the limiter nothing.
+	//     config's Classify calls transient (default resilience.Classify:
+	//     a reset, a timeout such as AttemptTimeout's, and, for a request
+	//     that may be replayed, a connection dropped before an answer). A
+	//     success, any other status (a 404 included), or a permanent error
+	//     is not a drop. A failure after the caller canceled the request
+	//     teaches the limiter nothing.
 	//   - A response with a success status and a body keeps its permit
 	//     until the body ends, where the breaker hears its outcome: at
 	//     io.EOF or Close, not a drop; at a Read error (a stream broken
-	//     midway), a drop, unless the caller canceled the request. So a
-	//     stream of server-sent events is one call in flight for as long as
-	//     it streams; close every body, as net/http asks, or its permit is
-	//     never given back.
+	//     midway), a drop whatever Classify says, unless the caller
+	//     canceled the request. So a stream of server-sent events is one
+	//     call in flight for as long as it streams; close every body, as
+	//     net/http asks, or its permit is never given back.
 	//   - The wait for a retry's backoff or a server's Retry-After, and
 	//     the wait for a turn in the quota with Pace, hold no permit.
 	//
@@ -150,10 +152,11 @@ type Config struct {
 	// latency, and would take a stream's length for the provider's latency.
 	// For an LLM provider, &adaptive.Config{Initial: 8, Max: 64, AIMD:
 	// adaptive.AIMDConfig{Backoff: 0.7}} starts at 8 calls in flight per
-	// host, grows by one per round of calls that filled the limit, and
-	// falls by 30% per round of drops. The config's Observer, if set,
-	// hears the limiter's events (resilience.KindAdaptive, with the host
-	// as Policy), and then this Config's Observer does. Default: no limit.
+	// host, grows by one per round of calls that used at least half of the
+	// limit, and falls by 30% per round of drops. The config's Observer, if
+	// set, hears the limiter's events (resilience.KindAdaptive, with the
+	// host as Policy), and then this Config's Observer does. Default: no
+	// limit.
 	Limit *adaptive.Config
 
 	// MaxHosts bounds how many hosts' breakers and limiters are kept; past
