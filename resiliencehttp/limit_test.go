@@ -374,8 +374,9 @@ func TestRejectedAttemptIsNeitherSentNorRetried(t *testing.T) {
 		io.WriteString(w, "a long answer")
 	})
 	var (
-		c    *http.Client
-		held *http.Response // holds the host's one permit
+		c     *http.Client
+		held  *http.Response // holds the host's one permit
+		armed atomic.Bool    // the next retry takes the permit first
 	)
 	hold := func() {
 		var err error
@@ -386,7 +387,11 @@ func TestRejectedAttemptIsNeitherSentNorRetried(t *testing.T) {
 	c, rt := newClient(t, nil, resiliencehttp.Config{
 		Retry: retry.Config{MaxAttempts: 3, Backoff: fast.Backoff,
 			Classifier: func(error) resilience.Class { return resilience.ClassTransient },
-			Observer:   &resilience.Observer{Retry: func(resilience.Event) { hold() }}}, // during the first retry's wait
+			Observer: &resilience.Observer{Retry: func(resilience.Event) {
+				if armed.CompareAndSwap(true, false) {
+					hold() // during the retry's wait
+				}
+			}}},
 		Limit: &adaptive.Config{Initial: 1, Min: 1, Max: 1},
 	})
 
@@ -403,6 +408,7 @@ func TestRejectedAttemptIsNeitherSentNorRetried(t *testing.T) {
 	read(t, held)
 
 	busy.Store(true)
+	armed.Store(true)
 	_, err = c.Get(srv.URL)
 	if !errors.As(err, &re) || re.Attempts != 2 || re.Reason != retry.NotRetryable || !errors.Is(err, adaptive.ErrLimited) {
 		t.Fatalf("a second attempt over the limit: %v; want a retry.Error after 2 attempts, NotRetryable, matching ErrLimited", err)
