@@ -61,6 +61,25 @@
 // attempt's turn, so that what remains is spent evenly until the reset
 // rather than in a burst that ends in 429s.
 //
+// With Config.Limit set, it bounds the attempts in flight to each host by
+// an adaptive concurrency limit (package adaptive) that it learns from the
+// host's answers: every attempt takes a permit of the host's limiter before
+// it goes, inside the retries and outside the breaker, and gives it back
+// with its outcome. A 429, a 529 or another transient failure is a drop,
+// which cuts the limit; a success lets it grow while the calls fill it. A
+// streamed answer holds its permit until its body ends, so a stream of
+// server-sent events is one call in flight for as long as it streams, and a
+// stream broken midway is a drop. Use the AIMD algorithm, which reads
+// drops, not latency (a stream's length is not the provider's latency):
+//
+//	Limit: &adaptive.Config{Initial: 8, Max: 64, MaxWait: time.Minute,
+//		AIMD: adaptive.AIMDConfig{Backoff: 0.7}},
+//
+// MaxWait makes the calls beyond the limit queue for room; without it they
+// fail at once with an error matching adaptive.ErrLimited, which the
+// retries do not retry. [Transport.Limiter] returns a host's limiter, for
+// its Limit and Snapshot.
+//
 // On the server side, [Shed] is middleware that sheds load with a bulkhead
 // and the adaptive throttle, answering 503 with a Retry-After header.
 //

@@ -40,16 +40,19 @@ func (t *Transport) Pacer() *pace.Pacer {
 }
 
 // attempt sends r, one attempt of req: after its turn in the quota of req's
-// host, if the transport paces requests, and through the host's breaker.
-func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
+// host, if the transport paces requests, and within the host's limit and
+// through its breaker.
+func (t *Transport) attempt(req, r *http.Request, g hostGuards, replay bool) (*http.Response, error) {
 	if t.pacer == nil {
-		return t.guarded(req, r, br, replay)
+		resp, _, err := t.guarded(req, r, g, replay)
+		return resp, err
 	}
 	ctx := req.Context()
 	start := time.Now()
-	if br != nil {
-		if _, err := br.Foresee(ctx, start); err != nil {
-			return t.guarded(req, r, br, replay) // which the breaker rejects: no turn to wait for
+	if g.br != nil {
+		if _, err := g.br.Foresee(ctx, start); err != nil {
+			resp, _, err := t.guarded(req, r, g, replay) // which the breaker rejects: no turn to wait for
+			return resp, err
 		}
 	}
 	host := req.URL.Host
@@ -68,14 +71,13 @@ func (t *Transport) attempt(req, r *http.Request, br *breaker.Breaker, replay bo
 		}
 	}
 	t.paceAdmitted(ctx, host, res)
-	resp, err := t.guarded(req, r, br, replay)
-	var be *breaker.Error
+	resp, sent, err := t.guarded(req, r, g, replay)
 	switch {
 	case resp != nil:
 		q, _ := pace.Parse(resp.Header, time.Now()) // what is malformed is ignored
 		res.Done(q)
-	case errors.As(err, &be):
-		res.Cancel() // the breaker rejected it: not sent
+	case !sent:
+		res.Cancel() // the limiter or the breaker rejected it
 	default:
 		res.Done(pace.Quota{}) // sent, and no answer
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/internal/nilpolicy"
 	"github.com/netresilience/resilience/internal/observe"
@@ -104,9 +105,65 @@ type Config struct {
 	// allocation per response with a body.
 	Breaker *breaker.Config
 
-	// MaxHosts bounds how many hosts' breakers are kept; past it, the
-	// breaker made first is dropped. Zero means [DefaultMaxHosts], 1024;
-	// negative turns it off: every host's breaker is kept, for a transport
+	// Limit, if set, gives each host (the request URL's Host) an adaptive
+	// concurrency limit, an adaptive.Limiter made from a copy of this
+	// config and named after the host, which bounds the attempts in flight
+	// to the host and finds the bound from how the host answers. It works
+	// per attempt, inside the retries and outside the breaker:
+	//
+	//   - Before each attempt, the attempt takes a permit of the host's
+	//     limiter (Acquire, with the request's context, and so its
+	//     priority: see adaptive.WithPriority). When the limit is reached
+	//     it waits for room as the config's MaxWait and MaxQueue say, or,
+	//     by default, is rejected at once. A rejected attempt is not sent:
+	//     it fails with the limiter's *adaptive.Error, which matches
+	//     adaptive.ErrLimited and bulkhead.ErrFull, and which the retries
+	//     do not retry, whatever Retry's Classifier says. On a first
+	//     attempt the caller gets that error itself; on a later one, the
+	//     *retry.Error (Reason retry.NotRetryable) that wraps it, since the
+	//     response of the attempt before was discarded when its retry was
+	//     decided. Set MaxWait to make attempts beyond the limit queue
+	//     rather than fail; the wait is not part of AttemptTimeout. A wait
+	//     that the request's context ends fails with an error that wraps
+	//     the context's cause. If the host's breaker then rejects the
+	//     attempt, its permit is given back and the limiter learns nothing
+	//     from it.
+	//   - The permit is given back with the attempt's outcome. A transient
+	//     failure is a drop, which cuts an AIMD limit: a status of
+	//     RetryStatuses (429, 529, 503, ...), or a transport error that the
+	//     config's Classify calls transient (default resilience.Classify:
+	//     a reset, a timeout such as AttemptTimeout's, and, for a request
+	//     that may be replayed, a connection dropped before an answer). A
+	//     success, any other status (a 404 included), or a permanent error
+	//     is not a drop. A failure after the caller canceled the request
+	//     teaches the limiter nothing.
+	//   - A response with a success status and a body keeps its permit
+	//     until the body ends, where the breaker hears its outcome: at
+	//     io.EOF or Close, not a drop; at a Read error (a stream broken
+	//     midway), a drop whatever Classify says, unless the caller
+	//     canceled the request. So a stream of server-sent events is one
+	//     call in flight for as long as it streams; close every body, as
+	//     net/http asks, or its permit is never given back.
+	//   - The wait for a retry's backoff or a server's Retry-After, and
+	//     the wait for a turn in the quota with Pace, hold no permit.
+	//
+	// The AIMD algorithm is the one for this: it reads the drops, the 429s
+	// and 529s of an overloaded provider. The Gradient algorithm reads
+	// latency, and would take a stream's length for the provider's latency.
+	// For an LLM provider, &adaptive.Config{Initial: 8, Max: 64, AIMD:
+	// adaptive.AIMDConfig{Backoff: 0.7}} starts at 8 calls in flight per
+	// host, grows by one per round of calls that used at least half of the
+	// limit, and falls by 30% per round of drops. The config's Observer, if
+	// set, hears the limiter's events (resilience.KindAdaptive, with the
+	// host as Policy), and then this Config's Observer does. Default: no
+	// limit.
+	Limit *adaptive.Config
+
+	// MaxHosts bounds how many hosts' breakers and limiters are kept; past
+	// it, those of the host met first are dropped (a call in flight under
+	// a dropped limiter still gives its permit back to it, and the host's
+	// next call starts a new one at Initial). Zero means [DefaultMaxHosts],
+	// 1024; negative turns it off: every host's are kept, for a transport
 	// that calls a known set of hosts.
 	MaxHosts int
 
@@ -225,10 +282,11 @@ type Transport struct {
 	retryName      string
 	pacer          *pace.Pacer
 	stackedSeen    atomic.Bool // a StackedRetries event was sent
+	limitConfig    *adaptive.Config
 
 	mu       sync.RWMutex
-	breakers map[string]*breaker.Breaker
-	made     []string // hosts in the order their breakers were made
+	hosts    map[string]hostGuards // nil without Breaker and Limit
+	made     []string              // hosts in the order their guards were made
 	maxHosts int
 }
 
@@ -301,7 +359,12 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 			return nil, errors.New("resiliencehttp: Breaker: " + err.Error())
 		}
 		t.breakerConfig = &bc
-		t.breakers = make(map[string]*breaker.Breaker)
+	}
+	if err := t.setLimit(cfg); err != nil {
+		return nil, err
+	}
+	if t.breakerConfig != nil || t.limitConfig != nil {
+		t.hosts = make(map[string]hostGuards)
 	}
 	if err := t.setPace(cfg); err != nil {
 		return nil, err
@@ -360,51 +423,10 @@ func (t *Transport) classOf(err error) resilience.Class {
 	if se, ok := findStatus(err); ok {
 		return t.statusClass(se.StatusCode)
 	}
+	if t.limitConfig != nil && errors.Is(err, adaptive.ErrLimited) {
+		return resilience.ClassIgnored // a limiter's rejection is never retried
+	}
 	return t.classify(err)
-}
-
-// breakerFor returns the host's breaker, making it if needed; nil without a
-// breaker config.
-func (t *Transport) breakerFor(host string) *breaker.Breaker {
-	if t.breakerConfig == nil {
-		return nil
-	}
-	t.mu.RLock()
-	b := t.breakers[host]
-	t.mu.RUnlock()
-	if b != nil {
-		return b
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if b = t.breakers[host]; b != nil {
-		return b
-	}
-	cfg := *t.breakerConfig
-	cfg.Name = host
-	b = breaker.MustNew(cfg) // validated in NewTransport
-	t.breakers[host] = b
-	if t.maxHosts < 0 {
-		return b // no bound: nothing is dropped
-	}
-	if len(t.made) >= t.maxHosts {
-		delete(t.breakers, t.made[0])
-		t.made = t.made[1:]
-	}
-	t.made = append(t.made, host)
-	return b
-}
-
-// Breaker returns the breaker of host (host and port, as in a URL's Host),
-// or nil if it has none yet or the transport has no breakers: for metrics
-// and manual control.
-func (t *Transport) Breaker(host string) *breaker.Breaker {
-	if t == nil {
-		return nil
-	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return t.breakers[host]
 }
 
 // CloseIdleConnections closes the idle connections of the base transport, if
@@ -486,11 +508,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.obs != nil && t.obs.StackedRetries != nil && !t.stackedSeen.Load() {
 		t.noticeStacked(req)
 	}
-	br := t.breakerFor(req.URL.Host)
+	g := t.guardsFor(req.URL.Host)
 	if !t.replayable(req) {
-		return t.attempt(req, t.request(req, 1, req.Body, nil), br, false)
+		return t.attempt(req, t.request(req, 1, req.Body, nil), g, false)
 	}
-	return t.retrying(req, br)
+	return t.retrying(req, g)
 }
 
 // noticeStacked sends the StackedRetries event, once per transport, if req
@@ -517,7 +539,7 @@ func (t *Transport) noticeStacked(req *http.Request) {
 
 // retrying sends req, which may be replayed, until an attempt succeeds or
 // the retry policy says stop.
-func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Response, error) {
+func (t *Transport) retrying(req *http.Request, g hostGuards) (*http.Response, error) {
 	var tee *replayBody // records a body without GetBody as it is sent
 	body := req.Body    // the current attempt's body
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
@@ -535,17 +557,17 @@ func (t *Transport) retrying(req *http.Request, br *breaker.Breaker) (*http.Resp
 	ctx := req.Context()
 	var call retrystep.Call
 	call.Begin(plan.Timed)
-	if br != nil {
-		call.Ahead = br // an open breaker ends the retries without a wait
+	if g.br != nil {
+		call.Ahead = g.br // an open breaker ends the retries without a wait
 	}
 	if t.pacer != nil {
-		call.Ahead = t.ahead(req, br) // and so does a pacer that would reject
+		call.Ahead = t.ahead(req, g.br) // and so does a pacer that would reject
 	}
 	decide := func(s retrystep.State) (time.Duration, error) {
 		return t.retry.NextRetry(resilience.RetryState(s))
 	}
 	for n := 1; ; n++ {
-		resp, err := t.attempt(req, t.request(req, n, body, tee), br, true)
+		resp, err := t.attempt(req, t.request(req, n, body, tee), g, true)
 		failure := err
 		if err == nil {
 			if t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
@@ -676,36 +698,56 @@ func (t *Transport) request(req *http.Request, n int, body io.ReadCloser, tee *r
 	return r
 }
 
-// guarded sends r, one attempt of req, through the host's breaker if there
-// is one: a request the breaker rejects is not sent, and the breaker hears
-// how a sent one ended. replay says whether req may be sent again.
-func (t *Transport) guarded(req, r *http.Request, br *breaker.Breaker, replay bool) (*http.Response, error) {
-	if br == nil {
-		return t.send(req, r, replay)
+// guarded sends r, one attempt of req, within the host's limit and through
+// its breaker, if it has them: an attempt that the limiter or the breaker
+// rejects is not sent, and they hear how a sent one ended. replay says
+// whether req may be sent again; sent, whether r went out.
+func (t *Transport) guarded(req, r *http.Request, g hostGuards, replay bool) (resp *http.Response, sent bool, err error) {
+	if g.br == nil && g.lim == nil {
+		resp, err = t.send(req, r, replay)
+		return resp, true, err
 	}
-	permit, err := br.Allow()
-	if err != nil {
-		closeBody(r) // not sent
-		return nil, err
+	var lp adaptive.Permit // the zero Permit, without a limiter: releasing it does nothing
+	if g.lim != nil {
+		if lp, err = g.lim.Acquire(req.Context()); err != nil {
+			closeBody(r) // not sent
+			return nil, false, err
+		}
 	}
-	resp, err := t.send(req, r, replay)
+	var bp breaker.Permit // likewise without a breaker
+	if g.br != nil {
+		if bp, err = g.br.Allow(); err != nil {
+			lp.Release(resilience.Outcome{Canceled: true}) // not sent: it teaches nothing
+			closeBody(r)
+			return nil, false, err
+		}
+	}
+	resp, err = t.send(req, r, replay)
 	if err == nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols &&
 		t.statusClass(resp.StatusCode) == resilience.ClassSuccess {
 		// The outcome is the body's: a stream that breaks midway fails.
-		ob := &outcomeBody{ReadCloser: resp.Body, permit: permit, req: req}
-		if permit.Probe() {
+		var record *breaker.Breaker
+		if bp.Probe() {
 			// A half-open breaker's probe: its slot is freed now, so that a
 			// long stream cannot hold the breaker half-open, nor outlast
 			// ProbeTimeout and count as failed; the body's outcome is
 			// recorded when it ends.
-			permit.Release()
-			ob.record = br
+			bp.Release()
+			record = g.br
 		}
-		resp.Body = ob
-		return resp, nil
+		if g.lim == nil {
+			resp.Body = &outcomeBody{ReadCloser: resp.Body, permit: bp, req: req, record: record}
+		} else {
+			// The limiter's permit too, in a body of its own, so that a
+			// transport without a limit pays nothing for it.
+			resp.Body = &limitedBody{outcomeBody{ReadCloser: resp.Body, permit: bp, req: req, record: record}, lp}
+		}
+		return resp, true, nil
 	}
-	permit.Done(t.breakerOutcome(req, resp, err))
-	return resp, err
+	out := t.breakerOutcome(req, resp, err)
+	bp.Done(out)
+	lp.Release(limitOutcome(out))
+	return resp, true, err
 }
 
 // outcomeBody reports the outcome of a response with a success status to
@@ -723,14 +765,8 @@ type outcomeBody struct {
 
 func (b *outcomeBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	switch {
-	case err == nil:
-	case err == io.EOF:
-		b.report(nil)
-	case b.req.Context().Err() == context.Canceled:
-		b.report(context.Canceled) // the caller's own doing
-	default:
-		b.report(err)
+	if out, ended := b.ended(err); ended {
+		b.report(out)
 	}
 	return n, err
 }
@@ -741,6 +777,21 @@ func (b *outcomeBody) Close() error {
 	return err
 }
 
+// ended reports whether a Read's error err ends the body, and the outcome
+// it makes: nil at io.EOF, context.Canceled if the caller canceled the
+// request, else err.
+func (b *outcomeBody) ended(err error) (outcome error, ended bool) {
+	switch {
+	case err == nil:
+		return nil, false
+	case err == io.EOF:
+		return nil, true
+	case b.req.Context().Err() == context.Canceled:
+		return context.Canceled, true // the caller's own doing
+	}
+	return err, true
+}
+
 func (b *outcomeBody) report(err error) {
 	switch {
 	case b.record == nil:
@@ -748,6 +799,30 @@ func (b *outcomeBody) report(err error) {
 	case b.recorded.CompareAndSwap(false, true):
 		b.record.Record(err)
 	}
+}
+
+// limitedBody is an outcomeBody that also holds the limiter's permit of its
+// attempt, given back when the body ends: at io.EOF or Close, not a drop;
+// at a Read error, a drop, unless the caller canceled the request.
+type limitedBody struct {
+	outcomeBody
+	limit adaptive.Permit
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if out, ended := b.ended(err); ended {
+		b.report(out)
+		b.limit.Release(bodyOutcome(out))
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.report(nil)
+	b.limit.Release(resilience.Outcome{}) // does nothing after a Read's release
+	return err
 }
 
 // breakerOutcome is what an attempt's result tells the breaker: a failure
