@@ -19,7 +19,8 @@
 //
 // The instruments, on the meter named [ScopeName]. Every one has the
 // attribute resilience.policy.name, the policy's Config.Name (for the
-// breakers of resiliencehttp.Transport, the host); the others are listed.
+// breakers and limiters of resiliencehttp.Transport, the host); the others
+// are listed.
 // The counters and histograms are fed by events, for every policy that has
 // the Observer; the observable instruments are read, at each collection,
 // from the Snapshot of the policies registered.
@@ -96,7 +97,8 @@
 //     call (zero for one admitted at once).
 //   - resilience.adaptive.*: for an adaptive.Limiter, its limit now, the
 //     calls it admitted that have not ended and the calls waiting for room
-//     (registered limiters); for a Gradient limiter also its baseline (the
+//     (registered limiters, and the limiter of every host of a registered
+//     resiliencehttp.Transport with Config.Limit); for a Gradient limiter also its baseline (the
 //     service's latency without load) and the mean latency of its last
 //     window, once it has them (registered limiters; none for AIMD); the
 //     wait of every admitted call (zero for one admitted at once); and the

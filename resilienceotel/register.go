@@ -42,8 +42,9 @@ type registration struct {
 // or a *reconnect.Supervisor (of any connection type); the package doc
 // lists what each gives. A breaker's state is read, not inferred from its
 // events, so that one that never changed reports closed. It also takes a
-// *resiliencehttp.Transport, whose breakers, one per host, are read as
-// they come and go (resiliencehttp.Transport.Breakers), each named after
+// *resiliencehttp.Transport, whose breakers and adaptive limiters, one per
+// host, are read as they come and go (resiliencehttp.Transport.Breakers and
+// Limiters), each named after
 // its host.
 //
 // Register adds all of them or none: it returns an error for a nil policy or
@@ -153,11 +154,12 @@ func isNilPointer(p any) bool {
 // hostStates reports the states of a transport's breakers, keeping the
 // options of the hosts it saw at the last collection.
 type hostStates struct {
-	mu   sync.Mutex
-	opts map[string]*[len(breakerStates)]metric.ObserveOption
+	mu      sync.Mutex
+	opts    map[string]*[len(breakerStates)]metric.ObserveOption
+	limOpts map[string]metric.ObserveOption
 }
 
-func (h *hostStates) observe(o metric.Observer, in *instruments, breakers map[string]*breaker.Breaker) {
+func (h *hostStates) observe(o metric.Observer, in *instruments, breakers map[string]*breaker.Breaker, limiters map[string]*adaptive.Limiter) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	opts := make(map[string]*[len(breakerStates)]metric.ObserveOption, len(breakers))
@@ -171,6 +173,31 @@ func (h *hostStates) observe(o metric.Observer, in *instruments, breakers map[st
 		observeState(o, in, b.Snapshot().State, opt)
 	}
 	h.opts = opts // hosts the transport dropped are dropped here too
+	limOpts := make(map[string]metric.ObserveOption, len(limiters))
+	for host, l := range limiters {
+		opt, ok := h.limOpts[host]
+		if !ok {
+			opt = nameOption(host)
+		}
+		limOpts[host] = opt
+		observeAdaptive(o, in, l.Snapshot(), opt)
+	}
+	h.limOpts = limOpts
+}
+
+// observeAdaptive reports an adaptive limiter's gauges from its snapshot.
+func observeAdaptive(o metric.Observer, in *instruments, s adaptive.Snapshot, opt metric.ObserveOption) {
+	o.ObserveInt64(in.adaptiveLimit, int64(s.Limit), opt)
+	o.ObserveInt64(in.adaptiveActive, int64(s.InFlight), opt)
+	o.ObserveInt64(in.adaptiveQueued, int64(s.Waiting), opt)
+	// The Gradient's latencies, once its first window has closed; AIMD has
+	// none, and a zero would read as a latency.
+	if s.Algorithm == adaptive.Gradient && s.Baseline > 0 {
+		o.ObserveFloat64(in.adaptiveBaseline, s.Baseline.Seconds(), opt)
+	}
+	if s.Algorithm == adaptive.Gradient && s.Latency > 0 {
+		o.ObserveFloat64(in.adaptiveLatency, s.Latency.Seconds(), opt)
+	}
 }
 
 // newRegistration returns the registration of p.
@@ -204,18 +231,7 @@ func newRegistration(p any) (*registration, error) {
 		name := p.Name()
 		opt := nameOption(name)
 		return &registration{policy: p, kind: resilience.KindAdaptive, name: name, observe: func(o metric.Observer, in *instruments) {
-			s := p.Snapshot()
-			o.ObserveInt64(in.adaptiveLimit, int64(s.Limit), opt)
-			o.ObserveInt64(in.adaptiveActive, int64(s.InFlight), opt)
-			o.ObserveInt64(in.adaptiveQueued, int64(s.Waiting), opt)
-			// The Gradient's latencies, once its first window has closed;
-			// AIMD has none, and a zero would read as a latency.
-			if s.Algorithm == adaptive.Gradient && s.Baseline > 0 {
-				o.ObserveFloat64(in.adaptiveBaseline, s.Baseline.Seconds(), opt)
-			}
-			if s.Algorithm == adaptive.Gradient && s.Latency > 0 {
-				o.ObserveFloat64(in.adaptiveLatency, s.Latency.Seconds(), opt)
-			}
+			observeAdaptive(o, in, p.Snapshot(), opt)
 		}}, nil
 	case *budget.Budget:
 		if p == nil {
@@ -289,7 +305,8 @@ func newRegistration(p any) (*registration, error) {
 		}
 		hosts := &hostStates{}
 		return &registration{policy: p, kind: resilience.KindTransport, observe: func(o metric.Observer, in *instruments) {
-			hosts.observe(o, in, maps.Collect(iter.Seq2[string, *breaker.Breaker](p.Breakers)))
+			hosts.observe(o, in, maps.Collect(iter.Seq2[string, *breaker.Breaker](p.Breakers)),
+				maps.Collect(iter.Seq2[string, *adaptive.Limiter](p.Limiters)))
 		}}, nil
 	default:
 		return nil, fmt.Errorf("%T has no gauges to read", p)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/breaker"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/retry"
@@ -88,5 +89,55 @@ func TestTransportBreakers(t *testing.T) {
 	want = "resilience.breaker.state=closed,resilience.policy.name=" + strings.TrimPrefix(notFound.URL, "http://")
 	if got["resilience.breaker.state"][want] != "1" {
 		t.Errorf("no closed state for the third host: %v", got["resilience.breaker.state"])
+	}
+}
+
+// TestTransportLimiters registers a transport with a per-host adaptive
+// limit and reads each host's limiter, made after the registration.
+func TestTransportLimiters(t *testing.T) {
+	tel, reader := newTelemetry(t)
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer busy.Close()
+	rt, err := resiliencehttp.NewTransport(nil, resiliencehttp.Config{
+		Retry:    retry.Config{Name: "api", MaxAttempts: 1},
+		Limit:    &adaptive.Config{Initial: 10, AIMD: adaptive.AIMDConfig{Backoff: 0.5}},
+		Observer: tel.Observer(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.CloseIdleConnections()
+	if _, err := tel.Register(rt); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: rt}
+	for _, u := range []string{ok.URL, busy.URL} {
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	okHost, busyHost := strings.TrimPrefix(ok.URL, "http://"), strings.TrimPrefix(busy.URL, "http://")
+	got := collected(t, reader)
+	compare(t, map[string]map[string]string{
+		"resilience.adaptive.limit":        got["resilience.adaptive.limit"],
+		"resilience.adaptive.active_calls": got["resilience.adaptive.active_calls"],
+	}, map[string]map[string]string{
+		"resilience.adaptive.limit": {
+			"resilience.policy.name=" + okHost:   "10",
+			"resilience.policy.name=" + busyHost: "5", // the 429 halved it
+		},
+		"resilience.adaptive.active_calls": {
+			"resilience.policy.name=" + okHost:   "0",
+			"resilience.policy.name=" + busyHost: "0",
+		},
+	})
+	if n := len(got["resilience.breaker.state"]); n != 0 {
+		t.Errorf("%d breaker state series for a transport without breakers", n)
 	}
 }
