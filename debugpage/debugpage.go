@@ -202,8 +202,8 @@ func Register[P Policy](r *Registry, name string, p P) (unregister func(), err e
 // a nil r or members, an empty name, or a name already registered.
 //
 // members must not block. It runs without r's lock held, so it may call
-// r's methods. The method value of resiliencehttp's (*Transport).Breakers
-// is such an iterator.
+// r's methods. The method values of resiliencehttp's (*Transport).Breakers
+// and (*Transport).Limiters are such iterators.
 func RegisterGroup[P Policy](r *Registry, name string, members iter.Seq2[string, P]) (unregister func(), err error) {
 	if members == nil {
 		return nil, errors.New("debugpage: RegisterGroup " + strconv.Quote(name) + ": nil members")
