@@ -188,12 +188,11 @@ func ServerClassifyCode(code codes.Code) resilience.Class {
 // A call passes the throttle first, then the adaptive limiter, then the
 // bulkhead. The throttle's decision is cheap and never waits, so a call it
 // sheds neither takes room nor waits in a queue. The limiter measures the
-// time from its admission to the handler's return, a wait for a bulkhead
-// slot included, so with both it keeps its limit where the calls it admits
-// do not queue for the bulkhead. A call that a policy turns away after an
-// outer one admitted it, or whose wait for room its context ends, counts as
-// nothing for the outer ones, which so measure the handlers' answers
-// alone.
+// time from its admission to the handler's return, so a wait for a
+// bulkhead slot counts in the latency it learns from, as queueing inside
+// the handler would. A call that a policy turns away after an outer one
+// admitted it, or whose wait for room its context ends, counts as nothing
+// for the outer ones, which so measure the handlers' answers alone.
 //
 // A shed call's answer is Trailers-Only: the interceptor returns before
 // the handler runs, so no response header or message has been sent, and

@@ -126,13 +126,13 @@ func ShedClassifyStatus(status int) resilience.Class {
 // bulkhead. The throttle's decision is cheap and never waits, so a request
 // it sheds neither takes room nor waits in a queue — with the bulkhead
 // first, a request could wait for a slot only to be shed by a draw. The
-// limiter measures the time from its admission to the handler's return, a
-// wait for a bulkhead slot included, so with both it keeps its limit where
-// the requests it admits do not queue for the bulkhead. And a request that
-// a policy turns away after an outer one admitted it, or whose wait for
-// room its context ends, counts as nothing for the outer ones (as a local
-// rejection does in resilience.Compose(throttle, limiter, bulkhead)), so
-// that they measure the handler's answers alone.
+// limiter measures the time from its admission to the handler's return, so
+// a wait for a bulkhead slot counts in the latency it learns from, as
+// queueing inside the handler would. And a request that a policy turns
+// away after an outer one admitted it, or whose wait for room its context
+// ends, counts as nothing for the outer ones (as a local rejection does in
+// resilience.Compose(throttle, limiter, bulkhead)), so that they measure
+// the handler's answers alone.
 //
 // The middleware writes only before it calls the handler: once the handler
 // runs, its answer is the response, whatever the policies do meanwhile. A
