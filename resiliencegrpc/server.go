@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/internal/observe"
 	"github.com/netresilience/resilience/throttle"
@@ -34,9 +35,9 @@ const MaxServerPushback = math.MaxInt32 * time.Millisecond
 const serverPushbackKey = "grpc-retry-pushback-ms"
 
 // ServerConfig configures the interceptors of a [Server], which shed load
-// before it reaches a gRPC service's handlers. At least one of Bulkhead and
-// Throttle must be set, so the zero ServerConfig is not valid; every other
-// zero field means its documented default. NewServer copies what it needs:
+// before it reaches a gRPC service's handlers. At least one of Bulkhead,
+// Adaptive and Throttle must be set, so the zero ServerConfig is not valid;
+// every other zero field means its documented default. NewServer copies what it needs:
 // changing a ServerConfig afterwards changes nothing.
 type ServerConfig struct {
 	// Bulkhead, if set, bounds how many calls run in the handlers at once.
@@ -48,6 +49,35 @@ type ServerConfig struct {
 	// streams (watches, subscriptions) through Skip, or give them a server
 	// of their own.
 	Bulkhead *bulkhead.Bulkhead
+
+	// Adaptive, if set, bounds how many calls run in the handlers at once,
+	// as Bulkhead does, to a limit that the limiter finds by itself from
+	// the handlers' answers (see package adaptive; its Gradient algorithm
+	// is the one for a server). A call beyond the limit waits for room as
+	// the limiter's MaxWait and MaxQueue allow, then is shed; its wait ends
+	// early when the call's context is done. A stream holds its room until
+	// its handler returns, as with Bulkhead.
+	//
+	// Each call a handler answers is reported to the limiter: its latency,
+	// from its admission to the handler's return, and whether it was
+	// dropped — a code that Classify sorts as a transient failure
+	// (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, INTERNAL and
+	// UNKNOWN, by default), or a panic. A call that its client canceled
+	// (its context was canceled) teaches the limiter nothing, whatever the
+	// handler answered; nor does a code that Classify ignores.
+	//
+	// With the limiter's Priorities on, a call's priority is the
+	// adaptive.Priority its context carries (adaptive.WithPriority), Normal
+	// without one: set it in an interceptor chained before the Server's,
+	// from the call's metadata or its method — for a unary call by calling
+	// the handler with the new context, for a stream by wrapping the
+	// grpc.ServerStream so that its Context returns it.
+	//
+	// The limiter's own Classifier sees a drop as an error marked with
+	// resilience.Transient, and a permanent failure as one marked with
+	// resilience.Permanent: a custom Classifier should leave the errors it
+	// does not know to resilience.Classify.
+	Adaptive *adaptive.Limiter
 
 	// Throttle, if set, sheds calls with the adaptive probability that the
 	// handlers' recent answers call for: the more of them failed with a
@@ -83,32 +113,35 @@ type ServerConfig struct {
 
 	// Skip, if it reports true for a call's full method name, such as
 	// "/grpc.health.v1.Health/Check", exempts the method: its calls reach
-	// the handler untouched, take no bulkhead slot and count nothing for
-	// the throttle. It is called for every call, so it must be cheap and
+	// the handler untouched, take no room in the bulkhead or the adaptive
+	// limiter and count nothing for any policy. It is called for every call, so it must be cheap and
 	// safe for concurrent use. Default [SkipHealthAndReflection]; set
 	// func(string) bool { return false } to shed every method.
 	Skip func(fullMethod string) bool
 
-	// Classify sorts the code a handler answered with, for the throttle: a
-	// success or a permanent failure is a call the server accepted, a
-	// transient failure one it could not take, and an ignored code counts
-	// as nothing. The code is the one the client gets: that of the status
+	// Classify sorts the code a handler answered with, for the throttle
+	// and the adaptive limiter: a success or a permanent failure is a call
+	// the server accepted, a transient failure one it could not take (a
+	// drop, for the limiter), and an ignored code counts as nothing. The code is the one the client gets: that of the status
 	// the handler's error carries, codes.DeadlineExceeded or
 	// codes.Canceled for a context's error, and codes.Unknown for any other
-	// error. Default [ServerClassifyCode]. Unused without a Throttle.
+	// error. Default [ServerClassifyCode]. Unused without a Throttle or an
+	// Adaptive limiter.
 	Classify func(code codes.Code) resilience.Class
 
 	// Observer, if set, receives a Reject event for every call shed by the
-	// throttle or the bulkhead, on the call's goroutine before its answer
-	// is sent. The event's Kind is resilience.KindServer, its Policy the
-	// call's full method name, its Err the shed call's error (errors.Is
-	// matches bulkhead.ErrFull or throttle.ErrThrottled, and errors.As
-	// finds the policy's *Error), its Reason the policy's reason ("no wait
-	// allowed", "queue full", "wait timed out" or "throttled"), its Delay
+	// throttle, the adaptive limiter or the bulkhead, on the call's
+	// goroutine before its answer is sent. The event's Kind is
+	// resilience.KindServer, its Policy the call's full method name, its
+	// Err the shed call's error (errors.Is matches bulkhead.ErrFull —
+	// and adaptive.ErrLimited for the limiter's — or throttle.ErrThrottled,
+	// and errors.As finds the policy's *Error), its Reason the policy's
+	// reason ("no wait allowed", "queue full", "wait timed out" or
+	// "throttled"), its Delay
 	// the pushback sent (zero for none) and, for a throttle's rejection,
 	// its Probability the rounded probability it was refused at. The
 	// policies report their own events through the Observer of their own
-	// Config, with their own Kind; a call whose wait for a slot its context
+	// Config, with their own Kind; a call whose wait for room its context
 	// ended is not a rejection and reports nothing. Default: none.
 	Observer *resilience.Observer
 }
@@ -144,21 +177,22 @@ func ServerClassifyCode(code codes.Code) resilience.Class {
 }
 
 // Server sheds load in front of a gRPC server's handlers: its interceptors
-// answer a call that the throttle or the bulkhead of its [ServerConfig]
-// turns away at once, before the handler runs, with UNAVAILABLE (or
-// RESOURCE_EXHAUSTED) and a grpc-retry-pushback-ms trailer. Make one with
-// [NewServer] and install it with [Server.ServerOptions], or chain its
-// interceptors yourself; every interceptor of one Server shares its
-// bulkhead and throttle. A Server is safe for concurrent use. A nil
-// *Server's interceptors answer every call with INTERNAL rather than
-// panicking.
+// answer a call that the throttle, the adaptive limiter or the bulkhead of
+// its [ServerConfig] turns away at once, before the handler runs, with
+// UNAVAILABLE (or RESOURCE_EXHAUSTED) and a grpc-retry-pushback-ms trailer.
+// Make one with [NewServer] and install it with [Server.ServerOptions], or
+// chain its interceptors yourself; every interceptor of one Server shares
+// its policies. A Server is safe for concurrent use. A nil *Server's
+// interceptors answer every call with INTERNAL rather than panicking.
 //
-// A call passes the throttle first, then the bulkhead. The throttle's
-// decision is cheap and never waits, so a call it sheds neither takes a
-// slot nor waits in the bulkhead's queue. A call the bulkhead turns away
-// after the throttle admitted it, or whose wait for a slot its context
-// ends, counts as nothing for the throttle, which so measures the handlers'
-// answers alone.
+// A call passes the throttle first, then the adaptive limiter, then the
+// bulkhead. The throttle's decision is cheap and never waits, so a call it
+// sheds neither takes room nor waits in a queue. The limiter measures the
+// time from its admission to the handler's return, so a wait for a
+// bulkhead slot counts in the latency it learns from, as queueing inside
+// the handler would. A call that a policy turns away after an outer one
+// admitted it, or whose wait for room its context ends, counts as nothing
+// for the outer ones, which so measure the handlers' answers alone.
 //
 // A shed call's answer is Trailers-Only: the interceptor returns before
 // the handler runs, so no response header or message has been sent, and
@@ -169,14 +203,14 @@ func ServerClassifyCode(code codes.Code) resilience.Class {
 // headers either (grpc.SendHeader) for a shed call to stay retryable. The
 // error the interceptor returns for it carries the status for grpc-go (it
 // has a GRPCStatus method) and matches bulkhead.ErrFull or
-// throttle.ErrThrottled through errors.Is, for interceptors chained before
-// it. A call whose context ends while it waits for a slot gets
-// DEADLINE_EXCEEDED or CANCELED, as grpc-go answers a handler that
-// returns the context's error, and no pushback.
+// throttle.ErrThrottled (or adaptive.ErrLimited) through errors.Is, for
+// interceptors chained before it. A call whose context ends while it waits
+// for room gets DEADLINE_EXCEEDED or CANCELED, as grpc-go answers a handler
+// that returns the context's error, and no pushback.
 //
 // When a handler panics, or calls runtime.Goexit, the interceptor releases
-// the call's slot and reports a failure to the throttle as the panic
-// passes; it never recovers it, so the panic goes on unchanged, to a
+// the call's room and reports a failure to the throttle and a drop to the
+// adaptive limiter as the panic passes; it never recovers it, so the panic goes on unchanged, to a
 // recovering interceptor chained before it or to grpc-go, which lets it end
 // the program.
 //
@@ -184,6 +218,7 @@ func ServerClassifyCode(code codes.Code) resilience.Class {
 // a shed one allocates its error (and grpc-go, the trailer it sends).
 type Server struct {
 	bulkhead *bulkhead.Bulkhead
+	adaptive *adaptive.Limiter
 	throttle *throttle.Throttle
 	skip     func(string) bool
 	classify func(codes.Code) resilience.Class
@@ -196,7 +231,7 @@ type Server struct {
 }
 
 // NewServer returns a Server configured by cfg, or an error, prefixed
-// "resiliencegrpc:", if cfg has neither a bulkhead nor a throttle, a Code
+// "resiliencegrpc:", if cfg has no bulkhead, adaptive limiter or throttle, a Code
 // other than UNAVAILABLE and RESOURCE_EXHAUSTED, or a Pushback above
 // [MaxServerPushback].
 func NewServer(cfg ServerConfig) (*Server, error) {
@@ -205,6 +240,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		bulkhead: cfg.Bulkhead,
+		adaptive: cfg.Adaptive,
 		throttle: cfg.Throttle,
 		skip:     cfg.Skip,
 		classify: cfg.Classify,
@@ -241,8 +277,8 @@ func MustNewServer(cfg ServerConfig) *Server {
 // validate reports the first nonsense in c.
 func (c *ServerConfig) validate() error {
 	switch {
-	case c.Bulkhead == nil && c.Throttle == nil:
-		return errors.New("resiliencegrpc: ServerConfig has neither a Bulkhead nor a Throttle: nothing to shed with")
+	case c.Bulkhead == nil && c.Adaptive == nil && c.Throttle == nil:
+		return errors.New("resiliencegrpc: ServerConfig has no Bulkhead, Adaptive or Throttle: nothing to shed with")
 	case c.Code != codes.OK && c.Code != codes.Unavailable && c.Code != codes.ResourceExhausted:
 		return errors.New("resiliencegrpc: ServerConfig.Code is " + c.Code.String() + ": a shed call is answered with Unavailable or ResourceExhausted")
 	case c.Pushback > MaxServerPushback:
@@ -294,7 +330,7 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	if s.skip(info.FullMethod) {
 		return handler(ctx, req)
 	}
-	bt, tt, err := s.enter(ctx, info.FullMethod)
+	t, err := s.enter(ctx, info.FullMethod)
 	if err != nil {
 		if s.trailer != nil && isShed(err) {
 			_ = grpc.SetTrailer(ctx, s.trailer) // fails only without a stream in ctx: then there is nobody to tell
@@ -302,7 +338,7 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		return nil, err
 	}
 	o := resilience.Outcome{Panicked: true}
-	defer s.exit(ctx, bt, tt, &o)
+	defer s.exit(ctx, t, &o)
 	resp, err = handler(ctx, req)
 	o = resilience.Outcome{Err: err}
 	return resp, err
@@ -314,7 +350,7 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		return handler(srv, ss)
 	}
 	ctx := ss.Context()
-	bt, tt, err := s.enter(ctx, info.FullMethod)
+	t, err := s.enter(ctx, info.FullMethod)
 	if err != nil {
 		if s.trailer != nil && isShed(err) {
 			ss.SetTrailer(s.trailer)
@@ -322,58 +358,87 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		return err
 	}
 	o := resilience.Outcome{Panicked: true}
-	defer s.exit(ctx, bt, tt, &o)
+	defer s.exit(ctx, t, &o)
 	err = handler(srv, ss)
 	o = resilience.Outcome{Err: err}
 	return err
 }
 
-// enter admits a call through the throttle, then the bulkhead, or returns
-// the error that answers it.
-func (s *Server) enter(ctx context.Context, method string) (bt, tt resilience.Ticket, err error) {
+// serverTickets are an admitted call's tickets, one per policy.
+type serverTickets struct{ throttle, adaptive, bulkhead resilience.Ticket }
+
+// enter admits a call through the throttle, the adaptive limiter and the
+// bulkhead, or returns the error that answers it.
+func (s *Server) enter(ctx context.Context, method string) (t serverTickets, err error) {
 	if s.throttle != nil {
-		if tt, err = s.throttle.Enter(ctx); err != nil {
-			return bt, tt, s.shed(ctx, method, err)
+		if t.throttle, err = s.throttle.Enter(ctx); err != nil {
+			return t, s.shed(ctx, method, err)
+		}
+	}
+	// A call that an inner policy turns away counts as nothing for the
+	// outer ones, whatever the reason: the handler never saw it. (A wait
+	// ended by a deadline would be a transient failure to a classifier.)
+	if s.adaptive != nil {
+		if t.adaptive, err = s.adaptive.Enter(ctx); err != nil {
+			if s.throttle != nil {
+				s.throttle.Exit(t.throttle, resilience.Outcome{Err: err, Canceled: true})
+			}
+			return t, s.shed(ctx, method, err)
 		}
 	}
 	if s.bulkhead != nil {
-		if bt, err = s.bulkhead.Enter(ctx); err != nil {
-			if s.throttle != nil {
-				// Nothing, whatever the reason: the handler never saw the
-				// call. (A wait ended by a deadline would be a transient
-				// failure to the throttle's classifier.)
-				s.throttle.Exit(tt, resilience.Outcome{Err: err, Canceled: true})
+		if t.bulkhead, err = s.bulkhead.Enter(ctx); err != nil {
+			if s.adaptive != nil {
+				s.adaptive.Exit(t.adaptive, resilience.Outcome{Err: err, Canceled: true})
 			}
-			return bt, tt, s.shed(ctx, method, err)
+			if s.throttle != nil {
+				s.throttle.Exit(t.throttle, resilience.Outcome{Err: err, Canceled: true})
+			}
+			return t, s.shed(ctx, method, err)
 		}
 	}
-	return bt, tt, nil
+	return t, nil
 }
 
-// exit releases the call's slot and reports its outcome to the throttle,
+// exit releases the call's room and reports its outcome to the policies,
 // innermost first. Until the handler returns, o says it panicked.
-func (s *Server) exit(ctx context.Context, bt, tt resilience.Ticket, o *resilience.Outcome) {
+func (s *Server) exit(ctx context.Context, t serverTickets, o *resilience.Outcome) {
 	if s.bulkhead != nil {
-		s.bulkhead.Exit(bt, *o)
+		s.bulkhead.Exit(t.bulkhead, *o)
+	}
+	if s.adaptive == nil && s.throttle == nil {
+		return
+	}
+	if !o.Panicked {
+		*o = s.outcome(ctx, o.Err)
+	}
+	if s.adaptive != nil {
+		a := *o
+		switch {
+		case a.Panicked:
+			a = resilience.Outcome{Err: errServerPanicked} // a drop
+		case ctx.Err() == context.Canceled:
+			a.Canceled = true // the client went away: its latency says nothing
+		}
+		s.adaptive.Exit(t.adaptive, a)
 	}
 	if s.throttle != nil {
-		if !o.Panicked {
-			*o = s.outcome(ctx, o.Err)
-		}
-		s.throttle.Exit(tt, *o)
+		s.throttle.Exit(t.throttle, *o)
 	}
 }
 
 // Outcomes of a call that a handler answered with a failure, for the
-// throttle. They are shared, so a call allocates nothing for them.
+// throttle and the adaptive limiter. They are shared, so a call allocates
+// nothing for them.
 var (
 	errServerTransientCode = resilience.Transient(errors.New("resiliencegrpc: the handler answered with a code that counts as a transient failure"))
 	errServerPermanentCode = resilience.Permanent(errors.New("resiliencegrpc: the handler answered with a code that counts as a permanent failure"))
 	errServerIgnoredCode   = errors.New("resiliencegrpc: the handler answered with a code that counts as nothing")
+	errServerPanicked      = resilience.Transient(errors.New("resiliencegrpc: the handler panicked"))
 )
 
-// outcome turns the error a handler returned into the outcome the throttle
-// is told: by the code the client gets, as Classify sorts it, except that
+// outcome turns the error a handler returned into the outcome the policies
+// are told: by the code the client gets, as Classify sorts it, except that
 // a failure after the client canceled the call counts as nothing.
 func (s *Server) outcome(ctx context.Context, err error) resilience.Outcome {
 	var o resilience.Outcome
@@ -419,11 +484,11 @@ func codeOf(err error) codes.Code {
 	return codes.Unknown
 }
 
-// Answers to a call whose context ended its wait for a bulkhead slot, as
-// grpc-go would answer a handler that returned the context's error.
+// Answers to a call whose context ended its wait for room, as grpc-go
+// would answer a handler that returned the context's error.
 var (
-	errServerWaitDeadline = status.Error(codes.DeadlineExceeded, "resiliencegrpc: the call's deadline passed while it waited for a slot")
-	errServerWaitCanceled = status.Error(codes.Canceled, "resiliencegrpc: the call was canceled while it waited for a slot")
+	errServerWaitDeadline = status.Error(codes.DeadlineExceeded, "resiliencegrpc: the call's deadline passed while it waited for room")
+	errServerWaitCanceled = status.Error(codes.Canceled, "resiliencegrpc: the call was canceled while it waited for room")
 )
 
 // shed returns the error that answers a call that rejection (a policy's
@@ -436,8 +501,10 @@ func (s *Server) shed(ctx context.Context, method string, rejection error) error
 		st, reason, probability = s.shedding, "throttled", te.Probability
 	} else if be, ok := errors.AsType[*bulkhead.Error](rejection); ok {
 		reason = be.Reason.String()
+	} else if ae, ok := errors.AsType[*adaptive.Error](rejection); ok {
+		reason = ae.Reason.String()
 	} else {
-		// The context ended the wait for a slot: no rejection.
+		// The context ended the wait for room: no rejection.
 		if errors.Is(rejection, context.DeadlineExceeded) {
 			return errServerWaitDeadline
 		}

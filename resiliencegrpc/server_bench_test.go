@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/resiliencegrpc"
 	"github.com/netresilience/resilience/throttle"
@@ -13,7 +14,8 @@ import (
 
 // BenchmarkServerUnary measures the unary interceptor alone, around a
 // handler that answers at once: an admitted call through a bulkhead and a
-// throttle, and a call the full bulkhead sheds (without the pushback
+// throttle, one through an adaptive limiter, and a call the full bulkhead
+// sheds (without the pushback
 // trailer, which needs a real stream in the context).
 func BenchmarkServerUnary(b *testing.B) {
 	info := &grpc.UnaryServerInfo{FullMethod: "/grpc.testing.TestService/EmptyCall"}
@@ -23,6 +25,16 @@ func BenchmarkServerUnary(b *testing.B) {
 		s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{
 			Bulkhead: bulkhead.MustNew(bulkhead.Config{}),
 			Throttle: throttle.MustNew(throttle.Config{}),
+		})
+		intercept := s.UnaryServerInterceptor()
+		b.ReportAllocs()
+		for b.Loop() {
+			intercept(ctx, nil, info, handler)
+		}
+	})
+	b.Run("admitted/adaptive", func(b *testing.B) {
+		s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{
+			Adaptive: adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient}),
 		})
 		intercept := s.UnaryServerInterceptor()
 		b.ReportAllocs()

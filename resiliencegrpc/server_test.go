@@ -696,8 +696,8 @@ func TestNewServerBadConfig(t *testing.T) {
 		cfg  resiliencegrpc.ServerConfig
 		want string
 	}{
-		{resiliencegrpc.ServerConfig{}, "neither a Bulkhead nor a Throttle"},
-		{resiliencegrpc.ServerConfig{Pushback: time.Second}, "neither a Bulkhead nor a Throttle"},
+		{resiliencegrpc.ServerConfig{}, "no Bulkhead, Adaptive or Throttle"},
+		{resiliencegrpc.ServerConfig{Pushback: time.Second}, "no Bulkhead, Adaptive or Throttle"},
 		{resiliencegrpc.ServerConfig{Bulkhead: b, Code: codes.Internal}, "Code is Internal"},
 		{resiliencegrpc.ServerConfig{Bulkhead: b, Code: codes.Canceled}, "Code is Canceled"},
 		{resiliencegrpc.ServerConfig{Bulkhead: b, Code: codes.Code(99)}, "Code is Code(99)"},

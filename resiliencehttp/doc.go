@@ -80,8 +80,10 @@
 // retries do not retry. [Transport.Limiter] returns a host's limiter, for
 // its Limit and Snapshot.
 //
-// On the server side, [Shed] is middleware that sheds load with a bulkhead
-// and the adaptive throttle, answering 503 with a Retry-After header.
+// On the server side, [Shed] is middleware that sheds load with a bulkhead,
+// an adaptive concurrency limit (package adaptive; the Gradient algorithm,
+// which reads the handler's latency) and the adaptive throttle, answering
+// 503 with a Retry-After header.
 //
 // Config fields follow the standard library's convention (net.Dialer's
 // KeepAlive): zero means the documented default, and for a field whose

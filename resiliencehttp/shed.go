@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/throttle"
 )
@@ -21,15 +23,41 @@ import (
 const DefaultShedRetryAfter = time.Second
 
 // ShedConfig configures the middleware that [Shed] returns. At least one of
-// Bulkhead and Throttle must be set, so the zero ShedConfig is not valid;
-// every other zero field means its documented default. Shed copies what it
-// needs: changing a ShedConfig afterwards changes nothing.
+// Bulkhead, Adaptive and Throttle must be set, so the zero ShedConfig is not
+// valid; every other zero field means its documented default. Shed copies
+// what it needs: changing a ShedConfig afterwards changes nothing.
 type ShedConfig struct {
 	// Bulkhead, if set, bounds how many requests run in the handler at
 	// once. A request that finds every slot taken waits for one as the
 	// bulkhead's MaxWait and MaxQueue allow, then is shed. Its wait ends
 	// early if the request's context is done (the client went away).
 	Bulkhead *bulkhead.Bulkhead
+
+	// Adaptive, if set, bounds how many requests run in the handler at
+	// once, as Bulkhead does, to a limit that the limiter finds by itself
+	// from the handler's answers (see package adaptive; its Gradient
+	// algorithm is the one for a server). A request beyond the limit waits
+	// for room as the limiter's MaxWait and MaxQueue allow, then is shed;
+	// its wait ends early if the request's context is done.
+	//
+	// Each request the handler answers is reported to the limiter: its
+	// latency, from its admission to the handler's return, and whether it
+	// was dropped — a status that Classify sorts as a transient failure
+	// (503 and the other 5xx but 501, by default), or a panic. A request
+	// whose client went away (its context was canceled) teaches the
+	// limiter nothing, whatever the handler answered; nor does a status
+	// that Classify ignores.
+	//
+	// With the limiter's Priorities on, a request's priority is the
+	// adaptive.Priority its context carries (adaptive.WithPriority), Normal
+	// without one: set it in a middleware before Shed, from a header or
+	// the route, as the example of Shed with priorities shows.
+	//
+	// The limiter's own Classifier sees a drop as an error marked with
+	// resilience.Transient, and a permanent failure as one marked with
+	// resilience.Permanent: a custom Classifier should leave the errors it
+	// does not know to resilience.Classify.
+	Adaptive *adaptive.Limiter
 
 	// Throttle, if set, sheds requests with the adaptive probability that
 	// the handler's recent answers call for: the more of them failed, the
@@ -49,9 +77,10 @@ type ShedConfig struct {
 
 	// Rejected, if set, writes the answer to a shed request in place of the
 	// default, a 503 with a short text body. It is called with the error that
-	// shed the request, which matches bulkhead.ErrFull or
+	// shed the request, which matches bulkhead.ErrFull (a full bulkhead, or
+	// the adaptive limit reached: then adaptive.ErrLimited too) or
 	// throttle.ErrThrottled through errors.Is, or — when the request's context
-	// ended its wait for a bulkhead slot — wraps the context's cause. When it
+	// ended its wait for room — wraps the context's cause. When it
 	// is called the Retry-After header is already set (unless RetryAfter turns
 	// it off); it may change it. The handler is never called for a shed
 	// request. Like the errors, the header's value is shared between answers:
@@ -59,10 +88,12 @@ type ShedConfig struct {
 	Rejected func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Classify sorts the status the handler answered with, for the
-	// throttle: a success or a permanent failure is a request the handler
-	// accepted, a transient failure one it could not take, and an ignored
-	// status counts as nothing. A handler that writes no status answers
-	// 200. Default [ShedClassifyStatus]. Unused without a Throttle.
+	// throttle and the adaptive limiter: a success or a permanent failure
+	// is a request the handler accepted, a transient failure one it could
+	// not take (a drop, for the limiter), and an ignored status counts as
+	// nothing. A handler that writes no status answers 200. Default
+	// [ShedClassifyStatus]. Unused without a Throttle or an Adaptive
+	// limiter.
 	Classify func(status int) resilience.Class
 }
 
@@ -82,64 +113,70 @@ func ShedClassifyStatus(status int) resilience.Class {
 }
 
 // Shed returns middleware that sheds load before it reaches a handler: a
-// request the throttle or the bulkhead of cfg turns away is answered at once
-// with 503 Service Unavailable and a Retry-After header (or by
-// cfg.Rejected), and the handler is not called. Every handler that the
-// middleware wraps shares cfg's bulkhead and throttle. Shed returns an
-// error, prefixed "resiliencehttp:", if cfg has neither a bulkhead nor a
-// throttle. The middleware and the handlers it
-// returns are safe for concurrent use; given a nil handler, it returns one
-// that answers every request with 500 Internal Server Error rather than
-// panicking.
+// request the throttle, the adaptive limiter or the bulkhead of cfg turns
+// away is answered at once with 503 Service Unavailable and a Retry-After
+// header (or by cfg.Rejected), and the handler is not called. Every handler
+// that the middleware wraps shares cfg's policies. Shed returns an error,
+// prefixed "resiliencehttp:", if cfg has none of them. The middleware and
+// the handlers it returns are safe for concurrent use; given a nil handler,
+// it returns one that answers every request with 500 Internal Server Error
+// rather than panicking.
 //
-// A request passes the throttle first, then the bulkhead. The throttle's
-// decision is cheap and never waits, so a request it sheds neither takes a
-// slot nor waits in the bulkhead's queue — with the bulkhead first, a
-// request could wait for a slot only to be shed by a draw. And a request
-// the bulkhead turns away after the throttle admitted it, or whose wait
-// for a slot its context ends, counts as nothing for the throttle (as a
-// local rejection does in resilience.Compose(throttle, bulkhead)), so that
-// the throttle measures the handler's answers alone.
+// A request passes the throttle first, then the adaptive limiter, then the
+// bulkhead. The throttle's decision is cheap and never waits, so a request
+// it sheds neither takes room nor waits in a queue — with the bulkhead
+// first, a request could wait for a slot only to be shed by a draw. The
+// limiter measures the time from its admission to the handler's return, so
+// a wait for a bulkhead slot counts in the latency it learns from, as
+// queueing inside the handler would. And a request that a policy turns
+// away after an outer one admitted it, or whose wait for room its context
+// ends, counts as nothing for the outer ones (as a local rejection does in
+// resilience.Compose(throttle, limiter, bulkhead)), so that they measure
+// the handler's answers alone.
 //
 // The middleware writes only before it calls the handler: once the handler
-// runs, its answer is the response, whatever the bulkhead and the throttle
-// do meanwhile. A request whose context ends while it waits for a bulkhead
-// slot gets the 503 too, without the handler: usually the client has gone
-// and the write goes nowhere, but a context ended by the server or by an
-// outer middleware leaves a client that is owed an answer, and the handler
-// returning without one would make net/http send an empty 200.
+// runs, its answer is the response, whatever the policies do meanwhile. A
+// request whose context ends while it waits for room gets the 503 too,
+// without the handler: usually the client has gone and the write goes
+// nowhere, but a context ended by the server or by an outer middleware
+// leaves a client that is owed an answer, and the handler returning without
+// one would make net/http send an empty 200.
 //
 // When the handler panics, or calls runtime.Goexit, the middleware releases
-// the request's slot and reports a failure to the throttle as the panic
-// passes — it never recovers it, so the panic goes on unchanged, with its
-// stack, to net/http's server, which logs it (or not, for
-// http.ErrAbortHandler).
+// the request's room and reports a failure to the throttle and a drop to the
+// adaptive limiter as the panic passes — it never recovers it, so the panic
+// goes on unchanged, with its stack, to net/http's server, which logs it (or
+// not, for http.ErrAbortHandler).
 //
-// To see the status the handler answers, for the throttle, the middleware
-// hands the handler a wrapper of its http.ResponseWriter: one allocation per
-// request, the middleware's only one, which it spares when there is no
-// throttle. The wrapper keeps the optional interfaces working: it has
-// Unwrap, so http.ResponseController reaches every method of the
-// writer beneath (SetReadDeadline, SetWriteDeadline, EnableFullDuplex, ...),
-// and it has Flush, Hijack, ReadFrom and WriteString itself, for code that
-// asserts http.Flusher, http.Hijacker, io.ReaderFrom (so io.Copy to it still
-// uses sendfile) or io.StringWriter. Its Flush and Hijack are there whether
-// or not the writer beneath supports them; when it does not, Flush does
-// nothing and Hijack returns an error matching http.ErrNotSupported, as
-// through http.ResponseController.
+// To see the status the handler answers, for the throttle and the adaptive
+// limiter, the middleware hands the handler a wrapper of its
+// http.ResponseWriter, which it spares when it has neither. The wrapper
+// keeps the optional interfaces working: it has Unwrap, so
+// http.ResponseController reaches every method of the writer beneath
+// (SetReadDeadline, SetWriteDeadline, EnableFullDuplex, ...), and it has
+// Flush, Hijack, ReadFrom and WriteString itself, for code that asserts
+// http.Flusher, http.Hijacker, io.ReaderFrom (so io.Copy to it still uses
+// sendfile) or io.StringWriter. Its Flush and Hijack are there whether or
+// not the writer beneath supports them; when it does not, Flush does nothing
+// and Hijack returns an error matching http.ErrNotSupported, as through
+// http.ResponseController. Wrappers are pooled: once the handler has
+// returned, its wrapper serves another request, so a handler must not use
+// its ResponseWriter after it returns — which net/http forbids anyway.
 //
-// A request the handler answered counts for the throttle by its status, as
-// cfg.Classify sorts it, except that a failure after the client went away
-// (the request's context was canceled) counts as nothing: the client's
-// leaving says nothing about the handler. An admitted request allocates
-// nothing but the wrapper, and a shed request answered by the default
-// writer allocates nothing in the middleware.
+// A request the handler answered counts by its status, as cfg.Classify
+// sorts it, except that after the client went away (the request's context
+// was canceled) a failure counts as nothing for the throttle, and any
+// answer as nothing for the adaptive limiter: the client's leaving says
+// nothing about the handler. An admitted request allocates nothing in the
+// middleware, and a shed request answered by the default writer allocates
+// nothing either.
 func Shed(cfg ShedConfig) (func(http.Handler) http.Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	s := shedder{
 		bulkhead: cfg.Bulkhead,
+		adaptive: cfg.Adaptive,
 		throttle: cfg.Throttle,
 		classify: cfg.Classify,
 		rejected: cfg.Rejected,
@@ -174,8 +211,8 @@ func MustShed(cfg ShedConfig) func(http.Handler) http.Handler {
 // validate reports the first nonsense in c.
 func (c *ShedConfig) validate() error {
 	switch {
-	case c.Bulkhead == nil && c.Throttle == nil:
-		return errors.New("resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with")
+	case c.Bulkhead == nil && c.Adaptive == nil && c.Throttle == nil:
+		return errors.New("resiliencehttp: ShedConfig has no Bulkhead, Adaptive or Throttle: nothing to shed with")
 	}
 	return nil
 }
@@ -193,6 +230,7 @@ func shedSeconds(d time.Duration) string {
 // shedder is what a ShedConfig becomes.
 type shedder struct {
 	bulkhead   *bulkhead.Bulkhead
+	adaptive   *adaptive.Limiter
 	throttle   *throttle.Throttle
 	classify   func(status int) resilience.Class
 	rejected   func(http.ResponseWriter, *http.Request, error)
@@ -206,70 +244,106 @@ type shedHandler struct {
 }
 
 // Outcomes of a request that the handler answered with a failure, for the
-// throttle. They are shared, so a request allocates nothing.
+// throttle and the adaptive limiter. They are shared, so a request
+// allocates nothing.
 var (
 	errShedTransientStatus = resilience.Transient(errors.New("resiliencehttp: the handler answered with a status that counts as a transient failure"))
 	errShedPermanentStatus = resilience.Permanent(errors.New("resiliencehttp: the handler answered with a status that counts as a permanent failure"))
 	errShedIgnoredStatus   = errors.New("resiliencehttp: the handler answered with a status that counts as nothing")
+	errShedPanicked        = resilience.Transient(errors.New("resiliencehttp: the handler panicked"))
 )
 
-// ServeHTTP admits the request through the throttle, then the bulkhead, or
-// sheds it.
+// shedTickets are an admitted request's tickets, one per policy.
+type shedTickets struct{ throttle, adaptive, bulkhead resilience.Ticket }
+
+// ServeHTTP admits the request through the throttle, the adaptive limiter
+// and the bulkhead, or sheds it.
 func (h *shedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	var tt, bt resilience.Ticket
+	var t shedTickets
+	var err error
 	if h.throttle != nil {
-		var err error
-		if tt, err = h.throttle.Enter(ctx); err != nil {
+		if t.throttle, err = h.throttle.Enter(ctx); err != nil {
 			h.reject(w, r, err)
 			return
 		}
 	}
-	if h.bulkhead != nil {
-		var err error
-		if bt, err = h.bulkhead.Enter(ctx); err != nil {
+	// A request that an inner policy turns away counts as nothing for the
+	// outer ones, whatever the reason: the handler never saw it. (A wait
+	// ended by a deadline would be a transient failure to a classifier.)
+	if h.adaptive != nil {
+		if t.adaptive, err = h.adaptive.Enter(ctx); err != nil {
 			if h.throttle != nil {
-				// Nothing, whatever the reason: the handler never saw the
-				// request. (A wait ended by a deadline would be a transient
-				// failure to the throttle's classifier.)
-				h.throttle.Exit(tt, resilience.Outcome{Err: err, Canceled: true})
+				h.throttle.Exit(t.throttle, resilience.Outcome{Err: err, Canceled: true})
 			}
 			h.reject(w, r, err)
 			return
 		}
 	}
-	h.serve(w, r, bt, tt)
+	if h.bulkhead != nil {
+		if t.bulkhead, err = h.bulkhead.Enter(ctx); err != nil {
+			if h.adaptive != nil {
+				h.adaptive.Exit(t.adaptive, resilience.Outcome{Err: err, Canceled: true})
+			}
+			if h.throttle != nil {
+				h.throttle.Exit(t.throttle, resilience.Outcome{Err: err, Canceled: true})
+			}
+			h.reject(w, r, err)
+			return
+		}
+	}
+	h.serve(w, r, t)
 }
+
+// shedWriters are the wrappers the handlers get, reused once a handler has
+// returned, so that an admitted request allocates nothing.
+var shedWriters = sync.Pool{New: func() any { return new(shedWriter) }}
 
 // serve runs the handler on an admitted request and reports how it ended,
 // also when it panics: until the handler returns, the outcome says it
 // panicked.
-func (h *shedHandler) serve(w http.ResponseWriter, r *http.Request, bt, tt resilience.Ticket) {
+func (h *shedHandler) serve(w http.ResponseWriter, r *http.Request, t shedTickets) {
 	o := resilience.Outcome{Panicked: true}
-	defer h.exit(bt, tt, &o)
-	if h.throttle == nil {
+	defer h.exit(t, &o, r.Context())
+	if h.throttle == nil && h.adaptive == nil {
 		h.next.ServeHTTP(w, r) // nothing needs the status
 		o.Panicked = false
 		return
 	}
-	sw := &shedWriter{ResponseWriter: w}
+	sw := shedWriters.Get().(*shedWriter)
+	sw.ResponseWriter = w
 	h.next.ServeHTTP(sw, r)
-	o = h.outcome(sw.status, r.Context())
+	status := sw.status
+	// Back to the pool once the handler has returned (the wrapper of one
+	// that panicked is left to the garbage collector).
+	*sw = shedWriter{}
+	shedWriters.Put(sw)
+	o = h.outcome(status, r.Context())
 }
 
-// exit releases the request's slot and reports its outcome to the
-// throttle, innermost first.
-func (h *shedHandler) exit(bt, tt resilience.Ticket, o *resilience.Outcome) {
+// exit releases the request's room and reports its outcome to the
+// policies, innermost first.
+func (h *shedHandler) exit(t shedTickets, o *resilience.Outcome, ctx context.Context) {
 	if h.bulkhead != nil {
-		h.bulkhead.Exit(bt, *o)
+		h.bulkhead.Exit(t.bulkhead, *o)
+	}
+	if h.adaptive != nil {
+		a := *o
+		switch {
+		case a.Panicked:
+			a = resilience.Outcome{Err: errShedPanicked} // a drop
+		case ctx.Err() == context.Canceled:
+			a.Canceled = true // the client went away: its latency says nothing
+		}
+		h.adaptive.Exit(t.adaptive, a)
 	}
 	if h.throttle != nil {
-		h.throttle.Exit(tt, *o)
+		h.throttle.Exit(t.throttle, *o)
 	}
 }
 
 // outcome turns the status a handler answered with into the outcome the
-// throttle is told.
+// policies are told.
 func (h *shedHandler) outcome(status int, ctx context.Context) resilience.Outcome {
 	if status == 0 {
 		status = http.StatusOK // what net/http sends for a handler that wrote nothing

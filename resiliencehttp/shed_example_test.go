@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/throttle"
@@ -46,6 +47,79 @@ func ExampleShed() {
 	// 200 Retry-After="" hello
 	// 503 Retry-After="2" 503 service unavailable: too many requests in progress
 	// 200 Retry-After="" hello
+}
+
+func ExampleShed_adaptive() {
+	// The handler's concurrency, limited to what it takes without queueing:
+	// the Gradient algorithm learns it from the handler's latency. Requests
+	// beyond the limit wait up to 50ms for room, then are shed.
+	limiter := adaptive.MustNew(adaptive.Config{
+		Name:      "api",
+		Algorithm: adaptive.Gradient,
+		MaxWait:   50 * time.Millisecond,
+	})
+	handler := resiliencehttp.MustShed(resiliencehttp.ShedConfig{Adaptive: limiter})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello\n")
+		}))
+
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	fmt.Print(rec.Code, " ", rec.Body)
+	fmt.Println("limit:", limiter.Limit(), "in flight:", limiter.InFlight())
+	// Output:
+	// 200 hello
+	// limit: 20 in flight: 0
+}
+
+func ExampleShed_priorities() {
+	// With Priorities, a request of priority p is admitted only while fewer
+	// than Limit × Shares[p] requests are in flight: near the limit, low
+	// priorities are shed first. A middleware before Shed puts the priority
+	// in the request's context, here from a header that a trusted proxy sets
+	// (a header any client can set is no ground for priority: derive it from
+	// the route or the authenticated caller otherwise).
+	limiter := adaptive.MustNew(adaptive.Config{
+		Name:       "api",
+		Algorithm:  adaptive.Gradient,
+		Initial:    4,
+		Min:        4,
+		Max:        4, // pinned, for the example
+		Priorities: true,
+	})
+	priorities := map[string]adaptive.Priority{
+		"low": adaptive.Low, "normal": adaptive.Normal, "high": adaptive.High, "critical": adaptive.Critical,
+	}
+	withPriority := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p, ok := priorities[r.Header.Get("X-Priority")]; ok {
+				r = r.WithContext(adaptive.WithPriority(r.Context(), p))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	shed := resiliencehttp.MustShed(resiliencehttp.ShedConfig{Adaptive: limiter})
+	handler := withPriority(shed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello\n")
+	})))
+
+	// Two long requests are in flight (here, two permits taken directly):
+	// half the limit, all that low-priority requests may fill.
+	a, _ := limiter.TryAcquire()
+	b, _ := limiter.TryAcquire()
+	for _, p := range []string{"low", "", "critical"} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("X-Priority", p)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		fmt.Printf("priority %q: %d\n", p, rec.Code)
+	}
+	a.Release(resilience.Outcome{})
+	b.Release(resilience.Outcome{})
+	// Output:
+	// priority "low": 503
+	// priority "": 200
+	// priority "critical": 200
 }
 
 func ExampleShed_throttle() {

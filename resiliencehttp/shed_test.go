@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/netresilience/resilience"
+	"github.com/netresilience/resilience/adaptive"
 	"github.com/netresilience/resilience/bulkhead"
 	"github.com/netresilience/resilience/resiliencehttp"
 	"github.com/netresilience/resilience/throttle"
@@ -123,9 +124,9 @@ func TestShedRejectsNonsense(t *testing.T) {
 		cfg  resiliencehttp.ShedConfig
 		want string
 	}{
-		{"zero", resiliencehttp.ShedConfig{}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
-		{"nothing to shed with", resiliencehttp.ShedConfig{RetryAfter: time.Second, Classify: resiliencehttp.ShedClassifyStatus}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
-		{"no Bulkhead nor Throttle, RetryAfter off", resiliencehttp.ShedConfig{RetryAfter: -time.Second}, "resiliencehttp: ShedConfig has neither a Bulkhead nor a Throttle: nothing to shed with"},
+		{"zero", resiliencehttp.ShedConfig{}, "resiliencehttp: ShedConfig has no Bulkhead, Adaptive or Throttle: nothing to shed with"},
+		{"nothing to shed with", resiliencehttp.ShedConfig{RetryAfter: time.Second, Classify: resiliencehttp.ShedClassifyStatus}, "resiliencehttp: ShedConfig has no Bulkhead, Adaptive or Throttle: nothing to shed with"},
+		{"no policy, RetryAfter off", resiliencehttp.ShedConfig{RetryAfter: -time.Second}, "resiliencehttp: ShedConfig has no Bulkhead, Adaptive or Throttle: nothing to shed with"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := resiliencehttp.Shed(tc.cfg)
@@ -948,6 +949,9 @@ func TestShedAllocations(t *testing.T) {
 			p.Done(resilience.Transient(errors.New("down")))
 		}
 	}
+	limited := adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient, Initial: 1, Min: 1, Max: 1})
+	lheld, _ := limited.TryAcquire()
+	defer lheld.Release(resilience.Outcome{})
 	var handled atomic.Int64
 	counting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handled.Add(1)
@@ -961,10 +965,17 @@ func TestShedAllocations(t *testing.T) {
 		want    float64
 	}{
 		{"bulkhead, admitted", resiliencehttp.ShedConfig{Bulkhead: bulkhead.MustNew(bulkhead.Config{})}, handler, 0},
-		{"throttle, admitted", resiliencehttp.ShedConfig{Throttle: throttle.MustNew(throttle.Config{})}, handler, 1},
-		{"both, admitted", resiliencehttp.ShedConfig{Bulkhead: bulkhead.MustNew(bulkhead.Config{}), Throttle: throttle.MustNew(throttle.Config{})}, handler, 1},
+		{"throttle, admitted", resiliencehttp.ShedConfig{Throttle: throttle.MustNew(throttle.Config{})}, handler, 0},
+		{"adaptive, admitted", resiliencehttp.ShedConfig{Adaptive: adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient})}, handler, 0},
+		{"both, admitted", resiliencehttp.ShedConfig{Bulkhead: bulkhead.MustNew(bulkhead.Config{}), Throttle: throttle.MustNew(throttle.Config{})}, handler, 0},
+		{"all three, admitted", resiliencehttp.ShedConfig{
+			Bulkhead: bulkhead.MustNew(bulkhead.Config{}),
+			Adaptive: adaptive.MustNew(adaptive.Config{}),
+			Throttle: throttle.MustNew(throttle.Config{}),
+		}, handler, 0},
 		{"bulkhead, rejected", resiliencehttp.ShedConfig{Bulkhead: full}, nil, 0},
 		{"throttle, rejected", resiliencehttp.ShedConfig{Throttle: shedding}, nil, 0},
+		{"adaptive, rejected", resiliencehttp.ShedConfig{Adaptive: limited}, nil, 0},
 	} {
 		next := tc.handler
 		if next == nil {
@@ -1046,6 +1057,11 @@ func BenchmarkShed(b *testing.B) {
 			Bulkhead: bulkhead.MustNew(bulkhead.Config{MaxConcurrent: 1 << 20}),
 			Throttle: throttle.MustNew(throttle.Config{}),
 		})},
+		{"adaptive", shedMiddleware(b, resiliencehttp.ShedConfig{Adaptive: adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient, Max: 1 << 20})})},
+		{"adaptive+throttle", shedMiddleware(b, resiliencehttp.ShedConfig{
+			Adaptive: adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient, Max: 1 << 20}),
+			Throttle: throttle.MustNew(throttle.Config{}),
+		})},
 	} {
 		shedBench(b, bc.name, bc.wrap(handler))
 	}
@@ -1065,8 +1081,12 @@ func BenchmarkShedRejected(b *testing.B) {
 			p.DoneAt(now, resilience.Transient(errors.New("down")))
 		}
 	}
+	limited := adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient, Initial: 1, Min: 1, Max: 1})
+	lheld, _ := limited.TryAcquire()
+	defer lheld.Release(resilience.Outcome{})
 	shedBench(b, "bulkhead", shedMiddleware(b, resiliencehttp.ShedConfig{Bulkhead: full})(handler))
 	shedBench(b, "throttle", shedMiddleware(b, resiliencehttp.ShedConfig{Throttle: shedding})(handler))
+	shedBench(b, "adaptive", shedMiddleware(b, resiliencehttp.ShedConfig{Adaptive: limited})(handler))
 }
 
 // shedBench measures h with a fresh httptest.ResponseRecorder per request,
