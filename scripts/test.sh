@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs every check of the project over every Go module in the repository:
-# gofmt; then, module by module, two at a time (every folder with a go.mod, the broker
-# tests' brokertest among them), go vet, the tests (examples and fuzz seeds
-# included) with the race detector, and one pass of every benchmark without
-# it, so that benchmarks cannot rot. It ends with a summary.
+# gofmt; then, module by module, two at a time (every folder with a go.mod, the
+# broker tests' brokertest among them), go vet, and the tests (examples and
+# fuzz seeds included) with one pass of every benchmark, under the race
+# detector, so that benchmarks cannot rot. It ends with a summary.
 #
 # Usage: scripts/test.sh            every check
 #        scripts/test.sh -v         the same, printing every test's output
 #
-# Benchmarks run once each (-benchtime=1x) and without the race detector: the
-# pass only proves that they run; their figures mean nothing (see
+# Benchmarks run once each (-benchtime=1x), in the same go test as the tests
+# and so under the race detector too (one build of each package instead of
+# two): the pass only proves that they run; their figures mean nothing (see
 # benchmarks/README.md for measured figures). Their output is kept in
-# $TMPDIR and printed only when a benchmark fails.
+# $TMPDIR and printed only when something fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -123,10 +124,10 @@ module() {
   log="$logdir/$(echo "$name" | tr '/()' '___')"
   t0=$(date +%s)
   (cd "$dir" && step vet "$log.vet" go vet ./...) || { vet=FAILED; rc=1; }
-  (cd "$dir" && step test "$log.test" go test $race $verbose -count=1 ./...) || { tests=FAILED; rc=1; }
+  (cd "$dir" && step test "$log.test" go test $race $verbose -count=1 -bench . -benchtime 1x ./...) || { tests=FAILED; rc=1; }
   [ -z "$verbose" ] && grep -E '^(ok|FAIL|---)' "$log.test" | grep -v '^ok' || true
-  (cd "$dir" && step bench "$log.bench" go test -count=1 -run '^$' -bench . -benchtime 1x ./...) || { bench=FAILED; rc=1; }
-  n=$(grep -c '^Benchmark' "$log.bench" || true)
+  grep -q -- '--- FAIL: Benchmark' "$log.test" && bench=FAILED
+  n=$(grep -c '^Benchmark' "$log.test" || true)
   pkgs=$(grep -c '^ok' "$log.test" || true)
   printf '%-20s  vet %-6s  tests %-6s (%s packages)  benchmarks %-6s (%s run once)  %ss\n' \
     "$name" "$vet" "$tests" "$pkgs" "$bench" "$n" "$(( $(date +%s) - t0 ))" >"$log.summary"
@@ -151,7 +152,7 @@ for dir in $mods; do
 done
 
 echo
-echo "== summary (race detector $racenote; benchmarks once each, without it; $jobs modules at a time)"
+echo "== summary (race detector $racenote; benchmarks once each, in the tests' run; $jobs modules at a time)"
 printf '%s\n' "${summary[@]}"
 echo "total $(( $(date +%s) - start ))s"
 rm -rf "$logdir"
