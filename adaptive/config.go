@@ -40,6 +40,28 @@ func (a Algorithm) String() string {
 	return "Algorithm(" + strconv.Itoa(int(a)) + ")"
 }
 
+// MarshalText returns the algorithm's name, "aimd" or "gradient", so that
+// a Snapshot or Config in JSON names it; an unknown algorithm is an error.
+func (a Algorithm) MarshalText() ([]byte, error) {
+	if a > Gradient {
+		return nil, errors.New("adaptive: unknown " + a.String())
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText sets a from its name, "aimd" or "gradient".
+func (a *Algorithm) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "aimd":
+		*a = AIMD
+	case "gradient":
+		*a = Gradient
+	default:
+		return errors.New("adaptive: unknown algorithm " + strconv.Quote(string(text)) + ": want aimd or gradient")
+	}
+	return nil
+}
+
 // Defaults of a [Config].
 const (
 	DefaultInitial = 20   // Config.Initial
