@@ -143,8 +143,11 @@ func TestHedgeRefusedByPushback(t *testing.T) {
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}}
 		ts := startServer(t, transport, svc, nil)
-		c := newClient(t, resiliencegrpc.Config{Hedge: &hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 3}})
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		// Hedges 100ms apart: over TCP, on a loaded machine, the refusal
+		// may take longer than 10ms to come back, and a third attempt sent
+		// on schedule before it arrives is right, but not what is tested.
+		c := newClient(t, resiliencegrpc.Config{Hedge: &hedge.Config{Delay: 100 * time.Millisecond, MaxHedges: 3}})
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		defer cancel()
 		_, err := testgrpc.NewTestServiceClient(ts.dial(t, c)).UnaryCall(ctx, &testgrpc.SimpleRequest{})
 		if status.Code(err) != codes.DeadlineExceeded {

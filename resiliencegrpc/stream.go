@@ -64,7 +64,8 @@ func (c *Client) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Cli
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	p := &t.policies[c.policyIndex(method)]
-	s := &clientStream{c: c, t: t, p: p, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts}
+	s := &clientStream{c: c, t: t, p: p, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
+		sendMu: make(chanMutex, 1)}
 	s.plan, err = p.retry.BeginRetries()
 	if err != nil {
 		return nil, err
@@ -96,8 +97,12 @@ type clientStream struct {
 	// sendMu serializes what is sent on the current attempt, the caller's
 	// messages and a replay, and the change of attempt, which holds it from
 	// the decision to the end of the replay. call is read and written only
-	// under it.
-	sendMu sync.Mutex
+	// under it. It is a channel, not a sync.Mutex, because it is held across
+	// the retry's backoff: a goroutine waiting for it on a channel is
+	// durably blocked, so that in a testing/synctest bubble the fake clock
+	// moves on and the backoff ends, where waiting on a sync.Mutex would
+	// hold the clock still, and the bubble in deadlock.
+	sendMu chanMutex
 	call   retrystep.Call
 
 	mu        sync.Mutex
@@ -471,3 +476,9 @@ func msgSize(m any) (int, bool) {
 	}
 	return proto.Size(pm), true
 }
+
+// chanMutex is a mutex on a channel of capacity 1: see clientStream.sendMu.
+type chanMutex chan struct{}
+
+func (m chanMutex) Lock()   { m <- struct{}{} }
+func (m chanMutex) Unlock() { <-m }
