@@ -33,49 +33,8 @@ func TestShedAdaptiveBoundsConcurrencyOverTheNetwork(t *testing.T) {
 	// once is known whatever the limiter learns.
 	const limit, total = 4, 60
 	lim := adaptive.MustNew(adaptive.Config{Name: "api", Algorithm: adaptive.Gradient, Initial: limit, Min: limit, Max: limit})
-	var inHandler, most atomic.Int64
-	release := make(chan struct{})
-	h := shedMiddleware(t, resiliencehttp.ShedConfig{Adaptive: lim, RetryAfter: 2 * time.Second})(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			n := inHandler.Add(1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
-			<-release
-			inHandler.Add(-1)
-			io.WriteString(w, "handled")
-		}))
-	srv, client, _ := shedServer(t, h)
-	var once sync.Once
-	releaseAll := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(releaseAll) // before the server closes: it waits for its handlers
-
-	results := make(chan shedResult, total)
-	var wg sync.WaitGroup
-	for range total {
-		wg.Go(func() { results <- shedGet(context.Background(), client, srv.URL) })
-	}
-	for range total - limit {
-		r := <-results
-		if r.err != nil || r.code != http.StatusServiceUnavailable || r.retryAfter != "2" || r.body != shedBodyFull {
-			t.Errorf("while %d requests hold the limit: got %+v, want 503 with Retry-After 2", limit, r)
-		}
-	}
-	if n := lim.InFlight(); n != limit {
-		t.Errorf("InFlight = %d while the handlers are held, want %d", n, limit)
-	}
-	releaseAll()
-	for range limit {
-		if r := <-results; r.err != nil || r.code != http.StatusOK || r.body != "handled" || r.retryAfter != "" {
-			t.Errorf("admitted request: got %+v, want 200 handled", r)
-		}
-	}
-	wg.Wait()
-	if m := most.Load(); m != limit {
-		t.Errorf("at most %d requests were in the handler at once, want %d", m, limit)
-	}
-	if s := lim.Snapshot(); s.InFlight != 0 || s.Admitted != limit || s.Rejected != total-limit {
-		t.Errorf("limiter after the requests: %+v", s)
-	}
+	shedBoundsConcurrency(t, resiliencehttp.ShedConfig{Adaptive: lim, RetryAfter: 2 * time.Second}, limit, total,
+		func() (int, uint64, uint64) { s := lim.Snapshot(); return s.InFlight, s.Admitted, s.Rejected })
 }
 
 func TestShedAdaptiveRejectionMatchesLimitedAndFull(t *testing.T) {

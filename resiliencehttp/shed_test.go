@@ -213,9 +213,20 @@ func TestShedRetryAfterIsRoundedUpToSecondsOrOff(t *testing.T) {
 func TestShedBoundsConcurrencyOverTheNetwork(t *testing.T) {
 	const limit, total = 4, 120
 	bh := bulkhead.MustNew(bulkhead.Config{Name: "api", MaxConcurrent: limit})
+	shedBoundsConcurrency(t, resiliencehttp.ShedConfig{Bulkhead: bh, RetryAfter: 2 * time.Second}, limit, total,
+		func() (int, uint64, uint64) { s := bh.Snapshot(); return s.InFlight, s.Admitted, s.Rejected })
+}
+
+// shedBoundsConcurrency sends total requests at once through Shed with cfg
+// (whose RetryAfter is 2s) to handlers that hold them until released, and
+// checks that limit of them are admitted, the others shed at once, and no
+// more than limit are in the handler at any time. counts returns the
+// policy's calls in flight, admitted and rejected.
+func shedBoundsConcurrency(t *testing.T, cfg resiliencehttp.ShedConfig, limit, total int, counts func() (inFlight int, admitted, rejected uint64)) {
+	t.Helper()
 	var inHandler, most atomic.Int64
 	release := make(chan struct{})
-	h := shedMiddleware(t, resiliencehttp.ShedConfig{Bulkhead: bh, RetryAfter: 2 * time.Second})(
+	h := shedMiddleware(t, cfg)(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n := inHandler.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -234,15 +245,15 @@ func TestShedBoundsConcurrencyOverTheNetwork(t *testing.T) {
 	for range total {
 		wg.Go(func() { results <- shedGet(context.Background(), client, srv.URL) })
 	}
-	// The handlers admitted hold their slots until released, so every other
+	// The handlers admitted hold their room until released, so every other
 	// request is shed meanwhile.
 	for range total - limit {
 		r := <-results
 		if r.err != nil || r.code != http.StatusServiceUnavailable || r.retryAfter != "2" || r.body != shedBodyFull {
-			t.Errorf("while %d requests hold the slots: got %+v, want 503 with Retry-After 2", limit, r)
+			t.Errorf("while %d requests hold the limit: got %+v, want 503 with Retry-After 2", limit, r)
 		}
 	}
-	if n := bh.InFlight(); n != limit {
+	if n, _, _ := counts(); n != limit {
 		t.Errorf("InFlight = %d while the handlers are held, want %d", n, limit)
 	}
 	releaseAll()
@@ -252,11 +263,11 @@ func TestShedBoundsConcurrencyOverTheNetwork(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if m := most.Load(); m != limit {
+	if m := most.Load(); m != int64(limit) {
 		t.Errorf("at most %d requests were in the handler at once, want %d", m, limit)
 	}
-	if s := bh.Snapshot(); s.InFlight != 0 || s.Admitted != limit || s.Rejected != total-limit {
-		t.Errorf("bulkhead after the requests: %+v", s)
+	if n, admitted, rejected := counts(); n != 0 || admitted != uint64(limit) || rejected != uint64(total-limit) {
+		t.Errorf("after the requests: %d in flight, %d admitted, %d rejected; want 0, %d, %d", n, admitted, rejected, limit, total-limit)
 	}
 }
 
