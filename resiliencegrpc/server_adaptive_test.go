@@ -34,46 +34,7 @@ func TestAdaptiveBoundUnderConcurrentCalls(t *testing.T) {
 	// goes through, 3 at a time.
 	const limit, calls = 3, 30
 	lim := adaptive.MustNew(adaptive.Config{Algorithm: adaptive.Gradient, Initial: limit, Min: limit, Max: limit, MaxWait: time.Minute, MaxQueue: calls})
-	s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{Adaptive: lim})
-	var inHandler, most atomic.Int64
-	arrived := make(chan struct{})
-	release := make(chan struct{})
-	svc := &testService{hook: func(ctx context.Context, _ int64) error {
-		n := inHandler.Add(1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		arrived <- struct{}{}
-		<-release
-		inHandler.Add(-1)
-		return nil
-	}}
-	client, _ := serve(t, "tcp", s.ServerOptions(), svc, nil)
-
-	errs := make(chan error, calls)
-	for range calls {
-		go func() {
-			_, err := client.EmptyCall(context.Background(), &testgrpc.Empty{})
-			errs <- err
-		}()
-	}
-	for range limit {
-		<-arrived
-	}
-	for range calls - limit {
-		release <- struct{}{}
-		<-arrived
-	}
-	for range limit {
-		release <- struct{}{}
-	}
-	for range calls {
-		if err := <-errs; err != nil {
-			t.Errorf("call: %v", err)
-		}
-	}
-	if m := most.Load(); m != limit {
-		t.Errorf("at most %d calls were in handlers at once, want %d", m, limit)
-	}
+	boundUnderConcurrentCalls(t, resiliencegrpc.ServerConfig{Adaptive: lim}, limit, calls)
 	if s := lim.Snapshot(); s.Admitted != calls || s.Rejected != 0 || s.InFlight != 0 || s.Waiting != 0 {
 		t.Errorf("limiter: %+v", s)
 	}

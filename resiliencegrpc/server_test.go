@@ -347,7 +347,16 @@ func TestStockClientRetriesShedCallAfterPushback(t *testing.T) {
 func TestBulkheadBoundUnderConcurrentCalls(t *testing.T) {
 	const limit, calls = 3, 30
 	b := bulkhead.MustNew(bulkhead.Config{MaxConcurrent: limit, MaxWait: time.Minute, MaxQueue: calls})
-	s := resiliencegrpc.MustNewServer(resiliencegrpc.ServerConfig{Bulkhead: b})
+	boundUnderConcurrentCalls(t, resiliencegrpc.ServerConfig{Bulkhead: b}, limit, calls)
+}
+
+// boundUnderConcurrentCalls makes calls calls at once through a server
+// with cfg, whose policy lets limit of them in at a time and the others
+// wait, and checks that every call goes through and no more than limit
+// are in the handlers at once.
+func boundUnderConcurrentCalls(t *testing.T, cfg resiliencegrpc.ServerConfig, limit, calls int) {
+	t.Helper()
+	s := resiliencegrpc.MustNewServer(cfg)
 	var inHandler, most atomic.Int64
 	arrived := make(chan struct{})
 	release := make(chan struct{})
@@ -386,10 +395,10 @@ func TestBulkheadBoundUnderConcurrentCalls(t *testing.T) {
 			t.Errorf("call: %v", err)
 		}
 	}
-	if m := most.Load(); m != limit {
+	if m := most.Load(); m != int64(limit) {
 		t.Errorf("at most %d calls were in handlers at once, want %d", m, limit)
 	}
-	if n := svc.calls.Load(); n != calls {
+	if n := svc.calls.Load(); n != int64(calls) {
 		t.Errorf("handler ran %d times, want %d", n, calls)
 	}
 }
