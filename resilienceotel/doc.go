@@ -43,6 +43,7 @@
 //	resilience.adaptive.window_latency         ObservableGauge          s
 //	resilience.adaptive.wait_time              Histogram                s
 //	resilience.adaptive.limit_changes          Counter                  {change}      resilience.adaptive.direction
+//	resilience.fleet.mode_changes              Counter                  {change}      resilience.fleet.mode
 //	resilience.budget.balance                  ObservableGauge          {retry}
 //	resilience.throttle.rejection_probability  ObservableGauge          1
 //	resilience.ratelimit.tokens                ObservableGauge          {token}
@@ -107,6 +108,11 @@
 //     "decrease" (the old and new limits are no attributes: the limit is
 //     the gauge). Its rejections are in resilience.rejections; a shadow
 //     limiter's would-be rejections carry resilience.shadow=true.
+//   - resilience.fleet.mode_changes: each change of mode of a fleet policy
+//     of module resilienceredis (its StateChange events of Kind fleet),
+//     with resilience.fleet.mode the mode entered: "local" when Redis
+//     failed it (down, slow, bad data) and it decides alone, "fleet" when
+//     it shares state again. Alert on a rise of the "local" series.
 //   - resilience.budget.balance: the retries the budget allows now (below 1,
 //     none).
 //   - resilience.throttle.rejection_probability: between 0 and 1.

@@ -49,6 +49,10 @@ const (
 	// AttrAdaptiveDirection is which way an adaptive limiter's limit
 	// moved: "increase" or "decrease".
 	AttrAdaptiveDirection = attribute.Key("resilience.adaptive.direction")
+	// AttrFleetMode is the mode a fleet policy (module resilienceredis)
+	// entered: "fleet" (sharing state through Redis) or "local" (deciding
+	// alone, Redis being unreachable or its data bad).
+	AttrFleetMode = attribute.Key("resilience.fleet.mode")
 )
 
 // The directions of resilience.adaptive.limit_changes.
@@ -87,6 +91,7 @@ const (
 	instDialFailures
 	instAdaptiveWait
 	instLimitChanges
+	instFleetModes
 )
 
 // instruments holds the instruments of one meter.
@@ -110,6 +115,7 @@ type instruments struct {
 	dialFailures  metric.Int64Counter
 	adaptiveWait  metric.Float64Histogram
 	limitChanges  metric.Int64Counter
+	fleetModes    metric.Int64Counter
 
 	breakerState     metric.Int64ObservableGauge
 	bulkheadActive   metric.Int64ObservableUpDownCounter
@@ -216,6 +222,9 @@ func newInstruments(meter metric.Meter, collect metric.Callback) (*instruments, 
 	in.limitChanges, err = meter.Int64Counter("resilience.adaptive.limit_changes", metric.WithUnit("{change}"),
 		metric.WithDescription("Changes of an adaptive limiter's limit, as it reports them (at most once a second), by direction."))
 	check(err)
+	in.fleetModes, err = meter.Int64Counter("resilience.fleet.mode_changes", metric.WithUnit("{change}"),
+		metric.WithDescription("Changes of a fleet policy's mode, by the mode entered: fleet (state shared through Redis) or local."))
+	check(err)
 
 	in.breakerState, err = meter.Int64ObservableGauge("resilience.breaker.state", metric.WithUnit("{state}"),
 		metric.WithDescription("1 for a circuit breaker's current state, 0 for the others."))
@@ -312,6 +321,8 @@ func (k setKey) attributes() []attribute.KeyValue {
 		if k.a != "" {
 			kv = append(kv, AttrAdaptiveDirection.String(k.a))
 		}
+	case instFleetModes:
+		kv = append(kv, AttrFleetMode.String(k.a))
 	}
 	if k.shadow {
 		kv = append(kv, AttrShadow.Bool(true))
@@ -413,6 +424,12 @@ func (t *Telemetry) record(e resilience.Event) {
 				}
 			}
 			in.limitChanges.Add(ctx, 1, t.measureOf(setKey{inst: instLimitChanges, name: e.Policy, a: dir}).add...)
+			break
+		}
+		if e.Kind == resilience.KindFleet {
+			// A fleet policy's mode, not a breaker's state: its breaker's
+			// own changes come with Kind breaker.
+			in.fleetModes.Add(ctx, 1, t.measureOf(setKey{inst: instFleetModes, name: e.Policy, a: e.To}).add...)
 			break
 		}
 		in.transitions.Add(ctx, 1, t.measureOf(setKey{inst: instTransitions, name: e.Policy, a: e.From, b: e.To, shadow: e.Shadow}).add...)
