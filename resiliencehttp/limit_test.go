@@ -93,6 +93,19 @@ func (s *overloadServer) refusals() (firstQuarter, secondHalf, total int) {
 	return firstQuarter, secondHalf, n
 }
 
+// total429s returns how many requests got a 429 in all.
+func total429s(s *overloadServer) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.refused {
+		if r {
+			n++
+		}
+	}
+	return n
+}
+
 // load sends calls GETs to url from workers goroutines at once, each
 // reading its answer to the end; it returns the first error.
 func load(c *http.Client, url string, workers, calls int) error {
@@ -152,13 +165,16 @@ func TestLimitFindsWhatTheHostTakes(t *testing.T) {
 	if limit < capacity/2 || limit > 2*capacity {
 		t.Errorf("the limit ended at %d; want it within [%d, %d], about the provider's %d", limit, capacity/2, 2*capacity, capacity)
 	}
-	if first < 20 {
-		t.Errorf("only %d 429s in the first quarter: the load did not overload the provider", first)
+	// The load overloads the provider: without a limit about three
+	// requests in four would get a 429. How fast the 64 callers ramp up
+	// depends on the machine, so the overload is judged on the whole run,
+	// and the learning on the second half: once the limit has settled near
+	// the capacity, at most one request in twenty is refused.
+	if total429 := total429s(srv); total429 < 20 {
+		t.Errorf("only %d 429s in all: the load did not overload the provider", total429)
 	}
-	// The second half is twice as long as the first quarter: at most a
-	// quarter of the first quarter's rate of 429s is half their number.
-	if second*2 > first {
-		t.Errorf("%d 429s in the second half against %d in the first quarter; want at most a quarter of the rate", second, first)
+	if second > total/2/20 {
+		t.Errorf("%d 429s in the second half (%d in the first quarter): want at most one in twenty of its %d requests", second, first, total/2)
 	}
 	if s := lim.Snapshot(); s.InFlight != 0 || s.Waiting != 0 || s.Admitted != uint64(total) || s.Rejected != 0 {
 		t.Errorf("after the load: %+v; want nothing in flight or waiting, %d admitted, none rejected", s, total)
