@@ -2,6 +2,7 @@ package adaptive
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"sync"
@@ -647,4 +648,23 @@ func (q *queue) unlink(w *waiter) {
 		w.next.prev = w.prev
 	}
 	w.prev, w.next = nil, nil
+}
+
+// errHandlerPanicked is the drop [ServerOutcome] makes of a handler's panic.
+var errHandlerPanicked = resilience.Transient(errors.New("adaptive: the handler panicked"))
+
+// ServerOutcome returns what a server tells its limiter of a call that
+// ended with o, its client's context being ctx: a handler that panicked
+// could not take the call, a drop, where a client's panicking call teaches
+// nothing; and a call whose client went away (ctx canceled) teaches nothing
+// either, whatever the handler answered, its latency saying nothing of the
+// server. resiliencehttp.Shed and the gRPC server report through it.
+func ServerOutcome(ctx context.Context, o resilience.Outcome) resilience.Outcome {
+	switch {
+	case o.Panicked:
+		return resilience.Outcome{Err: errHandlerPanicked}
+	case ctx.Err() == context.Canceled:
+		o.Canceled = true
+	}
+	return o
 }

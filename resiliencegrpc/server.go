@@ -413,14 +413,7 @@ func (s *Server) exit(ctx context.Context, t serverTickets, o *resilience.Outcom
 		*o = s.outcome(ctx, o.Err)
 	}
 	if s.adaptive != nil {
-		a := *o
-		switch {
-		case a.Panicked:
-			a = resilience.Outcome{Err: errServerPanicked} // a drop
-		case ctx.Err() == context.Canceled:
-			a.Canceled = true // the client went away: its latency says nothing
-		}
-		s.adaptive.Exit(t.adaptive, a)
+		s.adaptive.Exit(t.adaptive, adaptive.ServerOutcome(ctx, *o))
 	}
 	if s.throttle != nil {
 		s.throttle.Exit(t.throttle, *o)
@@ -434,7 +427,6 @@ var (
 	errServerTransientCode = resilience.Transient(errors.New("resiliencegrpc: the handler answered with a code that counts as a transient failure"))
 	errServerPermanentCode = resilience.Permanent(errors.New("resiliencegrpc: the handler answered with a code that counts as a permanent failure"))
 	errServerIgnoredCode   = errors.New("resiliencegrpc: the handler answered with a code that counts as nothing")
-	errServerPanicked      = resilience.Transient(errors.New("resiliencegrpc: the handler panicked"))
 )
 
 // outcome turns the error a handler returned into the outcome the policies

@@ -250,7 +250,6 @@ var (
 	errShedTransientStatus = resilience.Transient(errors.New("resiliencehttp: the handler answered with a status that counts as a transient failure"))
 	errShedPermanentStatus = resilience.Permanent(errors.New("resiliencehttp: the handler answered with a status that counts as a permanent failure"))
 	errShedIgnoredStatus   = errors.New("resiliencehttp: the handler answered with a status that counts as nothing")
-	errShedPanicked        = resilience.Transient(errors.New("resiliencehttp: the handler panicked"))
 )
 
 // shedTickets are an admitted request's tickets, one per policy.
@@ -328,14 +327,7 @@ func (h *shedHandler) exit(t shedTickets, o *resilience.Outcome, ctx context.Con
 		h.bulkhead.Exit(t.bulkhead, *o)
 	}
 	if h.adaptive != nil {
-		a := *o
-		switch {
-		case a.Panicked:
-			a = resilience.Outcome{Err: errShedPanicked} // a drop
-		case ctx.Err() == context.Canceled:
-			a.Canceled = true // the client went away: its latency says nothing
-		}
-		h.adaptive.Exit(t.adaptive, a)
+		h.adaptive.Exit(t.adaptive, adaptive.ServerOutcome(ctx, *o))
 	}
 	if h.throttle != nil {
 		h.throttle.Exit(t.throttle, *o)
